@@ -1,0 +1,130 @@
+"""The admin base for audited records: attributed saves, stale-edit refusal, no hard delete."""
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from novamind import audit, domain
+
+AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
+
+
+def describe_conflict(instance, seen_version: int) -> str:
+    """Return who changed `instance` since `seen_version`, and which fields, without values."""
+    history = type(instance).history.filter(id=instance.pk)
+    newer = list(history.filter(version__gt=seen_version).select_related("history_user"))
+    seen = history.filter(version=seen_version).first()
+    latest = history.first()
+    who = sorted({record.history_user.get_username() for record in newer if record.history_user})
+    changed = []
+    if seen is not None and latest is not None and latest.pk != seen.pk:
+        excluded = ["version", "updated_by", "updated_at", *instance.blind_indexes()]
+        delta = latest.diff_against(seen, excluded_fields=excluded)
+        changed = [str(type(instance)._meta.get_field(name).verbose_name) for name in delta.changed_fields]
+    when = timezone.localtime(latest.history_date).strftime("%Y-%m-%d %H:%M") if latest else "?"
+    return (
+        f"Someone else saved this {type(instance)._meta.verbose_name} while you were editing it "
+        f"({', '.join(who) or 'another user'}, last at {when}; changed: "
+        f"{', '.join(changed) or 'status or audit fields'}). Your changes were not saved. Reload "
+        f"the page to see the current record, then apply your changes again."
+    )
+
+
+class VersionedModelForm(forms.ModelForm):
+    """A model form that carries the version it was loaded at and refuses a stale save."""
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = cleaned.get("version")
+        if self.instance.pk is None or self.instance._state.adding or seen is None:
+            return cleaned
+        current = (
+            type(self.instance)._base_manager.filter(pk=self.instance.pk)
+            .values_list("version", flat=True).first()
+        )
+        if current is not None and current != seen:
+            raise ValidationError(describe_conflict(self.instance, seen), code="stale")
+        return cleaned
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user."""
+
+    form = VersionedModelForm
+    formfield_overrides = {}
+    history_list_display = ["version"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        named = {name for _, options in fieldsets for name in admin.utils.flatten(options["fields"])}
+        if "version" not in named:
+            title, options = fieldsets[0]
+            fieldsets[0] = (title, {**options, "fields": (*options["fields"], "version")})
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "version" in form.base_fields:
+            form.base_fields["version"].widget = forms.HiddenInput()
+        if obj is not None and getattr(request, "_novamind_reverting", False):
+            # Reverting loads a historical copy, with that copy's version; the revert is a
+            # normal edit of the current record, so it is checked against the current version.
+            obj.version = (
+                type(obj)._base_manager.filter(pk=obj.pk).values_list("version", flat=True).first()
+                or obj.version
+            )
+        return form
+
+    def save_model(self, request, obj, form, change):
+        audit.audited_save(obj, actor=request.user, validate=False)
+
+    def has_delete_permission(self, request, obj=None):
+        # Clinical records are retained: records are deactivated, never deleted, on any path.
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except domain.ConcurrencyError as error:
+            # Saved by someone else between our form check and our UPDATE: the transaction
+            # rolled back, so nothing of this request was written.
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with ID “{object_id}”.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_uuid(object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_uuid(object_id)
+        if not str(version_id).isdigit():
+            raise Http404("No such history entry.")
+        request._novamind_reverting = True
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        except domain.ConcurrencyError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @staticmethod
+    def _require_uuid(object_id):
+        try:
+            uuid.UUID(str(object_id))
+        except ValueError:
+            raise Http404("No record with that ID.") from None

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def create_encryption_canary(sender, using, **kwargs):
+    """Store the canary once, under the key in force when the database was created."""
+    from novamind.models import EncryptionCanary
+
+    if not EncryptionCanary.objects.using(using).exists():
+        EncryptionCanary.objects.using(using).create(value=EncryptionCanary.PLAINTEXT)
+
+
+class NovamindConfig(AppConfig):
+    name = "novamind"
+    verbose_name = "NovaMind"
+
+    def ready(self):
+        from novamind import checks  # noqa: F401  (registers the system checks)
+
+        post_migrate.connect(create_encryption_canary, sender=self)

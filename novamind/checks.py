@@ -1,0 +1,99 @@
+"""System checks: NovaMind refuses to start with unsafe keys, a wrong key, or plaintext TLS."""
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core import checks
+from django.db import DatabaseError, connections
+
+from novamind import config, encryption
+
+LOOPBACK_HOSTS = {"", "127.0.0.1", "localhost", "::1"}
+TLS_MODES = {"require", "verify-ca", "verify-full"}
+
+
+def _key_errors() -> list[checks.CheckMessage]:
+    errors = []
+    secret = settings.SECRET_KEY
+    if secret == config.MISSING_PLACEHOLDER_SECRET:
+        errors.append(checks.Error("SECRET_KEY is not set.", hint="Set SECRET_KEY in the environment.", id="novamind.E001"))
+    elif secret.startswith("django-insecure") or len(secret) < 50:
+        errors.append(checks.Error(
+            "SECRET_KEY is a development key or shorter than 50 characters.",
+            hint="Generate a production key: python -c 'import secrets; print(secrets.token_urlsafe(64))'",
+            id="novamind.E002",
+        ))
+    keys = settings.FIELD_ENCRYPTION_KEY
+    if keys == [config.MISSING_PLACEHOLDER_FERNET]:
+        errors.append(checks.Error("FIELD_ENCRYPTION_KEY is not set.", hint="Set FIELD_ENCRYPTION_KEY to one Fernet key, or a comma-separated list whose first key encrypts.", id="novamind.E003"))
+    else:
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                errors.append(checks.Error(f"FIELD_ENCRYPTION_KEY entry {position} is not a valid Fernet key.", hint="Generate one: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'", id="novamind.E004"))
+                continue
+            if config.is_development_fernet_key(key):
+                errors.append(checks.Error(f"FIELD_ENCRYPTION_KEY entry {position} was generated for development.", hint="Use a key generated for this deployment and kept in your secret store.", id="novamind.E005"))
+    blind = settings.BLIND_INDEX_KEY
+    if not blind:
+        errors.append(checks.Error("BLIND_INDEX_KEY is not set.", hint="Set BLIND_INDEX_KEY to at least 32 random characters, distinct from the encryption key.", id="novamind.E006"))
+    elif blind.startswith(config.DEV_BLIND_INDEX_PREFIX) or len(blind) < 32:
+        errors.append(checks.Error("BLIND_INDEX_KEY is a development key or shorter than 32 characters.", id="novamind.E007"))
+    elif blind in keys:
+        errors.append(checks.Error("BLIND_INDEX_KEY must differ from every FIELD_ENCRYPTION_KEY.", id="novamind.E008"))
+    return errors
+
+
+def _tls_errors() -> list[checks.CheckMessage]:
+    errors = []
+    for alias in connections:
+        database = connections.databases[alias]
+        if database["ENGINE"] != "django.db.backends.postgresql":
+            errors.append(checks.Error(f"Database '{alias}' is not PostgreSQL; production runs on PostgreSQL only.", id="novamind.E020"))
+            continue
+        sslmode = database.get("OPTIONS", {}).get("sslmode", "prefer")
+        if sslmode not in TLS_MODES and database.get("HOST", "") not in LOOPBACK_HOSTS:
+            errors.append(checks.Error(
+                f"Database '{alias}' connects with sslmode={sslmode} to a remote host: PHI would cross the network without enforced TLS.",
+                hint="Set DATABASE_SSLMODE=require (or verify-full with DATABASE_SSLROOTCERT).",
+                id="novamind.E021",
+            ))
+    return errors
+
+
+@checks.register("novamind")
+def check_production_configuration(app_configs=None, **kwargs):
+    """Refuse development keys, missing keys and unencrypted database links in production."""
+    if not settings.PRODUCTION:
+        return []
+    errors = _key_errors() + _tls_errors()
+    if settings.DEBUG:
+        errors.append(checks.Error("DEBUG must be off in production.", id="novamind.E009"))
+    return errors
+
+
+@checks.register("novamind")
+def check_encryption_canary(app_configs=None, **kwargs):
+    """Decrypt the stored canary: a wrong FIELD_ENCRYPTION_KEY stops start-up here."""
+    from novamind.models import EncryptionCanary
+
+    messages = []
+    for alias in connections:
+        try:
+            if EncryptionCanary._meta.db_table not in connections[alias].introspection.table_names():
+                continue  # not migrated yet: nothing is encrypted yet either
+            canaries = list(EncryptionCanary.objects.using(alias).values_list("value", flat=True))
+        except encryption.DecryptionError:
+            messages.append(checks.Error(
+                f"FIELD_ENCRYPTION_KEY cannot decrypt the data in database '{alias}'.",
+                hint="The key is wrong or missing. Restore the key this database was encrypted with "
+                "(a rotation keeps the old key after the new one until rotate_encryption_keys has run).",
+                id="novamind.E010",
+            ))
+            continue
+        except DatabaseError as error:
+            messages.append(checks.Warning(f"Could not read the encryption canary of '{alias}': {error.__class__.__name__}.", id="novamind.W010"))
+            continue
+        if any(value != EncryptionCanary.PLAINTEXT for value in canaries):
+            messages.append(checks.Error(f"The encryption canary of '{alias}' decrypts to the wrong value.", id="novamind.E011"))
+    return messages

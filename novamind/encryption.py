@@ -1,0 +1,140 @@
+"""PHI encryption at rest: strict encrypted model fields on top of django-encrypted-model-fields.
+
+The library encrypts with Fernet (AES-128-CBC + HMAC-SHA256) under `FIELD_ENCRYPTION_KEY`
+(a list: the first key encrypts, every key decrypts, which is how keys rotate). Three of its
+behaviours are unsafe for PHI and are changed here:
+
+- its `to_python` swallows `InvalidToken`, so with a wrong key a field holds the ciphertext as
+  if it were data, and the next save encrypts that ciphertext again. Here a value read from the
+  database must decrypt or `DecryptionError` is raised; values from forms and code are never
+  "decrypted" (a pasted token stays text);
+- `filter()` on an encrypted column silently matches nothing and `order_by` sorts ciphertext.
+  Here every lookup but `isnull` raises `EncryptedFieldQueryError`, and so does ordering
+  (see `AuditedQuerySet.order_by`): search goes through a blind index instead;
+- its crypter is built once at import; `reload_keys()` rebuilds it from settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import cryptography.fernet
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, FieldError
+from encrypted_model_fields import fields as library
+
+
+class DecryptionError(Exception):
+    """A stored value does not decrypt under the configured FIELD_ENCRYPTION_KEY."""
+
+
+class EncryptedFieldQueryError(FieldError):
+    """A query filtered or ordered on an encrypted column, which can only match ciphertext."""
+
+
+def encrypt(plaintext: str) -> str:
+    """Return the Fernet token of `plaintext` under the first configured key."""
+    return library.CRYPTER.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str) -> str:
+    """Return the plaintext of `token`, or raise DecryptionError."""
+    if isinstance(token, bytes):
+        token = token.decode("ascii")
+    try:
+        return library.CRYPTER.decrypt(token.encode("ascii")).decode("utf-8")
+    except (cryptography.fernet.InvalidToken, UnicodeError, ValueError) as error:
+        raise DecryptionError(
+            "A stored value does not decrypt with FIELD_ENCRYPTION_KEY: the key is wrong or "
+            "missing, or the data was changed outside the application. Nothing was changed."
+        ) from error
+
+
+def reload_keys() -> None:
+    """Rebuild the crypter from settings.FIELD_ENCRYPTION_KEY."""
+    library.CRYPTER = library.get_crypter()
+
+
+@contextlib.contextmanager
+def keys(key_list: list[str]):
+    """Use `key_list` as FIELD_ENCRYPTION_KEY inside the block (tests, key rotation)."""
+    previous = settings.FIELD_ENCRYPTION_KEY
+    settings.FIELD_ENCRYPTION_KEY = list(key_list)
+    reload_keys()
+    try:
+        yield
+    finally:
+        settings.FIELD_ENCRYPTION_KEY = previous
+        reload_keys()
+
+
+class StrictEncryptedMixin:
+    """Decrypt strictly on read, never on assignment, and refuse queries on the ciphertext."""
+
+    encrypted = True
+
+    def to_python(self, value):
+        # Skip the library's decrypt-or-pass-through: values here come from forms and code.
+        return super(library.EncryptedMixin, self).to_python(value)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return self.to_python(decrypt(value))
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        raise EncryptedFieldQueryError(
+            f"'{self.model.__name__}.{self.name}' is encrypted: a '{lookup_name}' lookup would "
+            f"compare ciphertext and match nothing. Search through its blind index instead."
+        )
+
+    def get_transform(self, lookup_name):
+        raise EncryptedFieldQueryError(
+            f"'{self.model.__name__}.{self.name}' is encrypted and has no '{lookup_name}' transform."
+        )
+
+
+class EncryptedCharField(StrictEncryptedMixin, library.EncryptedCharField):
+    """A CharField stored as a Fernet token."""
+
+
+class EncryptedTextField(StrictEncryptedMixin, library.EncryptedTextField):
+    """A TextField stored as a Fernet token."""
+
+
+class EncryptedDateField(StrictEncryptedMixin, library.EncryptedDateField):
+    """A DateField stored as a Fernet token of its ISO date."""
+
+
+class EncryptedEmailField(StrictEncryptedMixin, library.EncryptedEmailField):
+    """An EmailField stored as a Fernet token."""
+
+
+def is_encrypted(field) -> bool:
+    """Return whether `field` stores ciphertext."""
+    return getattr(field, "encrypted", False)
+
+
+def check_orderable(model, field_names) -> None:
+    """Raise EncryptedFieldQueryError when any ordering term names an encrypted field."""
+    for term in field_names:
+        if not isinstance(term, str) or term == "?":
+            continue
+        current = model
+        field = None
+        for part in term.lstrip("-+").split("__"):
+            if current is None:
+                break
+            try:
+                field = current._meta.get_field(part)
+            except FieldDoesNotExist:
+                field = None
+                break
+            current = field.related_model if field.is_relation else None
+        if field is not None and is_encrypted(field):
+            raise EncryptedFieldQueryError(
+                f"Cannot order by '{term}': it is encrypted, so the database would sort "
+                f"ciphertext. Sort in Python after loading, or by a plaintext column."
+            )

@@ -1,0 +1,158 @@
+"""The audited, encrypted base every entity model inherits, and the encryption canary."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from novamind import domain, encryption
+
+
+class AnonymousWriteError(Exception):
+    """A write was attempted without a named, authenticated actor."""
+
+
+class UnauditedWriteError(Exception):
+    """A bulk write path that records no history and no actor was called."""
+
+
+class AuditedQuerySet(models.QuerySet):
+    """A QuerySet that refuses the write and ordering paths which would bypass the audit."""
+
+    def order_by(self, *field_names):
+        encryption.check_orderable(self.model, field_names)
+        return super().order_by(*field_names)
+
+    def update(self, **kwargs):
+        raise UnauditedWriteError(
+            f"{self.model.__name__}.objects.update() records no history row and no actor; "
+            f"save each object with novamind.audit.audited_save()."
+        )
+
+    update.queryset_only = True
+
+
+def _history_user(instance, request=None, **kwargs):
+    """Return the actor of the write that is being recorded: the audit field, by design."""
+    return instance.updated_by
+
+
+class AuditedModel(models.Model):
+    """A record with a UUID key, audit fields, optimistic locking and a full change history.
+
+    Every save must carry an actor (set by `novamind.audit.audited_save`), who becomes both
+    `updated_by` and the history row's user, so the two can never disagree. `version` grows by
+    one with every save; an update whose version is not the stored one is refused with
+    `domain.ConcurrencyError` by the UPDATE statement itself, so two concurrent editors cannot
+    both win, on any path.
+    """
+
+    id = models.UUIDField("ID", primary_key=True, default=uuid.uuid4, editable=False)
+    version = models.PositiveIntegerField(
+        "version", default=1, help_text="Grows by one with every change; used to refuse stale edits."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="created by",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="last changed by",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField("created", default=timezone.now, editable=False)
+    updated_at = models.DateTimeField("last changed", default=timezone.now, editable=False)
+
+    objects = models.Manager.from_queryset(AuditedQuerySet)()
+    history = HistoricalRecords(inherit=True, get_user=_history_user)
+
+    class Meta:
+        abstract = True
+
+    def blind_indexes(self) -> dict[str, str | None]:
+        """Return the blind-index column values derived from this record's encrypted fields."""
+        return {}
+
+    def audit_info(self) -> domain.AuditInfo:
+        """Return the audit metadata for the domain object."""
+        return domain.AuditInfo(
+            created_by=self.created_by.get_username(),
+            updated_by=self.updated_by.get_username(),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            version=self.version,
+        )
+
+    def save(self, *args, **kwargs):
+        actor = self.__dict__.pop("_actor", None)
+        if actor is None:
+            raise AnonymousWriteError(
+                f"{type(self).__name__} must be saved with novamind.audit.audited_save(…, actor=…)"
+                f" so the change is attributed to a named user."
+            )
+        if self._state.adding:
+            self.created_by = actor
+        self.updated_by = actor
+        self.updated_at = timezone.now()
+        for column, value in self.blind_indexes().items():
+            setattr(self, column, value)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {
+                *update_fields, "version", "updated_by", "updated_at", *self.blind_indexes()
+            }
+        expected = self.version
+        if not self._state.adding:
+            self.version = expected + 1
+        self._expected_version = expected
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.version = expected
+            raise
+        finally:
+            # django-simple-history leaves _change_reason on the instance after saving; a
+            # stale reason must not be written onto the next, unrelated change.
+            self.__dict__.pop("_change_reason", None)
+            self.__dict__.pop("_expected_version", None)
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        expected = self.__dict__.get("_expected_version")
+        if expected is None:
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        if super()._do_update(
+            base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update
+        ):
+            return True
+        current = base_qs.filter(pk=pk_val).values_list("version", flat=True).first()
+        if current is not None:
+            raise domain.ConcurrencyError(
+                self._meta.verbose_name.capitalize(), self, expected, current
+            )
+        return False
+
+
+class EncryptionCanary(models.Model):
+    """A known value encrypted under FIELD_ENCRYPTION_KEY when the database was created.
+
+    The system check `novamind.E010` decrypts it at start-up: a wrong or missing key stops the
+    process before any page can show or re-save ciphertext.
+    """
+
+    PLAINTEXT = "novamind encryption canary v1"
+
+    value = encryption.EncryptedCharField("value", max_length=64)
+    created_at = models.DateTimeField("created", default=timezone.now)
+
+    class Meta:
+        verbose_name = "encryption canary"
+
+    def __str__(self):
+        return f"encryption canary {self.pk}"

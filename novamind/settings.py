@@ -1,0 +1,167 @@
+"""NovaMind settings: everything that differs between machines comes from the environment.
+
+Values are read with django-environ from the process environment and, when present, from a
+`.env` file at the project root (never committed). `NOVAMIND_MODE` chooses between
+`development` (the default: SQLite under var/, keys generated into .env on first run) and
+`production` (keys must be provided; TLS to the database; system checks refuse to start
+otherwise). Every variable is documented in README.md.
+"""
+
+from pathlib import Path
+
+import environ
+
+from novamind import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = BASE_DIR / ".env"
+
+env = environ.Env()
+environ.Env.read_env(ENV_FILE, overwrite=False)
+
+MODE = env.str("NOVAMIND_MODE", default="development").strip().lower()
+if MODE not in ("development", "production"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"NOVAMIND_MODE must be 'development' or 'production', not {MODE!r}."
+    )
+PRODUCTION = MODE == "production"
+
+if not PRODUCTION:
+    # A fresh checkout must run `make demo` with nothing configured: generate development keys
+    # into .env once, so data written today still decrypts tomorrow.
+    config.ensure_development_keys(ENV_FILE, env)
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION) and not PRODUCTION
+
+# Missing keys in production are reported by novamind.checks (a system check error), so the
+# process refuses to start with a clear message instead of an import-time traceback; the
+# placeholders below only let Django load far enough to run those checks.
+SECRET_KEY = env.str("SECRET_KEY", default="") or config.MISSING_PLACEHOLDER_SECRET
+FIELD_ENCRYPTION_KEY = config.parse_key_list(env.str("FIELD_ENCRYPTION_KEY", default=""))
+BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "simple_history",
+    "novamind.apps.NovamindConfig",
+    "patients.apps.PatientsConfig",
+    "appointments.apps.AppointmentsConfig",
+    "clinical_notes.apps.ClinicalNotesConfig",
+    "medications.apps.MedicationsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "novamind.urls"
+WSGI_APPLICATION = "novamind.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "novamind" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# With no DATABASE_URL the project runs on an embedded SQLite file, so `make demo` and
+# `make test` need nothing installed. PostgreSQL is the production engine.
+(BASE_DIR / "var").mkdir(exist_ok=True)
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}"
+    )
+}
+DATABASES["default"].update(config.database_options(env, DATABASES["default"], PRODUCTION))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+LOGIN_URL = "admin:login"
+
+# Sessions hold only the authenticated user id, never PHI; they end with the browser.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Messages are rendered once and must not linger in the session table.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Audit trail ----------------------------------------------------------------------------
+# The revert button stays: it is a normal, attributed, version-checked save.
+SIMPLE_HISTORY_REVERT_DISABLED = False
+SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+
+# --- Logging --------------------------------------------------------------------------------
+# Request bodies and model values are never logged; 500s are logged with the path only.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # SQL parameters carry ciphertext and blind indexes at best; keep them out anyway.
+        "django.db.backends": {"level": "WARNING", "propagate": True},
+    },
+}
+
+# --- NovaMind -------------------------------------------------------------------------------
+# Phone numbers without a country code are read as numbers of this region.
+NOVAMIND_DEFAULT_PHONE_REGION = env.str("NOVAMIND_DEFAULT_PHONE_REGION", default="US")

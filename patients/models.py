@@ -1,0 +1,174 @@
+"""The patient table: every identifying field encrypted, searchable through blind indexes."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from novamind import blind_index, encryption
+from novamind.domain import RuleViolation
+from novamind.models import AuditedModel
+from patients import domain
+
+ENCRYPTED_NAME = dict(max_length=domain.NAME_MAX, blank=True)
+
+
+class Patient(AuditedModel):
+    """A patient of the clinic. Only the MRN and the status are stored in plaintext."""
+
+    mrn = models.CharField(
+        "medical record number", max_length=12, unique=True, editable=False,
+        help_text="Assigned by NovaMind; random, never derived from the patient's details.",
+    )
+    legal_first_name = encryption.EncryptedCharField("legal first name", max_length=domain.NAME_MAX)
+    legal_last_name = encryption.EncryptedCharField("legal last name", max_length=domain.NAME_MAX)
+    preferred_name = encryption.EncryptedCharField(
+        "preferred name", **ENCRYPTED_NAME, help_text="The name staff should use when addressing the patient."
+    )
+    pronouns = encryption.EncryptedCharField("pronouns", max_length=40, blank=True, help_text="For example she/her, he/him, they/them.")
+    date_of_birth = encryption.EncryptedDateField("date of birth")
+    sex_assigned_at_birth = encryption.EncryptedCharField(
+        "sex assigned at birth", max_length=10,
+        choices=[(s.value, s.value.capitalize() if s != domain.SexAssignedAtBirth.DECLINED else "Declined to answer") for s in domain.SexAssignedAtBirth],
+        default=domain.SexAssignedAtBirth.UNKNOWN.value,
+    )
+    gender_identity = encryption.EncryptedCharField("gender identity", **ENCRYPTED_NAME, help_text="In the patient's own words.")
+    phone = encryption.EncryptedCharField("phone", max_length=32, blank=True, help_text="Stored in international (E.164) form.")
+    email = encryption.EncryptedEmailField("e-mail", max_length=254, blank=True)
+    address_line1 = encryption.EncryptedCharField("address line 1", max_length=200, blank=True)
+    address_line2 = encryption.EncryptedCharField("address line 2", max_length=200, blank=True)
+    address_city = encryption.EncryptedCharField("city", max_length=200, blank=True)
+    address_region = encryption.EncryptedCharField("state or region", max_length=200, blank=True)
+    address_postal_code = encryption.EncryptedCharField("postal code", max_length=200, blank=True)
+    address_country = encryption.EncryptedCharField("country", max_length=200, blank=True)
+    emergency_contact_name = encryption.EncryptedCharField("emergency contact", **ENCRYPTED_NAME)
+    emergency_contact_relation = encryption.EncryptedCharField("relation", max_length=60, blank=True, help_text="For example mother, partner, friend.")
+    emergency_contact_phone = encryption.EncryptedCharField("emergency contact phone", max_length=32, blank=True)
+    status = models.CharField(
+        "status", max_length=10, db_index=True,
+        choices=[(s.value, s.value.capitalize()) for s in domain.PatientStatus],
+        default=domain.PatientStatus.ACTIVE.value,
+        help_text="Changed with the Deactivate / Reactivate / Record death actions.",
+    )
+
+    full_name_index = blind_index.BlindIndexField("full name index")
+    preferred_full_name_index = blind_index.BlindIndexField("preferred full name index")
+    last_name_index = blind_index.BlindIndexField("last name index")
+    date_of_birth_index = blind_index.BlindIndexField("date of birth index")
+    phone_index = blind_index.BlindIndexField("phone index")
+    email_index = blind_index.BlindIndexField("e-mail index")
+
+    class Meta:
+        verbose_name = "patient"
+        ordering = ["mrn"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in domain.PatientStatus]),
+                name="patients_patient_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        # The admin log keeps str(obj) in plaintext: the MRN identifies without disclosing.
+        return self.mrn or "new patient"
+
+    def clean(self):
+        try:
+            patient = self.to_domain(with_audit=False).validated(
+                today=timezone.localdate(), phone_region=settings.NOVAMIND_DEFAULT_PHONE_REGION
+            )
+        except RuleViolation as violation:
+            raise ValidationError(violation.errors) from None
+        self.update_from_domain(patient)
+
+    def blind_indexes(self):
+        return index_values(
+            first=self.legal_first_name, last=self.legal_last_name, preferred=self.preferred_name,
+            date_of_birth=self.date_of_birth, phone=self.phone, email=self.email,
+        )
+
+    def to_domain(self, *, with_audit=True) -> domain.Patient:
+        """Return the domain Patient this row holds."""
+        return domain.Patient(
+            id=self.id if not self._state.adding else None,
+            mrn=self.mrn,
+            legal_first_name=self.legal_first_name,
+            legal_last_name=self.legal_last_name,
+            preferred_name=self.preferred_name,
+            pronouns=self.pronouns,
+            date_of_birth=self.date_of_birth,
+            sex_assigned_at_birth=domain.SexAssignedAtBirth(self.sex_assigned_at_birth or "unknown"),
+            gender_identity=self.gender_identity,
+            phone=self.phone,
+            email=self.email,
+            address=domain.Address(
+                line1=self.address_line1, line2=self.address_line2, city=self.address_city,
+                region=self.address_region, postal_code=self.address_postal_code,
+                country=self.address_country,
+            ),
+            emergency_contact=domain.EmergencyContact(
+                name=self.emergency_contact_name, relation=self.emergency_contact_relation,
+                phone=self.emergency_contact_phone,
+            ),
+            status=domain.PatientStatus(self.status),
+            audit=self.audit_info() if with_audit and not self._state.adding else None,
+        )
+
+    def update_from_domain(self, patient: domain.Patient) -> None:
+        """Copy the editable details of `patient` onto this row (identity and audit excluded)."""
+        self.legal_first_name = patient.legal_first_name
+        self.legal_last_name = patient.legal_last_name
+        self.preferred_name = patient.preferred_name
+        self.pronouns = patient.pronouns
+        self.date_of_birth = patient.date_of_birth
+        self.sex_assigned_at_birth = patient.sex_assigned_at_birth.value
+        self.gender_identity = patient.gender_identity
+        self.phone = patient.phone
+        self.email = patient.email
+        self.address_line1 = patient.address.line1
+        self.address_line2 = patient.address.line2
+        self.address_city = patient.address.city
+        self.address_region = patient.address.region
+        self.address_postal_code = patient.address.postal_code
+        self.address_country = patient.address.country
+        self.emergency_contact_name = patient.emergency_contact.name
+        self.emergency_contact_relation = patient.emergency_contact.relation
+        self.emergency_contact_phone = patient.emergency_contact.phone
+        self.status = patient.status.value
+
+
+def name_index(text: str) -> str | None:
+    """Return the blind index of a full name ("first last"), as saved and as searched."""
+    return blind_index.of_text("patient.full_name", text)
+
+
+def last_name_index(text: str) -> str | None:
+    """Return the blind index of a last name."""
+    return blind_index.of_text("patient.last_name", text)
+
+
+def date_of_birth_index(value) -> str | None:
+    """Return the blind index of a date of birth."""
+    return blind_index.of_date("patient.date_of_birth", value)
+
+
+def phone_index(e164: str) -> str | None:
+    """Return the blind index of a phone number in E.164 form."""
+    return blind_index.of_phone("patient.phone", e164)
+
+
+def email_index(address: str) -> str | None:
+    """Return the blind index of an e-mail address."""
+    return blind_index.of_email("patient.email", address)
+
+
+def index_values(*, first, last, preferred, date_of_birth, phone, email) -> dict[str, str | None]:
+    """Return the blind-index columns for these details."""
+    return {
+        "full_name_index": name_index(f"{first} {last}") if first and last else None,
+        "preferred_full_name_index": name_index(f"{preferred} {last}") if preferred and last else None,
+        "last_name_index": last_name_index(last),
+        "date_of_birth_index": date_of_birth_index(date_of_birth),
+        "phone_index": phone_index(phone),
+        "email_index": email_index(email),
+    }

@@ -1,0 +1,145 @@
+"""The Django implementation of PatientRepository: domain objects out, attributed writes in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from novamind import audit
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from patients import domain, models
+
+MRN_ATTEMPTS = 20  # ten million numbers: a clash is rare, twenty in a row is impossible
+
+
+class DjangoPatientRepository:
+    """Patients in the database, read and written on behalf of one named user (`actor`)."""
+
+    def __init__(self, *, actor):
+        self.actor = audit.require_actor(actor)
+
+    def add(self, patient: domain.Patient) -> domain.Patient:
+        """Register `patient` under a new MRN and return it as stored."""
+        row = models.Patient()
+        row.update_from_domain(patient)
+        for _ in range(MRN_ATTEMPTS):
+            row.mrn = domain.generate_mrn()
+            if not models.Patient.objects.filter(mrn=row.mrn).exists():
+                break  # the unique constraint stays the backstop against a race
+        _save(row, self.actor, "Registered")
+        return row.to_domain()
+
+    def get_by_id(self, patient_id: uuid.UUID) -> domain.Patient | None:
+        """Return the patient with this id, or None."""
+        row = self._row(patient_id)
+        return row.to_domain() if row else None
+
+    def update(self, patient: domain.Patient) -> domain.Patient:
+        """Store the changed details of `patient`; refuse when it was read at an older version."""
+        row = self._existing(patient.id)
+        expected = patient.audit.version if patient.audit else None
+        if expected is None:
+            raise RuleViolation("Update a patient that was read from the repository (it carries its version).")
+        row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
+        row.update_from_domain(patient)
+        _save(row, self.actor, "Details changed")
+        return row.to_domain()
+
+    def delete(self, patient_id: uuid.UUID) -> domain.Patient:
+        """Deactivate the patient: clinical records are retained, never deleted."""
+        return self.set_status(patient_id, domain.PatientStatus.INACTIVE)
+
+    def set_status(self, patient_id: uuid.UUID, status: domain.PatientStatus, *, version: int | None = None) -> domain.Patient:
+        """Set the patient's status, as the actor; with `version`, refuse a stale change."""
+        row = self._existing(patient_id)
+        if version is not None and row.version != version:
+            raise ConcurrencyError("Patient", row, version, row.version)
+        if row.status == status.value:
+            return row.to_domain()
+        row.status = status.value
+        _save(row, self.actor, f"Status set to {status.value}")
+        return row.to_domain()
+
+    def find_by_mrn(self, mrn: str) -> domain.Patient | None:
+        """Return the patient with this medical record number, or None."""
+        row = models.Patient.objects.select_related("created_by", "updated_by").filter(mrn=mrn.strip().upper()).first()
+        return row.to_domain() if row else None
+
+    def search(self, *, name: str | None = None, date_of_birth: dt.date | None = None,
+               phone: str | None = None, email: str | None = None) -> list[domain.Patient]:
+        """Return patients matching every criterion given, exactly, through the blind indexes.
+
+        `name` matches a full legal name, a preferred name with the last name, or a last name;
+        case, accents, punctuation and spacing do not matter.
+        """
+        query = search_query(name=name, date_of_birth=date_of_birth, phone=phone, email=email)
+        if query is None:
+            return []
+        rows = models.Patient.objects.select_related("created_by", "updated_by").filter(query)
+        return [row.to_domain() for row in rows.order_by("mrn")]
+
+    def list(self, *, page: int = 1, page_size: int = 50,
+             status: domain.PatientStatus | None = None) -> domain.Page:
+        """Return one page of patients ordered by MRN."""
+        if page < 1 or not 1 <= page_size <= 500:
+            raise RuleViolation("Pages start at 1 and hold 1 to 500 patients.")
+        rows = models.Patient.objects.select_related("created_by", "updated_by")
+        if status is not None:
+            rows = rows.filter(status=status.value)
+        start = (page - 1) * page_size
+        items = [row.to_domain() for row in rows.order_by("mrn")[start:start + page_size]]
+        return domain.Page(items=items, number=page, page_size=page_size, total=rows.count())
+
+    def _row(self, patient_id) -> models.Patient | None:
+        try:
+            patient_id = uuid.UUID(str(patient_id))
+        except ValueError:
+            return None
+        return models.Patient.objects.select_related("created_by", "updated_by").filter(pk=patient_id).first()
+
+    def _existing(self, patient_id) -> models.Patient:
+        row = self._row(patient_id)
+        if row is None:
+            raise NotFound(f"No patient with id {patient_id}.")
+        return row
+
+
+def _save(row: models.Patient, actor, reason: str) -> None:
+    try:
+        audit.audited_save(row, actor=actor, reason=reason)
+    except ValidationError as error:
+        raise RuleViolation(error.message_dict) from None
+
+
+def search_query(*, name=None, date_of_birth=None, phone=None, email=None):
+    """Return the Q object for an exact blind-index search, or None when nothing was given.
+
+    One function serves the repository and the admin search box.
+    """
+    clauses = []
+    if name and name.strip():
+        clauses.append(
+            Q(full_name_index=models.name_index(name))
+            | Q(preferred_full_name_index=models.name_index(name))
+            | Q(last_name_index=models.last_name_index(name))
+        )
+    if date_of_birth:
+        clauses.append(Q(date_of_birth_index=models.date_of_birth_index(date_of_birth)))
+    if phone and phone.strip():
+        try:
+            phone = domain.normalize_phone(phone, settings.NOVAMIND_DEFAULT_PHONE_REGION)
+        except ValueError:
+            pass  # an impossible number matches nothing; its digits are still hashed, never stored
+        clauses.append(Q(phone_index=models.phone_index(phone)))
+    if email and email.strip():
+        clauses.append(Q(email_index=models.email_index(email)))
+    if not clauses:
+        return None
+    query = clauses[0]
+    for clause in clauses[1:]:
+        query &= clause
+    return query

@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import audit, domain
+from novamind import audit, domain, models
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -128,3 +128,12 @@ class AuditedAdmin(SimpleHistoryAdmin):
             uuid.UUID(str(object_id))
         except ValueError:
             raise Http404("No record with that ID.") from None
+
+
+@admin.register(models.StaffProfile)
+class StaffProfileAdmin(AuditedAdmin):
+    list_display = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor")
+    list_filter = ("is_clinician", "is_prescriber", "is_supervisor")
+    search_fields = ("user__username", "user__last_name")
+    autocomplete_fields = ("user",)
+    fields = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor", "dea_number")

@@ -156,3 +156,52 @@ class EncryptionCanary(models.Model):
 
     def __str__(self):
         return f"encryption canary {self.pk}"
+
+
+class StaffProfile(AuditedModel):
+    """What the clinic needs to know about a staff user beyond their login.
+
+    Clinicians are the staff who see patients (appointments, notes); prescribers may also
+    order medications, and need a DEA registration number for controlled substances.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name="user", on_delete=models.PROTECT, related_name="staff_profile"
+    )
+    credentials = models.CharField(
+        "credentials", max_length=40, blank=True, help_text="For example MD, PhD, LCSW, NP."
+    )
+    is_clinician = models.BooleanField("clinician", default=False, help_text="Sees patients: can be booked and can author notes.")
+    is_prescriber = models.BooleanField("prescriber", default=False, help_text="May order medications.")
+    is_supervisor = models.BooleanField("supervisor", default=False, help_text="May co-sign notes of supervisees.")
+    dea_number = models.CharField(
+        "DEA number", max_length=9, blank=True,
+        help_text="Required to prescribe controlled substances (schedules II–V).",
+    )
+
+    class Meta:
+        verbose_name = "staff profile"
+
+    def __str__(self):
+        return f"staff profile of {self.user.get_username()}"
+
+    def clean(self):
+        errors = {}
+        if self.dea_number and not is_valid_dea_number(self.dea_number):
+            errors["dea_number"] = "This is not a valid DEA number (two letters, seven digits, check digit)."
+        if self.is_prescriber and not self.is_clinician:
+            errors["is_prescriber"] = "A prescriber must also be a clinician."
+        if errors:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(errors)
+
+
+def is_valid_dea_number(value: str) -> bool:
+    """Return whether `value` is a well-formed DEA registration number with a valid check digit."""
+    value = value.strip().upper()
+    if len(value) != 9 or not value[:2].isalpha() or not value[2:].isdigit():
+        return False
+    digits = [int(ch) for ch in value[2:]]
+    total = digits[0] + digits[2] + digits[4] + 2 * (digits[1] + digits[3] + digits[5])
+    return total % 10 == digits[6]

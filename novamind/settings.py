@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "simple_history",
     "novamind.apps.NovamindConfig",
     "patients.apps.PatientsConfig",
@@ -165,3 +166,11 @@ LOGGING = {
 # --- NovaMind -------------------------------------------------------------------------------
 # Phone numbers without a country code are read as numbers of this region.
 NOVAMIND_DEFAULT_PHONE_REGION = env.str("NOVAMIND_DEFAULT_PHONE_REGION", default="US")
+# A cancellation this close to the start is a late cancellation (billed; a clinical signal).
+NOVAMIND_LATE_CANCELLATION_HOURS = env.int("NOVAMIND_LATE_CANCELLATION_HOURS", default=24)
+# `mark_no_shows` waits this long after an appointment's end before marking it a no-show.
+NOVAMIND_NO_SHOW_GRACE_MINUTES = env.int("NOVAMIND_NO_SHOW_GRACE_MINUTES", default=60)
+# The longest appointment that can be booked (a half-day group or intake).
+NOVAMIND_MAX_APPOINTMENT_MINUTES = env.int("NOVAMIND_MAX_APPOINTMENT_MINUTES", default=240)
+# A note signed more than this many days after its date of service is flagged as a late entry.
+NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)

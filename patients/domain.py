@@ -159,7 +159,7 @@ def _email(errors: Collector, field: str, value: str) -> str:
     if not value:
         return ""
     try:
-        return email_validator.validate_email(value, check_deliverability=False).normalized
+        return email_validator.validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized
     except email_validator.EmailNotValidError as error:
         errors.add(field, f"Enter a valid e-mail address ({error}).")
         return value

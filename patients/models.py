@@ -11,13 +11,23 @@ from novamind.models import AuditedModel
 from patients import domain
 
 ENCRYPTED_NAME = dict(max_length=domain.NAME_MAX, blank=True)
+MRN_ATTEMPTS = 20  # ten million numbers: a clash is rare, twenty in a row is not going to happen
+
+
+def unused_mrn() -> str:
+    """Return a random MRN no patient has yet; the unique constraint backs this up."""
+    for _ in range(MRN_ATTEMPTS):
+        mrn = domain.generate_mrn()
+        if not Patient.objects.filter(mrn=mrn).exists():
+            return mrn
+    raise RuntimeError("Could not draw an unused medical record number.")
 
 
 class Patient(AuditedModel):
     """A patient of the clinic. Only the MRN and the status are stored in plaintext."""
 
     mrn = models.CharField(
-        "medical record number", max_length=12, unique=True, editable=False,
+        "medical record number", max_length=12, unique=True, editable=False, default=unused_mrn,
         help_text="Assigned by NovaMind; random, never derived from the patient's details.",
     )
     legal_first_name = encryption.EncryptedCharField("legal first name", max_length=domain.NAME_MAX)

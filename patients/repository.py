@@ -13,8 +13,6 @@ from novamind import audit
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation
 from patients import domain, models
 
-MRN_ATTEMPTS = 20  # ten million numbers: a clash is rare, twenty in a row is impossible
-
 
 class DjangoPatientRepository:
     """Patients in the database, read and written on behalf of one named user (`actor`)."""
@@ -26,10 +24,6 @@ class DjangoPatientRepository:
         """Register `patient` under a new MRN and return it as stored."""
         row = models.Patient()
         row.update_from_domain(patient)
-        for _ in range(MRN_ATTEMPTS):
-            row.mrn = domain.generate_mrn()
-            if not models.Patient.objects.filter(mrn=row.mrn).exists():
-                break  # the unique constraint stays the backstop against a race
         _save(row, self.actor, "Registered")
         return row.to_domain()
 

@@ -1,0 +1,91 @@
+"""Create demo staff accounts and demo clinic data, idempotently (development mode only)."""
+
+import importlib
+import random
+import secrets
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from novamind import audit
+from novamind.models import StaffProfile
+
+# username, first name, last name, superuser, role description, staff profile
+DEMO_STAFF = [
+    ("admin", "Ada", "Admin", True, "practice administrator (superuser)", None),
+    ("frontdesk", "Felix", "Desk", False, "front desk", None),
+    ("drlee", "Dana", "Lee", False, "psychiatrist, prescriber, supervisor",
+     {"credentials": "MD", "is_clinician": True, "is_prescriber": True, "is_supervisor": True, "dea_number": "BL1234563"}),
+    ("drpatel", "Priya", "Patel", False, "psychologist",
+     {"credentials": "PhD", "is_clinician": True}),
+    ("msmith", "Morgan", "Smith", False, "therapist (LCSW)",
+     {"credentials": "LCSW", "is_clinician": True}),
+]
+CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications")
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo staff accounts (printing their credentials) and a few hundred realistic "
+        "demo patients and their records. Safe to run again: what exists is kept. Refused in "
+        "production mode. Every write is attributed to the demo administrator."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=300, help="How many demo patients (default 300).")
+        parser.add_argument("--seed", type=int, default=20261128, help="Random seed, for repeatable data.")
+        parser.add_argument(
+            "--reset-passwords", action="store_true",
+            help="Give existing demo accounts new passwords (they are printed).",
+        )
+
+    def handle(self, *args, patients, seed, reset_passwords, **options):
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo writes made-up patients; it is refused in production mode.")
+        if not 0 <= patients <= 100_000:
+            raise CommandError("--patients must be between 0 and 100000.")
+        staff = self._staff(reset_passwords)
+        actor = staff["admin"]
+        rng = random.Random(seed)
+        context = {"actor": actor, "staff": staff, "rng": rng, "stdout": self.stdout, "patient_count": patients}
+        for app_label in CLINICAL_APPS:
+            try:
+                module = importlib.import_module(f"{apps.get_app_config(app_label).name}.demo")
+            except ModuleNotFoundError:
+                continue
+            with transaction.atomic():
+                context.update(module.seed(**context) or {})
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/admin/"))
+
+    def _staff(self, reset_passwords):
+        User = get_user_model()
+        clinical_permissions = Permission.objects.filter(content_type__app_label__in=CLINICAL_APPS)
+        staff = {}
+        self.stdout.write("Demo staff accounts:")
+        for username, first, last, superuser, role, profile in DEMO_STAFF:
+            user = User.objects.filter(username=username).first()
+            password = None
+            if user is None:
+                user = User(username=username, first_name=first, last_name=last, email=f"{username}@novamind.invalid")
+                password = secrets.token_urlsafe(12)
+            elif reset_passwords:
+                password = secrets.token_urlsafe(12)
+            user.is_staff = True
+            user.is_superuser = superuser
+            if password:
+                user.set_password(password)
+            user.save()
+            if not superuser:
+                user.user_permissions.add(*clinical_permissions)
+            shown = password or "(unchanged; --reset-passwords prints a new one)"
+            self.stdout.write(f"  {username:<10} {shown:<50} {role}")
+            staff[username] = user
+        admin_user = staff["admin"]
+        for username, *_, profile in DEMO_STAFF:
+            if profile and not StaffProfile.objects.filter(user=staff[username]).exists():
+                audit.audited_save(StaffProfile(user=staff[username], **profile), actor=admin_user)
+        return staff

@@ -41,6 +41,11 @@ def _key_errors() -> list[checks.CheckMessage]:
         errors.append(checks.Error("BLIND_INDEX_KEY is a development key or shorter than 32 characters.", id="novamind.E007"))
     elif blind in keys:
         errors.append(checks.Error("BLIND_INDEX_KEY must differ from every FIELD_ENCRYPTION_KEY.", id="novamind.E008"))
+    audit_key = settings.AUDIT_LOG_KEY
+    if not audit_key or audit_key.startswith(config.DEV_BLIND_INDEX_PREFIX) or len(audit_key) < 32:
+        errors.append(checks.Error("AUDIT_LOG_KEY is missing, a development key, or shorter than 32 characters.", id="novamind.E012"))
+    elif audit_key in (blind, *keys):
+        errors.append(checks.Error("AUDIT_LOG_KEY must differ from the encryption and blind-index keys.", id="novamind.E013"))
     return errors
 
 

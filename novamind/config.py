@@ -33,6 +33,7 @@ def generate_development_keys() -> dict[str, str]:
         "SECRET_KEY": DEV_SECRET_PREFIX + secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEY": fernet.decode(),
         "BLIND_INDEX_KEY": DEV_BLIND_INDEX_PREFIX + secrets.token_urlsafe(48),
+        "AUDIT_LOG_KEY": DEV_BLIND_INDEX_PREFIX + secrets.token_urlsafe(48),
     }
 
 

@@ -205,3 +205,53 @@ def is_valid_dea_number(value: str) -> bool:
     digits = [int(ch) for ch in value[2:]]
     total = digits[0] + digits[2] + digits[4] + 2 * (digits[1] + digits[3] + digits[5])
     return total % 10 == digits[6]
+
+
+class AccessLogEntry(models.Model):
+    """One access to PHI (ASTM E2147: when, who, which patient, what, which data, from where).
+
+    Append-only and tamper-evident: `digest` is an HMAC (AUDIT_LOG_KEY) over the row's canonical
+    content and the previous row's digest, so `verify_audit` detects a changed, deleted or
+    reordered row. On PostgreSQL a trigger refuses UPDATE and DELETE outright. The row holds
+    no PHI: the patient is named by id and MRN, and a search is logged by what it searched on,
+    never by the term typed.
+    """
+
+    sequence = models.BigIntegerField("sequence", unique=True, editable=False)
+    occurred_at = models.DateTimeField("when", default=timezone.now, editable=False, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="user", on_delete=models.PROTECT, null=True,
+        related_name="+", editable=False,
+    )
+    username = models.CharField("username", max_length=150, editable=False)
+    patient_id = models.UUIDField("patient id", null=True, blank=True, db_index=True, editable=False)
+    patient_mrn = models.CharField("patient MRN", max_length=12, blank=True, editable=False)
+    action = models.CharField("action", max_length=32, editable=False)
+    category = models.CharField("data category", max_length=32, editable=False)
+    outcome = models.CharField("outcome", max_length=16, default="granted", editable=False)
+    object_type = models.CharField("record type", max_length=64, blank=True, editable=False)
+    object_id = models.CharField("record id", max_length=64, blank=True, editable=False)
+    source_address = models.GenericIPAddressField("from address", null=True, blank=True, editable=False)
+    emergency = models.BooleanField("emergency access", default=False, editable=False)
+    detail = models.CharField("detail", max_length=255, blank=True, editable=False)
+    previous_digest = models.CharField("previous digest", max_length=64, editable=False)
+    digest = models.CharField("digest", max_length=64, editable=False)
+
+    class Meta:
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        ordering = ["-sequence"]
+        indexes = [models.Index(fields=["user", "occurred_at"], name="novamind_access_user_when")]
+
+    def __str__(self):
+        return f"access #{self.sequence}"
+
+
+class AccessLogHead(models.Model):
+    """The chain's last sequence and digest: one row, locked while an entry is appended."""
+
+    sequence = models.BigIntegerField(default=0)
+    digest = models.CharField(max_length=64, default="")
+
+    class Meta:
+        verbose_name = "access log head"

@@ -41,6 +41,8 @@ DEBUG = env.bool("DEBUG", default=not PRODUCTION) and not PRODUCTION
 SECRET_KEY = env.str("SECRET_KEY", default="") or config.MISSING_PLACEHOLDER_SECRET
 FIELD_ENCRYPTION_KEY = config.parse_key_list(env.str("FIELD_ENCRYPTION_KEY", default=""))
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
+# Keys the HMAC chain of the access log; separate, so a leaked search key cannot forge the log.
+AUDIT_LOG_KEY = env.str("AUDIT_LOG_KEY", default="")
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]

@@ -1,0 +1,115 @@
+"""The read-access audit log: record every access to PHI, and verify the chain.
+
+`record()` appends one entry in the caller's transaction (or its own), chained by HMAC to the
+previous entry under a lock on the chain head, so entries form one unbroken sequence even when
+staff read at the same moment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.db import transaction
+
+from novamind.models import AccessLogEntry, AccessLogHead
+
+GRANTED = "granted"
+REFUSED = "refused"
+CHAINED_FIELDS = (
+    "sequence", "occurred_at", "user_id", "username", "patient_id", "patient_mrn", "action",
+    "category", "outcome", "object_type", "object_id", "source_address", "emergency", "detail",
+)
+
+
+def client_address(request) -> str | None:
+    """Return the address the request came from (REMOTE_ADDR, as the proxy set it)."""
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def record(*, user, action: str, category: str, patient=None, outcome: str = GRANTED,
+           obj=None, request=None, detail: str = "", emergency: bool = False) -> AccessLogEntry:
+    """Append an access-log entry: `user` did `action` on `category` data of `patient`.
+
+    `patient` is a patients.models.Patient, a domain Patient, or None (e.g. a search with no
+    hit); `obj` is the record read, if any. `detail` must not contain PHI.
+    """
+    with transaction.atomic():
+        head = AccessLogHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            head, _ = AccessLogHead.objects.get_or_create(pk=1)
+            head = AccessLogHead.objects.select_for_update().get(pk=1)
+        entry = AccessLogEntry(
+            sequence=head.sequence + 1,
+            user=user if getattr(user, "pk", None) else None,
+            username=user.get_username() if getattr(user, "pk", None) else "(anonymous)",
+            patient_id=getattr(patient, "id", None),
+            patient_mrn=getattr(patient, "mrn", "") or "",
+            action=action,
+            category=category,
+            outcome=outcome,
+            object_type=obj._meta.label_lower if obj is not None and hasattr(obj, "_meta") else "",
+            object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
+            source_address=client_address(request),
+            emergency=emergency,
+            detail=detail[:255],
+            previous_digest=head.digest,
+        )
+        entry.digest = compute_digest(entry)
+        entry.save(force_insert=True)
+        head.sequence, head.digest = entry.sequence, entry.digest
+        head.save(update_fields=["sequence", "digest"])
+    return entry
+
+
+def canonical(entry: AccessLogEntry) -> bytes:
+    """Return the bytes the digest covers: every field, in a fixed form, plus the link."""
+    content = {}
+    for name in CHAINED_FIELDS:
+        value = getattr(entry, name)
+        if name == "occurred_at":
+            value = value.isoformat(timespec="microseconds")
+        content[name] = None if value is None else str(value)
+    content["previous_digest"] = entry.previous_digest
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def compute_digest(entry: AccessLogEntry) -> str:
+    """Return the HMAC-SHA256 of the entry under AUDIT_LOG_KEY."""
+    return hmac.new(settings.AUDIT_LOG_KEY.encode("utf-8"), canonical(entry), hashlib.sha256).hexdigest()
+
+
+@dataclasses.dataclass
+class Verification:
+    """The outcome of checking the chain."""
+
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the chain is intact."""
+        return not self.problems
+
+
+def verify(batch_size: int = 2000) -> Verification:
+    """Walk the whole chain in order and report every entry that breaks it."""
+    problems: list[str] = []
+    previous_digest, expected_sequence, checked = "", 1, 0
+    entries = AccessLogEntry.objects.order_by("sequence").iterator(chunk_size=batch_size)
+    for entry in entries:
+        checked += 1
+        if entry.sequence != expected_sequence:
+            problems.append(f"entry #{expected_sequence}" + (f"–#{entry.sequence - 1}" if entry.sequence - 1 > expected_sequence else "") + " is missing (deleted)")
+        if entry.previous_digest != previous_digest:
+            problems.append(f"entry #{entry.sequence} does not follow the entry before it (deleted or reordered)")
+        if not hmac.compare_digest(entry.digest, compute_digest(entry)):
+            problems.append(f"entry #{entry.sequence} was altered (its digest does not match its content)")
+        previous_digest, expected_sequence = entry.digest, entry.sequence + 1
+    head = AccessLogHead.objects.filter(pk=1).first()
+    if head is not None and (head.sequence != expected_sequence - 1 or head.digest != previous_digest):
+        problems.append(f"the log ends at #{expected_sequence - 1} but entries up to #{head.sequence} were written (entries removed from the end)")
+    return Verification(checked=checked, problems=problems)

@@ -49,10 +49,10 @@ def _key_errors() -> list[checks.CheckMessage]:
     return errors
 
 
-def _tls_errors() -> list[checks.CheckMessage]:
+def _tls_errors(databases: dict | None = None) -> list[checks.CheckMessage]:
     errors = []
-    for alias in connections:
-        database = connections.databases[alias]
+    databases = connections.databases if databases is None else databases
+    for alias, database in databases.items():
         if database["ENGINE"] != "django.db.backends.postgresql":
             errors.append(checks.Error(f"Database '{alias}' is not PostgreSQL; production runs on PostgreSQL only.", id="novamind.E020"))
             continue

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "novamind.middleware.DecryptionErrorMiddleware",
 ]
 
 ROOT_URLCONF = "novamind.urls"

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
 
@@ -19,6 +20,8 @@ def plaintext_hits(markers: list[str]) -> list[str]:
             for row in cursor.fetchall():
                 for column, value in zip(columns, row):
                     text = value.decode("utf-8", "replace") if isinstance(value, (bytes, memoryview)) else str(value)
+                    if table == "django_session" and column == "session_data":
+                        text = str(SessionStore().decode(text))  # sessions are signed base64 JSON
                     text = text.lower()
                     hits.extend(f"{table}.{column}: {m}" for m in lowered if m in text)
     return hits

@@ -1,0 +1,643 @@
+"""The clinical-notes pages of the admin.
+
+Drafts are edited by their author only; "Save and sign" makes a note final, after which it is
+shown read-only and corrected by addenda. Workflow steps (addendum, co-signature, discard,
+authorization) are buttons leading to small confirmation pages that call the repository or the
+services. Psychotherapy notes live in the same table but are kept apart: the default listing
+and the patient page leave them out, "My psychotherapy notes" lists the user's own (and those
+they are authorized to read), and every other way to a psychotherapy note (change page,
+history, revert, workflow pages) is refused to anyone else, with the refusal logged.
+
+Psychotherapy notes are not a proxy model with an admin of their own on purpose: with the
+kernel's inherited history (HistoricalRecords(inherit=True)), a proxy gets a second history
+table and saves through it skip the note's own history (django-simple-history #544).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from clinical_notes import domain, models, repository, services
+from novamind import audit
+from novamind.admin import AuditedAdmin, VersionedModelForm
+from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
+from patients.admin import register_patient_inline
+
+PSYCHOTHERAPY_LISTING = "psychotherapy"
+SIGNATURE_FIELDS = (
+    "status", "signed_at", "signed_by", "late_entry", "content_hash",
+    "cosign_requested_from", "cosign_requested_at", "cosigned_by", "cosigned_at",
+)
+STRUCTURED = ("subjective", "objective", "data", "assessment", "plan")
+
+
+def violation_to_form(form, violation: RuleViolation) -> None:
+    """Show each error of `violation` next to its field, or above the form if the form lacks it."""
+    for field, messages_ in violation.errors.items():
+        target = field if field in form.fields else None
+        for message in messages_:
+            if target is None and field != RuleViolation.NON_FIELD:
+                message = f"{field.replace('_', ' ').capitalize()}: {message}"
+            form.add_error(target, message)
+
+
+class NoteForm(VersionedModelForm):
+    """The note form: knows who edits it (the author of a new note) and whether they also sign."""
+
+    editor = None
+    signing = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding and self.editor is not None:
+            self.instance.author = self.editor
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.signing and not self.errors:
+            # "Save and sign" must refuse before anything is saved, next to the empty section.
+            now = timezone.now()
+            try:
+                self.instance.to_domain(with_audit=False).signed(
+                    signer=models.staff_of(self.editor), at=now, signed_on=timezone.localdate(now),
+                    late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
+                )
+            except RuleViolation as violation:
+                violation_to_form(self, violation)
+
+    def add_error(self, field, error):
+        # The model's rules may name fields this form does not show (the author, the
+        # signature); those errors are shown above the form instead of failing.
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            shown = {}
+            for name, errors in error.error_dict.items():
+                if name in self.fields or name == NON_FIELD_ERRORS:
+                    shown.setdefault(name, []).extend(errors)
+                else:
+                    label = name.replace("_", " ").capitalize()
+                    shown.setdefault(NON_FIELD_ERRORS, []).extend(
+                        f"{label}: {message}" for message in ValidationError(errors).messages
+                    )
+            error = ValidationError(shown)
+        super().add_error(field, error)
+
+
+class ListingFormSet(BaseInlineFormSet):
+    """A read-only listing of related rows: never bound to the parent's POST, never saved.
+
+    The parent page can then be saved by any client, including one that does not post the
+    listing's management form back.
+    """
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        super().__init__(None, None, *args, **kwargs)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+
+    def is_valid(self):
+        return True
+
+    def save(self, commit=True):
+        return []
+
+
+class ListingInline(admin.TabularInline):
+    """A read-only table of related rows."""
+
+    formset = ListingFormSet
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AddendumInline(ListingInline):
+    model = models.Addendum
+    fields = ("signed_at", "author", "reason", "text")
+    verbose_name_plural = "addenda (each signed when added; they never change)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+class AuthorizationInline(ListingInline):
+    model = models.PsychotherapyNoteAuthorization
+    fields = ("grantee", "granted_by", "created_at", "expires_at", "revoked_at", "revoked_by", "reason")
+    verbose_name_plural = "who else may read this psychotherapy note"
+
+
+@register_patient_inline
+class PatientNoteInline(ListingInline):
+    """The patient's clinical notes, without their text and without psychotherapy notes."""
+
+    model = models.ClinicalNote
+    fk_name = "patient"
+    fields = ("note", "kind", "format", "date_of_service", "author", "status", "signed_at", "late_entry")
+    verbose_name_plural = "clinical notes (psychotherapy notes are kept apart)"
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).general().without_text()
+            .select_related("author").order_by("-date_of_service", "-created_at")
+        )
+
+    @admin.display(description="note")
+    def note(self, obj):
+        url = reverse("admin:clinical_notes_clinicalnote_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, str(obj))
+
+
+class RecordFilter(admin.SimpleListFilter):
+    """Which listing: the clinical record (default) or the user's psychotherapy notes."""
+
+    title = "listing"
+    parameter_name = "record"
+
+    def lookups(self, request, model_admin):
+        return [(PSYCHOTHERAPY_LISTING, "My psychotherapy notes")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() != PSYCHOTHERAPY_LISTING,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Clinical record (without psychotherapy notes)",
+        }
+        yield {
+            "selected": self.value() == PSYCHOTHERAPY_LISTING,
+            "query_string": changelist.get_query_string({self.parameter_name: PSYCHOTHERAPY_LISTING}),
+            "display": "My psychotherapy notes",
+        }
+
+    def queryset(self, request, queryset):
+        if self.value() == PSYCHOTHERAPY_LISTING:
+            return queryset.psychotherapy_readable_by(request.user)
+        return queryset.general()
+
+
+class NoteChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        # Lists never show text: leave the encrypted columns unread.
+        return super().get_queryset(request, exclude_parameters).without_text()
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(label="Addendum", widget=forms.Textarea(attrs={"rows": 8, "cols": 80}), strip=False,
+                           help_text="Signed in your name when you add it; it can never be changed afterwards.")
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+                             help_text="Why the note needs an addendum, e.g. a correction or late information.")
+
+
+class CosignatureRequestForm(forms.Form):
+    cosign_requested_from = forms.ModelChoiceField(label="Supervisor", queryset=get_user_model().objects.none())
+
+    def __init__(self, *args, author_id, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cosign_requested_from"].queryset = (
+            get_user_model().objects.filter(is_active=True, staff_profile__is_supervisor=True)
+            .exclude(pk=author_id).order_by("username")
+        )
+
+
+class AuthorizationForm(forms.Form):
+    grantee = forms.ModelChoiceField(label="Who may read it", queryset=get_user_model().objects.none())
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+                             help_text="Why this person needs the note, e.g. the patient's signed authorization.")
+    days = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=domain.AUTHORIZATION_MAX_DAYS,
+                              initial=7, help_text=f"At most {domain.AUTHORIZATION_MAX_DAYS} days.")
+
+    def __init__(self, *args, exclude_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["grantee"].queryset = (
+            get_user_model().objects.filter(is_active=True, is_staff=True).exclude(pk__in=exclude_ids)
+            .order_by("username")
+        )
+
+
+class ConfirmForm(forms.Form):
+    """Nothing to fill in: the page asks for a confirming POST."""
+
+
+@admin.register(models.ClinicalNote)
+class ClinicalNoteAdmin(AuditedAdmin):
+    form = NoteForm
+    change_form_template = "admin/clinical_notes/clinicalnote/change_form.html"
+    list_display = ("__str__", "patient_mrn", "kind", "date_of_service", "author", "status", "signed_at",
+                    "late_entry", "cosignature")
+    list_filter = (RecordFilter, "status", "kind", "late_entry", ("date_of_service", admin.DateFieldListFilter))
+    search_fields = ("=patient__mrn",)
+    search_help_text = "The patient's MRN, exactly."
+    autocomplete_fields = ("patient",)
+    ordering = ("-date_of_service", "-created_at")
+    list_per_page = 100
+    show_full_result_count = False
+    readonly_fields = ("author", *SIGNATURE_FIELDS)
+    actions = ("sign_selected", "discard_selected")
+
+    # --- what a user may see and change -------------------------------------------------
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).readable_by(request.user)
+            .select_related("author", "signed_by", "cosign_requested_from", "cosigned_by")
+            .with_patient_mrn()
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return NoteChangeList
+
+    def _stored(self, pk) -> models.ClinicalNote | None:
+        return models.ClinicalNote._base_manager.select_related("author__staff_profile").filter(pk=pk).first()
+
+    def edit_refusal(self, request, obj) -> str | None:
+        """Return why the user may not edit `obj` as it is stored now, or None."""
+        stored = self._stored(obj.pk)
+        if stored is None:
+            return None
+        return domain.edit_refusal(stored.to_summary(), models.staff_of(request.user))
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if obj is None or not allowed or obj.pk is None:
+            return allowed
+        return self.edit_refusal(request, obj) is None
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.pk is not None and self.edit_refusal(request, obj):
+            # Also on the history page, whose form shows an older (perhaps draft) version.
+            return (*readonly, *flatten_fieldsets(self.get_fieldsets(request, obj)))
+        return readonly
+
+    def revert_disabled(self, request, obj=None):
+        if obj is not None and self.edit_refusal(request, obj):
+            return True
+        return super().revert_disabled(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        note = ("Note", {"fields": ("patient", ("kind", "format"), "date_of_service", "author")})
+        if obj is not None and obj.pk is not None and self.edit_refusal(request, obj):
+            used = domain.SECTIONS_BY_FORMAT[domain.NoteFormat(obj.format)]
+            sections = [(f"{domain.NoteFormat(obj.format).label} note", {"fields": used})]
+        else:
+            sections = [
+                ("Free text", {"fields": ("body",), "description": "For a free-text note."}),
+                ("Structured", {
+                    "fields": STRUCTURED,
+                    "description": "SOAP uses subjective, objective, assessment and plan; "
+                                   "DAP uses data, assessment and plan.",
+                }),
+            ]
+        fieldsets = [note, *sections]
+        if obj is not None and obj.pk is not None:
+            fieldsets.append(("Signature", {"fields": SIGNATURE_FIELDS}))
+            fieldsets.append(("Record", {"classes": ("collapse",), "fields": (
+                ("created_by", "created_at"), ("updated_by", "updated_at"), "version",
+            )}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        attributes = {"editor": request.user, "signing": request.method == "POST" and "_sign" in request.POST}
+        return type(form.__name__, (form,), attributes)
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return []
+        inlines = [AddendumInline] if obj.status == domain.NoteStatus.SIGNED.value else []
+        if obj.kind == models.PSYCHOTHERAPY:
+            inlines.append(AuthorizationInline)
+        return inlines
+
+    # --- list columns ---------------------------------------------------------------------
+
+    @admin.display(description="patient", ordering="patient__mrn")
+    def patient_mrn(self, obj):
+        return getattr(obj, "patient_mrn", None) or obj.patient.mrn
+
+    @admin.display(description="co-signature")
+    def cosignature(self, obj):
+        if obj.cosigned_by_id:
+            return f"co-signed by {obj.cosigned_by.get_username()}"
+        if obj.cosign_requested_from_id:
+            return f"requested from {obj.cosign_requested_from.get_username()}"
+        return "—"
+
+    # --- views: every way to a note passes the access check first ----------------------------
+
+    def _guard(self, request, object_id, action):
+        """Record the access to the note; return a refusing redirect if the user may not read it."""
+        try:
+            pk = uuid.UUID(str(object_id))
+        except ValueError:
+            raise Http404("No clinical note with that ID.") from None
+        row = self._stored(pk)
+        if row is None:
+            raise Http404("No clinical note with that ID.")
+        decision = services.note_access(row=row, user=request.user, action=action, request=request)
+        if decision.allowed:
+            return row, None
+        self.message_user(request, services.REFUSAL_MESSAGE, messages.ERROR)
+        return row, HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_changelist"))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        row, refused = self._guard(request, object_id, "read" if request.method == "GET" else "update")
+        if refused:
+            return refused
+        if request.method == "POST":
+            refusal = domain.edit_refusal(row.to_summary(), models.staff_of(request.user))
+            if refusal:
+                # Refused before any form is bound: nothing of the request is written.
+                self.message_user(request, refusal, messages.ERROR)
+                return HttpResponseRedirect(request.path)
+        context = {**self._note_context(request, row), **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        context = {"can_sign": True, **(extra_context or {})}
+        return super().add_view(request, form_url, context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        _, refused = self._guard(request, object_id, "history")
+        return refused or super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        row, refused = self._guard(request, object_id, "history" if request.method == "GET" else "revert")
+        if refused:
+            return refused
+        if request.method == "POST":
+            refusal = domain.edit_refusal(row.to_summary(), models.staff_of(request.user))
+            if refusal:
+                self.message_user(request, f"This version cannot be restored. {refusal}", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_history", args=[row.pk]))
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
+            services.psychotherapy_listing(
+                user=request.user, patient_id=_uuid_or_none(request.GET.get("patient__id__exact")), request=request,
+            )
+        return super().changelist_view(request, extra_context)
+
+    def _note_context(self, request, row) -> dict:
+        user = models.staff_of(request.user)
+        note = row.to_summary()
+        is_author = user.id == row.author_id
+        tools = []
+
+        def tool(name, label):
+            tools.append({"url": reverse(f"admin:clinical_notes_clinicalnote_{name}", args=[row.pk]), "label": label})
+
+        if note.is_signed and user.is_clinician and (is_author or not note.is_psychotherapy_note):
+            tool("addendum", "Add addendum")
+        if is_author and not note.is_psychotherapy_note and row.cosigned_by_id is None:
+            tool("request_cosignature", "Request co-signature")
+        if note.is_signed and row.cosign_requested_from_id == user.id and row.cosigned_by_id is None:
+            tool("cosign", "Co-sign")
+        if not note.is_signed and is_author:
+            tool("discard", "Discard draft")
+        if note.is_psychotherapy_note and note.is_signed and (is_author or user.is_superuser):
+            tool("authorize", "Authorize a reader")
+        return {
+            "note_tools": tools,
+            "can_sign": not note.is_signed and is_author,
+            "is_psychotherapy_note": note.is_psychotherapy_note,
+        }
+
+    # --- saving and signing ----------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        reverting = getattr(request, "_novamind_reverting", False)
+        if not change or form.has_changed() or not form.signing:
+            reason = "Restored an earlier version" if reverting else ("Draft changed" if change else "Drafted")
+            audit.audited_save(obj, actor=request.user, reason=reason, validate=False)
+        if form.signing:
+            signed = repository.sign_row(obj, signer=request.user)
+            audit.audited_save(
+                obj, actor=request.user, reason="Signed (late entry)" if signed.late_entry else "Signed", validate=False,
+            )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_sign" in request.POST:
+            return self._signed_response(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if "_sign" in request.POST:
+            return self._signed_response(request, obj)
+        return super().response_change(request, obj)
+
+    def _signed_response(self, request, obj):
+        late = " It is flagged as a late entry." if obj.late_entry else ""
+        self.message_user(request, f"{obj} is signed and can no longer be changed; correct it with an addendum.{late}",
+                          messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_change", args=[obj.pk]))
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _each(self, request, queryset, verb, operation):
+        notes = repository.DjangoClinicalNoteRepository(actor=request.user, request=request)
+        done, failed = [], []
+        for row in queryset.without_text():
+            try:
+                operation(notes, row.pk)
+                done.append(str(row))
+            except DomainError as error:
+                failed.append(f"{row}: {error}")
+        if done:
+            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(description="Sign selected drafts (yours; they become final)", permissions=["change"])
+    def sign_selected(self, request, queryset):
+        self._each(request, queryset, "Signed", lambda notes, pk: notes.sign(pk))
+
+    @admin.action(description="Discard selected drafts (yours; kept in history)", permissions=["change"])
+    def discard_selected(self, request, queryset):
+        self._each(request, queryset, "Discarded", lambda notes, pk: notes.delete(pk))
+
+    # --- workflow pages --------------------------------------------------------------------
+
+    def get_urls(self):
+        def view(name, function):
+            return path(f"<path:object_id>/{name.replace('_', '-')}/", self.admin_site.admin_view(function),
+                        name=f"clinical_notes_clinicalnote_{name}")
+
+        return [
+            view("addendum", self.addendum_view),
+            view("request_cosignature", self.request_cosignature_view),
+            view("cosign", self.cosign_view),
+            view("discard", self.discard_view),
+            view("authorize", self.authorize_view),
+            *super().get_urls(),
+        ]
+
+    def _workflow(self, request, object_id, *, action, title, explanation, form_class, submit, perform,
+                  form_kwargs=None, success_url=None):
+        """Render a small confirmation form for one workflow step and perform it on POST."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        row, refused = self._guard(request, object_id, action)
+        if refused:
+            return refused
+        change_url = reverse("admin:clinical_notes_clinicalnote_change", args=[row.pk])
+        form = form_class(request.POST if request.method == "POST" else None, **(form_kwargs or {}))
+        if request.method == "POST" and form.is_valid():
+            notes = repository.DjangoClinicalNoteRepository(actor=request.user, request=request)
+            try:
+                message = perform(notes, row, form.cleaned_data)
+            except RuleViolation as violation:
+                violation_to_form(form, violation)
+            except (ConcurrencyError, NotFound, domain.AccessDenied) as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            else:
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(success_url or change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "object": row, "title": title, "explanation": explanation,
+            "form": form, "submit_label": submit, "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/clinical_notes/workflow_form.html", context)
+
+    def addendum_view(self, request, object_id):
+        def perform(notes, row, data):
+            notes.add_addendum(row.pk, text=data["text"], reason=data["reason"])
+            return "Addendum added and signed."
+
+        return self._workflow(
+            request, object_id, action="add addendum", title="Add an addendum",
+            explanation="A signed note never changes. An addendum adds to it or corrects it, with "
+                        "its reason; it is signed in your name when you add it and can never be changed.",
+            form_class=AddendumForm, submit="Add and sign addendum", perform=perform,
+        )
+
+    def request_cosignature_view(self, request, object_id):
+        def perform(notes, row, data):
+            supervisor = data["cosign_requested_from"]
+            notes.request_cosignature(row.pk, supervisor_id=supervisor.pk)
+            return f"Co-signature requested from {supervisor.get_username()}."
+
+        row = self._stored(_uuid_or_404(object_id))
+        return self._workflow(
+            request, object_id, action="request co-signature", title="Request a co-signature",
+            explanation="Ask a supervisor to review and co-sign this note.",
+            form_class=CosignatureRequestForm, form_kwargs={"author_id": row.author_id if row else None},
+            submit="Request co-signature", perform=perform,
+        )
+
+    def cosign_view(self, request, object_id):
+        def perform(notes, row, data):
+            notes.cosign(row.pk)
+            return "Note co-signed."
+
+        return self._workflow(
+            request, object_id, action="co-sign", title="Co-sign this note",
+            explanation="You are co-signing as the supervisor who was asked to review this note.",
+            form_class=ConfirmForm, submit="Co-sign", perform=perform,
+        )
+
+    def discard_view(self, request, object_id):
+        def perform(notes, row, data):
+            notes.delete(row.pk)
+            return "Draft discarded (its history is kept)."
+
+        return self._workflow(
+            request, object_id, action="discard", title="Discard this draft",
+            explanation="The draft is removed from the record; its history is kept. Signed notes "
+                        "can never be discarded.",
+            form_class=ConfirmForm, submit="Discard draft", perform=perform,
+            success_url=reverse("admin:clinical_notes_clinicalnote_changelist"),
+        )
+
+    def authorize_view(self, request, object_id):
+        def perform(notes, row, data):
+            services.authorization_grant(
+                note_id=row.pk, grantee=data["grantee"], reason=data["reason"],
+                expires_at=timezone.now() + dt.timedelta(days=data["days"]), actor=request.user, request=request,
+            )
+            return f"{data['grantee'].get_username()} may read this note for {data['days']} day(s)."
+
+        row = self._stored(_uuid_or_404(object_id))
+        return self._workflow(
+            request, object_id, action="authorize", title="Authorize someone to read this psychotherapy note",
+            explanation="Psychotherapy notes are private to their author. An authorization lets one "
+                        "other person read this note for a limited time; every read is logged.",
+            form_class=AuthorizationForm,
+            form_kwargs={"exclude_ids": [row.author_id, request.user.pk] if row else [request.user.pk]},
+            submit="Grant access", perform=perform,
+        )
+
+
+@admin.register(models.PsychotherapyNoteAuthorization)
+class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
+    """The authorizations a user granted, received or (as privacy officer) oversees; revocable."""
+
+    list_display = ("__str__", "note", "grantee", "granted_by", "created_at", "expires_at", "revoked_at")
+    list_filter = (("expires_at", admin.DateFieldListFilter), "revoked_at")
+    fields = ("note", "grantee", "granted_by", "reason", "expires_at", "revoked_at", "revoked_by")
+    actions = ("revoke_selected",)
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request).select_related("note", "grantee", "granted_by", "revoked_by")
+        if request.user.is_superuser:
+            return rows
+        user = request.user
+        return rows.filter(Q(grantee=user) | Q(granted_by=user) | Q(note__author=user))
+
+    def has_add_permission(self, request):
+        return False  # granted from the note's page, where the note is known and checked
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # the revoke action only
+
+    @admin.action(description="Revoke selected authorizations now", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        for grant in queryset:
+            try:
+                services.authorization_revoke(authorization_id=grant.pk, actor=request.user, request=request)
+                self.message_user(request, f"{grant} revoked.", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, f"{grant}: {error}", messages.ERROR)
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _uuid_or_404(value):
+    parsed = _uuid_or_none(value)
+    if parsed is None:
+        raise Http404("No clinical note with that ID.")
+    return parsed

@@ -1,0 +1,559 @@
+"""Clinical notes: drafted, signed once by their author, then corrected only by addenda.
+
+A signed note is part of the legal record. Its content (the sections, kind, format, date of
+service, patient and author) is fixed at signing and covered by a SHA-256 content hash, so a
+change made behind the application can be detected later. Psychotherapy notes (45 CFR 164.501)
+are the therapist's private process notes: only their author reads them, unless the author or
+a privacy officer grants someone a time-limited, logged authorization (164.508(a)(2)).
+
+Plain Python, standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import json
+import uuid
+from typing import Protocol
+
+from novamind.domain import AuditInfo, Collector, DomainError, RuleViolation
+
+SECTION_MAX = 50_000
+REASON_MAX = 500
+AUTHORIZATION_MAX_DAYS = 90
+NOTE_HASH_SCHEME = "novamind.clinical_note.v1"
+ADDENDUM_HASH_SCHEME = "novamind.addendum.v1"
+NON_FIELD = RuleViolation.NON_FIELD
+
+SIGNED_IS_FINAL = "This note is signed and can no longer be changed; add an addendum to correct it."
+
+
+class NoteKind(str, enum.Enum):
+    """What the note records."""
+
+    INTAKE_ASSESSMENT = "intake_assessment"
+    PROGRESS_NOTE = "progress_note"
+    PSYCHOTHERAPY_NOTE = "psychotherapy_note"
+    TREATMENT_PLAN = "treatment_plan"
+    DISCHARGE_SUMMARY = "discharge_summary"
+
+    @property
+    def label(self) -> str:
+        """Return the name staff read, e.g. "Progress note"."""
+        return self.value.replace("_", " ").capitalize()
+
+
+class NoteFormat(str, enum.Enum):
+    """How the note is written: a structured format keeps each section apart."""
+
+    SOAP = "soap"
+    DAP = "dap"
+    FREE_TEXT = "free_text"
+
+    @property
+    def label(self) -> str:
+        """Return the name staff read."""
+        return {"soap": "SOAP", "dap": "DAP", "free_text": "Free text"}[self.value]
+
+
+class NoteStatus(str, enum.Enum):
+    """Where the note is in its life: a draft can change, a signed note cannot."""
+
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+SECTIONS = ("subjective", "objective", "data", "assessment", "plan", "body")
+SECTIONS_BY_FORMAT = {
+    NoteFormat.SOAP: ("subjective", "objective", "assessment", "plan"),
+    NoteFormat.DAP: ("data", "assessment", "plan"),
+    NoteFormat.FREE_TEXT: ("body",),
+}
+SECTION_LABELS = {
+    "subjective": "Subjective", "objective": "Objective", "data": "Data",
+    "assessment": "Assessment", "plan": "Plan", "body": "Note",
+}
+
+
+class AccessDenied(DomainError):
+    """The user may not read this record; the refusal has been recorded in the access log."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Staff:
+    """A staff member as the note rules see them: identity and the roles that matter here."""
+
+    id: int
+    username: str
+    is_clinician: bool = False
+    is_supervisor: bool = False
+    is_superuser: bool = False
+    is_active: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Sections:
+    """The text of a note, section by section; a format uses only some of them."""
+
+    subjective: str = ""
+    objective: str = ""
+    data: str = ""
+    assessment: str = ""
+    plan: str = ""
+    body: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """Return every section by name, used or not."""
+        return {name: getattr(self, name) for name in SECTIONS}
+
+    def normalized(self) -> Sections:
+        """Return the sections with Unix line ends and no surrounding blank space.
+
+        Browsers post CRLF line ends; storing one form keeps the content hash stable.
+        """
+        return Sections(**{name: _normalize_text(text) for name, text in self.as_dict().items()})
+
+
+def _normalize_text(text: str) -> str:
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _canonical_hash(content: dict) -> str:
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _utc_iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def is_late_entry(date_of_service: dt.date, signed_on: dt.date, late_entry_days: int) -> bool:
+    """Return whether a note signed on `signed_on` is a late entry for its date of service."""
+    return (signed_on - date_of_service).days > late_entry_days
+
+
+@dataclasses.dataclass(frozen=True)
+class Addendum:
+    """A correction or addition to a signed note: its own text and reason, signed when added."""
+
+    note_id: uuid.UUID
+    author: Staff
+    text: str
+    reason: str
+    signed_at: dt.datetime | None = None
+    content_hash: str = ""
+    id: uuid.UUID | None = None
+    audit: AuditInfo | None = None
+
+    def compute_hash(self) -> str:
+        """Return the SHA-256 of the addendum's canonical content."""
+        return _canonical_hash({
+            "scheme": ADDENDUM_HASH_SCHEME,
+            "note_id": str(self.note_id),
+            "author_id": self.author.id,
+            "text": self.text,
+            "reason": self.reason,
+            "signed_at": _utc_iso(self.signed_at) if self.signed_at else None,
+        })
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicalNote:
+    """A clinical note about one patient, written by one clinician."""
+
+    patient_id: uuid.UUID | None
+    author: Staff
+    kind: NoteKind
+    format: NoteFormat
+    date_of_service: dt.date | None
+    sections: Sections = Sections()
+    status: NoteStatus = NoteStatus.DRAFT
+    signed_at: dt.datetime | None = None
+    signed_by: Staff | None = None
+    content_hash: str = ""
+    late_entry: bool = False
+    cosign_requested_from: Staff | None = None
+    cosign_requested_at: dt.datetime | None = None
+    cosigned_by: Staff | None = None
+    cosigned_at: dt.datetime | None = None
+    addenda: tuple[Addendum, ...] = ()
+    id: uuid.UUID | None = None
+    audit: AuditInfo | None = None
+
+    @property
+    def is_signed(self) -> bool:
+        """Return whether the note is signed (and so final)."""
+        return self.status == NoteStatus.SIGNED
+
+    @property
+    def is_psychotherapy_note(self) -> bool:
+        """Return whether this is a psychotherapy note, private to its author."""
+        return self.kind == NoteKind.PSYCHOTHERAPY_NOTE
+
+    def used_sections(self) -> tuple[str, ...]:
+        """Return the names of the sections the note's format uses."""
+        return SECTIONS_BY_FORMAT[self.format]
+
+    def compute_hash(self) -> str:
+        """Return the SHA-256 of the canonical content: sections, kind, format, date, patient, author."""
+        return _canonical_hash({
+            "scheme": NOTE_HASH_SCHEME,
+            "patient_id": str(self.patient_id),
+            "author_id": self.author.id,
+            "kind": self.kind.value,
+            "format": self.format.value,
+            "date_of_service": self.date_of_service.isoformat() if self.date_of_service else None,
+            "sections": self.sections.as_dict(),
+        })
+
+    def validated(self, *, today: dt.date) -> ClinicalNote:
+        """Return a normalised copy, or raise RuleViolation naming every field at fault."""
+        errors = Collector()
+        note = dataclasses.replace(self, sections=self.sections.normalized())
+        _check_content(errors, note, today)
+        if note.is_signed and not (note.signed_at and note.signed_by and note.content_hash):
+            errors.add(NON_FIELD, "A signed note needs its signature: who signed, when, and the content hash.")
+        if note.cosigned_by and not note.is_signed:
+            errors.add(NON_FIELD, "Only a signed note can be co-signed.")
+        errors.raise_if_any()
+        return note
+
+    def signed(self, *, signer: Staff, at: dt.datetime, signed_on: dt.date, late_entry_days: int) -> ClinicalNote:
+        """Return this draft signed by `signer` at `at`, or raise RuleViolation.
+
+        `signed_on` is the clinic's local date of `at`; a note signed more than
+        `late_entry_days` after its date of service is flagged as a late entry.
+        """
+        errors = Collector()
+        if self.is_signed:
+            errors.add(NON_FIELD, "This note is already signed.")
+        if signer.id != self.author.id:
+            errors.add(NON_FIELD, f"Only the author, {self.author.username}, can sign this note.")
+        note = dataclasses.replace(self, sections=self.sections.normalized())
+        _check_content(errors, note, signed_on)
+        for name in note.used_sections():
+            if not getattr(note.sections, name):
+                errors.add(name, "Write this section before signing: a signed note cannot be changed.")
+        errors.raise_if_any()
+        return dataclasses.replace(
+            note,
+            status=NoteStatus.SIGNED,
+            signed_at=at,
+            signed_by=signer,
+            late_entry=is_late_entry(note.date_of_service, signed_on, late_entry_days),
+            content_hash=note.compute_hash(),
+        )
+
+    def with_cosignature_requested(self, *, requester: Staff, supervisor: Staff, at: dt.datetime) -> ClinicalNote:
+        """Return the note with a co-signature requested from `supervisor`, or raise RuleViolation."""
+        errors = Collector()
+        if requester.id != self.author.id:
+            errors.add(NON_FIELD, f"Only the author, {self.author.username}, can ask for a co-signature.")
+        if self.is_psychotherapy_note:
+            errors.add(NON_FIELD, "Psychotherapy notes are private to their author and are not co-signed.")
+        if self.cosigned_by is not None:
+            errors.add(NON_FIELD, "This note is already co-signed.")
+        if supervisor.id == self.author.id:
+            errors.add("cosign_requested_from", "The author cannot co-sign their own note.")
+        elif not (supervisor.is_supervisor and supervisor.is_active):
+            errors.add("cosign_requested_from", f"{supervisor.username} is not an active supervisor.")
+        errors.raise_if_any()
+        return dataclasses.replace(self, cosign_requested_from=supervisor, cosign_requested_at=at)
+
+    def cosigned(self, *, cosigner: Staff, at: dt.datetime) -> ClinicalNote:
+        """Return the note co-signed by `cosigner`, or raise RuleViolation."""
+        errors = Collector()
+        if not self.is_signed:
+            errors.add(NON_FIELD, "A draft cannot be co-signed: its author signs it first.")
+        if self.cosigned_by is not None:
+            errors.add(NON_FIELD, "This note is already co-signed.")
+        if self.cosign_requested_from is None:
+            errors.add(NON_FIELD, "No co-signature was requested for this note.")
+        elif cosigner.id != self.cosign_requested_from.id:
+            errors.add(NON_FIELD, f"Only {self.cosign_requested_from.username}, who was asked, can co-sign this note.")
+        if not cosigner.is_supervisor:
+            errors.add(NON_FIELD, f"{cosigner.username} is not a supervisor.")
+        errors.raise_if_any()
+        return dataclasses.replace(self, cosigned_by=cosigner, cosigned_at=at)
+
+    def new_addendum(self, *, author: Staff, text: str, reason: str, at: dt.datetime) -> Addendum:
+        """Return a signed addendum to this note by `author`, or raise RuleViolation."""
+        errors = Collector()
+        text, reason = _normalize_text(text), _normalize_text(reason)
+        if not self.is_signed:
+            errors.add(NON_FIELD, "An addendum can be added to a signed note only; edit the draft instead.")
+        if not author.is_clinician:
+            errors.add(NON_FIELD, f"Only clinicians can add addenda; {author.username} is not one.")
+        if self.is_psychotherapy_note and author.id != self.author.id:
+            errors.add(NON_FIELD, "Only the author can add to a psychotherapy note.")
+        _check_text(errors, "text", text, SECTION_MAX, "Write the addendum.")
+        _check_text(errors, "reason", reason, REASON_MAX, "Say why the addendum is needed.")
+        errors.raise_if_any()
+        addendum = Addendum(note_id=self.id, author=author, text=text, reason=reason, signed_at=at)
+        return dataclasses.replace(addendum, content_hash=addendum.compute_hash())
+
+
+def _check_text(errors: Collector, field: str, text: str, limit: int, missing: str) -> None:
+    if not text:
+        errors.add(field, missing)
+    elif len(text) > limit:
+        errors.add(field, f"Use at most {limit} characters (this has {len(text)}).")
+
+
+def _check_content(errors: Collector, note: ClinicalNote, today: dt.date) -> None:
+    if note.patient_id is None:
+        errors.add("patient", "Choose the patient this note is about.")
+    if note.date_of_service is None:
+        errors.add("date_of_service", "This field is required.")
+    elif note.date_of_service > today:
+        errors.add("date_of_service", "The date of service cannot be in the future.")
+    if not note.is_signed and not note.author.is_clinician:
+        errors.add(NON_FIELD, f"Only clinicians can write clinical notes; {note.author.username} is not one.")
+    used = note.used_sections()
+    for name, text in note.sections.as_dict().items():
+        if name not in used and text:
+            errors.add(name, f"A {note.format.label} note has no {SECTION_LABELS[name]} section: "
+                             f"clear it or choose another format.")
+        elif len(text) > SECTION_MAX:
+            errors.add(name, f"Use at most {SECTION_MAX} characters (this has {len(text)}).")
+
+
+CONTENT_FIELDS = ("patient_id", "kind", "format", "date_of_service")
+SIGNATURE_FIELDS = ("status", "signed_at", "signed_by", "content_hash", "late_entry")
+COSIGNATURE_FIELDS = ("cosign_requested_from", "cosign_requested_at", "cosigned_by", "cosigned_at")
+
+
+def _staff_id(staff: Staff | None) -> int | None:
+    return staff.id if staff is not None else None
+
+
+def _field_error_name(field: str) -> str:
+    return "patient" if field == "patient_id" else field
+
+
+def edit_refusal(note: ClinicalNote | NoteSummary, editor: Staff) -> str | None:
+    """Return why `editor` may not edit the note's content, or None when they may."""
+    if note.is_signed:
+        return SIGNED_IS_FINAL
+    if editor.id != note.author.id:
+        return f"Only the author, {note.author.username}, can change this draft."
+    return None
+
+
+def check_write(before: ClinicalNote | None, after: ClinicalNote, *, editor: Staff) -> None:
+    """Raise RuleViolation unless `editor` may turn `before` (None: a new note) into `after`.
+
+    The one check every save of a note passes: a note starts as its author's draft; only the
+    author changes a draft or signs it; a signed note's content and signature never change
+    (and a note whose stored content no longer matches its hash cannot be saved at all); only
+    the co-signature workflow may still move on a signed note.
+    """
+    errors = Collector()
+    if before is None:
+        if after.status != NoteStatus.DRAFT:
+            errors.add(NON_FIELD, "A note is created as a draft and signed afterwards.")
+        if after.author.id != editor.id:
+            errors.add(NON_FIELD, "A note can be written only in its author's own name.")
+        if after.cosigned_by is not None:
+            errors.add(NON_FIELD, "A new note cannot be co-signed.")
+        errors.raise_if_any()
+        return
+    if after.author.id != before.author.id:
+        errors.add(NON_FIELD, "The author of a note cannot be changed.")
+    content_changed = [
+        name for name in CONTENT_FIELDS if getattr(before, name) != getattr(after, name)
+    ] + [
+        name for name in SECTIONS if getattr(before.sections, name) != getattr(after.sections, name)
+    ]
+    if before.is_signed:
+        for name in content_changed:
+            errors.add(_field_error_name(name), SIGNED_IS_FINAL)
+        if any(_comparable(before, name) != _comparable(after, name) for name in SIGNATURE_FIELDS):
+            errors.add(NON_FIELD, "The signature of a signed note cannot be changed or withdrawn.")
+        elif not content_changed and after.compute_hash() != before.content_hash:
+            errors.add(NON_FIELD, "This note's stored content no longer matches the hash taken when it "
+                                  "was signed (it was changed outside NovaMind), so it cannot be saved. "
+                                  "Run verify_notes and report it to the privacy officer.")
+    else:
+        if (content_changed or after.is_signed) and editor.id != before.author.id:
+            errors.add(NON_FIELD, f"Only the author, {before.author.username}, can change this draft.")
+        if after.is_signed:
+            if _staff_id(after.signed_by) != before.author.id:
+                errors.add(NON_FIELD, f"Only the author, {before.author.username}, can sign this note.")
+            if after.content_hash != after.compute_hash():
+                errors.add(NON_FIELD, "The content hash does not match the content being signed.")
+        elif any(getattr(after, name) for name in ("signed_at", "signed_by", "content_hash")):
+            errors.add(NON_FIELD, "A draft carries no signature.")
+    _check_cosignature_write(errors, before, after, editor)
+    errors.raise_if_any()
+
+
+def _comparable(note: ClinicalNote, name: str):
+    value = getattr(note, name)
+    return value.id if isinstance(value, Staff) else value
+
+
+def _check_cosignature_write(errors: Collector, before: ClinicalNote, after: ClinicalNote, editor: Staff) -> None:
+    if _staff_id(after.cosign_requested_from) != _staff_id(before.cosign_requested_from):
+        if before.cosigned_by is not None:
+            errors.add(NON_FIELD, "The note is already co-signed.")
+        elif editor.id != before.author.id:
+            errors.add(NON_FIELD, "Only the author can ask for a co-signature.")
+    if _staff_id(after.cosigned_by) != _staff_id(before.cosigned_by):
+        if before.cosigned_by is not None:
+            errors.add(NON_FIELD, "A co-signature cannot be changed or withdrawn.")
+        elif not after.is_signed or _staff_id(after.cosigned_by) != _staff_id(before.cosign_requested_from) \
+                or editor.id != _staff_id(after.cosigned_by):
+            errors.add(NON_FIELD, "Only the supervisor who was asked can co-sign, and only a signed note.")
+
+
+def check_discard(note: ClinicalNote, *, editor: Staff) -> None:
+    """Raise RuleViolation unless `editor` may discard the note (their own draft)."""
+    if note.is_signed:
+        raise RuleViolation("A signed note is part of the legal record and cannot be deleted; "
+                            "add an addendum to correct it.")
+    if editor.id != note.author.id:
+        raise RuleViolation(f"Only the author, {note.author.username}, can discard this draft.")
+
+
+def check_addendum_unchanged(before: Addendum, after: Addendum) -> None:
+    """Raise RuleViolation if anything of a stored addendum would change: it is signed when added."""
+    fields = ("note_id", "text", "reason", "signed_at", "content_hash")
+    if any(getattr(before, name) != getattr(after, name) for name in fields) or before.author.id != after.author.id:
+        raise RuleViolation("An addendum is signed when it is added and can never be changed; "
+                            "add another addendum instead.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Authorization:
+    """Permission for one person other than the author to read one psychotherapy note, for a while."""
+
+    note_id: uuid.UUID
+    grantee: Staff
+    granted_by: Staff
+    reason: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    revoked_by: Staff | None = None
+    id: uuid.UUID | None = None
+    audit: AuditInfo | None = None
+
+    def is_active(self, now: dt.datetime) -> bool:
+        """Return whether the authorization may be used at `now`."""
+        return self.revoked_at is None and now < self.expires_at
+
+    def revoked(self, *, by: Staff, at: dt.datetime, note_author: Staff) -> Authorization:
+        """Return the authorization revoked by `by`, or raise RuleViolation."""
+        if self.revoked_at is not None:
+            raise RuleViolation("This authorization is already revoked.")
+        if by.id not in (self.granted_by.id, note_author.id) and not by.is_superuser:
+            raise RuleViolation("Only whoever granted it, the note's author or a privacy officer can revoke it.")
+        return dataclasses.replace(self, revoked_at=at, revoked_by=by)
+
+
+def new_authorization(note: ClinicalNote, *, grantee: Staff, granted_by: Staff, reason: str,
+                      expires_at: dt.datetime | None, now: dt.datetime) -> Authorization:
+    """Return an authorization for `grantee` to read `note`, or raise RuleViolation.
+
+    Only the note's author or a superuser (the privacy officer) grants it, never to themselves:
+    reading someone else's psychotherapy note always takes a second person.
+    """
+    errors = Collector()
+    reason = _normalize_text(reason)
+    if not note.is_psychotherapy_note:
+        errors.add(NON_FIELD, "Only psychotherapy notes need an authorization to be read.")
+    elif not note.is_signed:
+        errors.add(NON_FIELD, "Sign the psychotherapy note before sharing it: a draft stays with its author.")
+    if granted_by.id != note.author.id and not granted_by.is_superuser:
+        errors.add(NON_FIELD, "Only the note's author or a privacy officer (superuser) can grant access.")
+    if grantee.id == granted_by.id:
+        errors.add("grantee", "Nobody can authorize themselves: another person must grant access.")
+    elif grantee.id == note.author.id:
+        errors.add("grantee", "The author can already read their own note.")
+    elif not grantee.is_active:
+        errors.add("grantee", f"{grantee.username} is not an active user.")
+    _check_text(errors, "reason", reason, REASON_MAX, "Say why this person needs to read the note.")
+    if expires_at is None:
+        errors.add("expires_at", "This field is required.")
+    elif expires_at <= now:
+        errors.add("expires_at", "The authorization must end in the future.")
+    elif expires_at > now + dt.timedelta(days=AUTHORIZATION_MAX_DAYS):
+        errors.add("expires_at", f"An authorization lasts at most {AUTHORIZATION_MAX_DAYS} days.")
+    errors.raise_if_any()
+    return Authorization(note_id=note.id, grantee=grantee, granted_by=granted_by, reason=reason,
+                         expires_at=expires_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadDecision:
+    """Whether a reader may see a note's content, and the authorization that allows it, if any."""
+
+    allowed: bool
+    authorization: Authorization | None = None
+
+
+def read_decision(note: ClinicalNote | NoteSummary, *, reader: Staff, authorizations: list[Authorization],
+                  now: dt.datetime) -> ReadDecision:
+    """Decide whether `reader` may read `note`: psychotherapy notes only by the author or the authorized."""
+    if not note.is_psychotherapy_note or reader.id == note.author.id:
+        return ReadDecision(allowed=True)
+    for authorization in authorizations:
+        if authorization.note_id == note.id and authorization.grantee.id == reader.id and authorization.is_active(now):
+            return ReadDecision(allowed=True, authorization=authorization)
+    return ReadDecision(allowed=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteSummary:
+    """A note as a list shows it: everything but its text, so listing decrypts nothing."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    author: Staff
+    kind: NoteKind
+    format: NoteFormat
+    date_of_service: dt.date
+    status: NoteStatus
+    signed_at: dt.datetime | None
+    late_entry: bool
+    cosigned: bool
+    addenda_count: int
+
+    @property
+    def is_psychotherapy_note(self) -> bool:
+        """Return whether this is a psychotherapy note, private to its author."""
+        return self.kind == NoteKind.PSYCHOTHERAPY_NOTE
+
+    @property
+    def is_signed(self) -> bool:
+        """Return whether the note is signed (and so final)."""
+        return self.status == NoteStatus.SIGNED
+
+
+class ClinicalNoteRepository(Protocol):
+    """Where notes are kept. Every read and write is made by (and logged for) the actor."""
+
+    def add(self, note: ClinicalNote) -> ClinicalNote: ...
+
+    def get_by_id(self, note_id: uuid.UUID) -> ClinicalNote | None: ...
+
+    def update(self, note: ClinicalNote) -> ClinicalNote: ...
+
+    def delete(self, note_id: uuid.UUID) -> None: ...
+
+    def list_for_patient(self, patient_id: uuid.UUID) -> list[NoteSummary]: ...
+
+    def psychotherapy_notes_for_patient(self, patient_id: uuid.UUID) -> list[NoteSummary]: ...
+
+    def drafts_for_author(self, author_id: int | None = None) -> list[NoteSummary]: ...
+
+    def sign(self, note_id: uuid.UUID, *, version: int | None = None) -> ClinicalNote: ...
+
+    def add_addendum(self, note_id: uuid.UUID, *, text: str, reason: str) -> Addendum: ...
+
+    def request_cosignature(self, note_id: uuid.UUID, *, supervisor_id: int) -> ClinicalNote: ...
+
+    def cosign(self, note_id: uuid.UUID) -> ClinicalNote: ...

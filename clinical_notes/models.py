@@ -1,0 +1,423 @@
+"""Clinical notes, their addenda and psychotherapy-note authorizations.
+
+Every piece of clinical text is encrypted; only what lists, filters and the workflow need (the
+patient, author, kind, format, date of service, status and signature) is stored in plaintext.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from clinical_notes import domain
+from novamind import encryption
+from novamind.domain import RuleViolation
+from novamind.models import AnonymousWriteError, AuditedModel, AuditedQuerySet, UnauditedWriteError
+
+PSYCHOTHERAPY = domain.NoteKind.PSYCHOTHERAPY_NOTE.value
+USER = settings.AUTH_USER_MODEL
+
+
+def staff_of(user) -> domain.Staff:
+    """Return the domain view of a user: identity and the roles the note rules ask about."""
+    try:
+        profile = user.staff_profile
+    except ObjectDoesNotExist:
+        profile = None
+    return domain.Staff(
+        id=user.pk,
+        username=user.get_username(),
+        is_clinician=bool(profile and profile.is_clinician),
+        is_supervisor=bool(profile and profile.is_supervisor),
+        is_superuser=user.is_superuser,
+        is_active=user.is_active,
+    )
+
+
+def _staff_or_none(user):
+    return staff_of(user) if user is not None else None
+
+
+class NoteQuerySet(AuditedQuerySet):
+    """Notes as the application may query them: no bulk delete, psychotherapy notes kept apart."""
+
+    def delete(self):
+        raise UnauditedWriteError(
+            f"{self.model.__name__}.objects.delete() records no history row and no actor, and would "
+            f"remove signed notes; discard a draft through the repository."
+        )
+
+    delete.queryset_only = True
+
+    def general(self):
+        """Return the notes that belong to the patient's general record (no psychotherapy notes)."""
+        return self.exclude(kind=PSYCHOTHERAPY)
+
+    def psychotherapy_readable_by(self, user, now=None):
+        """Return the psychotherapy notes `user` wrote or holds an active authorization for."""
+        now = now or timezone.now()
+        authorized = PsychotherapyNoteAuthorization.objects.filter(
+            note=OuterRef("pk"), grantee=user, revoked_at__isnull=True, expires_at__gt=now,
+        )
+        return self.filter(kind=PSYCHOTHERAPY).filter(Q(author=user) | Q(Exists(authorized)))
+
+    def readable_by(self, user, now=None):
+        """Return the general notes and the psychotherapy notes `user` may read."""
+        return self.general() | self.psychotherapy_readable_by(user, now)
+
+    def with_patient_mrn(self):
+        """Return the notes annotated with their patient's MRN, without loading the patient."""
+        return self.annotate(patient_mrn=models.F("patient__mrn"))
+
+    def without_text(self):
+        """Return the notes without their encrypted columns, so nothing is decrypted."""
+        return self.defer(*domain.SECTIONS)
+
+
+NoteManager = models.Manager.from_queryset(NoteQuerySet)
+
+
+class ClinicalNote(AuditedModel):
+    """A clinical note: drafted by a clinician, then signed, after which it never changes.
+
+    The text lives in encrypted sections: SOAP uses subjective, objective, assessment and plan;
+    DAP uses data, assessment and plan; a free-text note uses the body. `content_hash` is the
+    SHA-256 of the content taken at signing; `verify_notes` recomputes it.
+    """
+
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="clinical_notes",
+    )
+    author = models.ForeignKey(
+        USER, verbose_name="author", on_delete=models.PROTECT, related_name="authored_clinical_notes",
+        editable=False, help_text="The clinician who wrote the note; only they can change or sign it.",
+    )
+    kind = models.CharField(
+        "kind", max_length=20, choices=[(k.value, k.label) for k in domain.NoteKind],
+        default=domain.NoteKind.PROGRESS_NOTE.value,
+        help_text="Psychotherapy notes are the therapist's private process notes: only their "
+                  "author can read them, and they are kept out of the patient's other note lists.",
+    )
+    format = models.CharField(
+        "format", max_length=10, choices=[(f.value, f.label) for f in domain.NoteFormat],
+        default=domain.NoteFormat.SOAP.value,
+        help_text="SOAP: subjective, objective, assessment, plan. DAP: data, assessment, plan. "
+                  "Free text: the note field only.",
+    )
+    date_of_service = models.DateField("date of service", help_text="The day the patient was seen.")
+    subjective = encryption.EncryptedTextField("subjective", blank=True, help_text="SOAP: what the patient reports.")
+    objective = encryption.EncryptedTextField("objective", blank=True, help_text="SOAP: what the clinician observes (mental status, measures).")
+    data = encryption.EncryptedTextField("data", blank=True, help_text="DAP: what was reported and observed.")
+    assessment = encryption.EncryptedTextField("assessment", blank=True, help_text="SOAP and DAP: the clinician's assessment.")
+    plan = encryption.EncryptedTextField("plan", blank=True, help_text="SOAP and DAP: the plan and next steps.")
+    body = encryption.EncryptedTextField("note", blank=True, help_text="Free text notes only.")
+    status = models.CharField(
+        "status", max_length=10, db_index=True, editable=False,
+        choices=[(s.value, s.value.capitalize()) for s in domain.NoteStatus],
+        default=domain.NoteStatus.DRAFT.value,
+        help_text="Changed by signing only: a signed note is final.",
+    )
+    signed_at = models.DateTimeField("signed", null=True, blank=True, editable=False)
+    signed_by = models.ForeignKey(
+        USER, verbose_name="signed by", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+    )
+    content_hash = models.CharField(
+        "content hash", max_length=64, blank=True, editable=False,
+        help_text="SHA-256 of the content taken at signing; verify_notes recomputes it.",
+    )
+    late_entry = models.BooleanField(
+        "late entry", default=False, editable=False,
+        help_text="Signed more than NOVAMIND_LATE_ENTRY_DAYS days after the date of service.",
+    )
+    cosign_requested_from = models.ForeignKey(
+        USER, verbose_name="co-signature requested from", on_delete=models.PROTECT, null=True,
+        blank=True, related_name="+", editable=False,
+    )
+    cosign_requested_at = models.DateTimeField("co-signature requested", null=True, blank=True, editable=False)
+    cosigned_by = models.ForeignKey(
+        USER, verbose_name="co-signed by", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+    )
+    cosigned_at = models.DateTimeField("co-signed", null=True, blank=True, editable=False)
+
+    objects = NoteManager()
+
+    class Meta:
+        verbose_name = "clinical note"
+        ordering = ["-date_of_service", "-created_at"]
+        indexes = [
+            models.Index(fields=["patient", "kind", "date_of_service"], name="clinical_note_patient_kind"),
+            models.Index(fields=["author", "status"], name="clinical_note_author_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in domain.NoteStatus]), name="clinical_note_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in domain.NoteKind]), name="clinical_note_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=[f.value for f in domain.NoteFormat]), name="clinical_note_format_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="draft", signed_at__isnull=True, signed_by__isnull=True, content_hash="")
+                    | (Q(status="signed", signed_at__isnull=False, signed_by__isnull=False) & ~Q(content_hash=""))
+                ),
+                name="clinical_note_signature_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(cosigned_by__isnull=True) | Q(status="signed", cosigned_at__isnull=False),
+                name="clinical_note_cosigned_when_signed",
+            ),
+        ]
+
+    def __str__(self):
+        # The admin log keeps str(obj) in plaintext: an id, never the kind, patient or text.
+        return f"clinical note {str(self.pk)[:8]}" if self.pk else "new clinical note"
+
+    def clean(self):
+        if self.author_id is None:
+            raise ValidationError("A note needs an author.")
+        try:
+            note = self.to_domain(with_audit=False)
+        except ValueError:
+            return  # an unknown kind, format or status: clean_fields reports it next to the field
+        try:
+            note = note.validated(today=timezone.localdate())
+        except RuleViolation as violation:
+            raise ValidationError(violation.errors) from None
+        self.update_from_domain(note)
+
+    def save(self, *args, **kwargs):
+        actor = self.__dict__.get("_actor")
+        if actor is None:
+            raise AnonymousWriteError("Save clinical notes with novamind.audit.audited_save(…, actor=…).")
+        with transaction.atomic():
+            stored = None
+            if not self._state.adding:
+                stored = type(self)._base_manager.select_for_update().filter(pk=self.pk).first()
+            # The backstop of every path (admin, repository, history revert, code): a signed
+            # note's content and signature never change, and only the author edits a draft.
+            domain.check_write(
+                stored.to_domain(with_audit=False) if stored is not None else None,
+                self.to_domain(with_audit=False),
+                editor=staff_of(actor),
+            )
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        editor = self.__dict__.get("_history_user")
+        if editor is None:
+            raise AnonymousWriteError("Set the discarding user as _history_user so the history row names them.")
+        with transaction.atomic():
+            stored = type(self)._base_manager.select_for_update().get(pk=self.pk)
+            domain.check_discard(stored.to_domain(with_audit=False), editor=staff_of(editor))
+            return super().delete(*args, **kwargs)
+
+    def to_domain(self, *, with_audit=True, addenda=(), sections=None) -> domain.ClinicalNote:
+        """Return the domain note this row holds (with `sections`, that text instead of the row's)."""
+        if sections is None:
+            sections = domain.Sections(**{name: getattr(self, name) or "" for name in domain.SECTIONS})
+        return domain.ClinicalNote(
+            id=self.id if not self._state.adding else None,
+            patient_id=self.patient_id,
+            author=staff_of(self.author),
+            kind=domain.NoteKind(self.kind),
+            format=domain.NoteFormat(self.format),
+            date_of_service=self.date_of_service,
+            sections=sections,
+            status=domain.NoteStatus(self.status),
+            signed_at=self.signed_at,
+            signed_by=_staff_or_none(self.signed_by),
+            content_hash=self.content_hash,
+            late_entry=self.late_entry,
+            cosign_requested_from=_staff_or_none(self.cosign_requested_from),
+            cosign_requested_at=self.cosign_requested_at,
+            cosigned_by=_staff_or_none(self.cosigned_by),
+            cosigned_at=self.cosigned_at,
+            addenda=tuple(addenda),
+            audit=self.audit_info() if with_audit and not self._state.adding else None,
+        )
+
+    def to_summary(self) -> domain.NoteSummary:
+        """Return the note as lists show it, without touching its encrypted columns."""
+        return domain.NoteSummary(
+            id=self.id, patient_id=self.patient_id, author=staff_of(self.author),
+            kind=domain.NoteKind(self.kind), format=domain.NoteFormat(self.format),
+            date_of_service=self.date_of_service, status=domain.NoteStatus(self.status),
+            signed_at=self.signed_at, late_entry=self.late_entry,
+            cosigned=self.cosigned_by_id is not None,
+            addenda_count=getattr(self, "addenda_count", None) or 0,
+        )
+
+    def update_from_domain(self, note: domain.ClinicalNote) -> None:
+        """Copy the editable content of `note` onto this row (never its author or signature)."""
+        self.patient_id = note.patient_id
+        self.kind = note.kind.value
+        self.format = note.format.value
+        self.date_of_service = note.date_of_service
+        for name, text in note.sections.as_dict().items():
+            setattr(self, name, text)
+
+    def record_workflow(self, note: domain.ClinicalNote) -> None:
+        """Copy the signature and co-signature of `note`, as a workflow step produced them."""
+        self.status = note.status.value
+        self.signed_at = note.signed_at
+        self.signed_by_id = note.signed_by.id if note.signed_by else None
+        self.content_hash = note.content_hash
+        self.late_entry = note.late_entry
+        self.cosign_requested_from_id = note.cosign_requested_from.id if note.cosign_requested_from else None
+        self.cosign_requested_at = note.cosign_requested_at
+        self.cosigned_by_id = note.cosigned_by.id if note.cosigned_by else None
+        self.cosigned_at = note.cosigned_at
+
+
+class Addendum(AuditedModel):
+    """A correction or addition to a signed note: its own text and reason, signed when added.
+
+    Addenda are never edited or deleted; a later addendum corrects an earlier one.
+    """
+
+    note = models.ForeignKey(ClinicalNote, verbose_name="note", on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey(USER, verbose_name="author", on_delete=models.PROTECT, related_name="+")
+    text = encryption.EncryptedTextField("text")
+    reason = encryption.EncryptedTextField("reason", help_text="Why the note needed an addendum.")
+    signed_at = models.DateTimeField("signed", default=timezone.now)
+    content_hash = models.CharField("content hash", max_length=64, help_text="SHA-256 of the addendum, taken when it was added.")
+
+    objects = NoteManager()
+
+    class Meta:
+        verbose_name = "addendum"
+        verbose_name_plural = "addenda"
+        ordering = ["signed_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(content_hash=""), name="clinical_addendum_hash_present"),
+        ]
+
+    def __str__(self):
+        return f"addendum {str(self.pk)[:8]}" if self.pk else "new addendum"
+
+    def clean(self):
+        if self.note_id is None or self.author_id is None:
+            return  # clean_fields reports the missing note or author
+        try:
+            self.note.to_domain(with_audit=False).new_addendum(
+                author=staff_of(self.author), text=self.text, reason=self.reason, at=self.signed_at,
+            )
+        except RuleViolation as violation:
+            raise ValidationError(violation.errors) from None
+
+    def save(self, *args, **kwargs):
+        actor = self.__dict__.get("_actor")
+        if actor is None:
+            raise AnonymousWriteError("Save addenda with novamind.audit.audited_save(…, actor=…).")
+        if not self._state.adding:
+            raise RuleViolation("An addendum is signed when it is added and can never be changed; "
+                                "add another addendum instead.")
+        if self.author_id != actor.pk:
+            raise RuleViolation("An addendum can be written only in its author's own name.")
+        if self.content_hash != self.to_domain().compute_hash():
+            raise RuleViolation("The addendum's hash does not match its content.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuleViolation("An addendum is part of the legal record and cannot be deleted.")
+
+    def to_domain(self, *, with_text=True) -> domain.Addendum:
+        """Return the domain addendum this row holds (without reading its text, if asked)."""
+        return domain.Addendum(
+            id=self.id if not self._state.adding else None,
+            note_id=self.note_id,
+            author=staff_of(self.author),
+            text=self.text if with_text else "",
+            reason=self.reason if with_text else "",
+            signed_at=self.signed_at,
+            content_hash=self.content_hash,
+            audit=self.audit_info() if not self._state.adding else None,
+        )
+
+
+class PsychotherapyNoteAuthorization(AuditedModel):
+    """Permission for one staff member other than the author to read one psychotherapy note.
+
+    Granted by the author or a privacy officer (superuser), never to oneself, for at most
+    AUTHORIZATION_MAX_DAYS days; every read made under it is written to the access log.
+    """
+
+    note = models.ForeignKey(
+        ClinicalNote, verbose_name="psychotherapy note", on_delete=models.PROTECT, related_name="authorizations",
+    )
+    grantee = models.ForeignKey(USER, verbose_name="granted to", on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(USER, verbose_name="granted by", on_delete=models.PROTECT, related_name="+")
+    reason = encryption.EncryptedTextField("reason", help_text="Why this person needs to read the note.")
+    expires_at = models.DateTimeField("expires", db_index=True)
+    revoked_at = models.DateTimeField("revoked", null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        USER, verbose_name="revoked by", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+    )
+
+    objects = NoteManager()
+
+    class Meta:
+        verbose_name = "psychotherapy note authorization"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(grantee=models.F("granted_by")), name="clinical_authorization_not_self"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="clinical_authorization_revocation_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return f"psychotherapy note authorization {str(self.pk)[:8]}" if self.pk else "new authorization"
+
+    def clean(self):
+        if not self._state.adding or None in (self.note_id, self.grantee_id, self.granted_by_id):
+            return
+        try:
+            domain.new_authorization(
+                self.note.to_domain(with_audit=False), grantee=staff_of(self.grantee),
+                granted_by=staff_of(self.granted_by), reason=self.reason, expires_at=self.expires_at,
+                now=timezone.now(),
+            )
+        except RuleViolation as violation:
+            raise ValidationError(violation.errors) from None
+
+    def save(self, *args, **kwargs):
+        actor = self.__dict__.get("_actor")
+        if actor is None:
+            raise AnonymousWriteError("Save authorizations with novamind.audit.audited_save(…, actor=…).")
+        with transaction.atomic():
+            if self._state.adding:
+                if self.granted_by_id != actor.pk:
+                    raise RuleViolation("An authorization is granted only in the granter's own name.")
+            else:
+                stored = type(self)._base_manager.select_for_update().get(pk=self.pk)
+                fixed = ("note_id", "grantee_id", "granted_by_id", "reason", "expires_at")
+                if any(getattr(stored, name) != getattr(self, name) for name in fixed) or stored.revoked_at:
+                    raise RuleViolation("An authorization cannot be changed, only revoked once.")
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuleViolation("Authorizations are kept as a record; revoke one instead of deleting it.")
+
+    def to_domain(self) -> domain.Authorization:
+        """Return the domain authorization this row holds."""
+        return domain.Authorization(
+            id=self.id if not self._state.adding else None,
+            note_id=self.note_id,
+            grantee=staff_of(self.grantee),
+            granted_by=staff_of(self.granted_by),
+            reason=self.reason,
+            expires_at=self.expires_at,
+            revoked_at=self.revoked_at,
+            revoked_by=_staff_or_none(self.revoked_by),
+            audit=self.audit_info() if not self._state.adding else None,
+        )

@@ -603,19 +603,20 @@ def revise(current: MedicationOrder, revised: MedicationOrder, *, effective: dt.
     if all(getattr(revised, field) == getattr(current, field) for field in REVISABLE_FIELDS):
         errors.add(NON_FIELD, "Nothing was changed: a revision changes the dose, frequency or another detail of the order.")
     earliest = min(filter(None, (current.start_date, current.written_on or today)))
-    if effective is None:
-        errors.add("start_date", REQUIRED)
-    elif effective > today:
+    if effective is not None and effective > today:
         errors.add("start_date", "A revision takes effect today or on an earlier date; record a future change when it happens.")
-    elif effective < earliest:
+    elif effective is not None and effective < earliest:
         errors.add("start_date", f"A revision cannot take effect before the order it revises began ({earliest:%Y-%m-%d}).")
-    errors.raise_if_any()
     new = dataclasses.replace(
         revised, id=None, audit=None, status=OrderStatus.ACTIVE, start_date=effective,
         prescriber=prescriber, replaces_id=current.id, replaced_by_id=None, written_on=today,
         discontinued_on=None, discontinue_reason=None, discontinue_note="",
     )
-    new = check_new_order(new, today=today)
+    # The new order is a new prescription: every order rule and the prescriber's rights apply,
+    # reported together with the faults of the revision itself.
+    new = new._rules(errors, today)
+    _prescribing_rules(errors, new)
+    errors.raise_if_any()
     closed = discontinue(current, on=effective, reason=DiscontinueReason.CHANGED, today=today)
     return closed, new
 

@@ -1,0 +1,585 @@
+"""The medication pages of the admin: prescribe, then revise or discontinue; allergies on the patient.
+
+An order is read-only once written. Its page offers Revise, Discontinue, Hold, Resume and
+Complete, each calling the repository, which checks who may do it and whether the order's
+state allows it; a refusal is shown as an error and nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet, fields_for_model
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from medications import domain, models, repository
+from novamind import audit
+from novamind.admin import AuditedAdmin, VersionedModelForm
+from novamind.domain import ConcurrencyError, DomainError, RuleViolation
+from patients import admin as patients_admin
+from patients import repository as patients_repository
+
+NON_FIELD = RuleViolation.NON_FIELD
+
+
+def _place_errors(form: forms.BaseForm, violation: RuleViolation, aliases: dict[str, str] | None = None) -> None:
+    """Show each error of `violation` next to its field on `form`, or above the form."""
+    aliases = aliases or {}
+    for name, messages_ in violation.errors.items():
+        name = aliases.get(name, name)
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+def _order_label(order: domain.MedicationOrder) -> str:
+    return f"{order.medication} — {order.sig}"
+
+
+# --- Prescribing ----------------------------------------------------------------------------
+
+
+class PrescribeForm(VersionedModelForm):
+    """A new order. Its prescriber is the signed-in user; the record checks run before saving."""
+
+    dose_amount = forms.DecimalField(label="dose", help_text="How much is taken each time, e.g. 50 or 0.5.")
+    actor = None
+
+    class Meta:
+        model = models.MedicationOrder
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding and self.actor is not None:
+            self.instance.prescriber = self.actor
+
+    def _post_clean(self):
+        # The model's own rules have run on the instance; now the rule that spans the patient's
+        # record (allergies, duplicates), the same function the repository calls. It locks the
+        # patient row for the rest of the request's transaction, so the save sees this record.
+        super()._post_clean()
+        order = self.instance
+        if not order._state.adding or not order.patient_id or not order.drug_name:
+            return
+        try:
+            checked = repository.check_prescribing(order.to_domain(with_audit=False))
+        except RuleViolation as violation:
+            _place_errors(self, violation)
+            return
+        order.allergy_override_reason = checked.allergy_override_reason
+        order.duplicate_override_reason = checked.duplicate_override_reason
+
+
+class PatientSearchMixin:
+    """Search a patient's records the way the patient list searches: exact, through blind indexes."""
+
+    search_fields = ("patient__mrn",)
+    search_help_text = "The patient: MRN, full name, last name, date of birth, phone or e-mail (exact)."
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        criteria = patients_admin.parse_search_term(search_term)
+        if "mrn" in criteria:
+            return queryset.filter(patient__mrn=criteria["mrn"]), False
+        matching = patients_admin.models.Patient.objects.filter(patients_repository.search_query(**criteria))
+        return queryset.filter(patient__in=matching), False
+
+
+ORDER_DETAIL_FIELDS = (
+    "drug_name", "rxnorm_code", ("strength", "dose_form"), ("dose_amount", "dose_unit", "route"),
+    ("frequency_kind", "frequency_interval"), ("as_needed", "prn_indication"),
+    ("start_date", "end_date"), ("quantity", "refills"), "schedule", "instructions",
+)
+
+
+@admin.register(models.MedicationOrder)
+class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
+    form = PrescribeForm
+    access_category = "medications"
+    change_form_template = "admin/medications/medicationorder/change_form.html"
+    list_display = ("order", "patient", "medication", "directions", "start_date", "end_date", "status", "prescriber")
+    list_filter = ("status", ("start_date", admin.DateFieldListFilter), ("prescriber", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("patient", "prescriber")
+    ordering = ("-start_date", "-created_at")
+    autocomplete_fields = ("patient",)
+    actions = ("hold_orders", "resume_orders", "complete_orders")
+    add_fieldsets = (
+        ("Patient", {"fields": ("patient",)}),
+        ("Order", {"fields": ORDER_DETAIL_FIELDS}),
+        ("Overrides", {
+            "description": "Needed only when the drug matches a recorded allergy, or duplicates a current order.",
+            "fields": ("allergy_override_reason", "duplicate_override_reason"),
+        }),
+    )
+    fieldsets = (
+        ("Order", {"fields": ("patient", "summary", "status", "prescribed_by", "timeline")}),
+        ("Details", {"fields": ORDER_DETAIL_FIELDS}),
+        ("Overrides", {"fields": ("allergy_override_reason", "duplicate_override_reason")}),
+        ("Stopped", {"fields": ("discontinued_on", "discontinue_reason", "discontinue_note")}),
+        ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
+    )
+    readonly_fields = ("summary", "status", "prescribed_by", "timeline", "discontinued_on", "discontinue_reason", "discontinue_note")
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            (title, options), *rest = self.add_fieldsets
+            return [(title, {**options, "fields": (*options["fields"], "version")}), *rest]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return super().get_readonly_fields(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def get_changeform_initial_data(self, request):
+        return {"start_date": timezone.localdate(), **super().get_changeform_initial_data(request)}
+
+    def has_change_permission(self, request, obj=None):
+        # A written order is never edited: its page is read-only and changes go through the
+        # Revise / Discontinue / Hold / Resume / Complete actions. The model-level permission
+        # (obj None) still governs those actions.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("An order is not reverted in place: revise it instead.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        created = repository.DjangoMedicationOrderRepository(actor=request.user).add(obj.to_domain(with_audit=False))
+        obj.pk = created.id
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None:
+            self._require_uuid(object_id)
+            extra_context = {**(extra_context or {}), **self._order_context(request, object_id)}
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as violation:
+            # The record changed between the form's check and the save (the transaction was
+            # rolled back): nothing was written.
+            self.message_user(request, f"Nothing was saved: {violation}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    # --- columns and read-only fields ----------------------------------------------------
+
+    @admin.display(description="order")
+    def order(self, obj):
+        return str(obj)
+
+    @admin.display(description="medication")
+    def medication(self, obj):
+        return obj.to_domain(with_audit=False).medication
+
+    @admin.display(description="directions")
+    def directions(self, obj):
+        return obj.to_domain(with_audit=False).sig
+
+    @admin.display(description="summary")
+    def summary(self, obj):
+        return _order_label(obj.to_domain(with_audit=False))
+
+    @admin.display(description="prescriber")
+    def prescribed_by(self, obj):
+        prescriber = models.prescriber_of(obj.prescriber)
+        return prescriber.display_name if prescriber else "—"
+
+    @admin.display(description="timeline")
+    def timeline(self, obj):
+        parts = []
+        if obj.replaces_id:
+            parts.append(format_html('revises <a href="{}">{}</a>', self._url("change", obj.replaces_id), f"order {str(obj.replaces_id)[:8]}"))
+        order = obj.to_domain(with_audit=False)
+        if order.replaced_by_id:
+            parts.append(format_html('revised by <a href="{}">{}</a>', self._url("change", order.replaced_by_id), f"order {str(order.replaced_by_id)[:8]}"))
+        parts.append(format_html('<a href="{}?patient__id__exact={}">all orders of this patient</a>', self._url("changelist"), obj.patient_id))
+        return format_html_join("; ", "{}", ((part,) for part in parts))
+
+    # --- workflow -------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/revise/", view(self.revise_view), name="medications_medicationorder_revise"),
+            path("<path:object_id>/discontinue/", view(self.discontinue_view), name="medications_medicationorder_discontinue"),
+            path("<path:object_id>/transition/", view(self.transition_view), name="medications_medicationorder_transition"),
+            *super().get_urls(),
+        ]
+
+    def _url(self, name, *args):
+        return reverse(f"admin:medications_medicationorder_{name}", args=args)
+
+    def _order_context(self, request, object_id) -> dict:
+        order = repository.DjangoMedicationOrderRepository(actor=request.user).get_by_id(object_id)
+        if order is None:
+            return {}
+        prescriber = models.prescriber_of(request.user)
+        allowed = self.has_change_permission(request) and prescriber.is_prescriber
+        return {
+            "order": order,
+            "may_change_orders": allowed,
+            "revise_url": self._url("revise", order.id),
+            "discontinue_url": self._url("discontinue", order.id),
+            "transition_url": self._url("transition", order.id),
+        }
+
+    def _workflow_order(self, request, object_id) -> domain.MedicationOrder:
+        self._require_uuid(object_id)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        order = repository.DjangoMedicationOrderRepository(actor=request.user).get_by_id(object_id)
+        if order is None:
+            raise Http404("No such medication order.")
+        return order
+
+    def _render_workflow(self, request, order, form, *, title, submit_label, explanation, form_id):
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
+            "order": order, "form": form, "change_url": self._url("change", order.id),
+            "summary": _order_label(order), "submit_label": submit_label,
+            "explanation": explanation, "form_id": form_id,
+        }
+        return render(request, "admin/medications/medicationorder/workflow_form.html", context)
+
+    def revise_view(self, request, object_id):
+        order = self._workflow_order(request, object_id)
+        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
+        if request.method == "POST":
+            form = ReviseForm(request.POST)
+            if form.is_valid():
+                try:
+                    new = orders.revise(form.revised(order), effective=form.cleaned_data["start_date"])
+                except RuleViolation as violation:
+                    _place_errors(form, violation, {"discontinued_on": "start_date"})
+                except ConcurrencyError as error:
+                    form.add_error(None, str(error))
+                else:
+                    self.message_user(request, f"Order {order.short_id} was discontinued as changed; the revised order is {new.short_id}.", messages.SUCCESS)
+                    return HttpResponseRedirect(self._url("change", new.id))
+        else:
+            form = ReviseForm(initial=ReviseForm.initial_for(order, today=timezone.localdate()))
+        return self._render_workflow(
+            request, order, form, title="Revise medication order", submit_label="Revise", form_id="revise_form",
+            explanation="The current order is discontinued as changed and a new order with these details "
+                        "starts the same day, linked to it, so the history shows both.",
+        )
+
+    def discontinue_view(self, request, object_id):
+        order = self._workflow_order(request, object_id)
+        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
+        if request.method == "POST":
+            form = DiscontinueForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    orders.discontinue(
+                        order.id, reason=domain.DiscontinueReason(data["discontinue_reason"]),
+                        on=data["discontinued_on"], note=data["discontinue_note"], version=data["version"],
+                    )
+                except RuleViolation as violation:
+                    _place_errors(form, violation)
+                except ConcurrencyError as error:
+                    form.add_error(None, str(error))
+                else:
+                    self.message_user(request, f"Order {order.short_id} was discontinued.", messages.SUCCESS)
+                    return HttpResponseRedirect(self._url("change", order.id))
+        else:
+            form = DiscontinueForm(initial={"discontinued_on": timezone.localdate(), "version": order.audit.version})
+        return self._render_workflow(
+            request, order, form, title="Discontinue medication order", submit_label="Discontinue",
+            form_id="discontinue_form", explanation="The order stops; it stays in the patient's medication history.",
+        )
+
+    TRANSITIONS = {
+        "hold": ("hold", "put on hold"),
+        "resume": ("resume", "resumed"),
+        "complete": ("complete", "completed"),
+    }
+
+    def transition_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = self._workflow_order(request, object_id)
+        action = request.POST.get("action", "")
+        if action not in self.TRANSITIONS:
+            raise Http404("No such action.")
+        method, done = self.TRANSITIONS[action]
+        version = request.POST.get("version", "")
+        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
+        try:
+            getattr(orders, method)(order.id, version=int(version) if version.isdigit() else None)
+        except DomainError as error:
+            self.message_user(request, f"Order {order.short_id} was not changed: {error}", messages.ERROR)
+        else:
+            self.message_user(request, f"Order {order.short_id} was {done}.", messages.SUCCESS)
+        return HttpResponseRedirect(self._url("change", order.id))
+
+    def _bulk(self, request, queryset, method, done):
+        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
+        changed, refused = [], []
+        for row in queryset:
+            try:
+                getattr(orders, method)(row.pk)
+                changed.append(str(row.pk)[:8])
+            except DomainError as error:
+                refused.append(f"order {str(row.pk)[:8]}: {error}")
+        if changed:
+            self.message_user(request, f"{done.capitalize()}: order {', '.join(changed)}.", messages.SUCCESS)
+        for refusal in refused:
+            self.message_user(request, f"Not changed, {refusal}", messages.ERROR)
+
+    @admin.action(description="Put selected orders on hold", permissions=["change"])
+    def hold_orders(self, request, queryset):
+        self._bulk(request, queryset, "hold", "put on hold")
+
+    @admin.action(description="Resume selected orders", permissions=["change"])
+    def resume_orders(self, request, queryset):
+        self._bulk(request, queryset, "resume", "resumed")
+
+    @admin.action(description="Mark selected orders completed (course ran to its end date)", permissions=["change"])
+    def complete_orders(self, request, queryset):
+        self._bulk(request, queryset, "complete", "completed")
+
+
+REVISE_MODEL_FIELDS = (
+    "strength", "dose_form", "dose_unit", "route", "frequency_kind", "frequency_interval",
+    "as_needed", "prn_indication", "end_date", "quantity", "refills", "instructions",
+    "allergy_override_reason", "duplicate_override_reason",
+)
+
+
+class ReviseForm(forms.Form):
+    """The new details of a current order; the drug stays the same."""
+
+    dose_amount = forms.DecimalField(label="dose", help_text="How much is taken each time.")
+    start_date = forms.DateField(label="takes effect on", help_text="The current order stops and the revised one starts on this day.")
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model_fields = fields_for_model(models.MedicationOrder, fields=REVISE_MODEL_FIELDS)
+        ordered = {"strength": model_fields["strength"], "dose_form": model_fields["dose_form"], "dose_amount": self.fields.pop("dose_amount")}
+        ordered.update((name, field) for name, field in model_fields.items() if name not in ordered)
+        ordered["start_date"] = self.fields.pop("start_date")
+        ordered["version"] = self.fields.pop("version")
+        self.fields = ordered
+
+    @staticmethod
+    def initial_for(order: domain.MedicationOrder, *, today) -> dict:
+        """Return the form's starting values: the order as it is."""
+        return {
+            "strength": order.strength, "dose_form": order.dose_form.value if order.dose_form else "",
+            "dose_amount": order.dose_amount, "dose_unit": order.dose_unit.value if order.dose_unit else "",
+            "route": order.route.value if order.route else "",
+            "frequency_kind": order.frequency.kind.value if order.frequency.kind else "",
+            "frequency_interval": order.frequency.interval, "as_needed": order.frequency.as_needed,
+            "prn_indication": order.frequency.indication, "end_date": order.end_date,
+            "quantity": order.quantity, "refills": order.refills, "instructions": order.instructions,
+            "allergy_override_reason": order.allergy_override_reason,
+            "duplicate_override_reason": order.duplicate_override_reason,
+            "start_date": today, "version": order.audit.version,
+        }
+
+    def revised(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
+        """Return `order` with the details of this form, at the version the form was loaded at."""
+        data = self.cleaned_data
+        return dataclasses.replace(
+            order,
+            strength=data["strength"], dose_form=domain.DoseForm(data["dose_form"]),
+            dose_amount=data["dose_amount"], dose_unit=domain.DoseUnit(data["dose_unit"]),
+            route=domain.Route(data["route"]),
+            frequency=domain.Frequency(
+                kind=domain.FrequencyKind(data["frequency_kind"]), interval=data["frequency_interval"],
+                as_needed=data["as_needed"], indication=data["prn_indication"],
+            ),
+            end_date=data["end_date"], quantity=data["quantity"], refills=data["refills"],
+            instructions=data["instructions"], allergy_override_reason=data["allergy_override_reason"],
+            duplicate_override_reason=data["duplicate_override_reason"],
+            audit=dataclasses.replace(order.audit, version=data["version"]),
+        )
+
+
+class DiscontinueForm(forms.Form):
+    """Why and when a current order stops."""
+
+    discontinue_reason = forms.ChoiceField(
+        label="reason", choices=[("", "---------")] + [
+            choice for choice in domain.DiscontinueReason.choices() if choice[0] != domain.DiscontinueReason.CHANGED.value
+        ],
+        help_text="To change the dose or frequency, use Revise instead: it keeps the timeline.",
+    )
+    discontinued_on = forms.DateField(label="stopped on")
+    discontinue_note = forms.CharField(label="note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                       help_text="Required when the reason is 'Other'.")
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+# --- On the patient's page ------------------------------------------------------------------
+
+
+class AuditedInlineFormSet(BaseInlineFormSet):
+    """An inline formset that saves each row through audit.audited_save as the signed-in user."""
+
+    actor = None
+    reasons = ("Added", "Changed")
+
+    def save_new(self, form, commit=True):
+        setattr(form.instance, self.fk.name, self.instance)
+        return self._save(form.instance, self.reasons[0])
+
+    def save_existing(self, form, obj, commit=True):
+        return self._save(obj, self.reasons[1])
+
+    def _save(self, obj, reason):
+        # Allergies feed the prescribing check, which locks the patient row: take the same lock.
+        repository.lock_patient(obj.patient_id)
+        return audit.audited_save(obj, actor=self.actor, reason=reason)
+
+
+class AllergyInlineForm(VersionedModelForm):
+    class Meta:
+        model = models.Allergy
+        fields = ("substance", "reaction", "severity", "status", "version")
+        widgets = {"version": forms.HiddenInput}
+
+
+class AllergyFormSet(AuditedInlineFormSet):
+    reasons = ("Allergy recorded", "Allergy changed")
+
+
+@patients_admin.register_patient_inline
+class AllergyInline(admin.TabularInline):
+    """The patient's allergy list, editable where the patient's record is."""
+
+    model = models.Allergy
+    form = AllergyInlineForm
+    formset = AllergyFormSet
+    fields = ("substance", "reaction", "severity", "status", "version")
+    extra = 1
+    can_delete = False
+    verbose_name_plural = "allergies (retire an entry by setting its status; entries are never deleted)"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"actor": request.user})
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyOrderInline(admin.TabularInline):
+    """Orders shown on the patient page; they are changed on their own pages only."""
+
+    model = models.MedicationOrder
+    fk_name = "patient"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("prescriber__staff_profile", "replaced_by")
+
+    @admin.display(description="medication")
+    def medication(self, obj):
+        return obj.to_domain(with_audit=False).medication
+
+    @admin.display(description="directions")
+    def directions(self, obj):
+        return obj.to_domain(with_audit=False).sig
+
+    @admin.display(description="prescriber")
+    def prescribed_by(self, obj):
+        return models.prescriber_of(obj.prescriber).display_name
+
+
+@patients_admin.register_patient_inline
+class CurrentMedicationInline(ReadOnlyOrderInline):
+    """The patient's current medication list: active and on-hold orders."""
+
+    verbose_name = "current medication"
+    verbose_name_plural = "current medications (active and on hold)"
+    template = "admin/medications/current_medications_inline.html"
+    fields = readonly_fields = ("medication", "directions", "start_date", "end_date", "refills", "prescribed_by", "status")
+    ordering = ("start_date", "created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status__in=[s.value for s in domain.CURRENT_STATUSES])
+
+
+@patients_admin.register_patient_inline
+class MedicationHistoryInline(ReadOnlyOrderInline):
+    """Every order the patient has had, oldest first: revisions follow what they replaced."""
+
+    verbose_name = "medication history entry"
+    verbose_name_plural = "medication history (every order, oldest first)"
+    classes = ("collapse",)
+    fields = readonly_fields = ("medication", "directions", "start_date", "discontinued_on", "stop_reason", "status", "revises")
+    ordering = ("start_date", "created_at")
+
+    @admin.display(description="reason stopped")
+    def stop_reason(self, obj):
+        return obj.get_discontinue_reason_display() if obj.discontinue_reason else ""
+
+    @admin.display(description="revises")
+    def revises(self, obj):
+        return f"order {str(obj.replaces_id)[:8]}" if obj.replaces_id else ""
+
+
+# --- The allergy list on its own -------------------------------------------------------------
+
+
+@admin.register(models.Allergy)
+class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
+    access_category = "allergies"
+    # Encrypted columns are shown through methods: a crafted ?o= must not sort ciphertext.
+    list_display = ("entry", "patient", "allergen", "how_severe", "status", "updated_at")
+    list_filter = ("status",)
+    list_select_related = ("patient",)
+    ordering = ("-created_at",)
+    autocomplete_fields = ("patient",)
+    fields = ("patient", "substance", "reaction", "severity", "status")
+
+    @admin.display(description="entry")
+    def entry(self, obj):
+        return str(obj)
+
+    @admin.display(description="substance")
+    def allergen(self, obj):
+        return obj.substance
+
+    @admin.display(description="severity")
+    def how_severe(self, obj):
+        return obj.get_severity_display()
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            repository.lock_patient(obj.patient_id)
+            audit.audited_save(obj, actor=request.user, reason="Allergy changed" if change else "Allergy recorded", validate=False)

@@ -1,0 +1,71 @@
+"""Print a patient's current medication list and allergies, for the chart or a referral letter."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from medications import domain, repository
+from novamind import access
+from patients import domain as patients_domain
+from patients import repository as patients_repository
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the current medication list (active and on-hold orders) of the patient with the "
+        "given MRN, with their recorded allergies, for the chart or a referral letter. Read-only; "
+        "the output contains PHI, and the read is recorded in the access log under --actor."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patient", required=True, metavar="MRN", help="The patient's medical record number, e.g. NM12345674.")
+        parser.add_argument("--actor", required=True, metavar="USERNAME", help="The staff member reading the list (an active staff user).")
+
+    def handle(self, *args, patient, actor, **options):
+        user = get_user_model().objects.filter(username=actor).first()
+        if user is None or not user.is_active or not user.is_staff:
+            raise CommandError(f"--actor {actor!r} is not an active staff user.")
+        mrn = patient.strip().upper()
+        if not patients_domain.is_valid_mrn(mrn):
+            raise CommandError(f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674).")
+        found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
+        if found is None:
+            raise CommandError(f"No patient has the MRN {mrn}.")
+        orders = repository.DjangoMedicationOrderRepository(actor=user).active_for_patient(found.id)
+        allergies = repository.DjangoAllergyRepository(actor=user).for_patient(found.id)
+        access.record(user=user, action="print", category="medications", patient=found,
+                      detail=f"medication_list: {len(orders)} order(s), {len(allergies)} allerg(ies)")
+        self.stdout.write("\n".join(render(found, orders, allergies, reader=user.get_username())))
+
+
+def render(patient, orders: list[domain.MedicationOrder], allergies: list[domain.Allergy], *, reader: str) -> list[str]:
+    """Return the lines of the printed list."""
+    born = f" (born {patient.date_of_birth:%Y-%m-%d})" if patient.date_of_birth else ""
+    lines = [
+        f"Current medications: {patient.mrn} {patient.display_name}{born}",
+        f"As of {timezone.localdate():%Y-%m-%d}, printed by {reader}",
+        "",
+    ]
+    if not orders:
+        lines.append("No current medication orders.")
+    for number, order in enumerate(orders, start=1):
+        held = " (ON HOLD)" if order.status is domain.OrderStatus.ON_HOLD else ""
+        schedule = f" [{order.schedule.label}]" if order.schedule.controlled else ""
+        lines.append(f"{number:>2}. {order.medication}{schedule}{held}")
+        lines.append(f"    {order.sig}")
+        until = f" until {order.end_date:%Y-%m-%d}" if order.end_date else ""
+        refills = f"{order.refills} refill{'s' if order.refills != 1 else ''}"
+        prescriber = order.prescriber.display_name if order.prescriber else "?"
+        lines.append(f"    since {order.start_date:%Y-%m-%d}{until}; quantity {domain.format_decimal(order.quantity)}, {refills}; prescribed by {prescriber}")
+        if order.instructions:
+            lines.append(f"    Instructions: {' '.join(order.instructions.split())}")
+    lines.append("")
+    if allergies:
+        described = [
+            f"{allergy.substance} ({allergy.severity.label.lower()}{': ' + allergy.reaction if allergy.reaction else ''})"
+            for allergy in allergies
+        ]
+        lines.append("Allergies: " + "; ".join(described))
+    else:
+        lines.append("Allergies: none recorded.")
+    return lines

@@ -1,0 +1,26 @@
+"""The practice's scheduling settings, read when they are used so tests and deployments can vary them."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def longest() -> dt.timedelta:
+    """Return the longest appointment that may be booked (NOVAMIND_MAX_APPOINTMENT_MINUTES)."""
+    return dt.timedelta(minutes=settings.NOVAMIND_MAX_APPOINTMENT_MINUTES)
+
+
+def late_cancellation_window() -> dt.timedelta:
+    """Return how close to the start a cancellation counts as late (NOVAMIND_LATE_CANCELLATION_HOURS)."""
+    return dt.timedelta(hours=settings.NOVAMIND_LATE_CANCELLATION_HOURS)
+
+
+def no_show_grace() -> dt.timedelta:
+    """Return how long after its end an unattended appointment becomes a no-show (NOVAMIND_NO_SHOW_GRACE_MINUTES)."""
+    return dt.timedelta(minutes=settings.NOVAMIND_NO_SHOW_GRACE_MINUTES)
+
+
+def zone() -> dt.tzinfo:
+    """Return the clinic's time zone (TIME_ZONE): days, weeks and messages are in local time."""
+    return timezone.get_current_timezone()

@@ -199,7 +199,7 @@ class MedicationOrder(DomainValidatedModel):
             ),
             models.CheckConstraint(
                 condition=(
-                    models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL, frequency_interval__gte=1)
+                    models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL, frequency_interval__isnull=False, frequency_interval__gte=1)
                     | (~models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL) & models.Q(frequency_interval__isnull=True))
                 ),
                 name="medications_order_interval_iff_every_n",

@@ -271,7 +271,11 @@ class ClinicalNoteAdmin(AuditedAdmin):
         return NoteChangeList
 
     def _stored(self, pk) -> models.ClinicalNote | None:
-        return models.ClinicalNote._base_manager.select_related("author__staff_profile").filter(pk=pk).first()
+        # Deciding access needs no text: a refused reader's request decrypts nothing.
+        return (
+            models.ClinicalNote._base_manager.select_related("author__staff_profile")
+            .defer(*domain.SECTIONS).filter(pk=pk).first()
+        )
 
     def edit_refusal(self, request, obj) -> str | None:
         """Return why the user may not edit `obj` as it is stored now, or None."""
@@ -393,6 +397,8 @@ class ClinicalNoteAdmin(AuditedAdmin):
             return refused
         if request.method == "POST":
             refusal = domain.edit_refusal(row.to_summary(), models.staff_of(request.user))
+            if refusal is None and not super().has_change_permission(request, row):
+                refusal = "You may view notes but not change them."
             if refusal:
                 self.message_user(request, f"This version cannot be restored. {refusal}", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_history", args=[row.pk]))
@@ -604,6 +610,7 @@ class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
     list_display = ("__str__", "note", "grantee", "granted_by", "created_at", "expires_at", "revoked_at")
     list_filter = (("expires_at", admin.DateFieldListFilter), "revoked_at")
     fields = ("note", "grantee", "granted_by", "reason", "expires_at", "revoked_at", "revoked_by")
+    readonly_fields = fields
     actions = ("revoke_selected",)
 
     def get_queryset(self, request):
@@ -618,6 +625,28 @@ class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request)  # the revoke action only
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_visible(request, object_id)
+        if request.method == "POST":
+            # An authorization is granted once and revoked once; an old version is never restored.
+            self.message_user(request, "Authorizations cannot be restored to an earlier version; grant a new one.",
+                              messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _require_visible(self, request, object_id):
+        # The history pages would otherwise fall back to the history table for rows this
+        # user's listing does not include.
+        if not self.get_queryset(request).filter(pk=_uuid_or_404(object_id)).exists():
+            raise Http404("No authorization with that ID.")
 
     @admin.action(description="Revoke selected authorizations now", permissions=["change"])
     def revoke_selected(self, request, queryset):

@@ -181,3 +181,27 @@ def test_a_psychotherapy_draft_is_not_listed_among_someone_elses_drafts(author, 
     ))
     assert len(notes.drafts_for_author()) == 1
     assert repository.DjangoClinicalNoteRepository(actor=other_clinician).drafts_for_author(author.pk) == []
+
+
+def test_authorizations_are_listed_to_those_concerned_and_never_restored_from_history(
+        client, author, other_clinician, supervisor, note):
+    grant = services.authorization_grant(
+        note_id=note.id, grantee=other_clinician, reason="Covering", expires_at=timezone.now() + dt.timedelta(days=2),
+        actor=author,
+    )
+    changelist = reverse("admin:clinical_notes_psychotherapynoteauthorization_changelist")
+    history = reverse("admin:clinical_notes_psychotherapynoteauthorization_history", args=[grant.id])
+    client.force_login(supervisor)
+    assert client.get(changelist).context["cl"].result_count == 0
+    assert client.get(history).status_code == 404
+    client.force_login(author)
+    assert client.get(changelist).context["cl"].result_count == 1
+    response = client.post(changelist, {"action": "revoke_selected", "_selected_action": [str(grant.id)]})
+    assert response.status_code == 302
+    revoked = models.PsychotherapyNoteAuthorization.objects.get()
+    assert revoked.revoked_by == author and revoked.revoked_at is not None
+    first = revoked.history.order_by("history_id").first()
+    entry = reverse("admin:clinical_notes_psychotherapynoteauthorization_simple_history", args=[grant.id, first.history_id])
+    assert client.get(entry).context["revert_disabled"] is True
+    client.post(entry, {"version": "2"})
+    assert models.PsychotherapyNoteAuthorization.objects.get().revoked_at == revoked.revoked_at

@@ -48,7 +48,7 @@ def _order_label(order: domain.MedicationOrder) -> str:
 class PrescribeForm(VersionedModelForm):
     """A new order. Its prescriber is the signed-in user; the record checks run before saving."""
 
-    dose_amount = forms.DecimalField(label="dose", help_text="How much is taken each time, e.g. 50 or 0.5.")
+    dose_amount = forms.DecimalField(label="Dose", help_text="How much is taken each time, e.g. 50 or 0.5.")
     actor = None
 
     class Meta:
@@ -369,7 +369,7 @@ REVISE_MODEL_FIELDS = (
 class ReviseForm(forms.Form):
     """The new details of a current order; the drug stays the same."""
 
-    dose_amount = forms.DecimalField(label="dose", help_text="How much is taken each time.")
+    dose_amount = forms.DecimalField(label="Dose", help_text="How much is taken each time.")
     start_date = forms.DateField(label="takes effect on", help_text="The current order stops and the revised one starts on this day.")
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -392,7 +392,7 @@ class ReviseForm(forms.Form):
             "frequency_kind": order.frequency.kind.value if order.frequency.kind else "",
             "frequency_interval": order.frequency.interval, "as_needed": order.frequency.as_needed,
             "prn_indication": order.frequency.indication, "end_date": order.end_date,
-            "quantity": order.quantity, "refills": order.refills, "instructions": order.instructions,
+            "quantity": domain.format_decimal(order.quantity), "refills": order.refills, "instructions": order.instructions,
             "allergy_override_reason": order.allergy_override_reason,
             "duplicate_override_reason": order.duplicate_override_reason,
             "start_date": today, "version": order.audit.version,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from medications import domain, models, repository
-from novamind import audit
+from novamind import access, audit
 from novamind.admin import AuditedAdmin, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
@@ -173,10 +173,12 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
             extra_context = {**(extra_context or {}), **self._order_context(request, object_id)}
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation as violation:
+        except RuleViolation:
             # The record changed between the form's check and the save (the transaction was
-            # rolled back): nothing was written.
-            self.message_user(request, f"Nothing was saved: {violation}", messages.ERROR)
+            # rolled back): nothing was written. The details may name a drug or an allergy, and
+            # messages travel in a cookie, so they are left to the form on the next attempt.
+            self.message_user(request, "Nothing was saved: the patient's record or your prescribing rights changed "
+                                       "while you were writing the order. Check the order and save it again.", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     # --- columns and read-only fields ----------------------------------------------------
@@ -251,6 +253,10 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         return order
 
     def _render_workflow(self, request, order, form, *, title, submit_label, explanation, form_id):
+        # These pages show the order, so reading them is recorded like any other view of PHI.
+        row = models.MedicationOrder.objects.select_related("patient").get(pk=order.id)
+        access.record(user=request.user, action=f"view ({submit_label.lower()} form)", category="medications",
+                      patient=row.patient, obj=row, request=request)
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
             "order": order, "form": form, "change_url": self._url("change", order.id),

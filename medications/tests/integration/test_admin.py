@@ -305,3 +305,25 @@ def test_the_allergy_list_has_its_own_pages_with_history(staff_client, patient, 
     for column in range(1, 7):
         assert staff_client.get(changelist, {"o": str(column)}).status_code == 200
     assert staff_client.get(reverse("admin:medications_allergy_history", args=[allergy.id])).status_code == 200
+
+
+def test_opening_the_revise_and_discontinue_pages_is_recorded_in_the_access_log(lee_client, sertraline, patient, drlee):
+    from novamind.models import AccessLogEntry
+
+    lee_client.get(url("revise", sertraline.id))
+    lee_client.get(url("discontinue", sertraline.id))
+    entries = AccessLogEntry.objects.filter(category="medications", object_id=str(sertraline.id))
+    assert sorted(entries.values_list("action", flat=True)) == ["view (discontinue form)", "view (revise form)"]
+    assert {entry.patient_mrn for entry in entries} == {patient.mrn} and {entry.user for entry in entries} == {drlee}
+
+
+def test_a_refusal_at_save_time_is_an_error_message_and_nothing_is_saved(lee_client, patient, monkeypatch):
+    def refuse(self, order):
+        raise domain.RuleViolation({"duplicate_override_reason": ["sertraline duplicates an order added a moment ago"]})
+
+    monkeypatch.setattr(repository.DjangoMedicationOrderRepository, "add", refuse)
+    response = lee_client.post(reverse(ADD), order_form(patient.id), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Nothing was saved" in page and "sertraline" not in page.split("messagelist")[1][:400]
+    assert models.MedicationOrder.objects.count() == 0 and LogEntry.objects.count() == 0

@@ -25,9 +25,8 @@ from novamind import access, audit
 from novamind.admin import AuditedAdmin, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
+from patients import models as patients_models
 from patients import repository as patients_repository
-
-NON_FIELD = RuleViolation.NON_FIELD
 
 
 def _place_errors(form: forms.BaseForm, violation: RuleViolation, aliases: dict[str, str] | None = None) -> None:
@@ -89,7 +88,7 @@ class PatientSearchMixin:
         criteria = patients_admin.parse_search_term(search_term)
         if "mrn" in criteria:
             return queryset.filter(patient__mrn=criteria["mrn"]), False
-        matching = patients_admin.models.Patient.objects.filter(patients_repository.search_query(**criteria))
+        matching = patients_models.Patient.objects.filter(patients_repository.search_query(**criteria))
         return queryset.filter(patient__in=matching), False
 
 

@@ -327,3 +327,9 @@ def test_a_refusal_at_save_time_is_an_error_message_and_nothing_is_saved(lee_cli
     page = response.content.decode()
     assert "Nothing was saved" in page and "sertraline" not in page.split("messagelist")[1][:400]
     assert models.MedicationOrder.objects.count() == 0 and LogEntry.objects.count() == 0
+
+
+def test_the_timeline_link_lists_every_order_of_the_patient(lee_client, orders, sertraline, patient):
+    orders.revise(dataclasses.replace(sertraline, dose_amount=Decimal("100")))
+    response = lee_client.get(url("changelist"), {"patient__id__exact": str(patient.id)})
+    assert response.status_code == 200 and response.context["cl"].result_count == 2

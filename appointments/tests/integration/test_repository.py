@@ -145,7 +145,7 @@ def test_a_user_without_a_clinician_profile_cannot_be_booked(repo, visit, other_
 
 
 def test_the_whole_lifecycle_is_kept_in_history_with_who_and_when(repo, visit, staff, other_staff):
-    booked = book(repo, visit, start=timezone.now() - dt.timedelta(minutes=5))
+    booked = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=5)))
     bob = repository.DjangoAppointmentRepository(actor=other_staff)
     services.appointment_check_in(appointments=bob, appointment_id=booked.id)
     services.appointment_complete(appointments=repo, appointment_id=booked.id)

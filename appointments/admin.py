@@ -1,0 +1,653 @@
+"""The schedule in the admin: booking with conflict checks, status buttons, day sheets, series.
+
+The status and its details are read-only everywhere; they change only through the buttons on an
+appointment's page and the list's actions, which call the services. A clash is a form error
+that links to the appointment it clashes with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from appointments import domain, forms, models, policy, repository, schedule, services
+from novamind.admin import AuditedAdmin
+from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
+from patients.admin import register_patient_inline
+
+ACCESS_CATEGORY = schedule.ACCESS_CATEGORY
+STATUS_FIELDS = (
+    "status", "status_changed_at", "checked_in_at", "cancelled_by", "late_cancellation",
+    "cancellation_reason", "replaced_by_link", "replaces_link", "series_link",
+)
+VISIT_FIELDS = ("patient", "clinician", "start", "end", "kind", "modality", "room", "reason_for_visit")
+TRANSITIONS = {
+    # button name: (service, status it leads to, past participle for the message)
+    "check_in": (services.appointment_check_in, domain.Status.CHECKED_IN, "checked in"),
+    "complete": (services.appointment_complete, domain.Status.COMPLETED, "completed"),
+    "no_show": (services.appointment_mark_no_show, domain.Status.NO_SHOW, "marked as a no-show"),
+}
+
+
+def plain(error: DomainError) -> str:
+    """Return an error's messages as one sentence for a message banner (no field names)."""
+    if isinstance(error, RuleViolation):
+        return " ".join(message for messages_ in error.errors.values() for message in messages_)
+    return str(error)
+
+
+def local_span(appointment: domain.Appointment) -> str:
+    """Return "Tue 3 Mar 2026, 10:00–10:50" in the clinic's time zone."""
+    return domain.span(appointment, policy.zone())
+
+
+# --- rooms ---------------------------------------------------------------------------------------
+
+@admin.register(models.Room)
+class RoomAdmin(AuditedAdmin):
+    list_display = ("name", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    fields = ("name", "is_active")
+    access_category = ACCESS_CATEGORY
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+class ClinicianFilter(admin.SimpleListFilter):
+    """Filter the schedule by clinician (everyone who can be booked or has been)."""
+
+    title = "clinician"
+    parameter_name = "clinician"
+
+    def lookups(self, request, model_admin):
+        booked = models.Appointment.objects.values("clinician_id")
+        users = get_user_model().objects.filter(
+            Q(pk__in=booked) | Q(pk__in=repository.bookable_clinicians().values("pk"))
+        ).select_related("staff_profile")
+        return sorted(((user.pk, schedule.clinician_label(user)) for user in users), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not str(value).isdigit():
+            return queryset.none()
+        return queryset.filter(clinician_id=int(value))
+
+
+# --- read-only listings for the patient page and the series page ---------------------------------
+
+class ListingFormSet(BaseInlineFormSet):
+    """A read-only listing: it never takes input, so it needs no management form in the POST.
+
+    The patient page's own form posts without our rows; binding them would only add a
+    "management form missing" error to a page that is not about appointments.
+    """
+
+    limit: int | None = None
+
+    def __init__(self, data=None, files=None, **kwargs):
+        super().__init__(None, None, **kwargs)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+
+    def is_valid(self):
+        return True
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset[: self.limit] if self.limit else queryset
+
+    def save(self, commit=True):
+        return []
+
+
+class AppointmentListing(admin.TabularInline):
+    """Appointments shown as a table with a link to each; nothing editable."""
+
+    model = models.Appointment
+    formset = ListingFormSet
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    fields = ("when", "clinician_name", "kind", "place", "status_text")
+    readonly_fields = fields
+    ordering = ("start",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="when")
+    def when(self, obj):
+        return format_html('<a href="{}">{}</a>', forms.appointment_link(obj.pk), local_span(obj.to_domain(with_audit=False)))
+
+    @admin.display(description="clinician")
+    def clinician_name(self, obj):
+        return schedule.clinician_label(obj.clinician)
+
+    @admin.display(description="place")
+    def place(self, obj):
+        return obj.room.name if obj.room_id else domain.Modality(obj.modality).label
+
+    @admin.display(description="status")
+    def status_text(self, obj):
+        text = domain.Status(obj.status).label
+        return f"{text} (late)" if obj.late_cancellation else text
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("clinician", "clinician__staff_profile", "room")
+
+
+class UpcomingAppointmentsInline(AppointmentListing):
+    verbose_name = "upcoming appointment"
+    verbose_name_plural = "upcoming appointments"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(end__gt=timezone.now()).order_by("start")
+
+
+class PastListingFormSet(ListingFormSet):
+    limit = 20
+
+
+class PastAppointmentsInline(AppointmentListing):
+    verbose_name = "past appointment"
+    verbose_name_plural = "past appointments (the latest 20)"
+    formset = PastListingFormSet
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(end__lte=timezone.now()).order_by("-start")
+
+
+register_patient_inline(UpcomingAppointmentsInline)
+register_patient_inline(PastAppointmentsInline)
+
+
+class SeriesAppointmentsInline(AppointmentListing):
+    verbose_name_plural = "appointments of the series"
+    fields = ("when", "clinician_name", "place", "status_text")
+    readonly_fields = fields
+
+
+# --- appointments --------------------------------------------------------------------------------
+
+@admin.register(models.Appointment)
+class AppointmentAdmin(AuditedAdmin):
+    form = forms.AppointmentForm
+    access_category = ACCESS_CATEGORY
+    list_display = ("when", "clinician_name", "patient_label", "kind", "place", "status_text")
+    list_display_links = ("when",)
+    list_filter = (
+        ClinicianFilter, "status", "kind", "modality", ("start", admin.DateFieldListFilter), "late_cancellation",
+    )
+    date_hierarchy = "start"
+    search_fields = ("patient__mrn",)
+    search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
+    list_select_related = ("patient", "clinician", "clinician__staff_profile", "room")
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("start",)
+    autocomplete_fields = ("patient",)
+    actions = ("check_in_selected", "complete_selected", "no_show_selected", "cancel_selected")
+
+    # --- the form ------------------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        patient = "patient_display" if obj is not None else "patient"
+        visit = ("Visit", {"fields": (patient, "clinician", ("start", "end"), "kind", ("modality", "room"), "reason_for_visit")})
+        if obj is None:
+            return [visit]
+        status = ("Status", {"fields": (
+            "status", "status_changed_at", "checked_in_at", ("cancelled_by", "late_cancellation"),
+            "cancellation_reason", "replaced_by_link", "replaces_link", "series_link",
+        )})
+        record = ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"), "version")})
+        return [visit, status, record]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*super().get_readonly_fields(request, obj), *STATUS_FIELDS]
+        if obj is not None:
+            fields.append("patient_display")
+            if obj.status != domain.Status.SCHEDULED.value:
+                # Its time, people and place are history now; only the buttons act on it.
+                fields.extend(VISIT_FIELDS)
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinician":
+            kwargs["queryset"] = repository.bookable_clinicians().select_related("staff_profile").order_by("last_name", "username")
+            kwargs["form_class"] = forms.ClinicianChoiceField
+        elif db_field.name == "room":
+            kwargs["queryset"] = models.Room.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "clinician" and isinstance(getattr(field, "widget", None), RelatedFieldWidgetWrapper):
+            # A clinician is a user with a staff profile, not something to create from here.
+            field.widget.can_add_related = field.widget.can_change_related = field.widget.can_view_related = False
+        return field
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        start = forms.parse_local(request.GET.get("start", ""))
+        initial.pop("start", None)
+        initial.pop("end", None)
+        if start is not None:
+            initial["start"] = start
+            initial["end"] = start + dt.timedelta(minutes=50)
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            reason = "Booked"
+        elif {"start", "end"} & set(form.changed_data):
+            reason = "Moved"
+        else:
+            reason = "Details changed"
+        repository.save(obj, actor=request.user, reason=reason, validate=False)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        context = {**(extra_context or {}), **self._workflow_context(request, object_id)}
+        try:
+            return super().changeform_view(request, object_id, form_url, context)
+        except domain.BookingConflict as conflict:
+            # Someone booked the slot between our check and our save; the database refused it
+            # and the whole request was rolled back.
+            self.message_user(request, f"Nothing was saved. {plain(conflict)}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    # --- list columns and read-only fields ----------------------------------------------------------
+
+    @admin.display(description="when", ordering="start")
+    def when(self, obj):
+        return local_span(obj.to_domain(with_audit=False))
+
+    @admin.display(description="clinician", ordering="clinician__last_name")
+    def clinician_name(self, obj):
+        return schedule.clinician_label(obj.clinician)
+
+    @admin.display(description="patient")
+    def patient_label(self, obj):
+        return f"{obj.patient.to_domain(with_audit=False).display_name} ({obj.patient.mrn})"
+
+    @admin.display(description="patient")
+    def patient_display(self, obj):
+        url = reverse("admin:patients_patient_change", args=[obj.patient_id])
+        return format_html('<a href="{}">{}</a>', url, self.patient_label(obj))
+
+    @admin.display(description="place")
+    def place(self, obj):
+        return obj.room.name if obj.room_id else domain.Modality(obj.modality).label
+
+    @admin.display(description="status", ordering="status")
+    def status_text(self, obj):
+        text = domain.Status(obj.status).label
+        return f"{text} (late)" if obj.late_cancellation else text
+
+    @admin.display(description="rescheduled to")
+    def replaced_by_link(self, obj):
+        if not obj.replaced_by_id:
+            return "—"
+        return format_html('<a href="{}">{}</a>', forms.appointment_link(obj.replaced_by_id), domain.label(obj.replaced_by_id))
+
+    @admin.display(description="rescheduled from")
+    def replaces_link(self, obj):
+        previous = models.Appointment.objects.filter(replaced_by_id=obj.pk).values_list("pk", flat=True).first()
+        if previous is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', forms.appointment_link(previous), domain.label(previous))
+
+    @admin.display(description="series")
+    def series_link(self, obj):
+        if not obj.series_id:
+            return "—"
+        url = reverse("admin:appointments_appointmentseries_change", args=[obj.series_id])
+        return format_html('<a href="{}">{}</a>', url, f"series {domain.short_id(obj.series_id)}")
+
+    # --- extra pages ------------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("day/", view(self.day_view), name="appointments_appointment_day"),
+            path("<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="appointments_appointment_cancel"),
+            path("<path:object_id>/reschedule/", view(self.reschedule_view), name="appointments_appointment_reschedule"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {
+            **(extra_context or {}),
+            "day_url": reverse("admin:appointments_appointment_day"),
+            "series_url": reverse("admin:appointments_appointmentseries_plan"),
+        }
+        return super().changelist_view(request, context)
+
+    def _workflow_context(self, request, object_id) -> dict:
+        if object_id is None or not self.has_change_permission(request):
+            return {}
+        try:
+            appointment = repository.DjangoAppointmentRepository(actor=request.user).get_by_id(object_id)
+        except Exception:  # noqa: BLE001 - a garbage id is answered by the change view's own 404
+            return {}
+        if appointment is None:
+            return {}
+        allowed = domain.TRANSITIONS[appointment.status]
+        return {
+            "appointment": appointment,
+            "buttons": [(name, label) for name, label in (("check_in", "Check in"), ("complete", "Complete"), ("no_show", "No-show"))
+                        if TRANSITIONS[name][1] in allowed],
+            "may_cancel": domain.Status.CANCELLED in allowed,
+            "may_reschedule": domain.Status.RESCHEDULED in allowed,
+            "transition_url": reverse("admin:appointments_appointment_transition", args=[appointment.id]),
+            "cancel_url": reverse("admin:appointments_appointment_cancel", args=[appointment.id]),
+            "reschedule_url": reverse("admin:appointments_appointment_reschedule", args=[appointment.id]),
+        }
+
+    def _workflow_appointment(self, request, object_id) -> domain.Appointment:
+        self._require_uuid(object_id)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        appointment = repository.DjangoAppointmentRepository(actor=request.user).get_by_id(object_id)
+        if appointment is None:
+            raise Http404("No such appointment.")
+        return appointment
+
+    def _done(self, request, appointment_id, message):
+        row = models.Appointment.objects.get(pk=appointment_id)
+        self.log_change(request, row, message)
+        self.message_user(request, f"{domain.label(appointment_id).capitalize()}: {message.lower()}.", messages.SUCCESS)
+
+    def transition_view(self, request, object_id):
+        """Check in, complete or mark a no-show: one POST from a button, then back to the page."""
+        appointment = self._workflow_appointment(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        change_url = forms.appointment_link(appointment.id)
+        action = TRANSITIONS.get(request.POST.get("action", ""))
+        version = request.POST.get("version", "")
+        if action is None or not version.isdigit():
+            self.message_user(request, "That button does not exist; reload the page.", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        service, _, done = action
+        try:
+            service(appointments=repository.DjangoAppointmentRepository(actor=request.user),
+                    appointment_id=appointment.id, version=int(version))
+        except (RuleViolation, ConcurrencyError, NotFound) as error:
+            self.message_user(request, f"Nothing was changed. {plain(error)}", messages.ERROR)
+        else:
+            self._done(request, appointment.id, done.capitalize())
+        return HttpResponseRedirect(change_url)
+
+    def cancel_view(self, request, object_id):
+        """Ask who cancelled and why (and whether the rest of the series goes), then cancel."""
+        appointment = self._workflow_appointment(request, object_id)
+        change_url = forms.appointment_link(appointment.id)
+        in_series = appointment.series_id is not None
+        form = forms.CancelForm(request.POST or None, in_series=in_series)
+        if request.method == "POST" and form.is_valid():
+            appointments = repository.DjangoAppointmentRepository(actor=request.user)
+            data = form.cleaned_data
+            try:
+                if data.get("scope") == forms.CancelForm.SERIES:
+                    cancelled = services.series_cancel_from(appointments=appointments, appointment_id=appointment.id, by=data["by"], reason=data["reason"])
+                else:
+                    cancelled = [services.appointment_cancel(
+                        appointments=appointments, appointment_id=appointment.id, by=data["by"], reason=data["reason"],
+                        version=_version(request),
+                    )]
+            except ConcurrencyError as error:
+                self.message_user(request, f"Nothing was changed. {error}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            except RuleViolation as violation:
+                forms.add_rule_errors(form, violation)
+            else:
+                for item in cancelled:
+                    self._done(request, item.id, f"Cancelled by the {item.cancelled_by.value}" + (" (late)" if item.late_cancellation else ""))
+                return HttpResponseRedirect(change_url)
+        late = domain.is_late_cancellation(appointment.start, timezone.now(), policy.late_cancellation_window())
+        return self._workflow_page(request, appointment, form, title="Cancel appointment", submit="Cancel appointment",
+                                   form_id="cancel-form", explanation=(
+                                       f"Cancelling now is a late cancellation (less than {_hours(policy.late_cancellation_window())} before the start)."
+                                       if late else "Cancelling now is in time (not a late cancellation)."))
+
+    def reschedule_view(self, request, object_id):
+        """Book a replacement at a new time; this appointment is kept, marked rescheduled, linked to it."""
+        appointment = self._workflow_appointment(request, object_id)
+        change_url = forms.appointment_link(appointment.id)
+        if domain.Status.RESCHEDULED not in domain.TRANSITIONS[appointment.status]:
+            self.message_user(request, plain(domain.TransitionRefused(appointment.status, domain.Status.RESCHEDULED)), messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        initial = {
+            "start": timezone.localtime(appointment.start), "end": timezone.localtime(appointment.end),
+            "clinician": appointment.clinician_id, "modality": appointment.modality.value, "room": appointment.room_id,
+        }
+        form = forms.RescheduleForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                old, new = services.appointment_reschedule(
+                    appointments=repository.DjangoAppointmentRepository(actor=request.user), appointment_id=appointment.id,
+                    start=data["start"], end=data["end"], clinician_id=data["clinician"].pk, modality=data["modality"],
+                    room_id=data["room"].pk if data["room"] else None, version=_version(request),
+                )
+            except ConcurrencyError as error:
+                self.message_user(request, f"Nothing was changed. {error}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            except RuleViolation as violation:
+                forms.add_rule_errors(form, violation)
+            else:
+                self.log_change(request, models.Appointment.objects.get(pk=old.id), f"Rescheduled to {domain.label(new.id)}")
+                self.log_addition(request, models.Appointment.objects.get(pk=new.id), f"Booked as the replacement of {domain.label(old.id)}")
+                self.message_user(request, f"{domain.label(old.id).capitalize()} was rescheduled to {local_span(new)}; this is the new appointment.", messages.SUCCESS)
+                return HttpResponseRedirect(forms.appointment_link(new.id))
+        return self._workflow_page(request, appointment, form, title="Reschedule appointment", submit="Reschedule",
+                                   form_id="reschedule-form", explanation=(
+                                       "A new appointment is booked at the new time and this one is kept, marked "
+                                       "rescheduled and linked to it."))
+
+    def _workflow_page(self, request, appointment, form, *, title, submit, form_id, explanation):
+        # The access log's action is short (32 characters): "view cancel form", "view reschedule form".
+        self.log_access(request, f"view {form_id.removesuffix('-form')} form", models.Appointment.objects.get(pk=appointment.id))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": title, "form": form, "appointment": appointment,
+            "summary": f"{domain.label(appointment.id).capitalize()}: {appointment.kind.label.lower()}, {local_span(appointment)}",
+            "explanation": explanation, "submit_label": submit, "form_id": form_id,
+            "change_url": forms.appointment_link(appointment.id), "version": appointment.audit.version,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/appointments/appointment/workflow_form.html", context)
+
+    def day_view(self, request):
+        """Show one clinician's day at a glance, with links to the previous and next day."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        data = request.GET.copy() if request.GET else QueryDict(mutable=True)
+        if not data.get("clinician"):
+            me = repository.bookable_clinicians().filter(pk=request.user.pk).first()
+            first = me or repository.bookable_clinicians().order_by("last_name", "username").first()
+            if first is not None:
+                data["clinician"] = str(first.pk)
+        data.setdefault("date", timezone.localdate().isoformat())
+        form = forms.DaySheetForm(data)
+        sheet, links = None, {}
+        if form.is_valid():
+            clinician, day = form.cleaned_data["clinician"], form.cleaned_data["date"]
+            sheet = schedule.day_sheet(clinician=clinician, day=day, reader=request.user, request=request)
+            base = reverse("admin:appointments_appointment_day")
+            links = {
+                "previous_url": f"{base}?clinician={clinician.pk}&date={(day - dt.timedelta(days=1)).isoformat()}",
+                "next_url": f"{base}?clinician={clinician.pk}&date={(day + dt.timedelta(days=1)).isoformat()}",
+                "today_url": f"{base}?clinician={clinician.pk}&date={timezone.localdate().isoformat()}",
+                "book_url": reverse("admin:appointments_appointment_add") + f"?clinician={clinician.pk}&start={day.isoformat()}T09:00",
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Day sheet", "form": form, "sheet": sheet, **links,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/appointments/appointment/day_sheet.html", context)
+
+    # --- list actions ------------------------------------------------------------------------------
+
+    def _apply(self, request, queryset, action_name):
+        service, _, done = TRANSITIONS[action_name]
+        appointments = repository.DjangoAppointmentRepository(actor=request.user)
+        succeeded, failed = [], []
+        for row in queryset.order_by("start"):
+            try:
+                service(appointments=appointments, appointment_id=row.pk)
+            except (RuleViolation, ConcurrencyError, NotFound) as error:
+                failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
+            else:
+                self.log_change(request, row, done.capitalize())
+                succeeded.append(domain.label(row.pk))
+        if succeeded:
+            self.message_user(request, f"{done.capitalize()}: {', '.join(succeeded)}.", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, f"Not changed. {failure}", messages.ERROR)
+
+    @admin.action(description="Check in selected appointments", permissions=["change"])
+    def check_in_selected(self, request, queryset):
+        self._apply(request, queryset, "check_in")
+
+    @admin.action(description="Complete selected appointments", permissions=["change"])
+    def complete_selected(self, request, queryset):
+        self._apply(request, queryset, "complete")
+
+    @admin.action(description="Mark selected appointments as no-shows", permissions=["change"])
+    def no_show_selected(self, request, queryset):
+        self._apply(request, queryset, "no_show")
+
+    @admin.action(description="Cancel selected appointments…", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        form = forms.CancelForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            appointments = repository.DjangoAppointmentRepository(actor=request.user)
+            succeeded, failed = [], []
+            for row in queryset.order_by("start"):
+                try:
+                    cancelled = services.appointment_cancel(
+                        appointments=appointments, appointment_id=row.pk, by=form.cleaned_data["by"],
+                        reason=form.cleaned_data["reason"],
+                    )
+                except (RuleViolation, ConcurrencyError, NotFound) as error:
+                    failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
+                else:
+                    self.log_change(request, row, "Cancelled")
+                    succeeded.append(domain.label(row.pk) + (" (late)" if cancelled.late_cancellation else ""))
+            if succeeded:
+                self.message_user(request, f"Cancelled: {', '.join(succeeded)}.", messages.SUCCESS)
+            for failure in failed:
+                self.message_user(request, f"Not cancelled. {failure}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Cancel appointments", "form": form,
+            "appointments": [(row.pk, local_span(row.to_domain(with_audit=False)), domain.Status(row.status).label) for row in queryset.order_by("start")],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME, "action": "cancel_selected",
+        }
+        return TemplateResponse(request, "admin/appointments/appointment/cancel_selected.html", context)
+
+
+def _hours(window: dt.timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} hours"
+
+
+def _version(request) -> int | None:
+    value = request.POST.get("version", "")
+    return int(value) if value.isdigit() else None
+
+
+# --- series --------------------------------------------------------------------------------------
+
+@admin.register(models.AppointmentSeries)
+class AppointmentSeriesAdmin(AuditedAdmin):
+    """Series are booked with the plan page and are read-only afterwards; their appointments are not."""
+
+    access_category = ACCESS_CATEGORY
+    list_display = ("__str__", "clinician_name", "patient", "frequency", "first", "count", "until")
+    list_filter = ("frequency", "kind", "modality")
+    list_select_related = ("patient", "clinician", "clinician__staff_profile")
+    search_fields = ("patient__mrn",)
+    search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
+    inlines = [SeriesAppointmentsInline]
+    fields = ("patient", "clinician", "start", "end", "frequency", "count", "until", "kind", "modality", "room", "reason_for_visit")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a booked series is changed through its appointments
+
+    @admin.display(description="clinician")
+    def clinician_name(self, obj):
+        return schedule.clinician_label(obj.clinician)
+
+    @admin.display(description="first appointment", ordering="start")
+    def first(self, obj):
+        return local_span(obj.to_domain(with_audit=False).first())
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("plan/", view(self.plan_view), name="appointments_appointmentseries_plan"), *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:appointments_appointmentseries_plan"))
+
+    def plan_view(self, request):
+        """Check a series (every date and its clashes), then book it, all or nothing."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = forms.SeriesForm(request.POST or None, admin_site=self.admin_site)
+        plan, bookable = None, False
+        if request.method == "POST" and form.is_valid():
+            appointments = repository.DjangoAppointmentRepository(actor=request.user)
+            try:
+                if "_book" in request.POST:
+                    series, occurrences = services.series_book(appointments=appointments, series=form.to_domain())
+                    row = models.AppointmentSeries.objects.get(pk=series.id)
+                    self.log_addition(request, row, f"Booked {len(occurrences)} appointments")
+                    self.message_user(request, f"{str(row).capitalize()} booked: {len(occurrences)} appointments.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:appointments_appointmentseries_change", args=[series.id]))
+                _, plan = services.series_plan(appointments=appointments, series=form.to_domain())
+                bookable = not any(item.conflicts for item in plan)
+            except domain.SeriesConflict as conflict:
+                plan = conflict.plan
+                forms.add_rule_errors(form, conflict)
+            except RuleViolation as violation:
+                forms.add_rule_errors(form, violation)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Book a recurring series", "form": form,
+            "plan": [(local_span(item.appointment), [
+                (conflict.message(policy.zone()), forms.appointment_link(conflict.existing.id)) for conflict in item.conflicts
+            ]) for item in plan or []],
+            "clashes": sum(1 for item in plan or [] if item.conflicts), "bookable": bookable,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/appointments/appointmentseries/plan.html", context)

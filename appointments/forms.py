@@ -1,0 +1,191 @@
+"""The admin's appointment forms: each puts a domain error next to the field it is about."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib.admin import widgets
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from appointments import domain, models, policy, repository, schedule, services
+from novamind.admin import VersionedModelForm
+from novamind.domain import RuleViolation
+from patients import models as patient_models
+
+
+class ClinicianChoiceField(forms.ModelChoiceField):
+    """A choice of clinician, shown as "Dana Lee, MD"."""
+
+    def label_from_instance(self, obj):
+        return schedule.clinician_label(obj)
+
+
+def clinician_field(**kwargs) -> ClinicianChoiceField:
+    """Return a field offering the clinicians who can be booked."""
+    return ClinicianChoiceField(
+        queryset=repository.bookable_clinicians().select_related("staff_profile").order_by("last_name", "username"),
+        **kwargs,
+    )
+
+
+def room_field(**kwargs) -> forms.ModelChoiceField:
+    """Return a field offering the rooms in use."""
+    return forms.ModelChoiceField(queryset=models.Room.objects.filter(is_active=True), required=False, **kwargs)
+
+
+def split_datetime_field(label: str) -> forms.SplitDateTimeField:
+    """Return a date-and-time field with the admin's calendar and clock."""
+    return forms.SplitDateTimeField(label=label, widget=widgets.AdminSplitDateTime())
+
+
+def appointment_link(appointment_id) -> str:
+    """Return the admin URL of an appointment."""
+    return reverse("admin:appointments_appointment_change", args=[appointment_id])
+
+
+def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
+    """Show each of the violation's messages next to its field, or above the form.
+
+    A clash links to the appointment it names, so staff can open it in one click.
+    """
+    zone = policy.zone()
+    linked = {}
+    conflicts = list(getattr(violation, "conflicts", []))
+    for item in getattr(violation, "plan", []):
+        conflicts.extend(item.conflicts)
+    for conflict in conflicts:
+        linked[conflict.message(zone)] = format_html(
+            '{} <a href="{}" class="clashing-appointment">Open {}</a>', conflict.message(zone),
+            appointment_link(conflict.existing.id), domain.label(conflict.existing.id),
+        )
+    for field, messages in violation.errors.items():
+        target = field if field in form.fields else None
+        for message in messages:
+            shown = linked.get(message, message)
+            if target is None and field not in (RuleViolation.NON_FIELD, None) and shown is message:
+                shown = f"{form_label(form, field)}: {message}"
+            form.add_error(target, shown)
+
+
+def form_label(form, field: str) -> str:
+    """Return the name staff know a field by (for errors about fields the form does not show)."""
+    model = getattr(getattr(form, "_meta", None), "model", None) or models.Appointment
+    try:
+        return str(model._meta.get_field(field).verbose_name).capitalize()
+    except Exception:  # noqa: BLE001 - any unknown name is shown as it is
+        return field.replace("_", " ").capitalize()
+
+
+class AppointmentForm(VersionedModelForm):
+    """The booking form: the domain rules through the model, then the double-booking check."""
+
+    actor = None  # the signed-in user, set by the admin for each request
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors or self.actor is None:
+            return
+        candidate = self.instance.to_domain(with_audit=False)
+        before = None
+        if not self.instance._state.adding:
+            stored = models.Appointment.objects.filter(pk=self.instance.pk).first()
+            before = stored.to_domain(with_audit=False) if stored is not None else None
+            if before is not None and all(
+                getattr(before, name) == getattr(candidate, name) for name in domain.SCHEDULING_FIELDS
+            ):
+                return  # only the reason for visit changed: nothing to re-check
+        try:
+            services.booking_problems(
+                candidate, appointments=repository.DjangoAppointmentRepository(actor=self.actor), before=before,
+            )
+        except RuleViolation as violation:
+            add_rule_errors(self, violation)
+
+
+class CancelForm(forms.Form):
+    """Who cancelled, why, and whether the rest of the series goes too."""
+
+    THIS = "this"
+    SERIES = "series"
+
+    by = forms.TypedChoiceField(
+        label="Cancelled by", choices=[(c.value, c.label) for c in domain.CancelledBy], coerce=domain.CancelledBy,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label="Reason", max_length=domain.CANCELLATION_REASON_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Encrypted. For example “patient unwell” or “clinician on leave”.",
+    )
+    scope = forms.ChoiceField(
+        label="Cancel", initial=THIS, widget=forms.RadioSelect,
+        choices=[(THIS, "This appointment only"), (SERIES, "This and all future appointments of its series")],
+    )
+
+    def __init__(self, *args, in_series: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not in_series:
+            del self.fields["scope"]
+
+
+class RescheduleForm(forms.Form):
+    """The new time (and, if it changes, clinician and place) for a replacement appointment."""
+
+    start = split_datetime_field("New start")
+    end = split_datetime_field("New end")
+    clinician = clinician_field(label="Clinician")
+    modality = forms.TypedChoiceField(label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality)
+    room = room_field(label="Room", help_text="Required in person; leave empty for telehealth.")
+
+
+class SeriesForm(forms.Form):
+    """A weekly or fortnightly series: the first appointment and how often, how long it runs."""
+
+    patient = forms.ModelChoiceField(queryset=None, label="Patient")
+    clinician = clinician_field(label="Clinician")
+    start = split_datetime_field("First start")
+    end = split_datetime_field("First end")
+    frequency = forms.TypedChoiceField(label="Frequency", choices=[(f.value, f.label) for f in domain.Frequency], coerce=domain.Frequency)
+    count = forms.IntegerField(label="Occurrences", required=False, min_value=1, help_text=f"2 to {domain.MAX_OCCURRENCES}; or give a last date.")
+    until = forms.DateField(label="Last date", required=False, widget=widgets.AdminDateWidget(), help_text="Or give a number of occurrences.")
+    kind = forms.TypedChoiceField(label="Kind", choices=[(k.value, k.label) for k in domain.Kind], coerce=domain.Kind, initial=domain.Kind.THERAPY.value)
+    modality = forms.TypedChoiceField(label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality)
+    room = room_field(label="Room", help_text="Required in person; leave empty for telehealth.")
+    reason_for_visit = forms.CharField(label="Reason for visit", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Encrypted.")
+
+    def __init__(self, *args, admin_site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if admin_site is not None:
+            self.fields["patient"].widget = widgets.AutocompleteSelect(
+                models.AppointmentSeries._meta.get_field("patient"), admin_site,
+            )
+        # Set after the widget: the queryset setter hands the widget its choices.
+        self.fields["patient"].queryset = patient_models.Patient.objects.all()
+
+    def to_domain(self) -> domain.Series:
+        """Return the series the form describes (not yet validated by the domain)."""
+        data = self.cleaned_data
+        return domain.Series(
+            patient_id=data["patient"].pk, clinician_id=data["clinician"].pk, start=data["start"], end=data["end"],
+            frequency=data["frequency"], count=data.get("count"), until=data.get("until"), kind=data["kind"],
+            modality=data["modality"], room_id=data["room"].pk if data.get("room") else None,
+            reason_for_visit=data.get("reason_for_visit", ""),
+        )
+
+
+class DaySheetForm(forms.Form):
+    """Which clinician's day to show."""
+
+    clinician = clinician_field(label="Clinician")
+    date = forms.DateField(label="Date", widget=widgets.AdminDateWidget())
+
+
+def parse_local(value: str) -> dt.datetime | None:
+    """Return the aware local datetime an ISO string names, or None when it is not one."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed

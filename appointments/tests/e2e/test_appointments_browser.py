@@ -1,0 +1,141 @@
+"""Front desk in Chromium: book a visit (after a refused one), check it in, complete it; day sheet; cancel."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from appointments import domain, models, services
+from appointments.repository import DjangoAppointmentRepository
+from appointments.tests.conftest import local, make_clinician, make_patient, make_room
+from conftest import make_staff
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.mark.browser
+class AppointmentsInTheBrowser(StaticLiveServerTestCase):
+    host = "127.0.0.1"
+
+    @pytest.fixture(autouse=True)
+    def _driver(self, chrome_driver_factory):
+        self.driver = chrome_driver_factory()
+        yield
+        self.driver.quit()
+
+    def setUp(self):
+        self.desk = make_staff("frontdesk")
+        self.clinician = make_clinician("drpatel", actor=self.desk)
+        self.patient = make_patient(self.desk, legal_first_name="Amara", legal_last_name="Okafor")
+        self.room = make_room(self.desk, "Room 2")
+
+    def sign_in(self):
+        self.driver.get(f"{self.live_server_url}/admin/login/")
+        self.fill("username", "frontdesk")
+        self.fill("password", PASSWORD)
+        self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        assert "Clinic back-office" in self.driver.page_source
+
+    def fill(self, name, value):
+        field = self.driver.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+
+    def message(self):
+        return self.driver.find_element(By.CSS_SELECTOR, ".messagelist").text
+
+    def choose_patient(self, mrn):
+        """Pick the patient in the autocomplete box, as staff do: type the MRN, click the hit."""
+        self.driver.find_element(By.CSS_SELECTOR, ".field-patient .select2-selection").click()
+        self.driver.find_element(By.CSS_SELECTOR, ".select2-search__field").send_keys(mrn)
+        hit = self.driver.find_element(By.XPATH, f"//li[contains(@class, 'select2-results__option') and contains(., '{mrn}')]")
+        hit.click()
+
+    def test_book_check_in_and_complete_a_visit(self):
+        driver = self.driver
+        self.sign_in()
+        day = timezone.localtime(local(1)).strftime("%Y-%m-%d")
+
+        driver.get(f"{self.live_server_url}/admin/appointments/appointment/add/")
+        self.choose_patient(self.patient.mrn)
+        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        self.fill("start_0", day)
+        self.fill("start_1", "10:00")
+        self.fill("end_0", day)
+        self.fill("end_1", "09:30")  # before the start
+        Select(driver.find_element(By.NAME, "room")).select_by_visible_text("Room 2")
+        self.fill("reason_for_visit", "Follow-up, low mood")
+        driver.find_element(By.NAME, "_continue").click()
+        error = driver.find_element(By.CSS_SELECTOR, ".field-end .errorlist")
+        assert "end after it starts" in error.text
+        assert models.Appointment.objects.count() == 0
+
+        self.fill("end_0", day)
+        self.fill("end_1", "10:50")
+        driver.find_element(By.NAME, "_continue").click()
+        assert "was added successfully" in self.message()
+        appointment = models.Appointment.objects.get()
+        assert appointment.status == "scheduled" and appointment.created_by == self.desk
+
+        # The status is not a form field; the buttons change it.
+        assert not driver.find_elements(By.NAME, "status")
+        driver.find_element(By.ID, "appointment-check_in").click()
+        assert "checked in" in self.message()
+        assert not driver.find_elements(By.ID, "appointment-check_in")
+        driver.find_element(By.ID, "appointment-complete").click()
+        assert "completed" in self.message()
+        assert "Completed" in driver.find_element(By.CSS_SELECTOR, ".field-status .readonly").text
+        assert not driver.find_elements(By.CSS_SELECTOR, ".object-tools form.appointment-action button")
+        appointment.refresh_from_db()
+        assert appointment.status == "completed" and appointment.checked_in_at is not None
+        assert [h.history_user.username for h in appointment.history.all()] == ["frontdesk"] * 3
+
+        # A second booking over the first is refused next to the clinician, naming the clash.
+        driver.get(f"{self.live_server_url}/admin/appointments/appointment/add/")
+        other = make_patient(self.desk)
+        self.choose_patient(other.mrn)
+        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        for name, value in (("start_0", day), ("start_1", "10:30"), ("end_0", day), ("end_1", "11:20")):
+            self.fill(name, value)
+        Select(driver.find_element(By.NAME, "modality")).select_by_value("telehealth")
+        driver.find_element(By.NAME, "_save").click()
+        clash = driver.find_element(By.CSS_SELECTOR, ".field-clinician .errorlist")
+        assert "already booked" in clash.text and str(appointment.pk)[:8] in clash.text
+        assert models.Appointment.objects.count() == 1
+
+    def test_the_day_sheet_and_a_late_cancellation_with_a_reason(self):
+        driver = self.driver
+        repo = DjangoAppointmentRepository(actor=self.desk)
+        soon = services.appointment_book(appointments=repo, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2)))
+        self.sign_in()
+
+        driver.get(f"{self.live_server_url}/admin/appointments/appointment/")
+        driver.find_element(By.ID, "day-sheet-link").click()
+        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        self.fill("date", timezone.localtime(soon.start).date().isoformat())
+        driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]").click()
+        row = driver.find_element(By.CSS_SELECTOR, "#day-sheet tbody tr")
+        assert "Okafor, Amara" in row.text and self.patient.mrn in row.text and "Scheduled" in row.text
+
+        row.find_element(By.TAG_NAME, "a").click()
+        driver.find_element(By.ID, "appointment-cancel").click()
+        assert "late cancellation" in driver.find_element(By.ID, "content-main").text
+        driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]").click()
+        assert "required" in driver.find_element(By.CSS_SELECTOR, ".field-reason .errorlist").text
+        assert models.Appointment.objects.get(pk=soon.id).status == "scheduled"
+        driver.find_element(By.CSS_SELECTOR, "input[name=by][value=patient]").click()
+        self.fill("reason", "Car broke down")
+        driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]").click()
+        assert "cancelled by the patient (late)" in self.message().lower()
+        cancelled = models.Appointment.objects.get(pk=soon.id)
+        assert cancelled.status == "cancelled" and cancelled.late_cancellation
+
+
+def _visit(test, start):
+    return domain.Appointment(
+        patient_id=test.patient.id, clinician_id=test.clinician.pk, start=start,
+        end=start + dt.timedelta(minutes=50), room_id=test.room.pk,
+    )

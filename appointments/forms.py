@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.contrib.admin import widgets
 from django.urls import reverse
 from django.utils import timezone
@@ -83,6 +84,18 @@ class AppointmentForm(VersionedModelForm):
     """The booking form: the domain rules through the model, then the double-booking check."""
 
     actor = None  # the signed-in user, set by the admin for each request
+
+    def _update_errors(self, errors):
+        # The model's rules also speak of fields this form shows read-only (the status, on a
+        # revert from the history page; the patient, on a change): show those above the form
+        # instead of letting Django fail on a field it cannot find.
+        if hasattr(errors, "error_dict"):
+            remapped: dict = {}
+            for field, messages in errors.error_dict.items():
+                target = field if field in self.fields else NON_FIELD_ERRORS
+                remapped.setdefault(target, []).extend(messages)
+            errors = ValidationError(remapped)
+        super()._update_errors(errors)
 
     def _post_clean(self):
         super()._post_clean()

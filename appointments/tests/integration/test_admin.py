@@ -419,3 +419,27 @@ def test_the_race_a_form_cannot_see_is_a_clear_message_not_a_500(staff_client, p
     assert response.status_code == 200
     assert "Someone else booked this time" in " ".join(str(m) for m in response.context["messages"])
     assert models.Appointment.objects.count() == 0 and LogEntry.objects.count() == 0
+
+
+def test_check_in_and_complete_actions_work_on_several_appointments(staff_client, repo, visit, other_patient, other_room):
+    first = services.appointment_book(appointments=repo, appointment=visit())
+    second = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 12)))
+    url = reverse(CHANGELIST)
+    staff_client.post(url, {"action": "check_in_selected", "_selected_action": [first.id, second.id]})
+    staff_client.post(url, {"action": "complete_selected", "_selected_action": [first.id]})
+    assert models.Appointment.objects.get(pk=first.id).status == "completed"
+    assert models.Appointment.objects.get(pk=second.id).status == "checked_in"
+    response = staff_client.post(url, {"action": "check_in_selected", "_selected_action": [first.id]}, follow=True)
+    assert "completed, which is final" in " ".join(str(m) for m in response.context["messages"])
+
+
+def test_reverting_a_completed_visit_to_its_scheduled_version_is_refused(staff_client, repo, booked, patient, clinician, room):
+    services.appointment_check_in(appointments=repo, appointment_id=booked.id)
+    services.appointment_complete(appointments=repo, appointment_id=booked.id)
+    first = models.Appointment.history.filter(id=booked.id).order_by("history_date").first()
+    url = reverse("admin:appointments_appointment_simple_history", args=[booked.id, first.history_id])
+    assert staff_client.get(url).status_code == 200
+    response = staff_client.post(url, {**form_data(patient, clinician, room), "version": "3"})
+    assert response.status_code == 200
+    assert "cannot be scheduled again" in " ".join(response.context["adminform"].form.non_field_errors())
+    assert models.Appointment.objects.get(pk=booked.id).status == "completed"

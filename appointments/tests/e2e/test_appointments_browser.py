@@ -6,7 +6,9 @@ import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from appointments import domain, models, services
 from appointments.repository import DjangoAppointmentRepository
@@ -36,13 +38,19 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         self.driver.get(f"{self.live_server_url}/admin/login/")
         self.fill("username", "frontdesk")
         self.fill("password", PASSWORD)
-        self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        self.click_and_load(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
         assert "Clinic back-office" in self.driver.page_source
 
     def fill(self, name, value):
         field = self.driver.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
+
+    def click_and_load(self, element):
+        """Click something that loads a page, and wait until the new page has replaced the old."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
 
     def message(self):
         return self.driver.find_element(By.CSS_SELECTOR, ".messagelist").text
@@ -51,8 +59,14 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         """Pick the patient in the autocomplete box, as staff do: type the MRN, click the hit."""
         self.driver.find_element(By.CSS_SELECTOR, ".field-patient .select2-selection").click()
         self.driver.find_element(By.CSS_SELECTOR, ".select2-search__field").send_keys(mrn)
-        hit = self.driver.find_element(By.XPATH, f"//li[contains(@class, 'select2-results__option') and contains(., '{mrn}')]")
-        hit.click()
+        hit = (By.XPATH, f"//li[contains(@class, 'select2-results__option') and contains(., '{mrn}')]")
+        # The result list is redrawn as the search answers; retry a click that lands on an old one.
+        WebDriverWait(self.driver, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda driver: driver.find_element(*hit).click() or True
+        )
+        WebDriverWait(self.driver, 15).until(
+            lambda driver: mrn in driver.find_element(By.CSS_SELECTOR, ".field-patient .select2-selection").text
+        )
 
     def test_book_check_in_and_complete_a_visit(self):
         driver = self.driver
@@ -68,24 +82,24 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         self.fill("end_1", "09:30")  # before the start
         Select(driver.find_element(By.NAME, "room")).select_by_visible_text("Room 2")
         self.fill("reason_for_visit", "Follow-up, low mood")
-        driver.find_element(By.NAME, "_continue").click()
+        self.click_and_load(driver.find_element(By.NAME, "_continue"))
         error = driver.find_element(By.CSS_SELECTOR, ".field-end .errorlist")
         assert "end after it starts" in error.text
         assert models.Appointment.objects.count() == 0
 
         self.fill("end_0", day)
         self.fill("end_1", "10:50")
-        driver.find_element(By.NAME, "_continue").click()
+        self.click_and_load(driver.find_element(By.NAME, "_continue"))
         assert "was added successfully" in self.message()
         appointment = models.Appointment.objects.get()
         assert appointment.status == "scheduled" and appointment.created_by == self.desk
 
         # The status is not a form field; the buttons change it.
         assert not driver.find_elements(By.NAME, "status")
-        driver.find_element(By.ID, "appointment-check_in").click()
+        self.click_and_load(driver.find_element(By.ID, "appointment-check_in"))
         assert "checked in" in self.message()
         assert not driver.find_elements(By.ID, "appointment-check_in")
-        driver.find_element(By.ID, "appointment-complete").click()
+        self.click_and_load(driver.find_element(By.ID, "appointment-complete"))
         assert "completed" in self.message()
         assert "Completed" in driver.find_element(By.CSS_SELECTOR, ".field-status .readonly").text
         assert not driver.find_elements(By.CSS_SELECTOR, ".object-tools form.appointment-action button")
@@ -101,7 +115,7 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         for name, value in (("start_0", day), ("start_1", "10:30"), ("end_0", day), ("end_1", "11:20")):
             self.fill(name, value)
         Select(driver.find_element(By.NAME, "modality")).select_by_value("telehealth")
-        driver.find_element(By.NAME, "_save").click()
+        self.click_and_load(driver.find_element(By.NAME, "_save"))
         clash = driver.find_element(By.CSS_SELECTOR, ".field-clinician .errorlist")
         assert "already booked" in clash.text and str(appointment.pk)[:8] in clash.text
         assert models.Appointment.objects.count() == 1
@@ -113,22 +127,22 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         self.sign_in()
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/")
-        driver.find_element(By.ID, "day-sheet-link").click()
+        self.click_and_load(driver.find_element(By.ID, "day-sheet-link"))
         Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
         self.fill("date", timezone.localtime(soon.start).date().isoformat())
-        driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]").click()
+        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]"))
         row = driver.find_element(By.CSS_SELECTOR, "#day-sheet tbody tr")
         assert "Okafor, Amara" in row.text and self.patient.mrn in row.text and "Scheduled" in row.text
 
-        row.find_element(By.TAG_NAME, "a").click()
-        driver.find_element(By.ID, "appointment-cancel").click()
+        self.click_and_load(row.find_element(By.TAG_NAME, "a"))
+        self.click_and_load(driver.find_element(By.ID, "appointment-cancel"))
         assert "late cancellation" in driver.find_element(By.ID, "content-main").text
-        driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]").click()
+        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
         assert "required" in driver.find_element(By.CSS_SELECTOR, ".field-reason .errorlist").text
         assert models.Appointment.objects.get(pk=soon.id).status == "scheduled"
         driver.find_element(By.CSS_SELECTOR, "input[name=by][value=patient]").click()
         self.fill("reason", "Car broke down")
-        driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]").click()
+        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
         assert "cancelled by the patient (late)" in self.message().lower()
         cancelled = models.Appointment.objects.get(pk=soon.id)
         assert cancelled.status == "cancelled" and cancelled.late_cancellation

@@ -213,7 +213,9 @@ class AppointmentAdmin(AuditedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         patient = "patient_display" if obj is not None else "patient"
-        visit = ("Visit", {"fields": (patient, "clinician", ("start", "end"), "kind", ("modality", "room"), "reason_for_visit")})
+        settled = obj is not None and obj.status != domain.Status.SCHEDULED.value
+        clinician = "clinician_display" if settled else "clinician"
+        visit = ("Visit", {"fields": (patient, clinician, ("start", "end"), "kind", ("modality", "room"), "reason_for_visit")})
         if obj is None:
             return [visit]
         status = ("Status", {"fields": (
@@ -228,6 +230,7 @@ class AppointmentAdmin(AuditedAdmin):
         if obj is not None:
             fields.append("patient_display")
             if obj.status != domain.Status.SCHEDULED.value:
+                fields.append("clinician_display")
                 # Its time, people and place are history now; only the buttons act on it.
                 fields.extend(VISIT_FIELDS)
         return fields
@@ -293,6 +296,10 @@ class AppointmentAdmin(AuditedAdmin):
     @admin.display(description="patient")
     def patient_label(self, obj):
         return f"{obj.patient.to_domain(with_audit=False).display_name} ({obj.patient.mrn})"
+
+    @admin.display(description="clinician")
+    def clinician_display(self, obj):
+        return schedule.clinician_label(obj.clinician)
 
     @admin.display(description="patient")
     def patient_display(self, obj):

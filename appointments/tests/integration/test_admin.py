@@ -129,6 +129,7 @@ def test_a_completed_visit_shows_every_field_read_only(staff_client, repo, visit
     form = response.context["adminform"].form
     assert not {"start", "end", "clinician", "room", "status"} & set(form.fields)
     assert response.context["buttons"] == [] and not response.context["may_cancel"]
+    assert "Drwho Drwho, PhD" in response.content.decode()
 
 
 def test_garbage_or_unknown_ids_are_404_on_every_appointment_page(staff_client):

@@ -333,3 +333,26 @@ def test_the_timeline_link_lists_every_order_of_the_patient(lee_client, orders, 
     orders.revise(dataclasses.replace(sertraline, dose_amount=Decimal("100")))
     response = lee_client.get(url("changelist"), {"patient__id__exact": str(patient.id)})
     assert response.status_code == 200 and response.context["cl"].result_count == 2
+
+
+def test_a_patient_form_posted_without_the_medication_sections_still_saves_and_changes_no_allergy(staff_client, patient, allergies):
+    allergy = allergies.add(domain.Allergy(patient_id=patient.id, substance="penicillin"))
+    change = reverse("admin:patients_patient_change", args=[patient.id])
+    data = form_data(staff_client.get(change))
+    without = {key: value for key, value in data.items()
+               if not key.startswith(("allergies-", "medication_orders-"))}
+    without["pronouns"] = "they/them"
+    assert staff_client.post(change, without).status_code == 302
+    from patients import models as patients_models
+
+    assert patients_models.Patient.objects.get().pronouns == "they/them"
+    assert models.Allergy.objects.get().version == allergy.audit.version
+
+
+def test_a_tampered_allergy_section_is_still_refused(staff_client, patient):
+    change = reverse("admin:patients_patient_change", args=[patient.id])
+    data = form_data(staff_client.get(change))
+    data.pop("allergies-INITIAL_FORMS")
+    data["allergies-0-substance"] = "penicillin"
+    response = staff_client.post(change, data)
+    assert response.status_code == 200 and models.Allergy.objects.count() == 0

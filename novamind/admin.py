@@ -5,11 +5,12 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import audit, domain, models
+from novamind import access, audit, domain, models
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -53,11 +54,50 @@ class VersionedModelForm(forms.ModelForm):
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
-    """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user."""
+    """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user.
+
+    Every page that shows PHI (a record, its history, a list or a search) appends one entry to
+    the access log, in the transaction that read the data.
+    """
 
     form = VersionedModelForm
     formfield_overrides = {}
     history_list_display = ["version"]
+    # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
+    access_category = "demographics"
+
+    def access_patient(self, obj):
+        """Return the patient whose data `obj` is (the access log names them)."""
+        if obj is None:
+            return None
+        return obj if obj._meta.label == "patients.Patient" else getattr(obj, "patient", None)
+
+    def log_access(self, request, action, obj=None, detail=""):
+        """Append one access-log entry for what `request.user` is being shown."""
+        access.record(
+            user=request.user, action=action, category=self.access_category,
+            patient=self.access_patient(obj), obj=obj, request=request, detail=detail,
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            self.log_access(request, "view" if request.method == "GET" else "view after edit", obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        with transaction.atomic():
+            response = super().changelist_view(request, extra_context)
+            if request.method == "GET" and getattr(response, "status_code", None) == 200:
+                searched = bool(request.GET.get("q", "").strip())
+                self.log_access(request, "search" if searched else "list", detail=self.access_list_detail(request, response))
+        return response
+
+    def access_list_detail(self, request, response) -> str:
+        """Return what a list or search showed, without PHI: how many rows, which page."""
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is None:
+            return ""
+        return f"{changelist.result_count} result(s), page {changelist.page_num}"
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
@@ -109,7 +149,11 @@ class AuditedAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         self._require_uuid(object_id)
-        return super().history_view(request, object_id, extra_context)
+        with transaction.atomic():
+            response = super().history_view(request, object_id, extra_context)
+            obj = self.model._base_manager.filter(pk=object_id).first()
+            self.log_access(request, "history", obj)
+        return response
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self._require_uuid(object_id)
@@ -117,7 +161,12 @@ class AuditedAdmin(SimpleHistoryAdmin):
             raise Http404("No such history entry.")
         request._novamind_reverting = True
         try:
-            return super().history_form_view(request, object_id, version_id, extra_context)
+            with transaction.atomic():
+                response = super().history_form_view(request, object_id, version_id, extra_context)
+                if request.method == "GET":
+                    obj = self.model._base_manager.filter(pk=object_id).first()
+                    self.log_access(request, "history version", obj, detail=f"history entry {version_id}")
+            return response
         except domain.ConcurrencyError as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

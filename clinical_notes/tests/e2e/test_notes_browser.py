@@ -7,7 +7,8 @@ import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from clinical_notes import domain, models
 from clinical_notes.tests.factories import make_clinician, signed, soap
@@ -39,8 +40,14 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
         self.driver.get(f"{self.live_server_url}/admin/login/")
         self.fill("username", username)
         self.fill("password", PASSWORD)
-        self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        self.click_and_wait(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
         assert "Clinic back-office" in self.driver.page_source
+
+    def click_and_wait(self, element):
+        """Click something that loads a new page, and wait until the old page is gone."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
 
     def fill(self, name, value):
         field = self.driver.find_element(By.NAME, name)
@@ -61,12 +68,12 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
         self.fill("objective", "Calm, good eye contact.")
         self.fill("assessment", "Improving.")
         # Signing with an empty section is refused next to it, and nothing is saved.
-        driver.find_element(By.ID, "sign-note").click()
+        self.click_and_wait(driver.find_element(By.ID, "sign-note"))
         assert "before signing" in driver.find_element(By.CSS_SELECTOR, ".field-plan .errorlist").text
         assert models.ClinicalNote.objects.count() == 0
 
         self.fill("plan", "Continue weekly sessions.")
-        driver.find_element(By.ID, "sign-note").click()
+        self.click_and_wait(driver.find_element(By.ID, "sign-note"))
         assert "is signed and can no longer be changed" in self.messages()
         note = models.ClinicalNote.objects.get()
         assert note.status == "signed" and note.signed_by == self.author
@@ -74,10 +81,10 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
         assert driver.find_elements(By.NAME, "plan") == [] and driver.find_elements(By.ID, "sign-note") == []
         assert "Continue weekly sessions." in driver.find_element(By.CSS_SELECTOR, ".field-plan").text
 
-        driver.find_element(By.LINK_TEXT, "ADD ADDENDUM").click()
+        self.click_and_wait(driver.find_element(By.LINK_TEXT, "ADD ADDENDUM"))
         self.fill("text", "Also reports fewer nightmares.")
         self.fill("reason", "Recalled after signing")
-        driver.find_element(By.NAME, "_confirm").click()
+        self.click_and_wait(driver.find_element(By.NAME, "_confirm"))
         assert "Addendum added and signed." in self.messages()
         assert "Also reports fewer nightmares." in driver.find_element(By.ID, "addenda-group").text
         assert models.ClinicalNote.objects.get().plan == "Continue weekly sessions."

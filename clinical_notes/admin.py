@@ -22,7 +22,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Q
@@ -35,7 +34,7 @@ from django.utils.html import format_html
 
 from clinical_notes import domain, models, repository, services
 from novamind import audit
-from novamind.admin import AuditedAdmin, VersionedModelForm
+from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
 from patients.admin import register_patient_inline
 
@@ -199,7 +198,7 @@ class RecordFilter(admin.SimpleListFilter):
         return queryset.general()
 
 
-class NoteChangeList(ChangeList):
+class NoteChangeList(EncryptionAwareChangeList):
     def get_queryset(self, request, exclude_parameters=None):
         # Lists never show text: leave the encrypted columns unread.
         return super().get_queryset(request, exclude_parameters).without_text()

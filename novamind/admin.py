@@ -4,13 +4,14 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, domain, models
+from novamind import access, audit, domain, encryption, models
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -53,6 +54,30 @@ class VersionedModelForm(forms.ModelForm):
         return cleaned
 
 
+def is_encrypted_column(model, name: str) -> bool:
+    """Return whether the list column `name` of `model` is an encrypted model field."""
+    try:
+        encryption.check_orderable(model, [name])
+    except encryption.EncryptedFieldQueryError:
+        return True
+    return False
+
+
+class EncryptionAwareChangeList(ChangeList):
+    """A changelist that never sorts by an encrypted column (the database would sort ciphertext).
+
+    Django honours `?o=N` for any column that is a model field, whatever `sortable_by` says, so a
+    hand-written URL could ask for an ordering the encrypted-field guard refuses: that column is
+    left out of the ordering instead.
+    """
+
+    def get_ordering_field(self, field_name):
+        order_field = super().get_ordering_field(field_name)
+        if isinstance(order_field, str) and is_encrypted_column(self.model, order_field):
+            return None
+        return order_field
+
+
 class AuditedAdmin(SimpleHistoryAdmin):
     """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user.
 
@@ -65,6 +90,16 @@ class AuditedAdmin(SimpleHistoryAdmin):
     history_list_display = ["version"]
     # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
     access_category = "demographics"
+
+    def get_changelist(self, request, **kwargs):
+        return EncryptionAwareChangeList
+
+    def get_sortable_by(self, request):
+        """Column headers of encrypted fields are not offered as sort links."""
+        return [
+            name for name in super().get_sortable_by(request)
+            if not (isinstance(name, str) and is_encrypted_column(self.model, name))
+        ]
 
     def access_patient(self, obj):
         """Return the patient whose data `obj` is (the access log names them)."""

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from appointments import repository, schedule
-from appointments.management.commands._common import active_staff
+from novamind.commands import active_staff
 
 
 def iso_date(value: str) -> dt.date:

@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from appointments import domain, policy, repository, services
-from appointments.management.commands._common import active_staff
+from novamind.commands import active_staff
 from novamind.domain import RuleViolation
 from patients import models as patient_models
 

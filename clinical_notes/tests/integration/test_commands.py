@@ -96,12 +96,12 @@ def test_every_note_command_requires_a_known_active_actor(command, author):
     assert "--actor" in str(missing.value)
     with pytest.raises(CommandError) as unknown:
         call_command(command, *arguments, "--actor", "nobody")
-    assert "No user named 'nobody'" in str(unknown.value)
+    assert "no user named 'nobody'" in str(unknown.value)
     author.is_active = False
     author.save()
     with pytest.raises(CommandError) as inactive:
         call_command(command, *arguments, "--actor", author.username)
-    assert "inactive" in str(inactive.value)
+    assert "not an active staff user" in str(inactive.value)
 
 
 def test_sign_note_signs_own_drafts_and_fails_for_the_rest(author, other_clinician, patient):

@@ -1,11 +1,11 @@
 """Print a patient's current medication list and allergies, for the chart or a referral letter."""
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from medications import domain, repository
 from novamind import access
+from novamind.commands import active_staff, add_actor_argument
 from patients import domain as patients_domain
 from patients import repository as patients_repository
 
@@ -19,12 +19,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--patient", required=True, metavar="MRN", help="The patient's medical record number, e.g. NM12345674.")
-        parser.add_argument("--actor", required=True, metavar="USERNAME", help="The staff member reading the list (an active staff user).")
+        add_actor_argument(parser, help_text="The staff member reading the list (an active staff user).")
 
     def handle(self, *args, patient, actor, **options):
-        user = get_user_model().objects.filter(username=actor).first()
-        if user is None or not user.is_active or not user.is_staff:
-            raise CommandError(f"--actor {actor!r} is not an active staff user.")
+        user = active_staff(actor)
         mrn = patient.strip().upper()
         if not patients_domain.is_valid_mrn(mrn):
             raise CommandError(f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674).")

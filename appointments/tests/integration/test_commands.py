@@ -58,7 +58,7 @@ def test_mark_no_shows_grace_can_be_overridden(repo, visit):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--actor", "nobody"], "no user with that username"),
+    (["--actor", "nobody"], "no user named"),
     (["--actor", "alice", "--grace-minutes", "-5"], "cannot be negative"),
 ])
 def test_mark_no_shows_refuses_bad_input_with_a_clear_error(staff, args, words):

@@ -67,7 +67,7 @@ def test_a_patient_with_nothing_recorded_gets_a_clear_empty_list(patient, staff)
 @pytest.mark.parametrize("args, message", [
     (("--patient", "NM00000000", "--actor", "alice"), "No patient has the MRN NM00000000"),
     (("--patient", "12345", "--actor", "alice"), "not a NovaMind MRN"),
-    (("--patient", "NM00000000", "--actor", "nobody"), "not an active staff user"),
+    (("--patient", "NM00000000", "--actor", "nobody"), "no user named"),
 ])
 def test_bad_arguments_are_clear_errors(staff, args, message):
     with pytest.raises(CommandError, match=message):

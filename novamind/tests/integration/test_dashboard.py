@@ -1,0 +1,336 @@
+"""The clinic dashboard on the admin index, on a real database: counts, weeks, permissions, queries."""
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+import zoneinfo
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments import domain, repository, services
+from appointments.tests.conftest import make_clinician, make_patient, make_room
+from clinical_notes import domain as notes_domain
+from clinical_notes.tests.factories import drafted, signed
+from conftest import make_staff
+from novamind import dashboard
+from novamind.models import AccessLogEntry
+
+pytestmark = pytest.mark.django_db
+
+INDEX = "admin:index"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+# --- builders -------------------------------------------------------------------------------------
+
+def at(zone_name, day, hour, minute=0):
+    """Return an aware datetime at a wall-clock time of `day` in the named zone."""
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(zone_name))
+
+
+class Clinic:
+    """Books past and present appointments through the services, as the front desk would."""
+
+    def __init__(self, actor, room):
+        self.actor, self.room = actor, room
+        self.repo = repository.DjangoAppointmentRepository(actor=actor)
+
+    def book(self, clinician, patient, start, *, minutes=50, kind=domain.Kind.THERAPY):
+        appointment = domain.Appointment(
+            patient_id=patient.id, clinician_id=clinician.pk, start=start,
+            end=start + dt.timedelta(minutes=minutes), room_id=self.room.pk, kind=kind,
+        )
+        # Booked two days ahead, so a visit in a past week can be set up as it happened.
+        return services.appointment_book(appointments=self.repo, appointment=appointment, now=start - dt.timedelta(days=2))
+
+    def completed(self, *args, **kwargs):
+        booked = self.book(*args, **kwargs)
+        services.appointment_check_in(appointments=self.repo, appointment_id=booked.id, now=booked.start)
+        return services.appointment_complete(appointments=self.repo, appointment_id=booked.id, now=booked.end)
+
+    def cancelled(self, *args, hours_ahead, **kwargs):
+        booked = self.book(*args, **kwargs)
+        return services.appointment_cancel(
+            appointments=self.repo, appointment_id=booked.id, by=domain.CancelledBy.PATIENT,
+            reason="Unwell", now=booked.start - dt.timedelta(hours=hours_ahead),
+        )
+
+    def no_show(self, *args, **kwargs):
+        booked = self.book(*args, **kwargs)
+        return services.appointment_mark_no_show(
+            appointments=self.repo, appointment_id=booked.id, now=booked.end + dt.timedelta(hours=2),
+        )
+
+
+@pytest.fixture
+def clinic(staff):
+    return Clinic(staff, make_room(staff, "Room 1"))
+
+
+@pytest.fixture
+def drwho(staff):
+    return make_clinician("drwho", actor=staff)
+
+
+@pytest.fixture
+def drno(staff):
+    return make_clinician("drno", actor=staff, credentials="LCSW")
+
+
+@pytest.fixture
+def patients(staff):
+    return [make_patient(staff, legal_first_name=f"Zebulon{n}", legal_last_name=f"Quagmire{n}") for n in range(3)]
+
+
+def counts(trend):
+    return {w.week_start: (w.visits, w.late_cancellations, w.no_shows) for w in trend.weeks}
+
+
+# --- the twelve weeks ------------------------------------------------------------------------------
+
+def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, clinic, drwho, patients):
+    settings.TIME_ZONE = "America/New_York"
+    today = dt.date(2025, 2, 12)  # a Wednesday
+    this_monday, last_monday = dt.date(2025, 2, 10), dt.date(2025, 2, 3)
+    first, second, third = patients
+    clinic.completed(drwho, first, at(settings.TIME_ZONE, last_monday, 9))
+    clinic.completed(drwho, second, at(settings.TIME_ZONE, last_monday, 11))
+    clinic.cancelled(drwho, third, at(settings.TIME_ZONE, last_monday, 14), hours_ahead=3)  # late
+    clinic.cancelled(drwho, third, at(settings.TIME_ZONE, last_monday, 16), hours_ahead=72)  # in time
+    clinic.no_show(drwho, first, at(settings.TIME_ZONE, last_monday + dt.timedelta(days=4), 10))
+    clinic.book(drwho, second, at(settings.TIME_ZONE, last_monday + dt.timedelta(days=2), 10))  # still scheduled
+    clinic.completed(drwho, first, at(settings.TIME_ZONE, this_monday, 10))
+    clinic.no_show(drwho, second, at(settings.TIME_ZONE, dt.date(2024, 11, 25), 10))  # eleven weeks before
+    clinic.completed(drwho, third, at(settings.TIME_ZONE, dt.date(2024, 11, 18), 10))  # twelve: too old
+
+    trend = dashboard.weekly_trend(today=today)
+
+    weeks = counts(trend)
+    assert list(weeks) == [dt.date(2024, 11, 25) + dt.timedelta(weeks=n) for n in range(12)]
+    assert weeks[last_monday] == (2, 1, 1)
+    assert weeks[this_monday] == (1, 0, 0)
+    assert weeks[dt.date(2024, 11, 25)] == (0, 0, 1)
+    assert sum(sum(week) for week in weeks.values()) == 6
+    assert [w.to_date for w in trend.weeks] == [False] * 11 + [True]
+
+
+@pytest.mark.parametrize("zone_name, moment, week", [
+    # 23:00 on Sunday in New York is already Monday in UTC: it belongs to the week before.
+    ("America/New_York", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
+    ("America/New_York", (dt.date(2025, 3, 10), 0), dt.date(2025, 3, 10)),
+    # 01:00 on Monday in Auckland is still Sunday in UTC: it belongs to the new week.
+    ("Pacific/Auckland", (dt.date(2025, 3, 10), 1), dt.date(2025, 3, 10)),
+    ("Pacific/Auckland", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
+])
+def test_weeks_run_monday_to_sunday_in_the_clinic_time_zone(settings, clinic, drwho, patients, zone_name, moment, week):
+    settings.TIME_ZONE = zone_name
+    clinic.completed(drwho, patients[0], at(zone_name, *moment, minute=5))
+
+    weeks = counts(dashboard.weekly_trend(today=dt.date(2025, 3, 12)))
+
+    assert weeks[week] == (1, 0, 0)
+    assert sum(visits for visits, _, _ in weeks.values()) == 1
+
+
+def test_the_trend_is_one_query_whatever_the_data(clinic, drwho, drno, patients, django_assert_num_queries):
+    today = timezone.localdate()
+    for weeks_ago in range(12):
+        start = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(weeks=weeks_ago, days=1), dt.time(9)))
+        clinic.completed(drwho, patients[0], start)
+        clinic.no_show(drno, patients[1], start + dt.timedelta(hours=2))
+    with django_assert_num_queries(1):
+        trend = dashboard.weekly_trend()
+    assert sum(w.visits for w in trend.weeks) == 12 and sum(w.no_shows for w in trend.weeks) == 12
+
+
+# --- today's schedule ---------------------------------------------------------------------------
+
+def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(staff, clinic, drwho, drno, patients):
+    today = timezone.localdate()
+    nine = timezone.make_aware(dt.datetime.combine(today, dt.time(9)))
+    later = clinic.book(drwho, patients[0], nine + dt.timedelta(hours=3), kind=domain.Kind.INTAKE)
+    earlier = clinic.completed(drwho, patients[1], nine)
+    cancelled = clinic.cancelled(drwho, patients[2], nine + dt.timedelta(hours=5), hours_ahead=2)
+    clinic.book(drwho, patients[0], nine + dt.timedelta(days=1))  # tomorrow
+
+    schedule = dashboard.todays_schedule()
+
+    assert schedule.day == today
+    by_clinician = {day.clinician: day for day in schedule.clinicians}
+    assert set(by_clinician) == {"Drwho Drwho, PhD", "Drno Drno, LCSW"}
+    assert by_clinician["Drno Drno, LCSW"].items == ()
+    day = by_clinician["Drwho Drwho, PhD"]
+    assert [item.appointment_id for item in day.items] == [earlier.id, later.id, cancelled.id]
+    assert (day.booked, day.completed, day.released) == (2, 1, 1)
+    assert day.items[1].kind is domain.Kind.INTAKE and day.items[1].mrn == patients[0].mrn
+    assert day.items[2].status_text == "Cancelled (late)"
+    assert day.items[0].start.tzinfo is not None and day.items[0].start.hour == 9
+
+
+# --- unsigned notes ------------------------------------------------------------------------------
+
+def test_unsigned_notes_older_than_the_late_entry_days_are_listed_per_author(settings, staff, drwho, drno, patients):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    first, second, _ = patients
+    not_yet = drafted(drwho, first, days_ago=3)  # signing it today is not a late entry yet
+    old = drafted(drwho, first, days_ago=4)
+    older = drafted(drwho, second, days_ago=10)
+    drno_old = drafted(drno, second, days_ago=6)
+    signed(drno, first, days_ago=20)
+    drafted(drno, first, days_ago=8, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)  # not listable by others
+
+    late = dashboard.late_unsigned_notes(viewer=staff)
+
+    assert late.older_than_days == 3
+    by_author = {author.author: [note.note_id for note in author.notes] for author in late.authors}
+    assert by_author == {"Drwho Drwho, PhD": [older.id, old.id], "Drno Drno, LCSW": [drno_old.id]}
+    assert not_yet.id not in {n.note_id for a in late.authors for n in a.notes}
+    assert [author.author for author in late.authors] == ["Drwho Drwho, PhD", "Drno Drno, LCSW"]  # most waiting first
+    assert late.authors[0].oldest.days_since_service == 10 and late.authors[0].oldest.mrn == second.mrn
+
+
+def test_an_author_sees_their_own_late_psychotherapy_drafts(settings, drno, patients):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    own = drafted(drno, patients[0], days_ago=8, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)
+
+    late = dashboard.late_unsigned_notes(viewer=drno)
+
+    assert [note.note_id for author in late.authors for note in author.notes] == [own.id]
+
+
+def test_the_cutoff_agrees_with_the_late_entry_rule():
+    today = dt.date(2025, 3, 12)
+    cutoff = dashboard.late_entry_cutoff(today, 3)
+    for days_ago in range(0, 8):
+        service = today - dt.timedelta(days=days_ago)
+        assert (service < cutoff) == notes_domain.is_late_entry(service, today, 3)
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def busy_day(staff, clinic, drwho, drno, patients, settings):
+    """Today's appointments, late drafts and past weeks' visits, for two clinicians."""
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    today = timezone.localdate()
+    nine = timezone.make_aware(dt.datetime.combine(today, dt.time(9)))
+    clinic.book(drwho, patients[0], nine)
+    clinic.no_show(drno, patients[1], nine - dt.timedelta(weeks=2))
+    clinic.cancelled(drno, patients[2], nine - dt.timedelta(weeks=1), hours_ahead=1)
+    clinic.completed(drwho, patients[1], nine - dt.timedelta(weeks=1))
+    drafted(drwho, patients[2], days_ago=5)
+    return today
+
+
+def admin_page(client, user, url=None):
+    client.force_login(user)
+    response = client.get(url or reverse(INDEX))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def chart_of(page: str) -> ET.Element:
+    svgs = re.findall(r'<svg [^>]*class="trend-chart".*?</svg>', page, flags=re.S)
+    assert len(svgs) == 1
+    return ET.fromstring(svgs[0])
+
+
+def test_the_index_shows_the_three_panels_above_the_app_list(client, staff, busy_day, patients):
+    page = admin_page(client, staff)
+
+    schedule, notes, trend, apps = (page.index(marker) for marker in (
+        'id="dashboard-schedule"', 'id="dashboard-late-notes"', 'id="dashboard-trend"', 'id="content-main"'))
+    assert -1 < schedule < notes < trend < apps
+    assert 'href="/admin/appointments/"' in page[apps:]  # the app list is still there
+    assert "Drwho Drwho, PhD" in page and "Unsigned notes older than 3 days" in page
+    assert patients[0].mrn in page[schedule:notes] and patients[2].mrn in page[notes:trend]
+    root = chart_of(page)
+    assert root.find(f"{SVG}title").text.startswith("Visits, late cancellations and no-shows per week")
+    assert "<script" not in page[schedule:apps]
+    # The same numbers as a table for screen readers: one row per week.
+    table = page[page.index('<table class="visually-hidden">'):apps]
+    assert table.count('<th scope="row">') == 12
+
+
+def test_the_index_names_no_patient(client, staff, busy_day, patients):
+    page = admin_page(client, staff).lower()
+    for patient in patients:
+        assert patient.legal_first_name.lower() not in page and patient.legal_last_name.lower() not in page
+    # By MRN: the patient seen today and the one with a late note; the other is only in the counts.
+    assert patients[0].mrn.lower() in page and patients[2].mrn.lower() in page
+    assert patients[1].mrn.lower() not in page
+
+
+def test_listing_patients_on_the_index_is_written_to_the_access_log(client, staff, busy_day):
+    admin_page(client, staff)
+    entries = AccessLogEntry.objects.filter(action="dashboard", user=staff)
+    assert sorted(entries.values_list("category", flat=True)) == ["appointments", "clinical_note"]
+    assert all(entry.patient_mrn == "" for entry in entries)
+
+
+def test_staff_without_appointment_permissions_get_no_schedule_and_no_chart(client, busy_day):
+    notes_only = make_staff("notesonly", permissions=("clinical_notes",))
+    page = admin_page(client, notes_only)
+    assert 'id="dashboard-late-notes"' in page
+    assert 'id="dashboard-schedule"' not in page and 'id="dashboard-trend"' not in page and 'class="trend-chart"' not in page
+
+
+def test_staff_without_note_permissions_get_no_note_panel(client, busy_day):
+    schedulers = make_staff("frontdesk", permissions=("appointments", "patients"))
+    page = admin_page(client, schedulers)
+    assert 'id="dashboard-schedule"' in page and 'id="dashboard-trend"' in page
+    assert 'id="dashboard-late-notes"' not in page
+
+
+def test_staff_with_no_clinical_permission_see_no_dashboard_and_nothing_is_logged(client, busy_day):
+    nobody = make_staff("visitor", permissions=())
+    page = admin_page(client, nobody)
+    assert 'id="clinic-dashboard"' not in page and 'id="content-main"' in page
+    assert not AccessLogEntry.objects.filter(action="dashboard").exists()
+
+
+def test_an_app_index_page_has_no_dashboard(client, staff, busy_day):
+    page = admin_page(client, staff, reverse("admin:app_list", args=["appointments"]))
+    assert 'id="clinic-dashboard"' not in page and 'id="content-main"' in page
+
+
+def test_the_index_costs_the_same_queries_with_more_data(client, staff, clinic, drwho, drno, patients, settings,
+                                                         django_assert_max_num_queries):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    client.force_login(staff)
+    today = timezone.localdate()
+    nine = timezone.make_aware(dt.datetime.combine(today, dt.time(9)))
+    clinic.book(drwho, patients[0], nine)
+    drafted(drwho, patients[0], days_ago=5)
+    clinic.completed(drno, patients[1], nine - dt.timedelta(weeks=1))
+
+    def index_queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(INDEX)).status_code == 200
+        return len(captured)
+
+    index_queries()  # the first request also warms caches (content types) and starts the access log
+    small = index_queries()
+    third = make_clinician("drthird", actor=staff)
+    for hour in range(4):
+        for who in (drwho, drno, third):
+            patient = make_patient(staff)
+            clinic.room = make_room(staff, f"Room {who.pk}-{hour}")
+            clinic.book(who, patient, nine + dt.timedelta(hours=hour + 1))
+            drafted(who, patient, days_ago=4 + hour)
+            for weeks_ago in range(1, 12):
+                clinic.no_show(who, patient, nine - dt.timedelta(weeks=weeks_ago, hours=hour + 1))
+    assert index_queries() == small
+
+    staff = get_user_model().objects.get(pk=staff.pk)  # a fresh user: its permissions are loaded again
+    # Two for the permissions, two for the schedule, two for the notes, one for the weeks, and
+    # five per access-log entry (savepoint, lock the chain head, insert, move the head, release).
+    with django_assert_max_num_queries(2 + 2 + 2 + 1 + 2 * 5):
+        board = dashboard.for_user(staff)
+    assert board.schedule.appointment_count == 13 and board.late_notes.note_count == 13
+    assert sum(w.no_shows for w in board.trend.weeks) == 12 * 11

@@ -1,0 +1,124 @@
+"""Export a patient's record for the patient's right of access (45 CFR 164.524), as JSON or HTML."""
+
+import contextlib
+import os
+import pathlib
+import tempfile
+
+from django.core.management.base import BaseCommand, CommandError
+
+from novamind import encryption, record_export
+from novamind.commands import active_staff, add_actor_argument
+from patients import domain as patients_domain
+from patients import repository as patients_repository
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a copy of one patient's designated record set for their right of access (45 CFR 164.524): "
+        "demographics, appointments, signed clinical notes with their addenda, every medication order "
+        "(the whole timeline) and allergies. Psychotherapy notes are never included; unsigned drafts are "
+        "not part of the record yet and are left out (the copy says how many there are). "
+        "--format json is a documented, versioned structure (schema novamind.patient_record); "
+        "--format html is a self-contained page for reading and printing (no scripts, nothing fetched). "
+        "The copy contains PHI: it goes to --output (a new file, mode 0600, written completely or not at all) "
+        "or to standard output, and is recorded in the access log as a disclosure under --actor."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--patient", required=True, metavar="MRN",
+            help="The patient's medical record number, e.g. NM12345674.",
+        )
+        parser.add_argument(
+            "--format", required=True, choices=record_export.FORMATS,
+            help="json: machine-readable, schema_version %d; html: a printable page." % record_export.SCHEMA_VERSION,
+        )
+        parser.add_argument(
+            "--output", metavar="PATH",
+            help="Write the copy to this new file (created with mode 0600; an existing file is not "
+                 "overwritten). Without it the copy goes to standard output.",
+        )
+        add_actor_argument(
+            parser, help_text="The staff member making the copy (an active staff user); the disclosure is logged in their name.",
+        )
+
+    def handle(self, *args, patient, format, output, actor, **options):
+        user = active_staff(actor)
+        mrn = patient.strip().upper()
+        if not patients_domain.is_valid_mrn(mrn):
+            raise CommandError(f"--patient {patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674).")
+        try:
+            found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
+            if found is None:
+                raise CommandError(f"--patient {mrn}: no patient has this MRN.")
+            if output:
+                with private_file(output) as handle:
+                    counts = record_export.export(patient=found, actor=user, format=format, out=handle)
+                self.stdout.write(
+                    f"Wrote the {format} record of {mrn} to {output}: {counts.describe()}. "
+                    f"The disclosure is recorded in the access log."
+                )
+            else:
+                counts = record_export.export(
+                    patient=found, actor=user, format=format, out=_Unterminated(self.stdout), retractable=False,
+                )
+                self.stderr.write(f"Exported the {format} record of {mrn}: {counts.describe()}.")
+        except encryption.DecryptionError:
+            raise CommandError(
+                f"Part of the record of {mrn} does not decrypt with FIELD_ENCRYPTION_KEY (a wrong or missing key, "
+                f"or data changed outside NovaMind); {_aftermath(output)} Run verify_notes and check the key."
+            ) from None
+        except OSError as error:
+            raise CommandError(
+                f"Could not write the record to {output or 'standard output'}: {error.strerror or error}; {_aftermath(output)}"
+            ) from None
+
+
+def _aftermath(output: str | None) -> str:
+    """Return what a failed export left behind, for the error message."""
+    if output:
+        return "no file was written."
+    return "any copy on standard output is incomplete, and the access log records it as an incomplete disclosure."
+
+
+class _Unterminated:
+    """Standard output as a plain stream: Django's OutputWrapper would end every write with a newline."""
+
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, ending="")
+
+
+@contextlib.contextmanager
+def private_file(path: str):
+    """Yield a text stream to a new file at `path`, mode 0600, that appears only when complete.
+
+    The text is written to a temporary file in the same directory and renamed into place at
+    the end, so a failed export leaves nothing behind, and a reader never sees half a record.
+    """
+    target = pathlib.Path(path).expanduser()
+    if target.is_dir():
+        raise CommandError(f"--output {path!r} is a directory; give the name of the file to create.")
+    if target.exists() or target.is_symlink():
+        raise CommandError(f"--output {path!r} already exists; an export never overwrites a file: choose another name.")
+    directory = target.parent
+    if not directory.is_dir():
+        raise CommandError(f"--output {path!r}: the directory {str(directory)!r} does not exist.")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as error:
+        raise CommandError(f"--output {path!r}: cannot create a file in {str(directory)!r} ({error.strerror}).") from None
+    try:
+        os.fchmod(descriptor, 0o600)  # mkstemp's default, stated: the file holds PHI
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

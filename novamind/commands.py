@@ -4,6 +4,11 @@ Every command that reads or writes PHI acts in the name of a named, active staff
 writes are attributed and its reads are logged like the admin's.
 """
 
+import contextlib
+import os
+import pathlib
+import tempfile
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
@@ -35,3 +40,35 @@ def describe(violation: RuleViolation) -> str:
         prefix = "" if field == RuleViolation.NON_FIELD else f"{field}: "
         lines.extend(prefix + message for message in messages)
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def private_file(path: str):
+    """Yield a text stream to a new file at `path`, mode 0600, that appears only when complete.
+
+    The text is written to a temporary file in the same directory and renamed into place at
+    the end, so a failed run leaves nothing behind, and a reader never sees half a file.
+    """
+    target = pathlib.Path(path).expanduser()
+    if target.is_dir():
+        raise CommandError(f"--output {path!r} is a directory; give the name of the file to create.")
+    if target.exists() or target.is_symlink():
+        raise CommandError(f"--output {path!r} already exists; a command never overwrites a file: choose another name.")
+    directory = target.parent
+    if not directory.is_dir():
+        raise CommandError(f"--output {path!r}: the directory {str(directory)!r} does not exist.")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as error:
+        raise CommandError(f"--output {path!r}: cannot create a file in {str(directory)!r} ({error.strerror}).") from None
+    try:
+        os.fchmod(descriptor, 0o600)  # mkstemp's default, stated: the file holds PHI
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -1,14 +1,9 @@
 """Export a patient's record for the patient's right of access (45 CFR 164.524), as JSON or HTML."""
 
-import contextlib
-import os
-import pathlib
-import tempfile
-
 from django.core.management.base import BaseCommand, CommandError
 
 from novamind import encryption, record_export
-from novamind.commands import active_staff, add_actor_argument
+from novamind.commands import active_staff, add_actor_argument, private_file
 from patients import domain as patients_domain
 from patients import repository as patients_repository
 
@@ -90,35 +85,3 @@ class _Unterminated:
 
     def write(self, text: str) -> None:
         self.wrapper.write(text, ending="")
-
-
-@contextlib.contextmanager
-def private_file(path: str):
-    """Yield a text stream to a new file at `path`, mode 0600, that appears only when complete.
-
-    The text is written to a temporary file in the same directory and renamed into place at
-    the end, so a failed export leaves nothing behind, and a reader never sees half a record.
-    """
-    target = pathlib.Path(path).expanduser()
-    if target.is_dir():
-        raise CommandError(f"--output {path!r} is a directory; give the name of the file to create.")
-    if target.exists() or target.is_symlink():
-        raise CommandError(f"--output {path!r} already exists; an export never overwrites a file: choose another name.")
-    directory = target.parent
-    if not directory.is_dir():
-        raise CommandError(f"--output {path!r}: the directory {str(directory)!r} does not exist.")
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".partial")
-    except OSError as error:
-        raise CommandError(f"--output {path!r}: cannot create a file in {str(directory)!r} ({error.strerror}).") from None
-    try:
-        os.fchmod(descriptor, 0o600)  # mkstemp's default, stated: the file holds PHI
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

@@ -32,7 +32,7 @@ from conftest import make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
-from novamind import access, audit, encryption, record_export
+from novamind import access, audit, commands, encryption, record_export
 from novamind.management.commands import export_patient_record as command
 from novamind.models import AccessLogEntry, StaffProfile
 from patients import domain as patients_domain
@@ -458,7 +458,7 @@ def test_an_unwritable_directory_is_a_clear_error(chart, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(command.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(commands.tempfile, "mkstemp", refuse)
     with pytest.raises(CommandError, match="cannot create a file in .*Permission denied"):
         export("--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice")
     assert os.listdir(tmp_path) == [] and disclosures() == []

@@ -72,8 +72,49 @@ def check_production_configuration(app_configs=None, **kwargs):
     if not settings.PRODUCTION:
         return []
     errors = _key_errors() + _tls_errors()
-    if settings.DEBUG:
-        errors.append(checks.Error("DEBUG must be off in production.", id="novamind.E009"))
+    if settings.DEBUG or getattr(settings, "NOVAMIND_DEBUG_REQUESTED", False):
+        errors.append(checks.Error("DEBUG must be off in production.", hint="Unset DEBUG in the environment.", id="novamind.E009"))
+    return errors + _login_safeguard_errors()
+
+
+# What production must have in MIDDLEWARE for sessions, two-factor login, lockout and the CSP.
+PRODUCTION_MIDDLEWARE = (
+    "csp.middleware.CSPMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "novamind.middleware.SessionTimeoutMiddleware",
+    "novamind.middleware.TwoFactorMiddleware",
+    "axes.middleware.AxesMiddleware",
+)
+
+
+def _login_safeguard_errors() -> list[checks.CheckMessage]:
+    errors = [
+        checks.Error(f"{name} is missing from MIDDLEWARE.", id="novamind.E030")
+        for name in PRODUCTION_MIDDLEWARE if name not in settings.MIDDLEWARE
+    ]
+    if not settings.NOVAMIND_REQUIRE_TWO_FACTOR:
+        errors.append(checks.Error("Two-factor login is off in production.", id="novamind.E031"))
+    return errors
+
+
+@checks.register("novamind")
+def check_session_limits(app_configs=None, **kwargs):
+    """Refuse session and lockout limits that would switch the safeguard off."""
+    errors = []
+    idle, absolute = settings.NOVAMIND_SESSION_IDLE_MINUTES, settings.NOVAMIND_SESSION_ABSOLUTE_HOURS
+    if idle < 1 or absolute < 1 or idle > absolute * 60:
+        errors.append(checks.Error(
+            f"Session limits are inconsistent: idle {idle} minutes, absolute {absolute} hours.",
+            hint="NOVAMIND_SESSION_IDLE_MINUTES must be at least 1 and at most the absolute limit; "
+                 "NOVAMIND_SESSION_ABSOLUTE_HOURS at least 1.",
+            id="novamind.E032",
+        ))
+    if settings.AXES_FAILURE_LIMIT < 1 or settings.AXES_COOLOFF_TIME.total_seconds() < 60:
+        errors.append(checks.Error(
+            "Login lockout is off: NOVAMIND_LOCKOUT_FAILURES must be at least 1 and "
+            "NOVAMIND_LOCKOUT_MINUTES at least 1.",
+            id="novamind.E033",
+        ))
     return errors
 
 
@@ -102,3 +143,14 @@ def check_encryption_canary(app_configs=None, **kwargs):
         if any(value != EncryptionCanary.PLAINTEXT for value in canaries):
             messages.append(checks.Error(f"The encryption canary of '{alias}' decrypts to the wrong value.", id="novamind.E011"))
     return messages
+
+
+@checks.register("novamind")
+def check_retention_period(app_configs=None, **kwargs):
+    """Refuse a retention period shorter than HIPAA's six years, in every mode."""
+    from novamind import retention
+
+    problem = retention.period_problem(settings.NOVAMIND_RETENTION_YEARS)
+    if problem is None:
+        return []
+    return [checks.Error(problem, hint=f"Set NOVAMIND_RETENTION_YEARS to {retention.HIPAA_MINIMUM_YEARS} or more (state law may require longer).", id="novamind.E040")]

@@ -1,12 +1,36 @@
-"""Turn a stored value that does not decrypt into a clear 503 page instead of a crash page."""
+"""Request-wide rules: undecryptable data answers 503, sessions time out, the second factor.
 
+- `DecryptionErrorMiddleware` turns a stored value that does not decrypt into a clear 503 page
+  instead of a crash page.
+- `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
+  request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
+  page with a message saying which.
+- `TwoFactorMiddleware` sends a signed-in user who has not proved a second factor to the
+  verification page (or to enrolment), where two-factor login is required.
+"""
+
+import datetime as dt
 import logging
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 
+from novamind import access, mfa
 from novamind.encryption import DecryptionError
 
 logger = logging.getLogger("novamind.encryption")
+security_logger = logging.getLogger("novamind.security")
+
+# Session keys: epoch seconds of the sign-in and of the last request (no PHI in the session).
+SIGNED_IN_AT = "novamind_signed_in_at"
+LAST_SEEN_AT = "novamind_last_seen_at"
+IDLE = "idle"
+ABSOLUTE = "absolute"
 
 MESSAGE = (
     "<h1>Encrypted data cannot be read</h1><p>This server's encryption key does not match the "
@@ -29,3 +53,86 @@ class DecryptionErrorMiddleware:
             logger.error("Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path)
             return HttpResponse(MESSAGE, status=503)
         return None
+
+
+def session_expiry(*, now: float, signed_in_at: float, last_seen_at: float,
+                   idle: dt.timedelta, absolute: dt.timedelta) -> str | None:
+    """Return why a session is over at `now` (ABSOLUTE or IDLE), or None while it is live."""
+    if now - signed_in_at >= absolute.total_seconds():
+        return ABSOLUTE
+    if now - last_seen_at >= idle.total_seconds():
+        return IDLE
+    return None
+
+
+def session_limits() -> tuple[dt.timedelta, dt.timedelta]:
+    """Return the idle and absolute session limits in force (read per request)."""
+    return (
+        dt.timedelta(minutes=settings.NOVAMIND_SESSION_IDLE_MINUTES),
+        dt.timedelta(hours=settings.NOVAMIND_SESSION_ABSOLUTE_HOURS),
+    )
+
+
+class SessionTimeoutMiddleware:
+    """Sign a user out after the idle or absolute limit; otherwise note this request's time."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            session = request.session
+            signed_in_at, last_seen_at = session.get(SIGNED_IN_AT), session.get(LAST_SEEN_AT)
+            idle, absolute = session_limits()
+            if signed_in_at is not None and last_seen_at is not None:
+                reason = session_expiry(now=now, signed_in_at=signed_in_at, last_seen_at=last_seen_at,
+                                        idle=idle, absolute=absolute)
+                if reason is not None:
+                    return self.sign_out(request, reason, idle, absolute)
+            session[SIGNED_IN_AT] = signed_in_at if signed_in_at is not None else now
+            session[LAST_SEEN_AT] = now
+        response = self.get_response(request)
+        # A sign-in during this request (the login view) starts both clocks.
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and request.session.get(SIGNED_IN_AT) is None:
+            now = timezone.now().timestamp()
+            request.session[SIGNED_IN_AT] = request.session[LAST_SEEN_AT] = now
+        return response
+
+    def sign_out(self, request, reason, idle, absolute):
+        """End the session, record why, and send the user to the login page with a notice."""
+        user = request.user
+        if reason == IDLE:
+            minutes = int(idle.total_seconds() // 60)
+            why = f"after {minutes} minutes without activity"
+        else:
+            hours = absolute.total_seconds() / 3600
+            why = f"{hours:g} hours after signing in"
+        access.record(user=user, action="sign-out", category=mfa.CATEGORY, request=request,
+                      detail=f"session ended {why} ({reason} limit)")
+        security_logger.info("Signed %s out %s (%s limit)", user.get_username(), why, reason)
+        auth.logout(request)
+        messages.warning(request, f"You were signed out {why}. Please sign in again.")
+        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+class TwoFactorMiddleware:
+    """Where two-factor login is required, send unverified users to verify or enrol first."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not mfa.required() or not request.user.is_authenticated or mfa.is_verified(request.user):
+            return None
+        if getattr(view_func, "two_factor_exempt", False):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name == "admin:logout":
+            return None
+        target = "two-factor-verify" if mfa.has_authenticator(request.user) else "two-factor-enrol"
+        return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

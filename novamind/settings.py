@@ -7,9 +7,11 @@ Values are read with django-environ from the process environment and, when prese
 otherwise). Every variable is documented in README.md.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 
 from novamind import config
 
@@ -33,7 +35,10 @@ if not PRODUCTION:
     # into .env once, so data written today still decrypts tomorrow.
     config.ensure_development_keys(ENV_FILE, env)
 
-DEBUG = env.bool("DEBUG", default=not PRODUCTION) and not PRODUCTION
+# Production keeps DEBUG off whatever the environment says (a WSGI server runs no system
+# checks), and the check novamind.E009 refuses to start when DEBUG=on was asked for.
+NOVAMIND_DEBUG_REQUESTED = env.bool("DEBUG", default=not PRODUCTION)
+DEBUG = NOVAMIND_DEBUG_REQUESTED and not PRODUCTION
 
 # Missing keys in production are reported by novamind.checks (a system check error), so the
 # process refuses to start with a clear message instead of an import-time traceback; the
@@ -57,6 +62,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "simple_history",
+    # Login throttling and lockout; two-factor login (TOTP, recovery codes); the CSP header.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "novamind.apps.NovamindConfig",
     "patients.apps.PatientsConfig",
     "appointments.apps.AppointmentsConfig",
@@ -66,14 +77,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (the sign-out notice is a message), before anything that reads PHI.
+    "novamind.middleware.SessionTimeoutMiddleware",
+    "novamind.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "novamind.middleware.DecryptionErrorMiddleware",
+    # django-axes turns a refused login into the lockout page; it must come last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "novamind.urls"
@@ -89,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "novamind.mfa.context",
             ],
         },
     },
@@ -127,13 +146,43 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 LOGIN_URL = "admin:login"
 
-# Sessions hold only the authenticated user id, never PHI; they end with the browser.
+# --- Sessions, lockout, two-factor login --------------------------------------------------
+# Sessions hold the user id, the second factor's device id and two timestamps, never PHI. They
+# end with the browser, after NOVAMIND_SESSION_IDLE_MINUTES without a request, and
+# NOVAMIND_SESSION_ABSOLUTE_HOURS after sign-in whatever the activity
+# (novamind.middleware.SessionTimeoutMiddleware).
+NOVAMIND_SESSION_IDLE_MINUTES = env.int("NOVAMIND_SESSION_IDLE_MINUTES", default=15)
+NOVAMIND_SESSION_ABSOLUTE_HOURS = env.int("NOVAMIND_SESSION_ABSOLUTE_HOURS", default=12)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+# The stored session row outlives no session: the database drops it with the absolute limit.
+SESSION_COOKIE_AGE = NOVAMIND_SESSION_ABSOLUTE_HOURS * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 # Messages are rendered once and must not linger in the session table.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out username+address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("NOVAMIND_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("NOVAMIND_LOCKOUT_MINUTES", default=15))
+# Lock the pair: a storm from one address cannot lock a colleague out from another desk.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "novamind.lockout.lockout_response"
+# The same address the access log records (REMOTE_ADDR, as the proxy set it).
+AXES_CLIENT_IP_CALLABLE = "novamind.access.client_address"
+# No start-up banner on every manage.py command; attempts are still logged (username hidden).
+AXES_VERBOSE = False
+
+# Two-factor login is required in production and cannot be turned off there; in development it
+# is off unless asked for, and every admin page says so.
+NOVAMIND_REQUIRE_TWO_FACTOR = PRODUCTION or env.bool("NOVAMIND_REQUIRE_TWO_FACTOR", default=False)
+OTP_TOTP_ISSUER = env.str("NOVAMIND_TOTP_ISSUER", default="NovaMind")
+# The device admin never shows a TOTP secret or a recovery code once it is stored.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -146,6 +195,22 @@ if PRODUCTION:
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Same-origin everything; no inline script at all. The few inline <style> blocks of the admin
+# templates carry the per-request nonce (nonce="{{ request.csp_nonce }}"); a test keeps it so.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "img-src": [csp_constants.SELF],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 
 # --- Audit trail ----------------------------------------------------------------------------
 # The revert button stays: it is a normal, attributed, version-checked save.
@@ -157,14 +222,31 @@ SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "no_sql": {"()": "novamind.security.DropSQLRecords"},
+        "no_query_strings": {"()": "novamind.security.RedactQueryStrings"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_sql"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # SQL parameters carry ciphertext and blind indexes at best; keep them out anyway.
+        # SQL parameters carry ciphertext and blind indexes at best; keep them out anyway (the
+        # level stops them at the source, the handler filter if someone lowers the level).
         "django.db.backends": {"level": "WARNING", "propagate": True},
+        # runserver's request lines: a search's query string is PHI.
+        "django.server": {"handlers": ["server"], "filters": ["no_query_strings"], "level": "INFO", "propagate": False},
     },
 }
+# Error pages and e-mailed reports show no POST or GET values, request bodies, cookies or
+# local variables: the forms and the objects in a view carry PHI.
+DEFAULT_EXCEPTION_REPORTER = "novamind.security.PHISafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "novamind.security.PHISafeExceptionReporterFilter"
 
 # --- NovaMind -------------------------------------------------------------------------------
 # Phone numbers without a country code are read as numbers of this region.
@@ -177,3 +259,7 @@ NOVAMIND_NO_SHOW_GRACE_MINUTES = env.int("NOVAMIND_NO_SHOW_GRACE_MINUTES", defau
 NOVAMIND_MAX_APPOINTMENT_MINUTES = env.int("NOVAMIND_MAX_APPOINTMENT_MINUTES", default=240)
 # A note signed more than this many days after its date of service is flagged as a late entry.
 NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)
+# Years a former patient's record is kept after its last activity (HIPAA: at least 6; see novamind/retention.py).
+NOVAMIND_RETENTION_YEARS = env.int("NOVAMIND_RETENTION_YEARS", default=10)
+# Emergency ("break the glass") access to a patient outside one's care ends after this long.
+NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES", default=60)

@@ -2,11 +2,16 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from novamind import mfa_views
+
 admin.site.site_header = "NovaMind clinic administration"
 admin.site.site_title = "NovaMind"
 admin.site.index_title = "Clinic back-office"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Before admin.site.urls, which would otherwise claim these paths.
+    path("admin/two-factor/", mfa_views.verify, name="two-factor-verify"),
+    path("admin/two-factor/enrol/", mfa_views.enrol, name="two-factor-enrol"),
     path("admin/", admin.site.urls),
 ]

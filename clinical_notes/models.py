@@ -4,6 +4,8 @@ Every piece of clinical text is encrypted; only what lists, filters and the work
 patient, author, kind, format, date of service, status and signature) is stored in plaintext.
 """
 
+import dataclasses
+
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models, transaction
@@ -16,6 +18,7 @@ from novamind.domain import RuleViolation
 from novamind.models import AnonymousWriteError, AuditedModel, AuditedQuerySet, UnauditedWriteError
 
 PSYCHOTHERAPY = domain.NoteKind.PSYCHOTHERAPY_NOTE.value
+COSIGN_PERMISSION = "clinical_notes.cosign_clinicalnote"
 USER = settings.AUTH_USER_MODEL
 
 
@@ -33,6 +36,12 @@ def staff_of(user) -> domain.Staff:
         is_superuser=user.is_superuser,
         is_active=user.is_active,
     )
+
+
+def supervisor_of(user) -> domain.Staff:
+    """Return `user` as a co-signer: a supervisor only with the supervisor role as well."""
+    staff = staff_of(user)
+    return dataclasses.replace(staff, is_supervisor=staff.is_supervisor and user.has_perm(COSIGN_PERMISSION))
 
 
 def _staff_or_none(user):
@@ -147,6 +156,8 @@ class ClinicalNote(AuditedModel):
     class Meta:
         verbose_name = "clinical note"
         ordering = ["-date_of_service", "-created_at"]
+        # The supervisor role (novamind.roles); the staff profile must also say supervisor.
+        permissions = [("cosign_clinicalnote", "Can co-sign clinical notes")]
         indexes = [
             models.Index(fields=["patient", "kind", "date_of_service"], name="clinical_note_patient_kind"),
             models.Index(fields=["author", "status"], name="clinical_note_author_status"),

@@ -131,7 +131,7 @@ class DjangoClinicalNoteRepository:
         if supervisor is None:
             raise RuleViolation({"cosign_requested_from": [f"No user with id {supervisor_id}."]})
         note = row.to_domain(with_audit=False).with_cosignature_requested(
-            requester=models.staff_of(self.actor), supervisor=models.staff_of(supervisor), at=timezone.now(),
+            requester=models.staff_of(self.actor), supervisor=models.supervisor_of(supervisor), at=timezone.now(),
         )
         row.record_workflow(note)
         services.save(row, actor=self.actor, reason=f"Co-signature requested from {supervisor.get_username()}")
@@ -140,7 +140,7 @@ class DjangoClinicalNoteRepository:
     def cosign(self, note_id: uuid.UUID) -> domain.ClinicalNote:
         """Record the actor's co-signature on a signed note they were asked to co-sign."""
         row = self._existing(note_id, action="co-sign")
-        note = row.to_domain(with_audit=False).cosigned(cosigner=models.staff_of(self.actor), at=timezone.now())
+        note = row.to_domain(with_audit=False).cosigned(cosigner=models.supervisor_of(self.actor), at=timezone.now())
         row.record_workflow(note)
         services.save(row, actor=self.actor, reason="Co-signed")
         return _with_addenda(row)

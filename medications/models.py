@@ -172,6 +172,8 @@ class MedicationOrder(DomainValidatedModel):
     class Meta:
         verbose_name = "medication order"
         ordering = ["-start_date", "-created_at"]
+        # The front desk sees the current list on the patient's page, not the orders themselves.
+        permissions = [("view_current_medications", "Can view a patient's current medication list")]
         indexes = [models.Index(fields=["patient", "status"], name="meds_order_patient_status")]
         constraints = [
             models.CheckConstraint(

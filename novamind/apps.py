@@ -18,3 +18,7 @@ class NovamindConfig(AppConfig):
         from novamind import checks  # noqa: F401  (registers the system checks)
 
         post_migrate.connect(create_encryption_canary, sender=self)
+
+        from novamind import signals
+
+        signals.connect(self)  # role changes audited; the permission matrix applied after migrate

@@ -241,6 +241,7 @@ class AccessLogEntry(models.Model):
         verbose_name = "access log entry"
         verbose_name_plural = "access log"
         ordering = ["-sequence"]
+        permissions = [("view_audit_report", "Can download the audit report")]
         indexes = [models.Index(fields=["user", "occurred_at"], name="novamind_access_user_when")]
 
     def __str__(self):

@@ -7,11 +7,11 @@ import secrets
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from novamind import audit
+from novamind import audit, roles, signals
 from novamind.models import StaffProfile
 
 # username, first name, last name, superuser, role description, staff profile
@@ -24,7 +24,18 @@ DEMO_STAFF = [
      {"credentials": "PhD", "is_clinician": True}),
     ("msmith", "Morgan", "Smith", False, "therapist (LCSW)",
      {"credentials": "LCSW", "is_clinician": True}),
+    ("office", "Olive", "Office", False, "practice admin (staff accounts)", None),
+    ("auditor", "Avery", "Audit", False, "auditor (access log, audit report)", None),
 ]
+# The roles (novamind.roles) of the demo staff who are not superusers.
+DEMO_ROLES = {
+    "frontdesk": (roles.FRONT_DESK,),
+    "drlee": (roles.PRESCRIBER, roles.SUPERVISOR),
+    "drpatel": (roles.CLINICIAN,),
+    "msmith": (roles.CLINICIAN,),
+    "office": (roles.PRACTICE_ADMIN,),
+    "auditor": (roles.AUDITOR,),
+}
 CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications")
 
 
@@ -63,7 +74,6 @@ class Command(BaseCommand):
 
     def _staff(self, reset_passwords):
         User = get_user_model()
-        clinical_permissions = Permission.objects.filter(content_type__app_label__in=CLINICAL_APPS)
         staff = {}
         self.stdout.write("Demo staff accounts:")
         for username, first, last, superuser, role, profile in DEMO_STAFF:
@@ -80,7 +90,10 @@ class Command(BaseCommand):
                 user.set_password(password)
             user.save()
             if not superuser:
-                user.user_permissions.add(*clinical_permissions)
+                # Roles only: direct permissions given by earlier versions of this command go.
+                user.user_permissions.clear()
+                with signals.changed_by(staff["admin"]):
+                    user.groups.add(*Group.objects.filter(name__in=DEMO_ROLES[username]))
             shown = password or "(unchanged; --reset-passwords prints a new one)"
             self.stdout.write(f"  {username:<10} {shown:<50} {role}")
             staff[username] = user

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
+from novamind import care
 from novamind.admin import AuditedAdmin
 from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
 from patients.admin import register_patient_inline
@@ -107,8 +108,12 @@ class ListingFormSet(BaseInlineFormSet):
         return True
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        return queryset[: self.limit] if self.limit else queryset
+        # Kept once: a fresh slice on every call would run the query again for each row
+        # (the formset asks for its length per form), two queries per listed appointment.
+        if not hasattr(self, "_limited_queryset"):
+            queryset = super().get_queryset()
+            self._limited_queryset = queryset[: self.limit] if self.limit else queryset
+        return self._limited_queryset
 
     def save(self, commit=True):
         return []
@@ -208,6 +213,10 @@ class AppointmentAdmin(AuditedAdmin):
     ordering = ("start",)
     autocomplete_fields = ("patient",)
     actions = ("check_in_selected", "complete_selected", "no_show_selected", "cancel_selected")
+
+    def get_queryset(self, request):
+        # A clinician sees the appointments of the patients in their care (novamind.care).
+        return care.restrict(super().get_queryset(request), request.user)
 
     # --- the form ------------------------------------------------------------------------------
 

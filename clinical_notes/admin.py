@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, repository, services
-from novamind import audit
+from novamind import audit, care
 from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
 from patients.admin import register_patient_inline
@@ -217,8 +217,8 @@ class CosignatureRequestForm(forms.Form):
     def __init__(self, *args, author_id, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cosign_requested_from"].queryset = (
-            get_user_model().objects.filter(is_active=True, staff_profile__is_supervisor=True)
-            .exclude(pk=author_id).order_by("username")
+            get_user_model().objects.with_perm(models.COSIGN_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
+            .filter(staff_profile__is_supervisor=True).exclude(pk=author_id).order_by("username")
         )
 
 
@@ -261,7 +261,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).readable_by(request.user)
+            care.restrict(super().get_queryset(request), request.user).readable_by(request.user)
             .select_related("author", "signed_by", "cosign_requested_from", "cosigned_by")
             .with_patient_mrn()
         )
@@ -354,6 +354,8 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def _guard(self, request, object_id, action):
         """Record the access to the note; return a refusing redirect if the user may not read it."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # a role without notes (novamind.roles); the refusal is logged
         try:
             pk = uuid.UUID(str(object_id))
         except ValueError:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from medications import domain, models, repository
-from novamind import access, audit
+from novamind import access, audit, care
 from novamind.admin import AuditedAdmin, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
@@ -111,6 +111,10 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     ordering = ("-start_date", "-created_at")
     autocomplete_fields = ("patient",)
     actions = ("hold_orders", "resume_orders", "complete_orders")
+
+    def get_queryset(self, request):
+        # A clinician sees the orders of the patients in their care (novamind.care).
+        return care.restrict(super().get_queryset(request), request.user)
     add_fieldsets = (
         ("Patient", {"fields": ("patient",)}),
         ("Order", {"fields": ORDER_DETAIL_FIELDS}),
@@ -574,6 +578,14 @@ class CurrentMedicationInline(ReadOnlyOrderInline):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status__in=[s.value for s in domain.CURRENT_STATUSES])
 
+    def has_view_permission(self, request, obj=None):
+        # The front desk sees the current list (novamind.roles) but no order itself.
+        return request.user.has_perm("medications.view_current_medications") or super().has_view_permission(request, obj)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self.show_change_link = super().has_view_permission(request, obj)  # a link only where it opens
+        return super().get_formset(request, obj, **kwargs)
+
 
 @patients_admin.register_patient_inline
 class MedicationHistoryInline(ReadOnlyOrderInline):
@@ -607,6 +619,9 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     ordering = ("-created_at",)
     autocomplete_fields = ("patient",)
     fields = ("patient", "substance", "reaction", "severity", "status")
+
+    def get_queryset(self, request):
+        return care.restrict(super().get_queryset(request), request.user)
 
     @admin.display(description="entry")
     def entry(self, obj):

@@ -25,6 +25,14 @@ CHAINED_FIELDS = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class PatientRef:
+    """A patient named by id and MRN, for `record()`, without loading (or decrypting) the record."""
+
+    id: object
+    mrn: str
+
+
 def client_address(request) -> str | None:
     """Return the address the request came from (REMOTE_ADDR, as the proxy set it)."""
     return request.META.get("REMOTE_ADDR") if request is not None else None
@@ -35,8 +43,12 @@ def record(*, user, action: str, category: str, patient=None, outcome: str = GRA
     """Append an access-log entry: `user` did `action` on `category` data of `patient`.
 
     `patient` is a patients.models.Patient, a domain Patient, or None (e.g. a search with no
-    hit); `obj` is the record read, if any. `detail` must not contain PHI.
+    hit); `obj` is the record read, if any. `detail` must not contain PHI. The entry is flagged
+    `emergency` when the user sees the patient only through an emergency grant (novamind.care).
     """
+    from novamind import care  # care needs this module; the rule is decided there, once
+
+    emergency = emergency or care.emergency_for(user, getattr(patient, "id", None))
     with transaction.atomic():
         head = AccessLogHead.objects.select_for_update().filter(pk=1).first()
         if head is None:

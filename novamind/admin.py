@@ -1,17 +1,26 @@
-"""The admin base for audited records: attributed saves, stale-edit refusal, no hard delete."""
+"""The admin base for audited records: attributed saves, stale-edit refusal, no hard delete.
 
+Also the access log (read-only, with the audit report) and staff accounts (roles as groups).
+"""
+
+import functools
+import types
 import uuid
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, domain, encryption, models
+from novamind import access, audit, audit_report, care, domain, encryption, models
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -78,11 +87,65 @@ class EncryptionAwareChangeList(ChangeList):
         return order_field
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
+class RefusalLoggingMixin:
+    """Record in the access log every refusal of the admin's own pages for lack of permission.
+
+    A role reaching a page it does not have (a guessed URL included) gets 403 and an access-log
+    entry with the outcome "refused", naming the record and its patient where the URL names one.
+    """
+
+    access_category = "demographics"
+    REFUSED_ACTIONS = {"changelist": "list", "add": "add", "change": "view", "history": "history", "delete": "delete"}
+
+    def get_urls(self):
+        urls = super().get_urls()
+        for pattern in urls:
+            page = (pattern.name or "").rsplit("_", 1)[-1]
+            if page in self.REFUSED_ACTIONS:
+                pattern.callback = self._logging_refusals(pattern.callback, self.REFUSED_ACTIONS[page])
+        return urls
+
+    def _logging_refusals(self, view, action):
+        @functools.wraps(view)
+        def logged(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied:
+                self.log_refusal(request, action, kwargs.get("object_id"))
+                raise
+
+        return logged
+
+    def log_refusal(self, request, action, object_id=None):
+        """Append a refused access-log entry: `request.user` may not `action` this model (or record)."""
+        record, patient = None, None
+        try:
+            pk = uuid.UUID(str(object_id)) if object_id else None
+        except ValueError:
+            pk = None
+        if pk is not None:
+            record = types.SimpleNamespace(_meta=self.model._meta, pk=pk)  # named, not read
+            names = {field.name for field in self.model._meta.concrete_fields}
+            if self.model._meta.label == "patients.Patient":
+                found = self.model._base_manager.filter(pk=pk).values_list("id", "mrn").first()
+            elif "patient" in names:
+                found = self.model._base_manager.filter(pk=pk).values_list("patient_id", "patient__mrn").first()
+            else:
+                found = None
+            if found is not None:
+                patient = access.PatientRef(*found)
+        access.record(
+            user=request.user, action=action, category=self.access_category, patient=patient, obj=record,
+            request=request, outcome=access.REFUSED, detail="no permission for this page",
+        )
+
+
+class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user.
 
     Every page that shows PHI (a record, its history, a list or a search) appends one entry to
-    the access log, in the transaction that read the data.
+    the access log, in the transaction that read the data; a page refused for lack of
+    permission appends a refused entry.
     """
 
     form = VersionedModelForm
@@ -184,6 +247,7 @@ class AuditedAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         self._require_uuid(object_id)
+        self._require_in_care(request, object_id)
         with transaction.atomic():
             response = super().history_view(request, object_id, extra_context)
             obj = self.model._base_manager.filter(pk=object_id).first()
@@ -194,6 +258,7 @@ class AuditedAdmin(SimpleHistoryAdmin):
         self._require_uuid(object_id)
         if not str(version_id).isdigit():
             raise Http404("No such history entry.")
+        self._require_in_care(request, object_id)
         request._novamind_reverting = True
         try:
             with transaction.atomic():
@@ -205,6 +270,12 @@ class AuditedAdmin(SimpleHistoryAdmin):
         except domain.ConcurrencyError as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+    def _require_in_care(self, request, object_id):
+        # simple_history shows a record's history even when get_queryset hides the record; a
+        # patient outside a clinician's care (novamind.care) must stay hidden there too.
+        if care.is_restricted(request.user) and not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404("No record with that ID.")
 
     @staticmethod
     def _require_uuid(object_id):
@@ -221,3 +292,117 @@ class StaffProfileAdmin(AuditedAdmin):
     search_fields = ("user__username", "user__last_name")
     autocomplete_fields = ("user",)
     fields = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor", "dea_number")
+
+
+# --- Staff accounts and roles ---------------------------------------------------------------
+
+
+@admin.register(models.AccessLogEntry)
+class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
+    """The read-access log, read-only for everyone; auditors download the audit report here."""
+
+    access_category = "access log"
+    change_list_template = "admin/novamind/accesslogentry/change_list.html"
+    list_display = ("sequence", "occurred_at", "username", "patient_mrn", "action", "category", "outcome",
+                    "source_address", "emergency")
+    list_filter = ("outcome", "emergency", "category", ("occurred_at", admin.DateFieldListFilter))
+    search_fields = ("=username", "=patient_mrn")
+    search_help_text = "A username or a patient's MRN, exactly."
+    ordering = ("-sequence",)
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # append-only: on PostgreSQL the database refuses it too
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("report/", self.admin_site.admin_view(self.report_view), name="novamind_accesslogentry_report"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"may_report": audit_report.may_run(request.user), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def report_view(self, request):
+        """Show the report form; on a valid POST, download the CSV (recorded in the access log)."""
+        if not audit_report.may_run(request.user):
+            self.log_refusal(request, audit_report.ACTION)
+            raise PermissionDenied
+        form = AuditReportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            scope = form.cleaned_data["scope"]
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{scope.filename()}"'
+            audit_report.run(scope=scope, actor=request.user, out=response, request=request)
+            return response
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "form": form,
+            "title": "Audit report", "columns": audit_report.COLUMNS,
+        }
+        return TemplateResponse(request, "admin/novamind/accesslogentry/audit_report.html", context)
+
+
+class AuditReportForm(forms.Form):
+    """Whose report (a patient or a user) and over which days."""
+
+    patient = forms.CharField(label="Patient MRN", required=False, max_length=12,
+                              help_text="The patient's medical record number; or give a user instead.")
+    username = forms.CharField(label="User", required=False, max_length=150,
+                               help_text="A username: what they changed and accessed, and changes of their roles.")
+    date_from = forms.DateField(label="From", required=False, help_text="First day, included (YYYY-MM-DD).")
+    date_to = forms.DateField(label="To", required=False, help_text="Last day, included (YYYY-MM-DD).")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            cleaned["scope"] = audit_report.scope_for(
+                patient_mrn=cleaned.get("patient"), username=cleaned.get("username"),
+                date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"),
+            )
+        except audit_report.ReportError as error:
+            raise ValidationError(str(error)) from None
+        return cleaned
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class StaffUserAdmin(UserAdmin):
+    """Staff accounts. Roles are given as groups (novamind.roles); changes of them are audited.
+
+    Only a superuser grants superuser status or permissions outside the roles, or changes a
+    superuser's account (its password included): a practice administrator cannot make
+    themself, or anyone, more than the roles allow.
+    """
+
+    list_display = ("username", "first_name", "last_name", "is_active", "is_staff", "roles")
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+
+    @admin.display(description="roles")
+    def roles(self, obj):
+        return ", ".join(group.name for group in obj.groups.all()) or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return readonly
+        return (*readonly, "is_superuser", "user_permissions")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)

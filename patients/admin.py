@@ -2,11 +2,22 @@
 
 import datetime as dt
 import re
+import uuid
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.conf import settings
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
+from novamind import access, care, retention
 from novamind.admin import AuditedAdmin
-from novamind.domain import DomainError
+from novamind.domain import DomainError, RuleViolation
 from patients import domain, models, repository
 
 _related_inlines: list = []
@@ -42,7 +53,7 @@ def parse_search_term(term: str):
 class PatientAdmin(AuditedAdmin):
     list_display = ("mrn", "name", "date_of_birth", "status", "updated_at")
     list_display_links = ("mrn", "name")
-    list_filter = ("status", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", "legal_hold", ("created_at", admin.DateFieldListFilter))
     ordering = ("mrn",)
     # Encrypted columns cannot be searched with LIKE; get_search_results uses the blind indexes.
     search_fields = ("mrn",)
@@ -52,8 +63,8 @@ class PatientAdmin(AuditedAdmin):
     )
     list_per_page = 100
     show_full_result_count = False
-    readonly_fields = ("mrn", "status")
-    actions = ("deactivate", "reactivate", "record_death")
+    readonly_fields = ("mrn", "status", "legal_hold", "legal_hold_reason", "legal_hold_changed_by", "legal_hold_changed_at")
+    actions = ("deactivate", "reactivate", "record_death", "place_legal_hold", "release_legal_hold")
     fieldsets = (
         ("Identity", {"fields": (
             "mrn", ("legal_first_name", "legal_last_name"), ("preferred_name", "pronouns"),
@@ -67,6 +78,9 @@ class PatientAdmin(AuditedAdmin):
         ("Emergency contact", {"fields": (
             ("emergency_contact_name", "emergency_contact_relation"), "emergency_contact_phone",
         )}),
+        ("Legal hold", {"fields": (
+            "legal_hold", "legal_hold_reason", ("legal_hold_changed_by", "legal_hold_changed_at"),
+        )}),
         ("Record", {"classes": ("collapse",), "fields": (
             ("created_by", "created_at"), ("updated_by", "updated_at"),
         )}),
@@ -75,6 +89,65 @@ class PatientAdmin(AuditedAdmin):
     @admin.display(description="name")
     def name(self, obj):
         return obj.to_domain(with_audit=False).display_name
+
+    # --- care: a clinician sees their own patients, or breaks the glass (novamind.care) ---------
+
+    def get_queryset(self, request):
+        return care.visible_patients(request.user, super().get_queryset(request))
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/emergency-access/", self.admin_site.admin_view(self.emergency_access_view),
+                 name="patients_patient_emergency_access"),
+            *super().get_urls(),
+        ]
+
+    def _outside_care(self, request, object_id):
+        """Return the patient (id and MRN only) if it exists but is outside the user's care, else None."""
+        try:
+            pk = uuid.UUID(str(object_id))
+        except ValueError:
+            return None
+        if not care.is_restricted(request.user) or not self.has_view_permission(request):
+            return None
+        if self.get_queryset(request).filter(pk=pk).exists():
+            return None
+        return models.Patient.objects.filter(pk=pk).only("id", "mrn").first()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None and self._outside_care(request, object_id) is not None:
+            return self.emergency_access_view(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def emergency_access_view(self, request, object_id):
+        """Offer, and on a valid POST make, an emergency access grant to a patient outside the user's care."""
+        patient = self._outside_care(request, object_id)
+        if patient is None:
+            raise Http404("No patient with that ID.")
+        target = reverse("admin:patients_patient_change", args=[patient.pk])
+        form = EmergencyAccessForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            try:
+                care.emergency_access_grant(patient_id=patient.pk, reason=form.cleaned_data["reason"],
+                                            actor=request.user, request=request)
+            except RuleViolation as violation:
+                for field, errors in violation.errors.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                self.message_user(request, (
+                    f"Emergency access to {patient.mrn} granted for {settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES} "
+                    f"minutes. Everything you open is flagged for review."), messages.WARNING)
+                return HttpResponseRedirect(target)
+        if request.method == "GET":
+            access.record(user=request.user, action="view", category=self.access_category, patient=patient,
+                          request=request, outcome=access.REFUSED, detail="outside the user's care: emergency access offered")
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "patient": patient,
+            "title": "Break the glass", "minutes": settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES,
+            "action_url": reverse("admin:patients_patient_emergency_access", args=[patient.pk]),
+        }
+        return TemplateResponse(request, "admin/patients/patient/break_glass.html", context, status=403)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -112,3 +185,132 @@ class PatientAdmin(AuditedAdmin):
     @admin.action(description="Record death of selected patients", permissions=["change"])
     def record_death(self, request, queryset):
         self._set_status(request, queryset, domain.PatientStatus.DECEASED, "Recorded as deceased")
+
+    @admin.action(description="Place a legal hold on selected patients…", permissions=["change"])
+    def place_legal_hold(self, request, queryset):
+        return self._change_legal_hold(request, queryset, place=True)
+
+    @admin.action(description="Release the legal hold of selected patients…", permissions=["change"])
+    def release_legal_hold(self, request, queryset):
+        return self._change_legal_hold(request, queryset, place=False)
+
+    def _change_legal_hold(self, request, queryset, *, place):
+        """Ask for the reason, then place or release each patient's hold through novamind.retention."""
+        change = retention.legal_hold_place if place else retention.legal_hold_release
+        done = "Legal hold placed" if place else "Legal hold released"
+        form = LegalHoldForm(request.POST if "apply" in request.POST else None)
+        rows = list(queryset.order_by("mrn"))
+        if "apply" in request.POST and form.is_valid():
+            succeeded, failed = [], []
+            for row in rows:
+                try:
+                    change(patient_id=row.pk, reason=form.cleaned_data["reason"], actor=request.user)
+                except RuleViolation as violation:
+                    failed.append(f"{row.mrn}: {' '.join(m for ms in violation.errors.values() for m in ms)}")
+                except DomainError as error:
+                    failed.append(f"{row.mrn}: {error}")
+                else:
+                    self.log_change(request, row, done)
+                    succeeded.append(row.mrn)
+            if succeeded:
+                self.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
+            for failure in failed:
+                self.message_user(request, f"Not changed. {failure}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Place a legal hold" if place else "Release a legal hold",
+            "form": form, "patients": rows, "place": place,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "action": "place_legal_hold" if place else "release_legal_hold",
+        }
+        return TemplateResponse(request, "admin/patients/patient/legal_hold.html", context)
+
+
+class LegalHoldForm(forms.Form):
+    """The reason for placing or releasing a legal hold (kept encrypted on the patient)."""
+
+    reason = forms.CharField(
+        label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=retention.HOLD_REASON_MAX,
+        help_text="For example the matter or request the hold is for, or why it ends. Stored encrypted.",
+    )
+
+
+class EmergencyAccessForm(forms.Form):
+    """Why a patient outside the user's care must be opened now."""
+
+    reason = forms.CharField(
+        label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), min_length=care.REASON_MIN,
+        max_length=1000,
+        help_text="For example: patient in crisis at the front desk, their clinician is away. Reviewed by the auditors.",
+    )
+
+
+# --- Emergency access review -----------------------------------------------------------------
+
+
+class GrantStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("active", "active"), ("expired", "expired"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(expires_at__gt=timezone.now())
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=timezone.now())
+        return queryset
+
+
+@admin.register(models.EmergencyAccessGrant)
+class EmergencyAccessGrantAdmin(AuditedAdmin):
+    """Emergency access grants, for review: read-only, with the accesses made under each.
+
+    Viewed by superusers and the Auditor role (its view permission in novamind.roles).
+    """
+
+    access_category = care.GRANT_CATEGORY
+    list_display = ("granted_at", "user", "patient_mrn", "expires_at", "state", "entry_count", "given_reason")
+    list_filter = (GrantStatusFilter, ("granted_at", admin.DateFieldListFilter))
+    list_select_related = ("user", "patient")
+    search_fields = ("=patient__mrn", "=user__username")
+    search_help_text = "A patient's MRN or a username, exactly."
+    ordering = ("-granted_at",)
+    fields = ("patient_mrn", "user", "given_reason", "granted_at", "expires_at", "entry_count")
+    readonly_fields = fields
+    list_per_page = 100
+
+    def get_queryset(self, request):
+        from novamind.models import AccessLogEntry
+
+        entries = (
+            AccessLogEntry.objects.filter(
+                user_id=OuterRef("user_id"), patient_id=OuterRef("patient_id"), emergency=True,
+                occurred_at__gte=OuterRef("granted_at"), occurred_at__lte=OuterRef("expires_at"),
+            ).order_by().values("user_id").annotate(n=Count("pk")).values("n")
+        )
+        return super().get_queryset(request).annotate(entries=Coalesce(Subquery(entries), Value(0)))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="patient", ordering="patient__mrn")
+    def patient_mrn(self, obj):
+        return obj.patient.mrn
+
+    @admin.display(description="status")
+    def state(self, obj):
+        return "active" if obj.is_active() else "expired"
+
+    @admin.display(description="accesses under it", ordering="entries")
+    def entry_count(self, obj):
+        return obj.entries
+
+    @admin.display(description="reason")
+    def given_reason(self, obj):
+        return obj.reason

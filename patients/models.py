@@ -11,6 +11,7 @@ from novamind.models import AuditedModel
 from patients import domain
 
 ENCRYPTED_NAME = dict(max_length=domain.NAME_MAX, blank=True)
+LEGAL_HOLD_COLUMNS = ("legal_hold", "legal_hold_reason", "legal_hold_changed_by_id", "legal_hold_changed_at")
 MRN_ATTEMPTS = 20  # ten million numbers: a clash is rare, twenty in a row is not going to happen
 
 
@@ -61,6 +62,21 @@ class Patient(AuditedModel):
         help_text="Changed with the Deactivate / Reactivate / Record death actions.",
     )
 
+    # A legal hold keeps the whole record from being purged, whatever its age. It is placed and
+    # released only through novamind.retention (with a reason); every other save keeps it as stored.
+    legal_hold = models.BooleanField(
+        "legal hold", default=False, editable=False,
+        help_text="Records under a legal hold are never purged. Placed and released with the patient actions, with a reason.",
+    )
+    legal_hold_reason = encryption.EncryptedTextField(
+        "legal hold reason", blank=True, editable=False, help_text="Why the hold was last placed or released.",
+    )
+    legal_hold_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="legal hold placed or released by", on_delete=models.PROTECT,
+        null=True, blank=True, related_name="+", editable=False,
+    )
+    legal_hold_changed_at = models.DateTimeField("legal hold placed or released", null=True, blank=True, editable=False)
+
     full_name_index = blind_index.BlindIndexField("full name index")
     preferred_full_name_index = blind_index.BlindIndexField("preferred full name index")
     last_name_index = blind_index.BlindIndexField("last name index")
@@ -71,10 +87,18 @@ class Patient(AuditedModel):
     class Meta:
         verbose_name = "patient"
         ordering = ["mrn"]
+        # Held by no role (novamind.roles): purge_expired is run by a superuser, or by a user
+        # given this permission for the purpose.
+        permissions = [("purge_patient", "Can purge a patient's expired record (purge_expired)")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in domain.PatientStatus]),
                 name="patients_patient_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(legal_hold=False)
+                | models.Q(legal_hold_changed_by__isnull=False, legal_hold_changed_at__isnull=False),
+                name="patients_patient_legal_hold_attributed",
             ),
         ]
 
@@ -90,6 +114,15 @@ class Patient(AuditedModel):
         except RuleViolation as violation:
             raise ValidationError(violation.errors) from None
         self.update_from_domain(patient)
+
+    def save(self, *args, **kwargs):
+        # A revert to a version from before a hold, or any edit of the details, must not lift or
+        # fake a hold: unless novamind.retention is placing or releasing it, the stored one stays.
+        if not self._state.adding and not self.__dict__.pop("_legal_hold_change", False):
+            stored = type(self)._base_manager.filter(pk=self.pk).values(*LEGAL_HOLD_COLUMNS).first()
+            for column, value in (stored or {}).items():
+                setattr(self, column, value)
+        super().save(*args, **kwargs)
 
     def blind_indexes(self):
         return index_values(
@@ -182,3 +215,44 @@ def index_values(*, first, last, preferred, date_of_birth, phone, email) -> dict
         "phone_index": phone_index(phone),
         "email_index": email_index(email),
     }
+
+
+
+class EmergencyAccessGrant(AuditedModel):
+    """Emergency ("break the glass") access: a clinician opens a patient outside their care.
+
+    The grant is made by the clinician themself, with a reason, and ends by itself at
+    `expires_at` (NOVAMIND_EMERGENCY_ACCESS_MINUTES after it was made); it is never extended,
+    only followed by a new one. Everything its holder does with the patient's records while the
+    grant is why they may see them is flagged `emergency` in the access log, for review.
+    """
+
+    patient = models.ForeignKey(
+        Patient, verbose_name="patient", on_delete=models.PROTECT, related_name="emergency_access_grants",
+        editable=False,
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="granted to", on_delete=models.PROTECT,
+        related_name="emergency_access_grants", editable=False,
+    )
+    reason = encryption.EncryptedTextField(
+        "reason", editable=False, help_text="Why the record had to be opened; stored encrypted.",
+    )
+    granted_at = models.DateTimeField("granted", default=timezone.now, editable=False)
+    expires_at = models.DateTimeField("expires", editable=False, db_index=True)
+
+    class Meta:
+        verbose_name = "emergency access grant"
+        ordering = ["-granted_at"]
+        indexes = [models.Index(fields=["user", "patient", "expires_at"], name="patients_grant_user_patient")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("granted_at")),
+                                   name="patients_grant_expires_after_granted"),
+        ]
+
+    def __str__(self):
+        return f"emergency access {str(self.pk)[:8]}"
+
+    def is_active(self, now=None) -> bool:
+        """Return whether the grant is still in force."""
+        return (now or timezone.now()) < self.expires_at

@@ -93,7 +93,12 @@ class DjangoPatientRepository:
             patient_id = uuid.UUID(str(patient_id))
         except ValueError:
             return None
-        return models.Patient.objects.select_related("created_by", "updated_by").filter(pk=patient_id).first()
+        # get(), not filter().first(): first() adds ORDER BY mrn, and compiling that over the
+        # selected columns of three tables cost more than the lookup itself (see bench/).
+        try:
+            return models.Patient.objects.select_related("created_by", "updated_by").get(pk=patient_id)
+        except models.Patient.DoesNotExist:
+            return None
 
     def _existing(self, patient_id) -> models.Patient:
         row = self._row(patient_id)

@@ -15,9 +15,15 @@ from novamind import roles
 def apply_roles(apps, schema_editor):
     alias = schema_editor.connection.alias
     for app_config in apps.get_app_configs():
-        app_config.models_module = True  # create_permissions skips apps without models
-        create_permissions(app_config, verbosity=0, using=alias, apps=apps)
-        app_config.models_module = None
+        # create_permissions skips an app config without a models module, which is what the
+        # migration state's configs are; the real configs (a test may pass the global registry)
+        # get their own value back, or the next flush would skip every app in post_migrate.
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0, using=alias, apps=apps)
+        finally:
+            app_config.models_module = original
     roles.sync(
         group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"),
         installed_apps=[config.label for config in apps.get_app_configs()], strict=False,

@@ -3,6 +3,8 @@
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import make_staff
 from patients import models
@@ -25,8 +27,14 @@ class PatientAdminInTheBrowser(StaticLiveServerTestCase):
         field.clear()
         field.send_keys(value)
 
+    def click_and_wait(self, element):
+        """Click something that loads a new page, and wait until the old page is gone."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+
     def submit(self, name="_save"):
-        self.driver.find_element(By.NAME, name).click()
+        self.click_and_wait(self.driver.find_element(By.NAME, name))
 
     def test_register_edit_search_and_read_the_history_of_a_patient(self):
         make_staff("frontdesk")
@@ -34,7 +42,7 @@ class PatientAdminInTheBrowser(StaticLiveServerTestCase):
         driver.get(f"{self.live_server_url}/admin/login/")
         self.fill("username", "frontdesk")
         self.fill("password", PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
         assert "Clinic back-office" in driver.page_source
 
         driver.get(f"{self.live_server_url}/admin/patients/patient/add/")
@@ -61,12 +69,12 @@ class PatientAdminInTheBrowser(StaticLiveServerTestCase):
 
         driver.get(f"{self.live_server_url}/admin/patients/patient/")
         self.fill("q", "zoe obrien")
-        driver.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]").click()
+        self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
         assert len(rows) == 1 and patient.mrn in rows[0].text and "O'Brien, Zoë" in rows[0].text
 
-        rows[0].find_element(By.LINK_TEXT, patient.mrn).click()
-        driver.find_element(By.LINK_TEXT, "HISTORY").click()
+        self.click_and_wait(rows[0].find_element(By.LINK_TEXT, patient.mrn))
+        self.click_and_wait(driver.find_element(By.LINK_TEXT, "HISTORY"))
         history = driver.find_element(By.ID, "change-history").text
         assert history.count("frontdesk") == 2
         assert "E-mail" in history or "e-mail" in history.lower()

@@ -27,5 +27,9 @@ demo: migrate
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## make bench: measure NovaMind on a throwaway PostgreSQL database on DATABASE_URL's server (BENCH_ARGS="--scale 10000")
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache test-results

@@ -1,0 +1,373 @@
+"""The in-process measures: search, admin pages, repository, schedule.
+
+Each measure times the project's own code path and a control that returns the same rows, in
+the same process, interleaved repetition by repetition so a burst of noise on the shared machine
+hits both; the row compares medians. Query counts are taken with Django's
+`CaptureQueriesContext` and are exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+import re
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from appointments import domain as appointment_domain
+from appointments import policy, schedule, services
+from appointments import repository as appointment_repository
+from bench import database, report
+from bench.data import PlainPatient
+from novamind import blind_index
+from patients import domain as patient_domain
+from patients import models as patient_models
+from patients import repository as patient_repository
+
+SELECTED_ROW = b'name="_selected_action"'
+
+
+def elapsed_ms(function: Callable[[], object]) -> float:
+    """Return how long one call of `function` took, in milliseconds."""
+    started = time.perf_counter()
+    function()
+    return (time.perf_counter() - started) * 1000
+
+
+def paired(figure: Callable[[], object], control: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
+    """Time `figure` and `control` alternately, `repeat` times each, after one warm-up call of each."""
+    figure()
+    control()
+    figures, controls = [], []
+    for _ in range(repeat):
+        figures.append(elapsed_ms(figure))
+        controls.append(elapsed_ms(control))
+    return figures, controls
+
+
+def query_shape(sql: str) -> str:
+    """Return a query without its literals (no ciphertext or digest in the report), shortened."""
+    shape = re.sub(r"'(?:[^']|'')*'", "?", sql)
+    shape = re.sub(r"\b\d+\b", "?", shape)
+    return shape[:160]
+
+
+# --- admin pages --------------------------------------------------------------------------------
+
+def admin_client(user) -> Client:
+    """Return a test client signed in as `user` (the session is real; the login form is skipped)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@dataclasses.dataclass
+class PageSample:
+    """One admin page, requested several times: each time, and the queries of each request."""
+
+    url: str
+    times: list[float] = dataclasses.field(default_factory=list)
+    query_counts: list[int] = dataclasses.field(default_factory=list)
+    rows: int = 0
+    bytes: int = 0
+    shapes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ms(self) -> float:
+        """Return the median time of a request."""
+        return report.median(self.times)
+
+    @property
+    def queries(self) -> int:
+        """Return the most queries any request ran (they should all run the same number)."""
+        return max(self.query_counts)
+
+
+def request(client: Client, url: str, sample: PageSample) -> None:
+    """Request `url` once, adding its time, query count and shape to `sample`."""
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}, not 200.")
+    sample.times.append(elapsed)
+    sample.query_counts.append(len(captured))
+    sample.rows = response.content.count(SELECTED_ROW)
+    sample.bytes = len(response.content)
+    sample.shapes = [query_shape(query["sql"]) for query in captured.captured_queries]
+
+
+def changelist_samples(admin, databases: dict[str, str], repeat: int) -> dict[str, PageSample]:
+    """Return the patient changelist (first page, 100 rows) measured in each of `databases`.
+
+    The databases take turns, one request each after a warm-up request, so that a change in
+    the machine's load affects both alike; each turn signs in afresh.
+    """
+    url = reverse("admin:patients_patient_changelist")
+    samples = {key: PageSample(url) for key in databases}
+    for _ in range(repeat):
+        for key, name in databases.items():
+            database.use(name)
+            client = admin_client(admin)
+            client.get(url)
+            request(client, url, samples[key])
+    return samples
+
+
+def _shape_difference(figure: PageSample, control: PageSample) -> list[str]:
+    """Return the queries one page ran and the other did not (by shape), for the report."""
+    extra = list(figure.shapes)
+    for shape in control.shapes:
+        if shape in extra:
+            extra.remove(shape)
+    missing = list(control.shapes)
+    for shape in figure.shapes:
+        if shape in missing:
+            missing.remove(shape)
+    return [f"+ {shape}" for shape in extra] + [f"- {shape}" for shape in missing]
+
+
+def changelist_rows(full: PageSample, control: PageSample, *, patients: int, control_patients: int) -> list[report.Row]:
+    """Return the two changelist rows: the query count, and the time (≤ 1.5x)."""
+    if full.rows != control.rows:
+        raise RuntimeError(f"The changelists listed {full.rows} and {control.rows} rows: not the same page.")
+    detail = {"rows_listed": full.rows, "query_counts": [full.query_counts, control.query_counts]}
+    if full.queries != control.queries:
+        detail["query_difference"] = _shape_difference(full, control)
+    return [
+        report.judged(
+            "changelist.queries", f"admin patient changelist (100 rows) at {patients:,} patients: queries",
+            f"same page at {control_patients:,} patients", "queries", report.same_count(),
+            figure=full.queries, control=control.queries, detail=detail,
+        ),
+        report.judged(
+            "changelist.time", f"admin patient changelist (100 rows) at {patients:,} patients: median time",
+            f"same page at {control_patients:,} patients", "ms", report.at_most(1.5),
+            figure=full.ms, control=control.ms, detail={"requests": len(full.times)},
+        ),
+    ]
+
+
+def patient_page_row(client: Client, heavy_id, light_id, repeat: int) -> report.Row:
+    """Return the patient-page row: a heavy patient's page runs as many queries as a light one's."""
+    heavy = PageSample(reverse("admin:patients_patient_change", args=[heavy_id]))
+    light = PageSample(reverse("admin:patients_patient_change", args=[light_id]))
+    client.get(heavy.url)
+    client.get(light.url)
+    for _ in range(repeat):
+        request(client, heavy.url, heavy)
+        request(client, light.url, light)
+    detail = {
+        "median_ms": [heavy.ms, light.ms], "time_ratio": heavy.ms / light.ms if light.ms else None,
+        "bytes": [heavy.bytes, light.bytes], "query_counts": [heavy.query_counts, light.query_counts],
+    }
+    if heavy.queries != light.queries:
+        detail["query_difference"] = _shape_difference(heavy, light)
+    return report.judged(
+        "patient_page.queries",
+        "admin patient page, 200 appointments, 50 notes, 20 orders, 10 allergies: queries",
+        "patient with 1 of each", "queries", report.same_count(), figure=heavy.queries, control=light.queries,
+        note=f"time {heavy.ms:,.0f} vs {light.ms:,.0f} ms", detail=detail,
+    )
+
+
+# --- search -------------------------------------------------------------------------------------
+
+def _plain_name(term: str) -> Q:
+    normalized = blind_index.normalize_text(term)
+    return Q(full_name=normalized) | Q(preferred_full_name=normalized) | Q(last_name=normalized)
+
+
+def _plain_phone(term: str) -> Q:
+    e164 = patient_domain.normalize_phone(term, settings.NOVAMIND_DEFAULT_PHONE_REGION)
+    return Q(phone=blind_index.normalize_phone(e164))
+
+
+def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> list[report.Row]:
+    """Return one row per searched detail: the blind-index search against a plaintext index.
+
+    The figure is the project's search (`patients.repository.search_query`, which the admin
+    search box and `DjangoPatientRepository.search` both use: normalise, HMAC, B-tree lookup);
+    the control looks the same normalised value up in the plaintext control table. Both return
+    the matching patients' ids and MRNs, and must return the same ones. Decrypting the matches
+    is not search: `repository.search`, which also decrypts them, is reported in the detail.
+    """
+    chosen = samples[:terms]
+    criteria = {
+        "name": ("full name", lambda s: f"{s.first} {s.last}", _plain_name),
+        "date_of_birth": ("date of birth", lambda s: s.date_of_birth, lambda value: Q(date_of_birth=value)),
+        "phone": ("phone", lambda s: s.phone_national, _plain_phone),
+    }
+    rows = []
+    for criterion, (label, term_of, plain_query) in criteria.items():
+        figures, controls, matches = [], [], []
+        for sample in chosen:
+            term = term_of(sample)
+
+            def figure(term=term):
+                query = patient_repository.search_query(**{criterion: term})
+                return list(patient_models.Patient.objects.filter(query).values_list("id", "mrn"))
+
+            def control(term=term):
+                return list(PlainPatient.objects.filter(plain_query(term)).values_list("id", "mrn"))
+
+            found, expected = set(figure()), set(control())
+            if found != expected or sample.id not in {pk for pk, _ in found}:
+                raise RuntimeError(f"search by {label}: the blind index and the plaintext control disagree.")
+            matches.append(len(found))
+            pair = paired(figure, control, repeat)
+            figures.extend(pair[0])
+            controls.extend(pair[1])
+        detail = {"terms": len(chosen), "repetitions": repeat, "matches_median": report.median(matches)}
+        if criterion == "name":
+            detail["repository_search_with_decryption_ms"] = _repository_search_ms(chosen, term_of, repeat)
+        rows.append(report.judged(
+            f"search.{criterion}", f"exact search by {label} at {patients:,} patients (blind index), median",
+            "plaintext indexed column, control table", "ms", report.at_most(2.0),
+            figure=report.median(figures), control=report.median(controls), detail=detail,
+        ))
+    return rows
+
+
+def _repository_search_ms(samples, term_of, repeat: int) -> float:
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.get(username="bench_admin")
+    repository = patient_repository.DjangoPatientRepository(actor=actor)
+    times = [elapsed_ms(lambda s=s: repository.search(name=term_of(s))) for s in samples for _ in range(repeat)]
+    return report.median(times)
+
+
+# --- repository ---------------------------------------------------------------------------------
+
+def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int = 7) -> list[report.Row]:
+    """Return the repository rows: `get_by_id` and `list(100)` against the plain ORM query."""
+    rng = random.Random(seed)
+    repository = patient_repository.DjangoPatientRepository(actor=actor)
+    # The same rows and the same data the domain objects carry (who created and changed them).
+    plain = patient_models.Patient.objects.select_related("created_by", "updated_by")
+    ids = rng.sample(patient_ids, min(50, len(patient_ids)))
+    figures, controls = [], []
+    for patient_id in ids:
+        pair = paired(lambda: repository.get_by_id(patient_id), lambda: plain.get(pk=patient_id), repeat)
+        figures.extend(pair[0])
+        controls.extend(pair[1])
+    rows = [report.judged(
+        "repository.get_by_id", "patients repository get_by_id (a domain Patient)",
+        "Patient.objects.select_related(users).get(pk=…)", "ms", report.at_most(1.25),
+        figure=report.median(figures), control=report.median(controls), detail={"ids": len(ids), "repetitions": repeat},
+    )]
+    pages = list(range(1, min(10, patients // 100) + 1))
+    figures, controls = [], []
+    for page in pages:
+        start = (page - 1) * 100
+
+        def control(start=start):
+            return list(plain.order_by("mrn")[start:start + 100])
+
+        pair = paired(lambda page=page: repository.list(page=page, page_size=100), control, repeat)
+        figures.extend(pair[0])
+        controls.extend(pair[1])
+    rows.append(report.judged(
+        "repository.list", "patients repository list(page_size=100), pages 1–10",
+        "same, .order_by('mrn')[offset:offset+100]", "ms", report.at_most(1.25),
+        figure=report.median(figures), control=report.median(controls),
+        detail={"pages": pages, "repetitions": repeat},
+    ))
+    return rows
+
+
+# --- schedule -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ScheduleSample:
+    """Day sheets and conflict checks of a few clinicians on a few days: times, queries, rows."""
+
+    appointments: int
+    day_sheet_times: list[float] = dataclasses.field(default_factory=list)
+    conflict_times: list[float] = dataclasses.field(default_factory=list)
+    day_sheet_queries: list[int] = dataclasses.field(default_factory=list)
+    day_sheet_rows: list[int] = dataclasses.field(default_factory=list)
+    conflict_queries: list[int] = dataclasses.field(default_factory=list)
+
+
+def _schedule_cases(clinic, days: list[dt.date]):
+    """Yield (day sheet, conflict check) callables for four clinicians on each of `days`.
+
+    The day sheet is `appointments.schedule.day_sheet` (the admin's and `day_sheet`'s, with its
+    access-log entries); the conflict check is `services.booking_problems`, the one check every
+    booking path calls, for a new appointment at 08:00, an hour no one uses, so it finds nothing.
+    """
+    repository = appointment_repository.DjangoAppointmentRepository(actor=clinic.admin)
+    active = [pid for pid, is_active in zip(clinic.patient_ids, clinic.patient_active) if is_active]
+    for number, clinician in enumerate(clinic.clinicians[:4]):
+        for day in days:
+            start = dt.datetime.combine(day, dt.time(8), tzinfo=clinic.zone)
+            candidate = appointment_domain.Appointment(
+                patient_id=active[number], clinician_id=clinician.pk, start=start,
+                end=start + dt.timedelta(minutes=50), room_id=clinic.rooms[number].pk,
+            ).validated(longest=policy.longest())
+
+            def sheet(clinician=clinician, day=day):
+                return schedule.day_sheet(clinician=clinician, day=day, reader=clinic.admin)
+
+            def check(candidate=candidate, now=start - dt.timedelta(days=1)):
+                services.booking_problems(candidate, appointments=repository, now=now)
+
+            yield sheet, check
+
+
+def schedule_samples(clinic, databases: dict[str, tuple[str, int]], days: list[dt.date], repeat: int) -> dict[str, ScheduleSample]:
+    """Time the same day sheets and conflict checks in each of `databases` (name, appointments).
+
+    The databases take turns, one timed call of each case per turn after a warm-up call, so a
+    change in the machine's load affects both alike.
+    """
+    samples = {key: ScheduleSample(appointments=count) for key, (_, count) in databases.items()}
+    for turn in range(repeat):
+        for key, (name, _) in databases.items():
+            database.use(name)
+            sample = samples[key]
+            for sheet, check in _schedule_cases(clinic, days):
+                if turn == 0:
+                    with CaptureQueriesContext(connection) as captured:
+                        rows = len(sheet().rows)
+                    sample.day_sheet_queries.append(len(captured))
+                    sample.day_sheet_rows.append(rows)
+                    with CaptureQueriesContext(connection) as captured:
+                        check()
+                    sample.conflict_queries.append(len(captured))
+                sheets, checks = paired(sheet, check, 1)
+                sample.day_sheet_times.extend(sheets)
+                sample.conflict_times.extend(checks)
+    return samples
+
+
+def schedule_rows(full: ScheduleSample, control: ScheduleSample) -> list[report.Row]:
+    """Return the schedule rows: the day sheet and the conflict check at full size against the control."""
+    if full.day_sheet_rows != control.day_sheet_rows:
+        raise RuntimeError("The day sheets of the control days differ between the databases: not the same work.")
+    return [
+        report.judged(
+            "schedule.day_sheet", f"clinician day schedule (day sheet) at {full.appointments:,} appointments",
+            f"same days at {control.appointments:,}", "ms", report.at_most(2.0),
+            figure=report.median(full.day_sheet_times), control=report.median(control.day_sheet_times),
+            detail={"rows_per_sheet": full.day_sheet_rows, "queries": [full.day_sheet_queries, control.day_sheet_queries],
+                    "calls": len(full.day_sheet_times)},
+        ),
+        report.judged(
+            "schedule.conflict_check", f"new-booking conflict check at {full.appointments:,} appointments",
+            f"same checks at {control.appointments:,}", "ms", report.at_most(2.0),
+            figure=report.median(full.conflict_times), control=report.median(control.conflict_times),
+            detail={"queries": [full.conflict_queries, control.conflict_queries], "calls": len(full.conflict_times)},
+        ),
+    ]

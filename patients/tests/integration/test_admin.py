@@ -137,3 +137,28 @@ def test_deactivate_action_changes_status_with_a_history_row(staff_client, staff
     patient.refresh_from_db()
     assert patient.status == "inactive"
     assert patient.history.first().history_change_reason == "Status set to inactive"
+
+
+def test_each_view_of_phi_writes_exactly_one_complete_access_log_row(staff_client, staff):
+    from novamind import access
+    from novamind.models import AccessLogEntry
+
+    patient = create(staff_client)
+    pages = [
+        ("view", change_url(patient), {}),
+        ("search", reverse("admin:patients_patient_changelist"), {"q": "robin okafor"}),
+        ("history", reverse("admin:patients_patient_history", args=[patient.pk]), {}),
+    ]
+    for action, url, query in pages:
+        before = AccessLogEntry.objects.count()
+        assert staff_client.get(url, query, REMOTE_ADDR="10.1.2.3").status_code == 200
+        assert AccessLogEntry.objects.count() == before + 1, action
+        entry = AccessLogEntry.objects.order_by("-sequence").first()
+        assert entry.action == action and entry.user == staff and entry.username == staff.username
+        assert entry.category == "demographics" and entry.source_address == "10.1.2.3"
+        assert entry.occurred_at is not None and entry.outcome == access.GRANTED and entry.digest
+        if action != "search":
+            assert entry.patient_id == patient.pk and entry.patient_mrn == patient.mrn
+        # A search is logged by what it searched on, never by the term itself.
+        assert "robin" not in entry.detail.lower() and "okafor" not in entry.detail.lower()
+    assert access.verify().ok

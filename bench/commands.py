@@ -42,9 +42,15 @@ class Completed:
     stderr: str
 
     def failure(self) -> str:
-        """Return a one-line account of a failed run (its last line of error output)."""
-        lines = [line for line in (self.stderr or self.stdout).strip().splitlines() if line.strip()]
-        return f"exit {self.returncode}: {lines[-1] if lines else 'no output'}"[:300]
+        """Return a one-line account of a failed run: its last line of error output that says something."""
+        lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
+        # A traceback or a database error may end with a line of carets pointing into the line above.
+        meaningful = [line for line in lines if line.strip("^~ ")]
+        return f"exit {self.returncode}: {meaningful[-1] if meaningful else 'no output'}"[:300]
+
+    def error_tail(self, lines: int = 25) -> list[str]:
+        """Return the last lines of the error output, for the report's detail (commands print no values)."""
+        return (self.stderr or self.stdout).splitlines()[-lines:]
 
 
 def available(name: str) -> bool:
@@ -157,7 +163,8 @@ def export_row(*, heavy_mrn: str, light_mrn: str, actor: str) -> report.Row:
             size = output.stat().st_size if output.exists() else 0
         if done.returncode != 0:
             return report.Row(key=key, measure=measure, control_label=control_label, unit="MB", target=target,
-                              verdict=report.FAIL, note=f"the command failed: {done.failure()}")
+                              verdict=report.FAIL, note=f"the command failed: {done.failure()}",
+                              detail={"error_output": done.error_tail()})
         results[name] = (done, size)
     heavy, light = results["heavy"], results["light"]
     return report.judged(
@@ -172,19 +179,15 @@ IMPORT = "import_patients"
 
 
 def import_columns() -> list[str] | None:
-    """Return the CSV header import_patients expects, from the command's own module, if it says."""
+    """Return the CSV header import_patients reads: the command publishes it as COLUMNS."""
     import importlib
 
-    for module_name in ("patients.importing", "patients.management.commands.import_patients", "patients.csv_import"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name in ("COLUMNS", "HEADER", "FIELDS", "REQUIRED_COLUMNS"):
-            value = getattr(module, name, None)
-            if value:
-                return list(value)
-    return None
+    try:
+        module = importlib.import_module("patients.management.commands.import_patients")
+    except ImportError:
+        return None
+    columns = getattr(module, "COLUMNS", None)
+    return list(columns) if columns else None
 
 
 def write_import_file(path: Path, rows: int, columns: list[str], make_row) -> None:
@@ -223,7 +226,8 @@ def import_row(*, rows: int, actor: str, make_row, rss_limit: float = RSS_LIMIT_
         done = run_manage([IMPORT, str(path), "--actor", actor])
     if done.returncode != 0:
         return report.Row(key=key, measure=measure, control_label=control_label, unit="rows/s", target=target,
-                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}")
+                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}",
+                          detail={"error_output": done.error_tail()})
     per_value_us = (fernet_before + fernet_us(encryption.encrypt, values)) / 2
     imported = patient_models.Patient.objects.count() - live_before
     history_rows = history.objects.count() - history_before
@@ -271,7 +275,8 @@ def rotate_row(*, actor: str, rss_limit: float = RSS_LIMIT_MB, out=print) -> rep
     done = run_manage([ROTATE, "--actor", actor], environ=environ)
     if done.returncode != 0:
         return report.Row(key=key, measure=measure, control_label=control_label, unit="values/s", target=target,
-                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}")
+                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}",
+                          detail={"error_output": done.error_tail()})
     per_value_us = (fernet_before + fernet_us(rotate_one, tokens)) / 2
     # The command re-encrypts, then verifies every value under the new key alone; the
     # verification on its own (--verify-only) splits the time between the two passes.

@@ -199,8 +199,9 @@ class PlainPatient(models.Model):
     phone = models.TextField(db_index=True)
 
     class Meta:
+        # Not an installed app: no migration ever sees it. Managed, because Django's schema
+        # editor creates no index for an unmanaged model, and an unindexed control is no control.
         app_label = "bench"
-        managed = False
         db_table = "bench_plain_patient"
 
 

@@ -124,9 +124,3 @@ def use(name: str) -> None:
         wrapper.close_pool()
     wrapper.settings_dict["NAME"] = name
 
-
-def current() -> str:
-    """Return the database Django's default connection points at."""
-    from django.db import connections
-
-    return connections["default"].settings_dict["NAME"]

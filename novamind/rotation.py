@@ -3,9 +3,9 @@
 An operator puts a new key first in FIELD_ENCRYPTION_KEY and keeps the old one after it; from
 then on new writes use the new key and old values still decrypt. `rotate()` then re-encrypts
 every ciphertext column of every table — live tables, their history tables and the encryption
-canary, found by looking for encrypted fields, so a new model is never forgotten — with
-`MultiFernet.rotate`, and `verify()` proves that the new key alone decrypts everything, after
-which the old key may go.
+canary, found by looking for encrypted fields, so a new model is never forgotten — by
+decrypting under an old key and encrypting under the new one, and `verify()` proves that the
+new key alone decrypts everything, after which the old key may go.
 
 A rotation is not a change of any record: the plaintext is the same, so no version is bumped,
 no history row is written and `updated_at` does not move. That is why it works on the raw
@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
@@ -165,7 +165,7 @@ def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
             "is already encrypted under it, or under a key that is no longer configured."
         )
     new_key = Fernet(keys[0])
-    every_key = MultiFernet([Fernet(key) for key in keys])
+    old_keys = [Fernet(key) for key in keys[1:]]
     tables = encrypted_tables()
     # Logged before the first value is read: an interrupted run is on record too.
     access.record(
@@ -181,8 +181,7 @@ def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
                 rows = _fetch(cursor, table, after, batch_size)
-                for pk, *tokens in rows:
-                    _rotate_row(cursor, table, pk, tokens, new_key, every_key, count)
+                _rotate_rows(cursor, table, rows, new_key, old_keys, count)
             if not rows:
                 break
             after = rows[-1][0]
@@ -237,38 +236,63 @@ def verify(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
     return outcome
 
 
-def _rotate_row(cursor, table, pk, tokens, new_key, every_key, count) -> None:
-    changes = {}
-    for column, token in zip(table.columns, tokens):
-        if token is None:
-            continue
-        count.values += 1
-        if _plaintext(new_key, token) is not None:
-            count.current += 1
-            continue
-        try:
-            changes[column] = (token, every_key.rotate(_token_bytes(token)).decode("ascii"))
-        except (InvalidToken, UnicodeError):
-            raise UndecryptableValue(Location(table.table, column, table.pk, table.pk_value(pk))) from None
-    if not changes:
-        return
+def _rotate_rows(cursor, table, rows, new_key: Fernet, old_keys: list[Fernet], count: TableCount) -> None:
+    """Re-encrypt one batch of rows under `new_key`, with one statement per set of changed columns."""
+    updates: dict[tuple[str, ...], list[list]] = {}
+    for pk, *tokens in rows:
+        changes = {}
+        for column, token in zip(table.columns, tokens):
+            if token is None:
+                continue
+            count.values += 1
+            new_token = _reencrypted(token, new_key, old_keys)
+            if new_token is None:
+                count.current += 1
+            elif new_token is UNDECRYPTABLE:
+                raise UndecryptableValue(Location(table.table, column, table.pk, table.pk_value(pk)))
+            else:
+                changes[column] = (token, new_token)
+        if changes:
+            updates.setdefault(tuple(changes), []).append(
+                [*(new for _, new in changes.values()), pk, *(old for old, _ in changes.values())]
+            )
     # A raw UPDATE of the ciphertext columns alone. Model.save() would bump the version, write a
     # history row and move updated_at; the audited QuerySet.update() refuses to run, and even
     # _base_manager.update() would pass each token through the field's get_db_prep_save and
     # encrypt the ciphertext a second time. The WHERE clause repeats the tokens that were read,
     # so a row someone saved meanwhile is left alone (the application writes under the new key,
     # and the verification that follows checks it) rather than overwritten with stale content.
+    # executemany sends a batch's rows without a round trip each (psycopg's pipeline mode), and
+    # its rowcount is the total: the rows it did not update were changed by someone else.
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column)} = %s" for column in changes)
-    unchanged = " AND ".join(f"{quote(column)} = %s" for column in changes)
-    cursor.execute(
-        f"UPDATE {quote(table.table)} SET {assignments} WHERE {quote(table.pk)} = %s AND {unchanged}",
-        [*(new for _, new in changes.values()), pk, *(old for old, _ in changes.values())],
-    )
-    if cursor.rowcount == 1:
-        count.rotated += len(changes)
-    else:
-        count.changed += len(changes)
+    for columns, parameters in updates.items():
+        assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+        unchanged = " AND ".join(f"{quote(column)} = %s" for column in columns)
+        cursor.executemany(
+            f"UPDATE {quote(table.table)} SET {assignments} WHERE {quote(table.pk)} = %s AND {unchanged}", parameters,
+        )
+        count.rotated += cursor.rowcount * len(columns)
+        count.changed += (len(parameters) - cursor.rowcount) * len(columns)
+
+
+UNDECRYPTABLE = object()
+
+
+def _reencrypted(token, new_key: Fernet, old_keys: list[Fernet]):
+    """Return `token` re-encrypted under `new_key`; None if it is already; UNDECRYPTABLE if no key opens it.
+
+    The old keys are tried first: before a rotation every value is under one of them, so a
+    value costs one decryption and one encryption, the least a rotation can do (only a
+    resumed run pays a failed attempt per old key for what it already rotated).
+    """
+    raw = _token_bytes(token)
+    for old_key in old_keys:
+        try:
+            plaintext = old_key.decrypt(raw)
+        except InvalidToken:
+            continue
+        return new_key.encrypt(plaintext).decode("ascii")
+    return None if _plaintext(new_key, raw) is not None else UNDECRYPTABLE
 
 
 def _fetch(cursor, table: EncryptedTable, after, limit: int) -> list[tuple]:

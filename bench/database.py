@@ -85,7 +85,7 @@ def drop(url: str, name: str, environ) -> None:
 
 def server_version(url: str, environ) -> str:
     """Return the server's version string (for the report)."""
-    with connect(url, environ) as connection:
+    with _admin_connection(url, environ) as connection:
         return connection.execute("SHOW server_version").fetchone()[0]
 
 

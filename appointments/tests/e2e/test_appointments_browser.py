@@ -2,58 +2,24 @@
 
 import datetime as dt
 
-import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from appointments import domain, models, services
 from appointments.repository import DjangoAppointmentRepository
 from appointments.tests.conftest import local, make_clinician, make_patient, make_room
 from conftest import make_staff
+from novamind.tests.e2e import browser
 
-PASSWORD = "correct horse battery staple"
 
-
-@pytest.mark.browser
-class AppointmentsInTheBrowser(StaticLiveServerTestCase):
-    host = "127.0.0.1"
-
-    @pytest.fixture(autouse=True)
-    def _driver(self, chrome_driver_factory):
-        self.driver = chrome_driver_factory()
-        yield
-        self.driver.quit()
-
+class AppointmentsInTheBrowser(browser.AdminTestCase):
     def setUp(self):
         self.desk = make_staff("frontdesk")
         self.clinician = make_clinician("drpatel", actor=self.desk)
         self.patient = make_patient(self.desk, legal_first_name="Amara", legal_last_name="Okafor")
         self.room = make_room(self.desk, "Room 2")
-
-    def sign_in(self):
-        self.driver.get(f"{self.live_server_url}/admin/login/")
-        self.fill("username", "frontdesk")
-        self.fill("password", PASSWORD)
-        self.click_and_load(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
-        assert "Clinic back-office" in self.driver.page_source
-
-    def fill(self, name, value):
-        field = self.driver.find_element(By.NAME, name)
-        field.clear()
-        field.send_keys(value)
-
-    def click_and_load(self, element):
-        """Click something that loads a page, and wait until the new page has replaced the old."""
-        page = self.driver.find_element(By.TAG_NAME, "html")
-        element.click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
-
-    def message(self):
-        return self.driver.find_element(By.CSS_SELECTOR, ".messagelist").text
 
     def choose_patient(self, mrn):
         """Pick the patient in the autocomplete box, as staff do: type the MRN, click the hit."""
@@ -70,7 +36,7 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
 
     def test_book_check_in_and_complete_a_visit(self):
         driver = self.driver
-        self.sign_in()
+        self.sign_in("frontdesk")
         day = timezone.localtime(local(1)).strftime("%Y-%m-%d")
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/add/")
@@ -82,24 +48,24 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         self.fill("end_1", "09:30")  # before the start
         Select(driver.find_element(By.NAME, "room")).select_by_visible_text("Room 2")
         self.fill("reason_for_visit", "Follow-up, low mood")
-        self.click_and_load(driver.find_element(By.NAME, "_continue"))
+        self.click_and_wait(driver.find_element(By.NAME, "_continue"))
         error = driver.find_element(By.CSS_SELECTOR, ".field-end .errorlist")
         assert "end after it starts" in error.text
         assert models.Appointment.objects.count() == 0
 
         self.fill("end_0", day)
         self.fill("end_1", "10:50")
-        self.click_and_load(driver.find_element(By.NAME, "_continue"))
+        self.click_and_wait(driver.find_element(By.NAME, "_continue"))
         assert "was added successfully" in self.message()
         appointment = models.Appointment.objects.get()
         assert appointment.status == "scheduled" and appointment.created_by == self.desk
 
         # The status is not a form field; the buttons change it.
         assert not driver.find_elements(By.NAME, "status")
-        self.click_and_load(driver.find_element(By.ID, "appointment-check_in"))
+        self.click_and_wait(driver.find_element(By.ID, "appointment-check_in"))
         assert "checked in" in self.message()
         assert not driver.find_elements(By.ID, "appointment-check_in")
-        self.click_and_load(driver.find_element(By.ID, "appointment-complete"))
+        self.click_and_wait(driver.find_element(By.ID, "appointment-complete"))
         assert "completed" in self.message()
         assert "Completed" in driver.find_element(By.CSS_SELECTOR, ".field-status .readonly").text
         assert not driver.find_elements(By.CSS_SELECTOR, ".object-tools form.appointment-action button")
@@ -115,7 +81,7 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         for name, value in (("start_0", day), ("start_1", "10:30"), ("end_0", day), ("end_1", "11:20")):
             self.fill(name, value)
         Select(driver.find_element(By.NAME, "modality")).select_by_value("telehealth")
-        self.click_and_load(driver.find_element(By.NAME, "_save"))
+        self.click_and_wait(driver.find_element(By.NAME, "_save"))
         clash = driver.find_element(By.CSS_SELECTOR, ".field-clinician .errorlist")
         assert "already booked" in clash.text and str(appointment.pk)[:8] in clash.text
         assert models.Appointment.objects.count() == 1
@@ -124,25 +90,25 @@ class AppointmentsInTheBrowser(StaticLiveServerTestCase):
         driver = self.driver
         repo = DjangoAppointmentRepository(actor=self.desk)
         soon = services.appointment_book(appointments=repo, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2)))
-        self.sign_in()
+        self.sign_in("frontdesk")
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/")
-        self.click_and_load(driver.find_element(By.ID, "day-sheet-link"))
+        self.click_and_wait(driver.find_element(By.ID, "day-sheet-link"))
         Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
         self.fill("date", timezone.localtime(soon.start).date().isoformat())
-        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]"))
+        self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]"))
         row = driver.find_element(By.CSS_SELECTOR, "#day-sheet tbody tr")
         assert "Okafor, Amara" in row.text and self.patient.mrn in row.text and "Scheduled" in row.text
 
-        self.click_and_load(row.find_element(By.TAG_NAME, "a"))
-        self.click_and_load(driver.find_element(By.ID, "appointment-cancel"))
+        self.click_and_wait(row.find_element(By.TAG_NAME, "a"))
+        self.click_and_wait(driver.find_element(By.ID, "appointment-cancel"))
         assert "late cancellation" in driver.find_element(By.ID, "content-main").text
-        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
+        self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
         assert "required" in driver.find_element(By.CSS_SELECTOR, ".field-reason .errorlist").text
         assert models.Appointment.objects.get(pk=soon.id).status == "scheduled"
         driver.find_element(By.CSS_SELECTOR, "input[name=by][value=patient]").click()
         self.fill("reason", "Car broke down")
-        self.click_and_load(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
+        self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#cancel-form input[name=_submit]"))
         assert "cancelled by the patient (late)" in self.message().lower()
         cancelled = models.Appointment.objects.get(pk=soon.id)
         assert cancelled.status == "cancelled" and cancelled.late_cancellation

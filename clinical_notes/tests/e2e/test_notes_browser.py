@@ -3,59 +3,25 @@ is turned away from someone's psychotherapy note."""
 
 import datetime as dt
 
-import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from clinical_notes import domain, models
 from clinical_notes.tests.factories import make_clinician, signed, soap
 from conftest import make_staff
 from novamind.models import AccessLogEntry
+from novamind.tests.e2e import browser
 from patients import domain as patients_domain
 from patients import repository as patients_repository
 
-PASSWORD = "correct horse battery staple"
 
-
-@pytest.mark.browser
-class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
-    host = "127.0.0.1"
-
-    @pytest.fixture(autouse=True)
-    def _driver(self, chrome_driver_factory):
-        self.driver = chrome_driver_factory()
-        yield
-        self.driver.quit()
-
+class ClinicalNotesInTheBrowser(browser.AdminTestCase):
     def setUp(self):
         self.author = make_clinician("drpatel")
         self.patient = patients_repository.DjangoPatientRepository(actor=self.author).add(patients_domain.Patient(
             legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
         ))
-
-    def sign_in(self, username):
-        self.driver.get(f"{self.live_server_url}/admin/login/")
-        self.fill("username", username)
-        self.fill("password", PASSWORD)
-        self.click_and_wait(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
-        assert "Clinic back-office" in self.driver.page_source
-
-    def click_and_wait(self, element):
-        """Click something that loads a new page, and wait until the old page is gone."""
-        page = self.driver.find_element(By.TAG_NAME, "html")
-        element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
-
-    def fill(self, name, value):
-        field = self.driver.find_element(By.NAME, name)
-        field.clear()
-        field.send_keys(value)
-
-    def messages(self):
-        return self.driver.find_element(By.CSS_SELECTOR, ".messagelist").text
 
     def test_draft_sign_lock_and_amend_a_note(self):
         driver = self.driver
@@ -74,7 +40,7 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
 
         self.fill("plan", "Continue weekly sessions.")
         self.click_and_wait(driver.find_element(By.ID, "sign-note"))
-        assert "is signed and can no longer be changed" in self.messages()
+        assert "is signed and can no longer be changed" in self.message()
         note = models.ClinicalNote.objects.get()
         assert note.status == "signed" and note.signed_by == self.author
         # The signed note is shown, read-only: no text box, no save or sign button.
@@ -85,7 +51,7 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
         self.fill("text", "Also reports fewer nightmares.")
         self.fill("reason", "Recalled after signing")
         self.click_and_wait(driver.find_element(By.NAME, "_confirm"))
-        assert "Addendum added and signed." in self.messages()
+        assert "Addendum added and signed." in self.message()
         assert "Also reports fewer nightmares." in driver.find_element(By.ID, "addenda-group").text
         assert models.ClinicalNote.objects.get().plan == "Continue weekly sessions."
 
@@ -95,6 +61,6 @@ class ClinicalNotesInTheBrowser(StaticLiveServerTestCase):
         make_staff("boss", superuser=True)
         self.sign_in("boss")
         self.driver.get(f"{self.live_server_url}/admin/clinical_notes/clinicalnote/{note.id}/change/")
-        assert "can be read only by their author" in self.messages()
+        assert "can be read only by their author" in self.message()
         assert "Countertransference" not in self.driver.page_source
         assert AccessLogEntry.objects.filter(username="boss", outcome="refused", action="read").count() == 1

@@ -2,30 +2,16 @@
 
 import datetime as dt
 
-import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from appointments.tests.conftest import make_clinician, make_patient, make_room
 from conftest import make_staff
+from novamind.tests.e2e import browser
 from novamind.tests.integration.test_dashboard import Clinic
 
-PASSWORD = "correct horse battery staple"
 
-
-@pytest.mark.browser
-class DashboardInTheBrowser(StaticLiveServerTestCase):
-    host = "127.0.0.1"
-
-    @pytest.fixture(autouse=True)
-    def _driver(self, chrome_driver_factory):
-        self.driver = chrome_driver_factory()
-        yield
-        self.driver.quit()
-
+class DashboardInTheBrowser(browser.AdminTestCase):
     def test_the_index_shows_the_trend_chart_with_last_weeks_visits(self):
         manager = make_staff("manager")
         clinic = Clinic(manager, make_room(manager, "Room 1"))
@@ -37,12 +23,7 @@ class DashboardInTheBrowser(StaticLiveServerTestCase):
         clinic.no_show(clinician, patient, start + dt.timedelta(hours=2))
 
         driver = self.driver
-        driver.get(f"{self.live_server_url}/admin/login/")
-        driver.find_element(By.NAME, "username").send_keys("manager")
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        page = driver.find_element(By.TAG_NAME, "html")
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+        self.sign_in("manager")
 
         chart = driver.find_element(By.CSS_SELECTOR, "#dashboard-trend svg.trend-chart")
         assert chart.is_displayed() and chart.size["width"] > 300

@@ -1,0 +1,54 @@
+"""What every browser test shares: a live server, a fresh headless Chromium, and signing in.
+
+Not a test module (pytest collects test_*.py only); the Chromium itself comes from the
+chrome_driver_factory fixture in the root conftest.py, which fails rather than skips in CI.
+"""
+
+import pytest
+from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+# conftest.make_staff gives every staff member this password.
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.mark.browser
+class AdminTestCase(StaticLiveServerTestCase):
+    """The admin on a live server, driven by `self.driver`, a Chromium started for each test."""
+
+    host = "127.0.0.1"
+
+    @pytest.fixture(autouse=True)
+    def _driver(self, chrome_driver_factory):
+        self.driver = chrome_driver_factory()
+        yield
+        self.driver.quit()
+
+    def sign_in(self, username):
+        """Sign in to the admin as `username` and check that the index page is shown."""
+        self.driver.get(f"{self.live_server_url}/admin/login/")
+        self.fill("username", username)
+        self.fill("password", PASSWORD)
+        self.click_and_wait(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+        assert "Clinic back-office" in self.driver.page_source
+
+    def fill(self, name, value):
+        """Replace the text of the field called `name`."""
+        field = self.driver.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+
+    def click_and_wait(self, element):
+        """Click something that loads a new page, and wait until the old page is gone.
+
+        A loaded machine must not make the test read the old page.
+        """
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+
+    def message(self):
+        """Return the text of the messages at the top of the page."""
+        return self.driver.find_element(By.CSS_SELECTOR, ".messagelist").text

@@ -7,13 +7,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+# The password make_staff gives every staff member, for tests that sign in through the login form.
+STAFF_PASSWORD = "correct horse battery staple"
+
 
 def make_staff(username, *, superuser=False, permissions=("patients", "appointments", "clinical_notes", "medications")):
     """Return a saved staff user with every permission of the given apps."""
     from django.contrib.auth.models import Permission
 
     user = get_user_model().objects.create_user(
-        username=username, password="correct horse battery staple", is_staff=True,
+        username=username, password=STAFF_PASSWORD, is_staff=True,
         is_superuser=superuser, first_name=username.capitalize(),
     )
     if not superuser:

@@ -10,8 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-# conftest.make_staff gives every staff member this password.
-PASSWORD = "correct horse battery staple"
+from conftest import STAFF_PASSWORD
 
 
 @pytest.mark.browser
@@ -30,7 +29,7 @@ class AdminTestCase(StaticLiveServerTestCase):
         """Sign in to the admin as `username` and check that the index page is shown."""
         self.driver.get(f"{self.live_server_url}/admin/login/")
         self.fill("username", username)
-        self.fill("password", PASSWORD)
+        self.fill("password", STAFF_PASSWORD)
         self.click_and_wait(self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]"))
         assert "Clinic back-office" in self.driver.page_source
 

@@ -7,10 +7,12 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 
+from conftest import STAFF_PASSWORD
+
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/admin/login/"
-RIGHT = "correct horse battery staple"
+RIGHT = STAFF_PASSWORD
 
 
 def sign_in(client, password, username="alice", address="203.0.113.7"):

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
+from conftest import STAFF_PASSWORD
+
 from novamind import middleware
 from novamind.models import AccessLogEntry
 
@@ -48,7 +50,7 @@ def test_the_defaults_are_15_idle_minutes_and_12_hours_ending_with_the_browser()
 
 
 def test_signing_in_through_the_form_sets_a_browser_session_cookie(client, staff, clock):
-    response = client.post("/admin/login/", {"username": "alice", "password": "correct horse battery staple"})
+    response = client.post("/admin/login/", {"username": "alice", "password": STAFF_PASSWORD})
     assert response.status_code == 302
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
     assert cookie["expires"] == "" and cookie["max-age"] == ""  # gone when the browser closes

@@ -16,8 +16,11 @@ def make_staff(username, *, superuser=False, permissions=("patients", "appointme
     from django.contrib.auth.models import Permission
 
     user = get_user_model().objects.create_user(
-        username=username, password=STAFF_PASSWORD, is_staff=True,
-        is_superuser=superuser, first_name=username.capitalize(),
+        username=username,
+        password=STAFF_PASSWORD,
+        is_staff=True,
+        is_superuser=superuser,
+        first_name=username.capitalize(),
     )
     if not superuser:
         user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=permissions))
@@ -73,9 +76,15 @@ def chrome_driver_factory():
         options = webdriver.ChromeOptions()
         options.binary_location = binary
         for flag in (
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--window-size=1400,1000",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,1000",
         ):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)

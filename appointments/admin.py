@@ -30,8 +30,15 @@ from patients.admin import register_patient_inline
 
 ACCESS_CATEGORY = schedule.ACCESS_CATEGORY
 STATUS_FIELDS = (
-    "status", "status_changed_at", "checked_in_at", "cancelled_by", "late_cancellation",
-    "cancellation_reason", "replaced_by_link", "replaces_link", "series_link",
+    "status",
+    "status_changed_at",
+    "checked_in_at",
+    "cancelled_by",
+    "late_cancellation",
+    "cancellation_reason",
+    "replaced_by_link",
+    "replaces_link",
+    "series_link",
 )
 VISIT_FIELDS = ("patient", "clinician", "start", "end", "kind", "modality", "room", "reason_for_visit")
 TRANSITIONS = {
@@ -56,6 +63,7 @@ def local_span(appointment: domain.Appointment) -> str:
 
 # --- rooms ---------------------------------------------------------------------------------------
 
+
 @admin.register(models.Room)
 class RoomAdmin(AuditedAdmin):
     list_display = ("name", "is_active")
@@ -67,6 +75,7 @@ class RoomAdmin(AuditedAdmin):
 
 # --- filters -------------------------------------------------------------------------------------
 
+
 class ClinicianFilter(admin.SimpleListFilter):
     """Filter the schedule by clinician (everyone who can be booked or has been)."""
 
@@ -75,9 +84,11 @@ class ClinicianFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         booked = models.Appointment.objects.values("clinician_id")
-        users = get_user_model().objects.filter(
-            Q(pk__in=booked) | Q(pk__in=repository.bookable_clinicians().values("pk"))
-        ).select_related("staff_profile")
+        users = (
+            get_user_model()
+            .objects.filter(Q(pk__in=booked) | Q(pk__in=repository.bookable_clinicians().values("pk")))
+            .select_related("staff_profile")
+        )
         return sorted(((user.pk, schedule.clinician_label(user)) for user in users), key=lambda item: item[1])
 
     def queryset(self, request, queryset):
@@ -90,6 +101,7 @@ class ClinicianFilter(admin.SimpleListFilter):
 
 
 # --- read-only listings for the patient page and the series page ---------------------------------
+
 
 class ListingFormSet(BaseInlineFormSet):
     """A read-only listing: it never takes input, so it needs no management form in the POST.
@@ -143,7 +155,9 @@ class AppointmentListing(admin.TabularInline):
 
     @admin.display(description="when")
     def when(self, obj):
-        return format_html('<a href="{}">{}</a>', forms.appointment_link(obj.pk), local_span(obj.to_domain(with_audit=False)))
+        return format_html(
+            '<a href="{}">{}</a>', forms.appointment_link(obj.pk), local_span(obj.to_domain(with_audit=False))
+        )
 
     @admin.display(description="clinician")
     def clinician_name(self, obj):
@@ -195,6 +209,7 @@ class SeriesAppointmentsInline(AppointmentListing):
 
 # --- appointments --------------------------------------------------------------------------------
 
+
 @admin.register(models.Appointment)
 class AppointmentAdmin(AuditedAdmin):
     form = forms.AppointmentForm
@@ -202,7 +217,12 @@ class AppointmentAdmin(AuditedAdmin):
     list_display = ("when", "clinician_name", "patient_label", "kind", "place", "status_text")
     list_display_links = ("when",)
     list_filter = (
-        ClinicianFilter, "status", "kind", "modality", ("start", admin.DateFieldListFilter), "late_cancellation",
+        ClinicianFilter,
+        "status",
+        "kind",
+        "modality",
+        ("start", admin.DateFieldListFilter),
+        "late_cancellation",
     )
     date_hierarchy = "start"
     search_fields = ("patient__mrn",)
@@ -224,14 +244,34 @@ class AppointmentAdmin(AuditedAdmin):
         patient = "patient_display" if obj is not None else "patient"
         settled = obj is not None and obj.status != domain.Status.SCHEDULED.value
         clinician = "clinician_display" if settled else "clinician"
-        visit = ("Visit", {"fields": (patient, clinician, ("start", "end"), "kind", ("modality", "room"), "reason_for_visit")})
+        visit = (
+            "Visit",
+            {"fields": (patient, clinician, ("start", "end"), "kind", ("modality", "room"), "reason_for_visit")},
+        )
         if obj is None:
             return [visit]
-        status = ("Status", {"fields": (
-            "status", "status_changed_at", "checked_in_at", ("cancelled_by", "late_cancellation"),
-            "cancellation_reason", "replaced_by_link", "replaces_link", "series_link",
-        )})
-        record = ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"), "version")})
+        status = (
+            "Status",
+            {
+                "fields": (
+                    "status",
+                    "status_changed_at",
+                    "checked_in_at",
+                    ("cancelled_by", "late_cancellation"),
+                    "cancellation_reason",
+                    "replaced_by_link",
+                    "replaces_link",
+                    "series_link",
+                )
+            },
+        )
+        record = (
+            "Record",
+            {
+                "classes": ("collapse",),
+                "fields": (("created_by", "created_at"), ("updated_by", "updated_at"), "version"),
+            },
+        )
         return [visit, status, record]
 
     def get_readonly_fields(self, request, obj=None):
@@ -250,7 +290,9 @@ class AppointmentAdmin(AuditedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinician":
-            kwargs["queryset"] = repository.bookable_clinicians().select_related("staff_profile").order_by("last_name", "username")
+            kwargs["queryset"] = (
+                repository.bookable_clinicians().select_related("staff_profile").order_by("last_name", "username")
+            )
             kwargs["form_class"] = forms.ClinicianChoiceField
         elif db_field.name == "room":
             kwargs["queryset"] = models.Room.objects.filter(is_active=True)
@@ -328,7 +370,9 @@ class AppointmentAdmin(AuditedAdmin):
     def replaced_by_link(self, obj):
         if not obj.replaced_by_id:
             return "—"
-        return format_html('<a href="{}">{}</a>', forms.appointment_link(obj.replaced_by_id), domain.label(obj.replaced_by_id))
+        return format_html(
+            '<a href="{}">{}</a>', forms.appointment_link(obj.replaced_by_id), domain.label(obj.replaced_by_id)
+        )
 
     @admin.display(description="rescheduled from")
     def replaces_link(self, obj):
@@ -350,9 +394,13 @@ class AppointmentAdmin(AuditedAdmin):
         view = self.admin_site.admin_view
         return [
             path("day/", view(self.day_view), name="appointments_appointment_day"),
-            path("<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"),
+            path(
+                "<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"
+            ),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="appointments_appointment_cancel"),
-            path("<path:object_id>/reschedule/", view(self.reschedule_view), name="appointments_appointment_reschedule"),
+            path(
+                "<path:object_id>/reschedule/", view(self.reschedule_view), name="appointments_appointment_reschedule"
+            ),
             *super().get_urls(),
         ]
 
@@ -373,8 +421,11 @@ class AppointmentAdmin(AuditedAdmin):
         allowed = domain.TRANSITIONS[appointment.status]
         return {
             "appointment": appointment,
-            "buttons": [(name, label) for name, label in (("check_in", "Check in"), ("complete", "Complete"), ("no_show", "No-show"))
-                        if TRANSITIONS[name][1] in allowed],
+            "buttons": [
+                (name, label)
+                for name, label in (("check_in", "Check in"), ("complete", "Complete"), ("no_show", "No-show"))
+                if TRANSITIONS[name][1] in allowed
+            ],
             "may_cancel": domain.Status.CANCELLED in allowed,
             "may_reschedule": domain.Status.RESCHEDULED in allowed,
             "transition_url": reverse("admin:appointments_appointment_transition", args=[appointment.id]),
@@ -409,8 +460,11 @@ class AppointmentAdmin(AuditedAdmin):
             return HttpResponseRedirect(change_url)
         service, _, done = action
         try:
-            service(appointments=repository.DjangoAppointmentRepository(actor=request.user),
-                    appointment_id=appointment.id, version=int(version))
+            service(
+                appointments=repository.DjangoAppointmentRepository(actor=request.user),
+                appointment_id=appointment.id,
+                version=int(version),
+            )
         except (RuleViolation, ConcurrencyError, NotFound) as error:
             self.message_user(request, f"Nothing was changed. {plain(error)}", messages.ERROR)
         else:
@@ -428,12 +482,19 @@ class AppointmentAdmin(AuditedAdmin):
             data = form.cleaned_data
             try:
                 if data.get("scope") == forms.CancelForm.SERIES:
-                    cancelled = services.series_cancel_from(appointments=appointments, appointment_id=appointment.id, by=data["by"], reason=data["reason"])
+                    cancelled = services.series_cancel_from(
+                        appointments=appointments, appointment_id=appointment.id, by=data["by"], reason=data["reason"]
+                    )
                 else:
-                    cancelled = [services.appointment_cancel(
-                        appointments=appointments, appointment_id=appointment.id, by=data["by"], reason=data["reason"],
-                        version=_version(request),
-                    )]
+                    cancelled = [
+                        services.appointment_cancel(
+                            appointments=appointments,
+                            appointment_id=appointment.id,
+                            by=data["by"],
+                            reason=data["reason"],
+                            version=_version(request),
+                        )
+                    ]
             except ConcurrencyError as error:
                 self.message_user(request, f"Nothing was changed. {error}", messages.ERROR)
                 return HttpResponseRedirect(change_url)
@@ -441,33 +502,56 @@ class AppointmentAdmin(AuditedAdmin):
                 forms.add_rule_errors(form, violation)
             else:
                 for item in cancelled:
-                    self._done(request, item.id, f"Cancelled by the {item.cancelled_by.value}" + (" (late)" if item.late_cancellation else ""))
+                    self._done(
+                        request,
+                        item.id,
+                        f"Cancelled by the {item.cancelled_by.value}" + (" (late)" if item.late_cancellation else ""),
+                    )
                 return HttpResponseRedirect(change_url)
         late = domain.is_late_cancellation(appointment.start, timezone.now(), policy.late_cancellation_window())
-        return self._workflow_page(request, appointment, form, title="Cancel appointment", submit="Cancel appointment",
-                                   form_id="cancel-form", explanation=(
-                                       f"Cancelling now is a late cancellation (less than {_hours(policy.late_cancellation_window())} before the start)."
-                                       if late else "Cancelling now is in time (not a late cancellation)."))
+        return self._workflow_page(
+            request,
+            appointment,
+            form,
+            title="Cancel appointment",
+            submit="Cancel appointment",
+            form_id="cancel-form",
+            explanation=(
+                f"Cancelling now is a late cancellation (less than {_hours(policy.late_cancellation_window())} before the start)."
+                if late
+                else "Cancelling now is in time (not a late cancellation)."
+            ),
+        )
 
     def reschedule_view(self, request, object_id):
         """Book a replacement at a new time; this appointment is kept, marked rescheduled, linked to it."""
         appointment = self._workflow_appointment(request, object_id)
         change_url = forms.appointment_link(appointment.id)
         if domain.Status.RESCHEDULED not in domain.TRANSITIONS[appointment.status]:
-            self.message_user(request, plain(domain.TransitionRefused(appointment.status, domain.Status.RESCHEDULED)), messages.ERROR)
+            self.message_user(
+                request, plain(domain.TransitionRefused(appointment.status, domain.Status.RESCHEDULED)), messages.ERROR
+            )
             return HttpResponseRedirect(change_url)
         initial = {
-            "start": timezone.localtime(appointment.start), "end": timezone.localtime(appointment.end),
-            "clinician": appointment.clinician_id, "modality": appointment.modality.value, "room": appointment.room_id,
+            "start": timezone.localtime(appointment.start),
+            "end": timezone.localtime(appointment.end),
+            "clinician": appointment.clinician_id,
+            "modality": appointment.modality.value,
+            "room": appointment.room_id,
         }
         form = forms.RescheduleForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 old, new = services.appointment_reschedule(
-                    appointments=repository.DjangoAppointmentRepository(actor=request.user), appointment_id=appointment.id,
-                    start=data["start"], end=data["end"], clinician_id=data["clinician"].pk, modality=data["modality"],
-                    room_id=data["room"].pk if data["room"] else None, version=_version(request),
+                    appointments=repository.DjangoAppointmentRepository(actor=request.user),
+                    appointment_id=appointment.id,
+                    start=data["start"],
+                    end=data["end"],
+                    clinician_id=data["clinician"].pk,
+                    modality=data["modality"],
+                    room_id=data["room"].pk if data["room"] else None,
+                    version=_version(request),
                 )
             except ConcurrencyError as error:
                 self.message_user(request, f"Nothing was changed. {error}", messages.ERROR)
@@ -475,24 +559,49 @@ class AppointmentAdmin(AuditedAdmin):
             except RuleViolation as violation:
                 forms.add_rule_errors(form, violation)
             else:
-                self.log_change(request, models.Appointment.objects.get(pk=old.id), f"Rescheduled to {domain.label(new.id)}")
-                self.log_addition(request, models.Appointment.objects.get(pk=new.id), f"Booked as the replacement of {domain.label(old.id)}")
-                self.message_user(request, f"{domain.label(old.id).capitalize()} was rescheduled to {local_span(new)}; this is the new appointment.", messages.SUCCESS)
+                self.log_change(
+                    request, models.Appointment.objects.get(pk=old.id), f"Rescheduled to {domain.label(new.id)}"
+                )
+                self.log_addition(
+                    request,
+                    models.Appointment.objects.get(pk=new.id),
+                    f"Booked as the replacement of {domain.label(old.id)}",
+                )
+                self.message_user(
+                    request,
+                    f"{domain.label(old.id).capitalize()} was rescheduled to {local_span(new)}; this is the new appointment.",
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(forms.appointment_link(new.id))
-        return self._workflow_page(request, appointment, form, title="Reschedule appointment", submit="Reschedule",
-                                   form_id="reschedule-form", explanation=(
-                                       "A new appointment is booked at the new time and this one is kept, marked "
-                                       "rescheduled and linked to it."))
+        return self._workflow_page(
+            request,
+            appointment,
+            form,
+            title="Reschedule appointment",
+            submit="Reschedule",
+            form_id="reschedule-form",
+            explanation=(
+                "A new appointment is booked at the new time and this one is kept, marked rescheduled and linked to it."
+            ),
+        )
 
     def _workflow_page(self, request, appointment, form, *, title, submit, form_id, explanation):
         # The access log's action is short (32 characters): "view cancel form", "view reschedule form".
-        self.log_access(request, f"view {form_id.removesuffix('-form')} form", models.Appointment.objects.get(pk=appointment.id))
+        self.log_access(
+            request, f"view {form_id.removesuffix('-form')} form", models.Appointment.objects.get(pk=appointment.id)
+        )
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "title": title, "form": form, "appointment": appointment,
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "appointment": appointment,
             "summary": f"{domain.label(appointment.id).capitalize()}: {appointment.kind.label.lower()}, {local_span(appointment)}",
-            "explanation": explanation, "submit_label": submit, "form_id": form_id,
-            "change_url": forms.appointment_link(appointment.id), "version": appointment.audit.version,
+            "explanation": explanation,
+            "submit_label": submit,
+            "form_id": form_id,
+            "change_url": forms.appointment_link(appointment.id),
+            "version": appointment.audit.version,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/appointments/appointment/workflow_form.html", context)
@@ -518,11 +627,16 @@ class AppointmentAdmin(AuditedAdmin):
                 "previous_url": f"{base}?clinician={clinician.pk}&date={(day - dt.timedelta(days=1)).isoformat()}",
                 "next_url": f"{base}?clinician={clinician.pk}&date={(day + dt.timedelta(days=1)).isoformat()}",
                 "today_url": f"{base}?clinician={clinician.pk}&date={timezone.localdate().isoformat()}",
-                "book_url": reverse("admin:appointments_appointment_add") + f"?clinician={clinician.pk}&start={day.isoformat()}T09:00",
+                "book_url": reverse("admin:appointments_appointment_add")
+                + f"?clinician={clinician.pk}&start={day.isoformat()}T09:00",
             }
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "title": "Day sheet", "form": form, "sheet": sheet, **links,
+            "opts": self.model._meta,
+            "title": "Day sheet",
+            "form": form,
+            "sheet": sheet,
+            **links,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/appointments/appointment/day_sheet.html", context)
@@ -567,7 +681,9 @@ class AppointmentAdmin(AuditedAdmin):
             for row in queryset.order_by("start"):
                 try:
                     cancelled = services.appointment_cancel(
-                        appointments=appointments, appointment_id=row.pk, by=form.cleaned_data["by"],
+                        appointments=appointments,
+                        appointment_id=row.pk,
+                        by=form.cleaned_data["by"],
                         reason=form.cleaned_data["reason"],
                     )
                 except (RuleViolation, ConcurrencyError, NotFound) as error:
@@ -582,9 +698,15 @@ class AppointmentAdmin(AuditedAdmin):
             return None
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "title": "Cancel appointments", "form": form,
-            "appointments": [(row.pk, local_span(row.to_domain(with_audit=False)), domain.Status(row.status).label) for row in queryset.order_by("start")],
-            "action_checkbox_name": ACTION_CHECKBOX_NAME, "action": "cancel_selected",
+            "opts": self.model._meta,
+            "title": "Cancel appointments",
+            "form": form,
+            "appointments": [
+                (row.pk, local_span(row.to_domain(with_audit=False)), domain.Status(row.status).label)
+                for row in queryset.order_by("start")
+            ],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "action": "cancel_selected",
         }
         return TemplateResponse(request, "admin/appointments/appointment/cancel_selected.html", context)
 
@@ -601,6 +723,7 @@ def _version(request) -> int | None:
 
 # --- series --------------------------------------------------------------------------------------
 
+
 @admin.register(models.AppointmentSeries)
 class AppointmentSeriesAdmin(AuditedAdmin):
     """Series are booked with the plan page and are read-only afterwards; their appointments are not."""
@@ -612,7 +735,19 @@ class AppointmentSeriesAdmin(AuditedAdmin):
     search_fields = ("patient__mrn",)
     search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
     inlines = [SeriesAppointmentsInline]
-    fields = ("patient", "clinician", "start", "end", "frequency", "count", "until", "kind", "modality", "room", "reason_for_visit")
+    fields = (
+        "patient",
+        "clinician",
+        "start",
+        "end",
+        "frequency",
+        "count",
+        "until",
+        "kind",
+        "modality",
+        "room",
+        "reason_for_visit",
+    )
 
     def has_change_permission(self, request, obj=None):
         return False  # a booked series is changed through its appointments
@@ -645,8 +780,12 @@ class AppointmentSeriesAdmin(AuditedAdmin):
                     series, occurrences = services.series_book(appointments=appointments, series=form.to_domain())
                     row = models.AppointmentSeries.objects.get(pk=series.id)
                     self.log_addition(request, row, f"Booked {len(occurrences)} appointments")
-                    self.message_user(request, f"{str(row).capitalize()} booked: {len(occurrences)} appointments.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:appointments_appointmentseries_change", args=[series.id]))
+                    self.message_user(
+                        request, f"{str(row).capitalize()} booked: {len(occurrences)} appointments.", messages.SUCCESS
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:appointments_appointmentseries_change", args=[series.id])
+                    )
                 _, plan = services.series_plan(appointments=appointments, series=form.to_domain())
                 bookable = not any(item.conflicts for item in plan)
             except domain.SeriesConflict as conflict:
@@ -656,11 +795,21 @@ class AppointmentSeriesAdmin(AuditedAdmin):
                 forms.add_rule_errors(form, violation)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "title": "Book a recurring series", "form": form,
-            "plan": [(local_span(item.appointment), [
-                (conflict.message(policy.zone()), forms.appointment_link(conflict.existing.id)) for conflict in item.conflicts
-            ]) for item in plan or []],
-            "clashes": sum(1 for item in plan or [] if item.conflicts), "bookable": bookable,
+            "opts": self.model._meta,
+            "title": "Book a recurring series",
+            "form": form,
+            "plan": [
+                (
+                    local_span(item.appointment),
+                    [
+                        (conflict.message(policy.zone()), forms.appointment_link(conflict.existing.id))
+                        for conflict in item.conflicts
+                    ],
+                )
+                for item in plan or []
+            ],
+            "clashes": sum(1 for item in plan or [] if item.conflicts),
+            "bookable": bookable,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/appointments/appointmentseries/plan.html", context)

@@ -28,8 +28,20 @@ CLINICIANS = {
     "drlee": ("Room 1", domain.Kind.MEDICATION_MANAGEMENT, 30, domain.Frequency.EVERY_TWO_WEEKS, 20),
 }
 REASONS = {
-    domain.Kind.THERAPY: ["CBT for generalised anxiety", "Grief counselling", "Depression follow-up", "Trauma-focused therapy", "Couples stress", "Panic disorder, exposure work"],
-    domain.Kind.MEDICATION_MANAGEMENT: ["SSRI follow-up", "Mood stabiliser review", "ADHD medication check", "Sleep medication review"],
+    domain.Kind.THERAPY: [
+        "CBT for generalised anxiety",
+        "Grief counselling",
+        "Depression follow-up",
+        "Trauma-focused therapy",
+        "Couples stress",
+        "Panic disorder, exposure work",
+    ],
+    domain.Kind.MEDICATION_MANAGEMENT: [
+        "SSRI follow-up",
+        "Mood stabiliser review",
+        "ADHD medication check",
+        "Sleep medication review",
+    ],
     domain.Kind.INTAKE: ["New referral from primary care", "Self-referral, low mood", "Post-discharge intake"],
 }
 
@@ -71,12 +83,24 @@ def plan(*, staff, rng, patients, rooms, today) -> tuple[list[PlannedSeries], li
             queue.append(patient)  # a patient may see a second clinician, at another time
             taken_by_patient.setdefault(patient.id, set()).add((weekday, hour))
             start = _at(first_monday + dt.timedelta(days=weekday), hour)
-            series_plan.append(PlannedSeries(username, domain.Series(
-                patient_id=patient.id, clinician_id=staff[username].pk, start=start,
-                end=start + dt.timedelta(minutes=minutes), frequency=frequency, count=count, kind=kind,
-                modality=domain.Modality.TELEHEALTH if telehealth else domain.Modality.IN_PERSON,
-                room_id=None if telehealth else rooms[room].pk, reason_for_visit=reason,
-            ), outcomes))
+            series_plan.append(
+                PlannedSeries(
+                    username,
+                    domain.Series(
+                        patient_id=patient.id,
+                        clinician_id=staff[username].pk,
+                        start=start,
+                        end=start + dt.timedelta(minutes=minutes),
+                        frequency=frequency,
+                        count=count,
+                        kind=kind,
+                        modality=domain.Modality.TELEHEALTH if telehealth else domain.Modality.IN_PERSON,
+                        room_id=None if telehealth else rooms[room].pk,
+                        reason_for_visit=reason,
+                    ),
+                    outcomes,
+                )
+            )
     # Intakes with the psychiatrist next week, at 8:00 before the regular clinic.
     intakes = []
     for weekday in range(3):
@@ -85,10 +109,17 @@ def plan(*, staff, rng, patients, rooms, today) -> tuple[list[PlannedSeries], li
         if patient is None:
             continue
         start = _at(_monday(today) + dt.timedelta(weeks=1, days=weekday), 8)
-        intakes.append(domain.Appointment(
-            patient_id=patient.id, clinician_id=staff["drlee"].pk, start=start, end=start + dt.timedelta(minutes=60),
-            kind=domain.Kind.INTAKE, room_id=rooms["Room 1"].pk, reason_for_visit=reason,
-        ))
+        intakes.append(
+            domain.Appointment(
+                patient_id=patient.id,
+                clinician_id=staff["drlee"].pk,
+                start=start,
+                end=start + dt.timedelta(minutes=60),
+                kind=domain.Kind.INTAKE,
+                room_id=rooms["Room 1"].pk,
+                reason_for_visit=reason,
+            )
+        )
     return series_plan, intakes
 
 
@@ -107,15 +138,19 @@ def _play_out(appointments, booked: list[domain.Appointment], outcomes, now) -> 
         if appointment.end >= now:
             continue
         if draw < 0.07:
-            services.appointment_mark_no_show(appointments=appointments, appointment_id=appointment.id, now=appointment.end + dt.timedelta(hours=1))
+            services.appointment_mark_no_show(
+                appointments=appointments, appointment_id=appointment.id, now=appointment.end + dt.timedelta(hours=1)
+            )
             counts["no_show"] += 1
         elif draw < 0.15:
             # Half of these came inside the 24-hour window: late cancellations.
             ahead = dt.timedelta(hours=6 if draw < 0.11 else 72)
             services.appointment_cancel(
-                appointments=appointments, appointment_id=appointment.id,
+                appointments=appointments,
+                appointment_id=appointment.id,
                 by=domain.CancelledBy.PATIENT if by_patient else domain.CancelledBy.CLINIC,
-                reason="Unwell" if by_patient else "Clinician unavailable", now=appointment.start - ahead,
+                reason="Unwell" if by_patient else "Clinician unavailable",
+                now=appointment.start - ahead,
             )
             counts["cancelled"] += 1
         else:
@@ -134,16 +169,23 @@ def seed(*, actor, staff, rng, stdout, patients, **context):
     clinicians = [staff[username] for username in CLINICIANS]
     series_plan, intakes = plan(staff=staff, rng=rng, patients=active, rooms=rooms, today=today)
     appointments = repository.DjangoAppointmentRepository(actor=staff["frontdesk"])
-    window = (_at(_monday(today) - dt.timedelta(weeks=WEEKS_BEHIND), 0), _at(_monday(today) + dt.timedelta(weeks=WEEKS_AHEAD + 1), 0))
+    window = (
+        _at(_monday(today) - dt.timedelta(weeks=WEEKS_BEHIND), 0),
+        _at(_monday(today) + dt.timedelta(weeks=WEEKS_AHEAD + 1), 0),
+    )
     if models.Appointment.objects.filter(clinician__in=clinicians).exists():
-        existing = [a for c in clinicians for a in appointments.list_for_clinician(c.pk, start=window[0], end=window[1])]
+        existing = [
+            a for c in clinicians for a in appointments.list_for_clinician(c.pk, start=window[0], end=window[1])
+        ]
         stdout.write(f"Appointments: 0 created, {len(existing)} already there.")
         return {"appointments": existing}
     now = timezone.now()
     created, counts = [], {"completed": 0, "no_show": 0, "cancelled": 0}
     for item in series_plan:
         # Booked as the front desk would have, the week before the first visit.
-        _, booked = services.series_book(appointments=appointments, series=item.series, now=item.series.start - dt.timedelta(days=7))
+        _, booked = services.series_book(
+            appointments=appointments, series=item.series, now=item.series.start - dt.timedelta(days=7)
+        )
         for key, value in _play_out(appointments, booked, item.outcomes, now).items():
             counts[key] += value
         created.extend(booked)

@@ -40,8 +40,11 @@ class Kind(str, enum.Enum):
     def label(self) -> str:
         """Return the name staff read."""
         return {
-            "intake": "Intake", "therapy": "Therapy", "medication_management": "Medication management",
-            "group": "Group", "other": "Other",
+            "intake": "Intake",
+            "therapy": "Therapy",
+            "medication_management": "Medication management",
+            "group": "Group",
+            "other": "Other",
         }[self.value]
 
 
@@ -71,8 +74,12 @@ class Status(str, enum.Enum):
     def label(self) -> str:
         """Return the name staff read."""
         return {
-            "scheduled": "Scheduled", "checked_in": "Checked in", "completed": "Completed",
-            "cancelled": "Cancelled", "no_show": "No-show", "rescheduled": "Rescheduled",
+            "scheduled": "Scheduled",
+            "checked_in": "Checked in",
+            "completed": "Completed",
+            "cancelled": "Cancelled",
+            "no_show": "No-show",
+            "rescheduled": "Rescheduled",
         }[self.value]
 
     @property
@@ -98,8 +105,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 TIME_HOLDING = frozenset({Status.SCHEDULED, Status.CHECKED_IN, Status.COMPLETED})
 VERBS = {
-    Status.CHECKED_IN: "checked in", Status.COMPLETED: "completed", Status.CANCELLED: "cancelled",
-    Status.NO_SHOW: "marked as a no-show", Status.RESCHEDULED: "rescheduled",
+    Status.CHECKED_IN: "checked in",
+    Status.COMPLETED: "completed",
+    Status.CANCELLED: "cancelled",
+    Status.NO_SHOW: "marked as a no-show",
+    Status.RESCHEDULED: "rescheduled",
     Status.SCHEDULED: "scheduled again",
 }
 
@@ -148,10 +158,7 @@ class TransitionRefused(RuleViolation):
                 f"{', '.join(VERBS[status] for status in allowed)}."
             )
         else:
-            message = (
-                f"This appointment is {current.label.lower()}, which is final; it cannot be "
-                f"{VERBS[target]}."
-            )
+            message = f"This appointment is {current.label.lower()}, which is final; it cannot be {VERBS[target]}."
         super().__init__({"status": [message]})
 
 
@@ -246,7 +253,9 @@ class Appointment:
         """Return the appointment completed at `at`."""
         self._require(Status.COMPLETED)
         if self.checked_in_at is not None and at < self.checked_in_at:
-            raise TransitionRefused(self.status, Status.COMPLETED, "A visit cannot be completed before the patient checked in.")
+            raise TransitionRefused(
+                self.status, Status.COMPLETED, "A visit cannot be completed before the patient checked in."
+            )
         return dataclasses.replace(self, status=Status.COMPLETED, status_changed_at=at)
 
     def cancel(self, *, at: dt.datetime, by: CancelledBy, reason: str, late_window: dt.timedelta) -> Appointment:
@@ -256,18 +265,25 @@ class Appointment:
         if not reason:
             raise RuleViolation({"cancellation_reason": ["Give the reason for the cancellation."]})
         if len(reason) > CANCELLATION_REASON_MAX:
-            raise RuleViolation({"cancellation_reason": [
-                f"Use at most {CANCELLATION_REASON_MAX} characters (this has {len(reason)})."]})
+            raise RuleViolation(
+                {"cancellation_reason": [f"Use at most {CANCELLATION_REASON_MAX} characters (this has {len(reason)})."]}
+            )
         return dataclasses.replace(
-            self, status=Status.CANCELLED, status_changed_at=at, cancelled_by=CancelledBy(by),
-            cancellation_reason=reason, late_cancellation=is_late_cancellation(self.start, at, late_window),
+            self,
+            status=Status.CANCELLED,
+            status_changed_at=at,
+            cancelled_by=CancelledBy(by),
+            cancellation_reason=reason,
+            late_cancellation=is_late_cancellation(self.start, at, late_window),
         )
 
     def mark_no_show(self, *, at: dt.datetime) -> Appointment:
         """Return the appointment recorded at `at` as a no-show."""
         self._require(Status.NO_SHOW)
         if at < self.start:
-            raise TransitionRefused(self.status, Status.NO_SHOW, "A patient cannot be a no-show before the appointment has started.")
+            raise TransitionRefused(
+                self.status, Status.NO_SHOW, "A patient cannot be a no-show before the appointment has started."
+            )
         return dataclasses.replace(self, status=Status.NO_SHOW, status_changed_at=at)
 
     def mark_rescheduled(self, *, at: dt.datetime, replacement_id: uuid.UUID) -> Appointment:
@@ -289,12 +305,23 @@ def is_late_cancellation(start: dt.datetime, cancelled_at: dt.datetime, window: 
 
 
 SCHEDULING_FIELDS = {
-    "patient_id": "patient", "clinician_id": "clinician", "start": "start", "end": "end",
-    "kind": "kind", "modality": "modality", "room_id": "room", "series_id": "series",
+    "patient_id": "patient",
+    "clinician_id": "clinician",
+    "start": "start",
+    "end": "end",
+    "kind": "kind",
+    "modality": "modality",
+    "room_id": "room",
+    "series_id": "series",
 }
 LIFECYCLE_FIELDS = (
-    "status", "status_changed_at", "checked_in_at", "cancelled_by", "cancellation_reason",
-    "late_cancellation", "replaced_by_id",
+    "status",
+    "status_changed_at",
+    "checked_in_at",
+    "cancelled_by",
+    "cancellation_reason",
+    "late_cancellation",
+    "replaced_by_id",
 )
 
 
@@ -309,16 +336,22 @@ def check_change(before: Appointment, after: Appointment) -> None:
         if after.status not in TRANSITIONS[before.status]:
             raise TransitionRefused(before.status, after.status)
     elif any(getattr(before, name) != getattr(after, name) for name in LIFECYCLE_FIELDS):
-        raise RuleViolation({"status": ["The check-in, cancellation and replacement details change only with the status."]})
+        raise RuleViolation(
+            {"status": ["The check-in, cancellation and replacement details change only with the status."]}
+        )
     if before.status is not Status.SCHEDULED:
         changed = [field for name, field in SCHEDULING_FIELDS.items() if getattr(before, name) != getattr(after, name)]
         if changed:
-            raise RuleViolation({field: [
-                f"This appointment is {before.status.label.lower()}; its {field} can no longer change."
-            ] for field in changed})
+            raise RuleViolation(
+                {
+                    field: [f"This appointment is {before.status.label.lower()}; its {field} can no longer change."]
+                    for field in changed
+                }
+            )
 
 
 # --- double booking ------------------------------------------------------------------------------
+
 
 class Party(str, enum.Enum):
     """What two overlapping appointments share."""
@@ -394,6 +427,7 @@ class BookingConflict(RuleViolation):
 
 # --- recurring series --------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Series:
     """A weekly or fortnightly run of identical appointments, for a count or until a date.
@@ -419,9 +453,15 @@ class Series:
     def first(self) -> Appointment:
         """Return the first occurrence (with no id yet)."""
         return Appointment(
-            patient_id=self.patient_id, clinician_id=self.clinician_id, start=self.start, end=self.end,
-            kind=self.kind, modality=self.modality, room_id=self.room_id,
-            reason_for_visit=self.reason_for_visit, series_id=self.id,
+            patient_id=self.patient_id,
+            clinician_id=self.clinician_id,
+            start=self.start,
+            end=self.end,
+            kind=self.kind,
+            modality=self.modality,
+            room_id=self.room_id,
+            reason_for_visit=self.reason_for_visit,
+            series_id=self.id,
         )
 
     def validated(self, *, longest: dt.timedelta, zone: dt.tzinfo) -> Series:
@@ -493,13 +533,19 @@ class SeriesConflict(RuleViolation):
             f"{span(item.appointment, zone)} — " + " ".join(conflict.message(zone) for conflict in item.conflicts)
             for item in clashing
         ]
-        super().__init__({"__all__": [
-            f"{len(clashing)} of the {len(self.plan)} appointments clash with existing bookings; "
-            f"nothing was booked. Change the time, room or dates and try again.", *lines,
-        ]})
+        super().__init__(
+            {
+                "__all__": [
+                    f"{len(clashing)} of the {len(self.plan)} appointments clash with existing bookings; "
+                    f"nothing was booked. Change the time, room or dates and try again.",
+                    *lines,
+                ]
+            }
+        )
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def _times(errors: Collector, start, end, longest: dt.timedelta) -> None:
     if start is None:
@@ -540,6 +586,7 @@ def _text(errors: Collector, field: str, value: str, limit: int) -> str:
 
 # --- the repository interface --------------------------------------------------------------------
 
+
 class AppointmentRepository(Protocol):
     """Where appointments are kept. Every write is made by the repository's actor and is atomic."""
 
@@ -554,15 +601,24 @@ class AppointmentRepository(Protocol):
     def list_for_patient(self, patient_id: uuid.UUID) -> list[Appointment]: ...
 
     def list_for_clinician(
-        self, clinician_id: int, *, day: dt.date | None = None,
-        start: dt.datetime | None = None, end: dt.datetime | None = None,
+        self,
+        clinician_id: int,
+        *,
+        day: dt.date | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
     ) -> list[Appointment]: ...
 
     def upcoming(self, patient_id: uuid.UUID, *, now: dt.datetime | None = None) -> list[Appointment]: ...
 
     def overlapping(
-        self, *, start: dt.datetime, end: dt.datetime, clinician_id: int | None = None,
-        patient_id: uuid.UUID | None = None, room_id: uuid.UUID | None = None,
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        clinician_id: int | None = None,
+        patient_id: uuid.UUID | None = None,
+        room_id: uuid.UUID | None = None,
     ) -> list[Appointment]: ...
 
     def replace(self, old: Appointment, replacement: Appointment) -> tuple[Appointment, Appointment]: ...

@@ -59,8 +59,10 @@ def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
         conflicts.extend(item.conflicts)
     for conflict in conflicts:
         linked[conflict.message(zone)] = format_html(
-            '{} <a href="{}" class="clashing-appointment">Open {}</a>', conflict.message(zone),
-            appointment_link(conflict.existing.id), domain.label(conflict.existing.id),
+            '{} <a href="{}" class="clashing-appointment">Open {}</a>',
+            conflict.message(zone),
+            appointment_link(conflict.existing.id),
+            domain.label(conflict.existing.id),
         )
     for field, messages in violation.errors.items():
         target = field if field in form.fields else None
@@ -112,7 +114,9 @@ class AppointmentForm(VersionedModelForm):
                 return  # only the reason for visit changed: nothing to re-check
         try:
             services.booking_problems(
-                candidate, appointments=repository.DjangoAppointmentRepository(actor=self.actor), before=before,
+                candidate,
+                appointments=repository.DjangoAppointmentRepository(actor=self.actor),
+                before=before,
             )
         except RuleViolation as violation:
             add_rule_errors(self, violation)
@@ -125,15 +129,21 @@ class CancelForm(forms.Form):
     SERIES = "series"
 
     by = forms.TypedChoiceField(
-        label="Cancelled by", choices=[(c.value, c.label) for c in domain.CancelledBy], coerce=domain.CancelledBy,
+        label="Cancelled by",
+        choices=[(c.value, c.label) for c in domain.CancelledBy],
+        coerce=domain.CancelledBy,
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(
-        label="Reason", max_length=domain.CANCELLATION_REASON_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Reason",
+        max_length=domain.CANCELLATION_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Encrypted. For example “patient unwell” or “clinician on leave”.",
     )
     scope = forms.ChoiceField(
-        label="Cancel", initial=THIS, widget=forms.RadioSelect,
+        label="Cancel",
+        initial=THIS,
+        widget=forms.RadioSelect,
         choices=[(THIS, "This appointment only"), (SERIES, "This and all future appointments of its series")],
     )
 
@@ -149,7 +159,9 @@ class RescheduleForm(forms.Form):
     start = split_datetime_field("New start")
     end = split_datetime_field("New end")
     clinician = clinician_field(label="Clinician")
-    modality = forms.TypedChoiceField(label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality)
+    modality = forms.TypedChoiceField(
+        label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality
+    )
     room = room_field(label="Room", help_text="Required in person; leave empty for telehealth.")
 
 
@@ -160,19 +172,41 @@ class SeriesForm(forms.Form):
     clinician = clinician_field(label="Clinician")
     start = split_datetime_field("First start")
     end = split_datetime_field("First end")
-    frequency = forms.TypedChoiceField(label="Frequency", choices=[(f.value, f.label) for f in domain.Frequency], coerce=domain.Frequency)
-    count = forms.IntegerField(label="Occurrences", required=False, min_value=1, help_text=f"2 to {domain.MAX_OCCURRENCES}; or give a last date.")
-    until = forms.DateField(label="Last date", required=False, widget=widgets.AdminDateWidget(), help_text="Or give a number of occurrences.")
-    kind = forms.TypedChoiceField(label="Kind", choices=[(k.value, k.label) for k in domain.Kind], coerce=domain.Kind, initial=domain.Kind.THERAPY.value)
-    modality = forms.TypedChoiceField(label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality)
+    frequency = forms.TypedChoiceField(
+        label="Frequency", choices=[(f.value, f.label) for f in domain.Frequency], coerce=domain.Frequency
+    )
+    count = forms.IntegerField(
+        label="Occurrences",
+        required=False,
+        min_value=1,
+        help_text=f"2 to {domain.MAX_OCCURRENCES}; or give a last date.",
+    )
+    until = forms.DateField(
+        label="Last date",
+        required=False,
+        widget=widgets.AdminDateWidget(),
+        help_text="Or give a number of occurrences.",
+    )
+    kind = forms.TypedChoiceField(
+        label="Kind",
+        choices=[(k.value, k.label) for k in domain.Kind],
+        coerce=domain.Kind,
+        initial=domain.Kind.THERAPY.value,
+    )
+    modality = forms.TypedChoiceField(
+        label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality
+    )
     room = room_field(label="Room", help_text="Required in person; leave empty for telehealth.")
-    reason_for_visit = forms.CharField(label="Reason for visit", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Encrypted.")
+    reason_for_visit = forms.CharField(
+        label="Reason for visit", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Encrypted."
+    )
 
     def __init__(self, *args, admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)
         if admin_site is not None:
             self.fields["patient"].widget = widgets.AutocompleteSelect(
-                models.AppointmentSeries._meta.get_field("patient"), admin_site,
+                models.AppointmentSeries._meta.get_field("patient"),
+                admin_site,
             )
         # Set after the widget: the queryset setter hands the widget its choices.
         self.fields["patient"].queryset = patient_models.Patient.objects.all()
@@ -181,9 +215,16 @@ class SeriesForm(forms.Form):
         """Return the series the form describes (not yet validated by the domain)."""
         data = self.cleaned_data
         return domain.Series(
-            patient_id=data["patient"].pk, clinician_id=data["clinician"].pk, start=data["start"], end=data["end"],
-            frequency=data["frequency"], count=data.get("count"), until=data.get("until"), kind=data["kind"],
-            modality=data["modality"], room_id=data["room"].pk if data.get("room") else None,
+            patient_id=data["patient"].pk,
+            clinician_id=data["clinician"].pk,
+            start=data["start"],
+            end=data["end"],
+            frequency=data["frequency"],
+            count=data.get("count"),
+            until=data.get("until"),
+            kind=data["kind"],
+            modality=data["modality"],
+            room_id=data["room"].pk if data.get("room") else None,
             reason_for_visit=data.get("reason_for_visit", ""),
         )
 

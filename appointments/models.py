@@ -31,7 +31,9 @@ class Room(AuditedModel):
     """A consulting or group room that in-person appointments are booked into."""
 
     name = models.CharField("name", max_length=60, unique=True, help_text="For example “Room 2” or “Group room”.")
-    is_active = models.BooleanField("in use", default=True, help_text="Rooms out of use cannot be booked; their history stays.")
+    is_active = models.BooleanField(
+        "in use", default=True, help_text="Rooms out of use cannot be booked; their history stays."
+    )
 
     class Meta:
         verbose_name = "room"
@@ -48,17 +50,38 @@ class AppointmentSeries(AuditedModel):
     which can be checked in, cancelled or rescheduled on its own.
     """
 
-    patient = models.ForeignKey("patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="appointment_series")
-    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="clinician", on_delete=models.PROTECT, related_name="appointment_series")
-    start = models.DateTimeField("first start", help_text="Start of the first appointment; later ones keep its local time.")
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="appointment_series"
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="clinician", on_delete=models.PROTECT, related_name="appointment_series"
+    )
+    start = models.DateTimeField(
+        "first start", help_text="Start of the first appointment; later ones keep its local time."
+    )
     end = models.DateTimeField("first end")
-    frequency = models.CharField("frequency", max_length=20, choices=_choices(domain.Frequency), default=domain.Frequency.WEEKLY.value)
-    count = models.PositiveSmallIntegerField("occurrences", null=True, blank=True, help_text=f"2 to {domain.MAX_OCCURRENCES}; or give a last date instead.")
-    until = models.DateField("last date", null=True, blank=True, help_text="No appointment after this date; or give a number of occurrences instead.")
+    frequency = models.CharField(
+        "frequency", max_length=20, choices=_choices(domain.Frequency), default=domain.Frequency.WEEKLY.value
+    )
+    count = models.PositiveSmallIntegerField(
+        "occurrences", null=True, blank=True, help_text=f"2 to {domain.MAX_OCCURRENCES}; or give a last date instead."
+    )
+    until = models.DateField(
+        "last date",
+        null=True,
+        blank=True,
+        help_text="No appointment after this date; or give a number of occurrences instead.",
+    )
     kind = models.CharField("kind", max_length=30, choices=_choices(domain.Kind), default=domain.Kind.THERAPY.value)
-    modality = models.CharField("modality", max_length=20, choices=_choices(domain.Modality), default=domain.Modality.IN_PERSON.value)
-    room = models.ForeignKey(Room, verbose_name="room", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    reason_for_visit = encryption.EncryptedTextField("reason for visit", blank=True, help_text="Encrypted. Copied to every appointment of the series.")
+    modality = models.CharField(
+        "modality", max_length=20, choices=_choices(domain.Modality), default=domain.Modality.IN_PERSON.value
+    )
+    room = models.ForeignKey(
+        Room, verbose_name="room", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason_for_visit = encryption.EncryptedTextField(
+        "reason for visit", blank=True, help_text="Encrypted. Copied to every appointment of the series."
+    )
 
     class Meta:
         verbose_name = "appointment series"
@@ -79,9 +102,17 @@ class AppointmentSeries(AuditedModel):
     def to_domain(self, *, with_audit=True) -> domain.Series:
         """Return the domain Series this row holds."""
         return domain.Series(
-            id=self.id, patient_id=self.patient_id, clinician_id=self.clinician_id, start=self.start,
-            end=self.end, frequency=domain.Frequency(self.frequency), count=self.count, until=self.until,
-            kind=domain.Kind(self.kind), modality=domain.Modality(self.modality), room_id=self.room_id,
+            id=self.id,
+            patient_id=self.patient_id,
+            clinician_id=self.clinician_id,
+            start=self.start,
+            end=self.end,
+            frequency=domain.Frequency(self.frequency),
+            count=self.count,
+            until=self.until,
+            kind=domain.Kind(self.kind),
+            modality=domain.Modality(self.modality),
+            room_id=self.room_id,
             reason_for_visit=self.reason_for_visit or "",
             audit=self.audit_info() if with_audit and not self._state.adding else None,
         )
@@ -107,24 +138,41 @@ class Appointment(AuditedModel):
     """
 
     patient = models.ForeignKey(
-        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="appointments",
+        "patients.Patient",
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="appointments",
         db_index=False,  # covered by the (patient, start) index
     )
     clinician = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="clinician", on_delete=models.PROTECT, related_name="appointments",
+        settings.AUTH_USER_MODEL,
+        verbose_name="clinician",
+        on_delete=models.PROTECT,
+        related_name="appointments",
         db_index=False,  # covered by the (clinician, start) index
     )
     start = models.DateTimeField("start")
     end = models.DateTimeField("end")
     kind = models.CharField("kind", max_length=30, choices=_choices(domain.Kind), default=domain.Kind.THERAPY.value)
-    modality = models.CharField("modality", max_length=20, choices=_choices(domain.Modality), default=domain.Modality.IN_PERSON.value)
+    modality = models.CharField(
+        "modality", max_length=20, choices=_choices(domain.Modality), default=domain.Modality.IN_PERSON.value
+    )
     room = models.ForeignKey(
-        Room, verbose_name="room", on_delete=models.PROTECT, null=True, blank=True, related_name="appointments",
-        db_index=False, help_text="Required in person; none for telehealth.",
+        Room,
+        verbose_name="room",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        db_index=False,
+        help_text="Required in person; none for telehealth.",
     )
     reason_for_visit = encryption.EncryptedTextField("reason for visit", blank=True, help_text="Encrypted.")
     status = models.CharField(
-        "status", max_length=20, choices=_choices(domain.Status), default=domain.Status.SCHEDULED.value,
+        "status",
+        max_length=20,
+        choices=_choices(domain.Status),
+        default=domain.Status.SCHEDULED.value,
         help_text="Changed only with the Check in, Complete, Cancel, No-show and Reschedule buttons.",
     )
     status_changed_at = models.DateTimeField("status changed", null=True, blank=True)
@@ -132,15 +180,25 @@ class Appointment(AuditedModel):
     cancelled_by = models.CharField("cancelled by", max_length=10, choices=_choices(domain.CancelledBy), blank=True)
     cancellation_reason = encryption.EncryptedTextField("cancellation reason", blank=True, help_text="Encrypted.")
     late_cancellation = models.BooleanField(
-        "late cancellation", default=False,
+        "late cancellation",
+        default=False,
         help_text="Cancelled inside the late-cancellation window (24 hours by default) before the start.",
     )
     replaced_by = models.OneToOneField(
-        "self", verbose_name="replaced by", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="replaces", help_text="The appointment this one was rescheduled to.",
+        "self",
+        verbose_name="replaced by",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaces",
+        help_text="The appointment this one was rescheduled to.",
     )
     series = models.ForeignKey(
-        AppointmentSeries, verbose_name="series", on_delete=models.PROTECT, null=True, blank=True,
+        AppointmentSeries,
+        verbose_name="series",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="appointments",
     )
 
@@ -157,15 +215,21 @@ class Appointment(AuditedModel):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="appointments_ends_after_start"),
-            models.CheckConstraint(condition=models.Q(status__in=[s.value for s in domain.Status]), name="appointments_status_valid"),
-            models.CheckConstraint(condition=models.Q(kind__in=[k.value for k in domain.Kind]), name="appointments_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in domain.Status]), name="appointments_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in domain.Kind]), name="appointments_kind_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(modality=domain.Modality.IN_PERSON.value, room__isnull=False)
                 | models.Q(modality=domain.Modality.TELEHEALTH.value, room__isnull=True),
                 name="appointments_room_only_in_person",
             ),
             models.CheckConstraint(
-                condition=models.Q(status=domain.Status.CANCELLED.value, cancelled_by__in=[c.value for c in domain.CancelledBy])
+                condition=models.Q(
+                    status=domain.Status.CANCELLED.value, cancelled_by__in=[c.value for c in domain.CancelledBy]
+                )
                 | (~models.Q(status=domain.Status.CANCELLED.value) & models.Q(cancelled_by="")),
                 name="appointments_cancellation_has_party",
             ),
@@ -240,7 +304,8 @@ REQUIRED = {"patient": "patient_id", "clinician": "clinician_id", "start": "star
 def _raise_reported(row, errors: dict[str, list[str]]) -> None:
     """Raise the domain's errors as a ValidationError, minus the missing values clean_fields reports."""
     reported = {
-        field: messages for field, messages in errors.items()
+        field: messages
+        for field, messages in errors.items()
         if not (field in REQUIRED and getattr(row, REQUIRED[field]) is None)
     }
     if reported:

@@ -60,7 +60,9 @@ class DjangoAppointmentRepository:
         """Cancel the appointment on behalf of the clinic: appointments are kept, never deleted."""
         current = self._existing(appointment_id).to_domain()
         cancelled = current.cancel(
-            at=timezone.now(), by=domain.CancelledBy.CLINIC, reason=reason,
+            at=timezone.now(),
+            by=domain.CancelledBy.CLINIC,
+            reason=reason,
             late_window=policy.late_cancellation_window(),
         )
         return self.update(cancelled, reason="Cancelled by the clinic")
@@ -71,8 +73,14 @@ class DjangoAppointmentRepository:
         """Return every appointment of the patient, oldest first."""
         return _domain(self._rows().filter(patient_id=patient_id).order_by("start"))
 
-    def list_for_clinician(self, clinician_id: int, *, day: dt.date | None = None,
-                           start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[domain.Appointment]:
+    def list_for_clinician(
+        self,
+        clinician_id: int,
+        *,
+        day: dt.date | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> list[domain.Appointment]:
         """Return the clinician's appointments on a local `day`, or overlapping [start, end), in order."""
         if day is not None and (start is not None or end is not None):
             raise RuleViolation("Give a day or a time range, not both.")
@@ -86,15 +94,25 @@ class DjangoAppointmentRepository:
         """Return the patient's appointments that are still to come (scheduled or checked in)."""
         now = now or timezone.now()
         rows = self._rows().filter(
-            patient_id=patient_id, end__gt=now,
+            patient_id=patient_id,
+            end__gt=now,
             status__in=[domain.Status.SCHEDULED.value, domain.Status.CHECKED_IN.value],
         )
         return _domain(rows.order_by("start"))
 
-    def overlapping(self, *, start: dt.datetime, end: dt.datetime, clinician_id: int | None = None,
-                    patient_id: uuid.UUID | None = None, room_id: uuid.UUID | None = None) -> list[domain.Appointment]:
+    def overlapping(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        clinician_id: int | None = None,
+        patient_id: uuid.UUID | None = None,
+        room_id: uuid.UUID | None = None,
+    ) -> list[domain.Appointment]:
         """Return the time-holding appointments overlapping [start, end) of any of the parties."""
-        query = conflict_candidates(start=start, end=end, clinician_id=clinician_id, patient_id=patient_id, room_id=room_id)
+        query = conflict_candidates(
+            start=start, end=end, clinician_id=clinician_id, patient_id=patient_id, room_id=room_id
+        )
         return _domain(self._rows().filter(query).order_by("start")) if query is not None else []
 
     def overdue(self, *, ended_before: dt.datetime) -> list[domain.Appointment]:
@@ -104,7 +122,9 @@ class DjangoAppointmentRepository:
 
     # --- multi-row writes, each all or nothing ---------------------------------------------------
 
-    def replace(self, old: domain.Appointment, replacement: domain.Appointment) -> tuple[domain.Appointment, domain.Appointment]:
+    def replace(
+        self, old: domain.Appointment, replacement: domain.Appointment
+    ) -> tuple[domain.Appointment, domain.Appointment]:
         """Store `old` (marked rescheduled) and add its `replacement`, in one transaction."""
         with transaction.atomic():
             # The old appointment first: it releases its time, which the replacement may reuse.
@@ -117,15 +137,16 @@ class DjangoAppointmentRepository:
         with transaction.atomic():
             return [self.update(appointment, reason=reason) for appointment in appointments]
 
-    def add_series(self, series: domain.Series, occurrences: Sequence[domain.Appointment]) -> tuple[domain.Series, list[domain.Appointment]]:
+    def add_series(
+        self, series: domain.Series, occurrences: Sequence[domain.Appointment]
+    ) -> tuple[domain.Series, list[domain.Appointment]]:
         """Store the series and all its appointments, or nothing (a clash refuses the lot)."""
         with transaction.atomic():
             row = models.AppointmentSeries(id=series.id or uuid.uuid4())
             row.update_from_domain(series)
             save(row, actor=self.actor, reason="Series booked")
             stored = [
-                self.add(_in_series(occurrence, row.id), reason=f"Booked with {row}")
-                for occurrence in occurrences
+                self.add(_in_series(occurrence, row.id), reason=f"Booked with {row}") for occurrence in occurrences
             ]
         return row.to_domain(), stored
 
@@ -148,12 +169,19 @@ class DjangoAppointmentRepository:
         """Return why the patient, clinician or room of `appointment` cannot be booked, by field."""
         problems: dict[str, list[str]] = {}
         if appointment.patient_id is not None:
-            status = patient_models.Patient.objects.filter(pk=appointment.patient_id).values_list("status", flat=True).first()
+            status = (
+                patient_models.Patient.objects.filter(pk=appointment.patient_id)
+                .values_list("status", flat=True)
+                .first()
+            )
             if status is None:
                 problems["patient"] = ["There is no such patient."]
             elif status != patient_domain.PatientStatus.ACTIVE.value:
                 problems["patient"] = [f"This patient is {status}; only active patients can be booked."]
-        if appointment.clinician_id is not None and not bookable_clinicians().filter(pk=appointment.clinician_id).exists():
+        if (
+            appointment.clinician_id is not None
+            and not bookable_clinicians().filter(pk=appointment.clinician_id).exists()
+        ):
             problems["clinician"] = ["This user is not an active clinician and cannot be booked."]
         if appointment.room_id is not None:
             active = models.Room.objects.filter(pk=appointment.room_id).values_list("is_active", flat=True).first()
@@ -243,10 +271,15 @@ def save(row, *, actor, reason: str, validate: bool = True) -> None:
             raise
         # Our savepoint was rolled back, so the connection can read the booking that won.
         candidate = row.to_domain(with_audit=False)
-        others = models.Appointment.objects.filter(conflict_candidates(
-            start=candidate.start, end=candidate.end, clinician_id=candidate.clinician_id,
-            patient_id=candidate.patient_id, room_id=candidate.room_id,
-        ))
+        others = models.Appointment.objects.filter(
+            conflict_candidates(
+                start=candidate.start,
+                end=candidate.end,
+                clinician_id=candidate.clinician_id,
+                patient_id=candidate.patient_id,
+                room_id=candidate.room_id,
+            )
+        )
         conflicts = domain.find_conflicts(candidate, [other.to_domain(with_audit=False) for other in others])
         raise domain.BookingConflict(conflicts, policy.zone()) from None
 

@@ -80,17 +80,27 @@ def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "d
     patient_rows = {
         row.pk: row for row in patient_models.Patient.objects.filter(pk__in={a.patient_id for a in appointments})
     }
-    rooms = dict(models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name"))
+    rooms = dict(
+        models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name")
+    )
     rows = []
     for appointment in appointments:
         patient = patient_rows[appointment.patient_id]
-        rows.append(DaySheetRow(
-            appointment=appointment, patient_name=patient.to_domain(with_audit=False).display_name,
-            mrn=patient.mrn, room=rooms.get(appointment.room_id, ""),
-        ))
+        rows.append(
+            DaySheetRow(
+                appointment=appointment,
+                patient_name=patient.to_domain(with_audit=False).display_name,
+                mrn=patient.mrn,
+                room=rooms.get(appointment.room_id, ""),
+            )
+        )
     for patient in patient_rows.values():
         access.record(
-            user=reader, action=action, category=ACCESS_CATEGORY, patient=patient, request=request,
+            user=reader,
+            action=action,
+            category=ACCESS_CATEGORY,
+            patient=patient,
+            request=request,
             detail=f"day sheet of {clinician.get_username()} for {day.isoformat()}",
         )
     return DaySheet(clinician=clinician_label(clinician), day=day, rows=rows)

@@ -22,19 +22,28 @@ from novamind.domain import ConcurrencyError, NotFound, RuleViolation, new_id
 _KEEP = object()
 
 
-def conflicts_for(candidate: domain.Appointment, *, appointments: domain.AppointmentRepository,
-                  ignore: Collection[uuid.UUID] = ()) -> list[domain.Conflict]:
+def conflicts_for(
+    candidate: domain.Appointment, *, appointments: domain.AppointmentRepository, ignore: Collection[uuid.UUID] = ()
+) -> list[domain.Conflict]:
     """Return the existing appointments `candidate` would double-book, ignoring `ignore`."""
     others = appointments.overlapping(
-        start=candidate.start, end=candidate.end, clinician_id=candidate.clinician_id,
-        patient_id=candidate.patient_id, room_id=candidate.room_id,
+        start=candidate.start,
+        end=candidate.end,
+        clinician_id=candidate.clinician_id,
+        patient_id=candidate.patient_id,
+        room_id=candidate.room_id,
     )
     return domain.find_conflicts(candidate, [other for other in others if other.id not in ignore])
 
 
-def booking_problems(candidate: domain.Appointment, *, appointments: domain.AppointmentRepository,
-                     now: dt.datetime | None = None, before: domain.Appointment | None = None,
-                     ignore: Collection[uuid.UUID] = ()) -> None:
+def booking_problems(
+    candidate: domain.Appointment,
+    *,
+    appointments: domain.AppointmentRepository,
+    now: dt.datetime | None = None,
+    before: domain.Appointment | None = None,
+    ignore: Collection[uuid.UUID] = (),
+) -> None:
     """Raise RuleViolation (BookingConflict for a clash) unless `candidate` may take its slot.
 
     The one check for a new or moved booking: the patient, clinician and room can be booked,
@@ -54,8 +63,9 @@ def booking_problems(candidate: domain.Appointment, *, appointments: domain.Appo
         raise RuleViolation(errors)
 
 
-def appointment_book(*, appointments: domain.AppointmentRepository, appointment: domain.Appointment,
-                     now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_book(
+    *, appointments: domain.AppointmentRepository, appointment: domain.Appointment, now: dt.datetime | None = None
+) -> domain.Appointment:
     """Book `appointment` (scheduled) and return it as stored."""
     if appointment.status is not domain.Status.SCHEDULED:
         raise RuleViolation({"status": ["A new appointment starts out scheduled."]})
@@ -64,8 +74,9 @@ def appointment_book(*, appointments: domain.AppointmentRepository, appointment:
     return appointments.add(candidate, reason="Booked")
 
 
-def appointment_change(*, appointments: domain.AppointmentRepository, appointment: domain.Appointment,
-                       now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_change(
+    *, appointments: domain.AppointmentRepository, appointment: domain.Appointment, now: dt.datetime | None = None
+) -> domain.Appointment:
     """Store changed details of a scheduled appointment (move it, change room, kind or reason)."""
     before = _existing(appointments, appointment.id)
     _check_version(before, appointment.audit.version if appointment.audit else None)
@@ -77,30 +88,54 @@ def appointment_change(*, appointments: domain.AppointmentRepository, appointmen
     return appointments.update(candidate, reason="Moved" if moved else "Details changed")
 
 
-def appointment_check_in(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                         version: int | None = None, now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_check_in(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    version: int | None = None,
+    now: dt.datetime | None = None,
+) -> domain.Appointment:
     """Record that the patient has arrived."""
-    return _transition(appointments, appointment_id, version, now, "Checked in",
-                       lambda current, at: current.check_in(at=at))
+    return _transition(
+        appointments, appointment_id, version, now, "Checked in", lambda current, at: current.check_in(at=at)
+    )
 
 
-def appointment_complete(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                         version: int | None = None, now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_complete(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    version: int | None = None,
+    now: dt.datetime | None = None,
+) -> domain.Appointment:
     """Record that the visit took place."""
-    return _transition(appointments, appointment_id, version, now, "Completed",
-                       lambda current, at: current.complete(at=at))
+    return _transition(
+        appointments, appointment_id, version, now, "Completed", lambda current, at: current.complete(at=at)
+    )
 
 
-def appointment_mark_no_show(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                             version: int | None = None, now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_mark_no_show(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    version: int | None = None,
+    now: dt.datetime | None = None,
+) -> domain.Appointment:
     """Record that the patient did not come."""
-    return _transition(appointments, appointment_id, version, now, "Marked no-show",
-                       lambda current, at: current.mark_no_show(at=at))
+    return _transition(
+        appointments, appointment_id, version, now, "Marked no-show", lambda current, at: current.mark_no_show(at=at)
+    )
 
 
-def appointment_cancel(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                       by: domain.CancelledBy, reason: str, version: int | None = None,
-                       now: dt.datetime | None = None) -> domain.Appointment:
+def appointment_cancel(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    by: domain.CancelledBy,
+    reason: str,
+    version: int | None = None,
+    now: dt.datetime | None = None,
+) -> domain.Appointment:
     """Cancel the appointment on behalf of `by`, flagged late inside the configured window."""
     window = policy.late_cancellation_window()
     by = domain.CancelledBy(by)
@@ -112,10 +147,18 @@ def appointment_cancel(*, appointments: domain.AppointmentRepository, appointmen
     return _transition(appointments, appointment_id, version, now, f"Cancelled by the {by.value}", cancel)
 
 
-def appointment_reschedule(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                           start: dt.datetime, end: dt.datetime, clinician_id=_KEEP, modality=_KEEP,
-                           room_id=_KEEP, version: int | None = None,
-                           now: dt.datetime | None = None) -> tuple[domain.Appointment, domain.Appointment]:
+def appointment_reschedule(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    start: dt.datetime,
+    end: dt.datetime,
+    clinician_id=_KEEP,
+    modality=_KEEP,
+    room_id=_KEEP,
+    version: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[domain.Appointment, domain.Appointment]:
     """Book a replacement at the new time and mark this appointment rescheduled, linked to it.
 
     Both happen or neither. The replacement may overlap the old slot (moved by half an hour):
@@ -138,8 +181,10 @@ def appointment_reschedule(*, appointments: domain.AppointmentRepository, appoin
 
 # --- recurring series --------------------------------------------------------------------------
 
-def series_plan(*, appointments: domain.AppointmentRepository, series: domain.Series,
-                now: dt.datetime | None = None) -> tuple[domain.Series, list[domain.PlannedOccurrence]]:
+
+def series_plan(
+    *, appointments: domain.AppointmentRepository, series: domain.Series, now: dt.datetime | None = None
+) -> tuple[domain.Series, list[domain.PlannedOccurrence]]:
     """Return the checked series and every appointment it would create, with its clashes.
 
     Raises RuleViolation for what no date could fix (a telehealth room, a series of one, an
@@ -161,8 +206,9 @@ def series_plan(*, appointments: domain.AppointmentRepository, series: domain.Se
     return series, plan
 
 
-def series_book(*, appointments: domain.AppointmentRepository, series: domain.Series,
-                now: dt.datetime | None = None) -> tuple[domain.Series, list[domain.Appointment]]:
+def series_book(
+    *, appointments: domain.AppointmentRepository, series: domain.Series, now: dt.datetime | None = None
+) -> tuple[domain.Series, list[domain.Appointment]]:
     """Create the series and all its appointments, or nothing when any of them would clash."""
     series, plan = series_plan(appointments=appointments, series=series, now=now)
     if any(item.conflicts for item in plan):
@@ -178,16 +224,22 @@ def series_book(*, appointments: domain.AppointmentRepository, series: domain.Se
         raise
 
 
-def series_cancel_from(*, appointments: domain.AppointmentRepository, appointment_id: uuid.UUID,
-                       by: domain.CancelledBy, reason: str,
-                       now: dt.datetime | None = None) -> list[domain.Appointment]:
+def series_cancel_from(
+    *,
+    appointments: domain.AppointmentRepository,
+    appointment_id: uuid.UUID,
+    by: domain.CancelledBy,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[domain.Appointment]:
     """Cancel this appointment and every later scheduled one of its series, all or none."""
     now = now or timezone.now()
     current = _existing(appointments, appointment_id)
     if current.series_id is None:
         raise RuleViolation({"series": [f"{domain.label(current.id).capitalize()} is not part of a series."]})
     targets = [
-        item for item in appointments.list_for_series(current.series_id)
+        item
+        for item in appointments.list_for_series(current.series_id)
         if item.start >= current.start and item.status is domain.Status.SCHEDULED
     ]
     if not targets:
@@ -200,6 +252,7 @@ def series_cancel_from(*, appointments: domain.AppointmentRepository, appointmen
 
 # --- no-shows ------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class NoShowRun:
     """What `appointments_mark_no_shows` found and did."""
@@ -209,8 +262,13 @@ class NoShowRun:
     skipped: list[tuple[domain.Appointment, str]]
 
 
-def appointments_mark_no_shows(*, appointments: domain.AppointmentRepository, now: dt.datetime | None = None,
-                               grace: dt.timedelta | None = None, dry_run: bool = False) -> NoShowRun:
+def appointments_mark_no_shows(
+    *,
+    appointments: domain.AppointmentRepository,
+    now: dt.datetime | None = None,
+    grace: dt.timedelta | None = None,
+    dry_run: bool = False,
+) -> NoShowRun:
     """Mark as no-shows the scheduled appointments that ended more than `grace` ago.
 
     Each is marked on its own: one that staff check in or cancel meanwhile is skipped and
@@ -226,13 +284,16 @@ def appointments_mark_no_shows(*, appointments: domain.AppointmentRepository, no
         return run
     for appointment in due:
         try:
-            run.marked.append(appointments.update(appointment.mark_no_show(at=now), reason="Marked no-show (not checked in)"))
+            run.marked.append(
+                appointments.update(appointment.mark_no_show(at=now), reason="Marked no-show (not checked in)")
+            )
         except (ConcurrencyError, RuleViolation) as error:
             run.skipped.append((appointment, str(error)))
     return run
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def _existing(appointments: domain.AppointmentRepository, appointment_id) -> domain.Appointment:
     appointment = appointments.get_by_id(appointment_id) if appointment_id is not None else None
@@ -246,9 +307,14 @@ def _check_version(current: domain.Appointment, version: int | None) -> None:
         raise ConcurrencyError("Appointment", domain.label(current.id), version, current.audit.version)
 
 
-def _transition(appointments: domain.AppointmentRepository, appointment_id, version: int | None,
-                now: dt.datetime | None, reason: str,
-                change: Callable[[domain.Appointment, dt.datetime], domain.Appointment]) -> domain.Appointment:
+def _transition(
+    appointments: domain.AppointmentRepository,
+    appointment_id,
+    version: int | None,
+    now: dt.datetime | None,
+    reason: str,
+    change: Callable[[domain.Appointment, dt.datetime], domain.Appointment],
+) -> domain.Appointment:
     current = _existing(appointments, appointment_id)
     _check_version(current, version)
     return appointments.update(change(current, now or timezone.now()), reason=reason)

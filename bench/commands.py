@@ -80,16 +80,30 @@ def run_manage(arguments: list[str], *, environ: dict | None = None) -> Complete
         with open(Path(folder) / "out", "w+b") as out, open(Path(folder) / "err", "w+b") as err:
             started = time.perf_counter()
             returncode = subprocess.call(
-                [sys.executable, "-S", "-c", LAUNCHER, str(rss_file), sys.executable, str(BASE_DIR / "manage.py"), *arguments],
-                cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                [
+                    sys.executable,
+                    "-S",
+                    "-c",
+                    LAUNCHER,
+                    str(rss_file),
+                    sys.executable,
+                    str(BASE_DIR / "manage.py"),
+                    *arguments,
+                ],
+                cwd=BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
             )
             seconds = time.perf_counter() - started
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
         rss_kb = int(rss_file.read_text()) if rss_file.exists() else 0
-    return Completed(arguments=arguments, seconds=seconds, rss_mb=rss_kb / 1024, returncode=returncode,
-                     stdout=stdout, stderr=stderr)
+    return Completed(
+        arguments=arguments, seconds=seconds, rss_mb=rss_kb / 1024, returncode=returncode, stdout=stdout, stderr=stderr
+    )
 
 
 def encrypted_fields(model) -> list:
@@ -127,7 +141,9 @@ def sample_tokens(limit: int = 4000) -> list[str]:
     with connection.cursor() as cursor:
         for table, columns in tables:
             column = columns[0]
-            cursor.execute(f"SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} IS NOT NULL LIMIT %s", [share])
+            cursor.execute(
+                f"SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} IS NOT NULL LIMIT %s", [share]
+            )
             tokens.extend(row[0] for row in cursor.fetchall())
     return tokens
 
@@ -162,14 +178,28 @@ def export_row(*, heavy_mrn: str, light_mrn: str, actor: str) -> report.Row:
             done = run_manage([EXPORT, "--patient", mrn, "--format", "json", "--actor", actor, "--output", str(output)])
             size = output.stat().st_size if output.exists() else 0
         if done.returncode != 0:
-            return report.Row(key=key, measure=measure, control_label=control_label, unit="MB", target=target,
-                              verdict=report.FAIL, note=f"the command failed: {done.failure()}",
-                              detail={"error_output": done.error_tail()})
+            return report.Row(
+                key=key,
+                measure=measure,
+                control_label=control_label,
+                unit="MB",
+                target=target,
+                verdict=report.FAIL,
+                note=f"the command failed: {done.failure()}",
+                detail={"error_output": done.error_tail()},
+            )
         results[name] = (done, size)
     heavy, light = results["heavy"], results["light"]
     return report.judged(
-        key, measure, control_label, "MB", target, figure=heavy[0].rss_mb, control=light[0].rss_mb,
-        rss_mb=heavy[0].rss_mb, detail={"seconds": [heavy[0].seconds, light[0].seconds], "bytes": [heavy[1], light[1]]},
+        key,
+        measure,
+        control_label,
+        "MB",
+        target,
+        figure=heavy[0].rss_mb,
+        control=light[0].rss_mb,
+        rss_mb=heavy[0].rss_mb,
+        detail={"seconds": [heavy[0].seconds, light[0].seconds], "bytes": [heavy[1], light[1]]},
     )
 
 
@@ -210,8 +240,9 @@ def import_row(*, rows: int, actor: str, make_row, rss_limit: float = RSS_LIMIT_
         return report.not_available(key, measure, control_label, "rows/s", target, f"no '{IMPORT}' command yet")
     columns = import_columns()
     if not columns:
-        return report.not_available(key, measure, control_label, "rows/s", target,
-                                    "the import's CSV columns are not published by the command")
+        return report.not_available(
+            key, measure, control_label, "rows/s", target, "the import's CSV columns are not published by the command"
+        )
     history = patient_models.Patient.history.model
     live_before, history_before = patient_models.Patient.objects.count(), history.objects.count()
     fields = encrypted_fields(patient_models.Patient)
@@ -225,9 +256,17 @@ def import_row(*, rows: int, actor: str, make_row, rss_limit: float = RSS_LIMIT_
         baseline = run_manage([IMPORT, str(empty), "--actor", actor])
         done = run_manage([IMPORT, str(path), "--actor", actor])
     if done.returncode != 0:
-        return report.Row(key=key, measure=measure, control_label=control_label, unit="rows/s", target=target,
-                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}",
-                          detail={"error_output": done.error_tail()})
+        return report.Row(
+            key=key,
+            measure=measure,
+            control_label=control_label,
+            unit="rows/s",
+            target=target,
+            verdict=report.FAIL,
+            rss_mb=done.rss_mb,
+            note=f"the command failed: {done.failure()}",
+            detail={"error_output": done.error_tail()},
+        )
     per_value_us = (fernet_before + fernet_us(encryption.encrypt, values)) / 2
     imported = patient_models.Patient.objects.count() - live_before
     history_rows = history.objects.count() - history_before
@@ -236,10 +275,23 @@ def import_row(*, rows: int, actor: str, make_row, rss_limit: float = RSS_LIMIT_
     limit = 1e6 / (per_value_us * len(fields))
     working = done.seconds - (baseline.seconds if baseline.returncode == 0 else 0)
     return report.judged(
-        key, measure, control_label, "rows/s", target, figure=imported / working, control=limit, rss_mb=done.rss_mb,
-        detail={"imported": imported, "history_rows": history_rows, "seconds": done.seconds,
-                "startup_seconds": baseline.seconds, "rows_per_s_including_startup": imported / done.seconds,
-                "encrypted_fields": len(fields), "fernet_encrypt_us": per_value_us},
+        key,
+        measure,
+        control_label,
+        "rows/s",
+        target,
+        figure=imported / working,
+        control=limit,
+        rss_mb=done.rss_mb,
+        detail={
+            "imported": imported,
+            "history_rows": history_rows,
+            "seconds": done.seconds,
+            "startup_seconds": baseline.seconds,
+            "rows_per_s_including_startup": imported / done.seconds,
+            "encrypted_fields": len(fields),
+            "fernet_encrypt_us": per_value_us,
+        },
     )
 
 
@@ -274,21 +326,41 @@ def rotate_row(*, actor: str, rss_limit: float = RSS_LIMIT_MB, out=print) -> rep
     environ = {**os.environ, "FIELD_ENCRYPTION_KEY": ",".join([new_key, *old_keys])}
     done = run_manage([ROTATE, "--actor", actor], environ=environ)
     if done.returncode != 0:
-        return report.Row(key=key, measure=measure, control_label=control_label, unit="values/s", target=target,
-                          verdict=report.FAIL, rss_mb=done.rss_mb, note=f"the command failed: {done.failure()}",
-                          detail={"error_output": done.error_tail()})
+        return report.Row(
+            key=key,
+            measure=measure,
+            control_label=control_label,
+            unit="values/s",
+            target=target,
+            verdict=report.FAIL,
+            rss_mb=done.rss_mb,
+            note=f"the command failed: {done.failure()}",
+            detail={"error_output": done.error_tail()},
+        )
     per_value_us = (fernet_before + fernet_us(rotate_one, tokens)) / 2
     # The command re-encrypts, then verifies every value under the new key alone; the
     # verification on its own (--verify-only) splits the time between the two passes.
     verify = run_manage([ROTATE, "--actor", actor, "--verify-only"], environ=environ)
     rotated = _decrypts_under(new_key, sample_tokens(400))
     row = report.judged(
-        key, measure, control_label, "values/s", target, figure=values / done.seconds, control=1e6 / per_value_us,
+        key,
+        measure,
+        control_label,
+        "values/s",
+        target,
+        figure=values / done.seconds,
+        control=1e6 / per_value_us,
         rss_mb=done.rss_mb,
-        detail={"values": values, "seconds": done.seconds, "fernet_rotate_us": per_value_us,
-                "verify_only_seconds": verify.seconds if verify.returncode == 0 else None,
-                "reencrypt_pass_values_per_s": values / (done.seconds - verify.seconds) if verify.returncode == 0 and done.seconds > verify.seconds else None,
-                "sample_decrypts_under_new_key_alone": rotated},
+        detail={
+            "values": values,
+            "seconds": done.seconds,
+            "fernet_rotate_us": per_value_us,
+            "verify_only_seconds": verify.seconds if verify.returncode == 0 else None,
+            "reencrypt_pass_values_per_s": values / (done.seconds - verify.seconds)
+            if verify.returncode == 0 and done.seconds > verify.seconds
+            else None,
+            "sample_decrypts_under_new_key_alone": rotated,
+        },
     )
     if not rotated:
         row.verdict, row.note = report.FAIL, "stored values do not decrypt under the new key alone"

@@ -71,21 +71,43 @@ SURNAME_ENDS = (
     "ani ard berg by ford ger hart ley man mer ner ova rich sen ski son ton ura wood ez ia is ow ek ey"
 ).split()
 STREETS = ("Maple St", "Beacon St", "Elm Ave", "Harvard St", "Washington St", "Centre St", "Oak Rd", "Main St")
-CITIES = (("Boston", "MA", "021"), ("Cambridge", "MA", "021"), ("Somerville", "MA", "021"), ("Quincy", "MA", "021"),
-          ("Worcester", "MA", "016"), ("Providence", "RI", "029"))
+CITIES = (
+    ("Boston", "MA", "021"),
+    ("Cambridge", "MA", "021"),
+    ("Somerville", "MA", "021"),
+    ("Quincy", "MA", "021"),
+    ("Worcester", "MA", "016"),
+    ("Providence", "RI", "029"),
+)
 AREA_CODES = ("617", "857", "781", "508", "978", "401")
 RELATIONS = ("mother", "father", "partner", "spouse", "sister", "brother", "friend")
 PRONOUNS = ("she/her", "he/him", "they/them", "", "she/they")
-REASONS = ("Follow-up", "Anxiety, worse at work", "Medication review", "Low mood", "Sleep problems",
-           "Intake assessment", "Panic attacks", "Family conflict", "Grief", "Check-in after discharge")
+REASONS = (
+    "Follow-up",
+    "Anxiety, worse at work",
+    "Medication review",
+    "Low mood",
+    "Sleep problems",
+    "Intake assessment",
+    "Panic attacks",
+    "Family conflict",
+    "Grief",
+    "Check-in after discharge",
+)
 CANCEL_REASONS = ("Unwell", "Work conflict", "Childcare", "Transport", "Clinician unavailable")
-SUBJECTIVE = ("Reports sleeping six to seven hours most nights; mood 6/10, better than last visit. "
-              "Worry about work persists but no panic attacks this week. Denies suicidal ideation.")
-OBJECTIVE = ("Alert and oriented, good eye contact, speech normal in rate and volume. Affect reactive, "
-             "mood congruent. PHQ-9 {score}, GAD-7 {gad}.")
+SUBJECTIVE = (
+    "Reports sleeping six to seven hours most nights; mood 6/10, better than last visit. "
+    "Worry about work persists but no panic attacks this week. Denies suicidal ideation."
+)
+OBJECTIVE = (
+    "Alert and oriented, good eye contact, speech normal in rate and volume. Affect reactive, "
+    "mood congruent. PHQ-9 {score}, GAD-7 {gad}."
+)
 ASSESSMENT = "Improving on current plan; residual anxiety around work deadlines."
-PLAN = ("Continue weekly CBT, practise the worry-time exercise daily, review sleep diary next session. "
-        "Safety plan reviewed and unchanged.")
+PLAN = (
+    "Continue weekly CBT, practise the worry-time exercise daily, review sleep diary next session. "
+    "Safety plan reviewed and unchanged."
+)
 DRUGS = (  # name, strength, form, dose, unit, RxNorm
     ("sertraline", "50 mg", "tablet", "50", "mg", "36437"),
     ("escitalopram", "10 mg", "tablet", "10", "mg", "321988"),
@@ -96,8 +118,13 @@ DRUGS = (  # name, strength, form, dose, unit, RxNorm
     ("trazodone", "50 mg", "tablet", "50", "mg", "10737"),
     ("lithium carbonate", "300 mg", "capsule", "600", "mg", "6448"),
 )
-ALLERGENS = (("penicillin", "hives", "moderate"), ("sulfa drugs", "rash", "mild"), ("carbamazepine", "rash", "severe"),
-             ("latex", "itching", "mild"), ("peanuts", "anaphylaxis", "life_threatening"))
+ALLERGENS = (
+    ("penicillin", "hives", "moderate"),
+    ("sulfa drugs", "rash", "mild"),
+    ("carbamazepine", "rash", "severe"),
+    ("latex", "itching", "mild"),
+    ("peanuts", "anaphylaxis", "life_threatening"),
+)
 
 
 def surname(index: int) -> str:
@@ -272,8 +299,12 @@ class Clinic:
         started = time.perf_counter()
         users = get_user_model()
         self.admin = users.objects.create_user(
-            username="bench_admin", password=None, is_staff=True, is_superuser=True,
-            first_name="Bench", last_name="Administrator",
+            username="bench_admin",
+            password=None,
+            is_staff=True,
+            is_superuser=True,
+            first_name="Bench",
+            last_name="Administrator",
         )
         audit.audited_save(StaffProfile(user=self.admin, credentials="Practice manager"), actor=self.admin)
         self.clinicians = []
@@ -281,14 +312,23 @@ class Clinic:
         for number in range(self.clinician_count + 1):
             special = number == self.clinician_count
             user = users.objects.create_user(
-                username="bench_special" if special else f"bench_clinician_{number:03d}", password=None,
-                is_staff=True, first_name="Clin", last_name=f"Ician {number}",
+                username="bench_special" if special else f"bench_clinician_{number:03d}",
+                password=None,
+                is_staff=True,
+                first_name="Clin",
+                last_name=f"Ician {number}",
             )
             prescriber = special or number % 5 == 0
-            audit.audited_save(StaffProfile(
-                user=user, credentials="MD" if prescriber else "LICSW", is_clinician=True,
-                is_prescriber=prescriber, dea_number=dea_number("AB", 100000 + number) if prescriber else "",
-            ), actor=self.admin)
+            audit.audited_save(
+                StaffProfile(
+                    user=user,
+                    credentials="MD" if prescriber else "LICSW",
+                    is_clinician=True,
+                    is_prescriber=prescriber,
+                    dea_number=dea_number("AB", 100000 + number) if prescriber else "",
+                ),
+                actor=self.admin,
+            )
             room = audit.audited_save(
                 appointment_models.Room(name="Room S" if special else f"Room {number + 1}"), actor=self.admin
             )
@@ -310,7 +350,9 @@ class Clinic:
                 self.mrns.add(mrn)
                 return mrn
 
-    def _patient(self, index: int, *, status: str = "active", sample: bool = True) -> tuple[patient_models.Patient, PlainPatient]:
+    def _patient(
+        self, index: int, *, status: str = "active", sample: bool = True
+    ) -> tuple[patient_models.Patient, PlainPatient]:
         rng = self.rng
         first = FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]
         last = surname(rng.randrange(1000))
@@ -323,24 +365,42 @@ class Clinic:
         created = self.now - dt.timedelta(days=rng.randrange(5 * 365), seconds=rng.randrange(86400))
         ascii_first = blind_index.normalize_text(first).replace(" ", "")
         row = patient_models.Patient(
-            id=uuid.uuid4(), mrn=self._mrn(), legal_first_name=first, legal_last_name=last,
-            preferred_name=preferred, pronouns=PRONOUNS[rng.randrange(len(PRONOUNS))], date_of_birth=birth,
-            sex_assigned_at_birth=("female", "male")[index % 2], gender_identity="",
-            phone=phone, email=f"{ascii_first}.{last.lower()}{index}@example.com",
-            address_line1=f"{rng.randint(1, 400)} {STREETS[rng.randrange(len(STREETS))]}", address_line2="",
-            address_city=city, address_region=region, address_postal_code=f"{zip_prefix}{rng.randint(10, 99)}",
-            address_country="US", emergency_contact_name=f"{FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]} {last}",
+            id=uuid.uuid4(),
+            mrn=self._mrn(),
+            legal_first_name=first,
+            legal_last_name=last,
+            preferred_name=preferred,
+            pronouns=PRONOUNS[rng.randrange(len(PRONOUNS))],
+            date_of_birth=birth,
+            sex_assigned_at_birth=("female", "male")[index % 2],
+            gender_identity="",
+            phone=phone,
+            email=f"{ascii_first}.{last.lower()}{index}@example.com",
+            address_line1=f"{rng.randint(1, 400)} {STREETS[rng.randrange(len(STREETS))]}",
+            address_line2="",
+            address_city=city,
+            address_region=region,
+            address_postal_code=f"{zip_prefix}{rng.randint(10, 99)}",
+            address_country="US",
+            emergency_contact_name=f"{FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]} {last}",
             emergency_contact_relation=RELATIONS[rng.randrange(len(RELATIONS))],
             emergency_contact_phone=f"+1{area}{9000000 - index % 1000000:07d}",
-            status=status, version=1, created_by_id=self.admin.pk, updated_by_id=self.admin.pk,
-            created_at=created, updated_at=created,
+            status=status,
+            version=1,
+            created_by_id=self.admin.pk,
+            updated_by_id=self.admin.pk,
+            created_at=created,
+            updated_at=created,
         )
         for column, value in row.blind_indexes().items():
             setattr(row, column, value)
         plain = PlainPatient(
-            id=row.id, mrn=row.mrn, full_name=blind_index.normalize_text(f"{first} {last}"),
+            id=row.id,
+            mrn=row.mrn,
+            full_name=blind_index.normalize_text(f"{first} {last}"),
             preferred_full_name=blind_index.normalize_text(f"{preferred} {last}") if preferred else None,
-            last_name=blind_index.normalize_text(last), date_of_birth=birth,
+            last_name=blind_index.normalize_text(last),
+            date_of_birth=birth,
             phone=blind_index.normalize_phone(phone),
         )
         if sample and index % self.sample_every == 0:
@@ -391,16 +451,27 @@ class Clinic:
         whole = count // (SLOTS_PER_DAY * self.clinician_count)
         return self.grid_days[:whole]
 
-    def _appointment(self, *, patient_id, clinician_id, room_id, start, created_by_id) -> appointment_models.Appointment:
+    def _appointment(
+        self, *, patient_id, clinician_id, room_id, start, created_by_id
+    ) -> appointment_models.Appointment:
         rng = self.rng
         end = start + VISIT
         in_person = room_id is not None and rng.random() < 0.7
         row = appointment_models.Appointment(
-            id=uuid.uuid4(), patient_id=patient_id, clinician_id=clinician_id, start=start, end=end,
+            id=uuid.uuid4(),
+            patient_id=patient_id,
+            clinician_id=clinician_id,
+            start=start,
+            end=end,
             kind=("therapy", "therapy", "therapy", "therapy", "medication_management", "intake")[rng.randrange(6)],
-            modality="in_person" if in_person else "telehealth", room_id=room_id if in_person else None,
-            reason_for_visit=REASONS[rng.randrange(len(REASONS))], status="scheduled", cancellation_reason="",
-            version=1, created_by_id=created_by_id, updated_by_id=created_by_id,
+            modality="in_person" if in_person else "telehealth",
+            room_id=room_id if in_person else None,
+            reason_for_visit=REASONS[rng.randrange(len(REASONS))],
+            status="scheduled",
+            cancellation_reason="",
+            version=1,
+            created_by_id=created_by_id,
+            updated_by_id=created_by_id,
             created_at=min(self.now, start - dt.timedelta(days=14)),
         )
         row.updated_at = row.created_at
@@ -429,10 +500,15 @@ class Clinic:
             for position in range(self.appointment_count, min(upto, self.appointment_count + BATCH)):
                 start, number = self.grid_slot(position)
                 clinician = self.clinicians[number]
-                rows.append(self._appointment(
-                    patient_id=self.patient_ids[position % patients], clinician_id=clinician.pk,
-                    room_id=self.rooms[number].pk, start=start, created_by_id=self.admin.pk,
-                ))
+                rows.append(
+                    self._appointment(
+                        patient_id=self.patient_ids[position % patients],
+                        clinician_id=clinician.pk,
+                        room_id=self.rooms[number].pk,
+                        start=start,
+                        created_by_id=self.admin.pk,
+                    )
+                )
             insert(appointment_models.Appointment, rows)
             self.appointment_count += len(rows)
             self._progress("appointments", self.appointment_count, upto, started, max(BATCH, upto // 10))
@@ -444,26 +520,45 @@ class Clinic:
         rng = self.rng
         staff = self.staff_of[author.pk]
         form = ("soap", "soap", "soap", "soap", "soap", "soap", "soap", "dap", "dap", "free_text")[rng.randrange(10)]
-        kind = ("progress_note",) * 16 + ("intake_assessment", "treatment_plan", "psychotherapy_note", "discharge_summary")
+        kind = ("progress_note",) * 16 + (
+            "intake_assessment",
+            "treatment_plan",
+            "psychotherapy_note",
+            "discharge_summary",
+        )
         objective = OBJECTIVE.format(score=rng.randint(2, 20), gad=rng.randint(2, 18))
         if form == "soap":
-            sections = note_domain.Sections(subjective=SUBJECTIVE, objective=objective, assessment=ASSESSMENT, plan=PLAN)
+            sections = note_domain.Sections(
+                subjective=SUBJECTIVE, objective=objective, assessment=ASSESSMENT, plan=PLAN
+            )
         elif form == "dap":
             sections = note_domain.Sections(data=f"{SUBJECTIVE} {objective}", assessment=ASSESSMENT, plan=PLAN)
         else:
             sections = note_domain.Sections(body=f"{SUBJECTIVE}\n\n{objective}\n\n{ASSESSMENT}\n\n{PLAN}")
         note = note_domain.ClinicalNote(
-            patient_id=patient_id, author=staff, kind=note_domain.NoteKind(kind[rng.randrange(len(kind))]),
-            format=note_domain.NoteFormat(form), date_of_service=date_of_service, sections=sections,
+            patient_id=patient_id,
+            author=staff,
+            kind=note_domain.NoteKind(kind[rng.randrange(len(kind))]),
+            format=note_domain.NoteFormat(form),
+            date_of_service=date_of_service,
+            sections=sections,
         )
-        at = dt.datetime.combine(date_of_service, dt.time(17), tzinfo=self.zone) + dt.timedelta(days=rng.choice((0, 0, 0, 1, 2, 5)))
+        at = dt.datetime.combine(date_of_service, dt.time(17), tzinfo=self.zone) + dt.timedelta(
+            days=rng.choice((0, 0, 0, 1, 2, 5))
+        )
         if signed and at < self.now:
-            note = note.signed(signer=staff, at=at, signed_on=timezone.localdate(at),
-                               late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS)
+            note = note.signed(
+                signer=staff, at=at, signed_on=timezone.localdate(at), late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS
+            )
         created = dt.datetime.combine(date_of_service, dt.time(16, 30), tzinfo=self.zone)
         row = note_models.ClinicalNote(
-            id=uuid.uuid4(), author_id=author.pk, version=1, created_by_id=author.pk, updated_by_id=author.pk,
-            created_at=created, updated_at=at if note.is_signed else created,
+            id=uuid.uuid4(),
+            author_id=author.pk,
+            version=1,
+            created_by_id=author.pk,
+            updated_by_id=author.pk,
+            created_at=created,
+            updated_at=at if note.is_signed else created,
         )
         row.update_from_domain(note)
         row.record_workflow(note)
@@ -487,18 +582,44 @@ class Clinic:
         insert(note_models.ClinicalNote, rows)
         self._timed("clinical notes", total, started)
 
-    def _order(self, patient_id, prescriber, start: dt.date, *, current: bool, replaces_id=None) -> medication_models.MedicationOrder:
+    def _order(
+        self, patient_id, prescriber, start: dt.date, *, current: bool, replaces_id=None
+    ) -> medication_models.MedicationOrder:
         rng = self.rng
         name, strength, form, dose, unit, rxnorm = DRUGS[rng.randrange(len(DRUGS))]
         created = dt.datetime.combine(start, dt.time(11), tzinfo=self.zone)
         row = medication_models.MedicationOrder(
-            id=uuid.uuid4(), patient_id=patient_id, prescriber_id=prescriber.pk, drug_name=name, rxnorm_code=rxnorm,
-            strength=strength, dose_form=form, dose_amount=dose, dose_unit=unit, route="oral",
-            frequency_kind="once_daily", frequency_interval=None, as_needed=False, prn_indication="", schedule="none",
-            start_date=start, end_date=None, quantity=Decimal("30"), refills=rng.randint(0, 5),
-            instructions="Take in the morning with food.", status="active", discontinue_reason="",
-            discontinue_note="", allergy_override_reason="", duplicate_override_reason="", replaces_id=replaces_id,
-            version=1, created_by_id=prescriber.pk, updated_by_id=prescriber.pk, created_at=created, updated_at=created,
+            id=uuid.uuid4(),
+            patient_id=patient_id,
+            prescriber_id=prescriber.pk,
+            drug_name=name,
+            rxnorm_code=rxnorm,
+            strength=strength,
+            dose_form=form,
+            dose_amount=dose,
+            dose_unit=unit,
+            route="oral",
+            frequency_kind="once_daily",
+            frequency_interval=None,
+            as_needed=False,
+            prn_indication="",
+            schedule="none",
+            start_date=start,
+            end_date=None,
+            quantity=Decimal("30"),
+            refills=rng.randint(0, 5),
+            instructions="Take in the morning with food.",
+            status="active",
+            discontinue_reason="",
+            discontinue_note="",
+            allergy_override_reason="",
+            duplicate_override_reason="",
+            replaces_id=replaces_id,
+            version=1,
+            created_by_id=prescriber.pk,
+            updated_by_id=prescriber.pk,
+            created_at=created,
+            updated_at=created,
         )
         if not current:
             row.status = "discontinued"
@@ -529,17 +650,27 @@ class Clinic:
         substance, reaction, severity = ALLERGENS[number % len(ALLERGENS)]
         created = self.now - dt.timedelta(days=self.rng.randrange(1000))
         return medication_models.Allergy(
-            id=uuid.uuid4(), patient_id=patient_id, substance=substance if number < len(ALLERGENS) else f"{substance} ({number})",
-            reaction=reaction, severity=severity, status="active", version=1, created_by_id=self.admin.pk,
-            updated_by_id=self.admin.pk, created_at=created, updated_at=created,
+            id=uuid.uuid4(),
+            patient_id=patient_id,
+            substance=substance if number < len(ALLERGENS) else f"{substance} ({number})",
+            reaction=reaction,
+            severity=severity,
+            status="active",
+            version=1,
+            created_by_id=self.admin.pk,
+            updated_by_id=self.admin.pk,
+            created_at=created,
+            updated_at=created,
         )
 
     def allergies(self, every: int = 5) -> None:
         """Record one allergy for every `every`-th regular patient."""
         started = time.perf_counter()
-        rows = [self._allergy(patient_id, index) for index, patient_id in enumerate(self.patient_ids) if index % every == 0]
+        rows = [
+            self._allergy(patient_id, index) for index, patient_id in enumerate(self.patient_ids) if index % every == 0
+        ]
         for offset in range(0, len(rows), BATCH):
-            insert(medication_models.Allergy, rows[offset:offset + BATCH])
+            insert(medication_models.Allergy, rows[offset : offset + BATCH])
         self._timed("allergies", len(rows), started)
 
     # --- the patients whose pages and exports are measured ------------------------------------
@@ -564,21 +695,29 @@ class Clinic:
             visits = []
             for day in range(appointments):
                 start = dt.datetime.combine(first_day + dt.timedelta(days=day), dt.time(hour), tzinfo=self.zone)
-                visits.append(self._appointment(patient_id=row.id, clinician_id=clinician.pk, room_id=room.pk,
-                                                start=start, created_by_id=self.admin.pk))
+                visits.append(
+                    self._appointment(
+                        patient_id=row.id,
+                        clinician_id=clinician.pk,
+                        room_id=room.pk,
+                        start=start,
+                        created_by_id=self.admin.pk,
+                    )
+                )
             insert(appointment_models.Appointment, visits)
             note_rows = [
                 self._note(row.id, clinician, self.today - dt.timedelta(days=self.rng.randrange(3 * 365)), signed=True)
                 for _ in range(notes)
             ]
             for offset in range(0, len(note_rows), BATCH):
-                insert(note_models.ClinicalNote, note_rows[offset:offset + BATCH])
+                insert(note_models.ClinicalNote, note_rows[offset : offset + BATCH])
             order_rows, previous = [], None
             for number in range(orders):
                 start = self.today - dt.timedelta(days=30 * (orders - number))
                 revises = previous is not None and number % 4 == 1 and order_rows[-1].status != "active"
-                order = self._order(row.id, clinician, start, current=number >= orders - 3,
-                                    replaces_id=previous if revises else None)
+                order = self._order(
+                    row.id, clinician, start, current=number >= orders - 3, replaces_id=previous if revises else None
+                )
                 if revises:
                     order_rows[-1].discontinue_reason = "changed"
                 order_rows.append(order)
@@ -592,8 +731,13 @@ class Clinic:
 
     def check(self) -> None:
         """Raise unless every generated table has one creation history row per live row."""
-        for model in (patient_models.Patient, appointment_models.Appointment, note_models.ClinicalNote,
-                      medication_models.MedicationOrder, medication_models.Allergy):
+        for model in (
+            patient_models.Patient,
+            appointment_models.Appointment,
+            note_models.ClinicalNote,
+            medication_models.MedicationOrder,
+            medication_models.Allergy,
+        ):
             check_history(model)
 
     # --- the import file ----------------------------------------------------------------------

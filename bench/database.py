@@ -123,4 +123,3 @@ def use(name: str) -> None:
     if wrapper.alias in getattr(type(wrapper), "_connection_pools", {}):
         wrapper.close_pool()
     wrapper.settings_dict["NAME"] = name
-

@@ -62,6 +62,7 @@ def query_shape(sql: str) -> str:
 
 # --- admin pages --------------------------------------------------------------------------------
 
+
 def admin_client(user) -> Client:
     """Return a test client signed in as `user` (the session is real; the login form is skipped)."""
     client = Client()
@@ -145,14 +146,24 @@ def changelist_rows(full: PageSample, control: PageSample, *, patients: int, con
         detail["query_difference"] = _shape_difference(full, control)
     return [
         report.judged(
-            "changelist.queries", f"admin patient changelist (100 rows) at {patients:,} patients: queries",
-            f"same page at {control_patients:,} patients", "queries", report.same_count(),
-            figure=full.queries, control=control.queries, detail=detail,
+            "changelist.queries",
+            f"admin patient changelist (100 rows) at {patients:,} patients: queries",
+            f"same page at {control_patients:,} patients",
+            "queries",
+            report.same_count(),
+            figure=full.queries,
+            control=control.queries,
+            detail=detail,
         ),
         report.judged(
-            "changelist.time", f"admin patient changelist (100 rows) at {patients:,} patients: median time",
-            f"same page at {control_patients:,} patients", "ms", report.at_most(1.5),
-            figure=full.ms, control=control.ms, detail={"requests": len(full.times)},
+            "changelist.time",
+            f"admin patient changelist (100 rows) at {patients:,} patients: median time",
+            f"same page at {control_patients:,} patients",
+            "ms",
+            report.at_most(1.5),
+            figure=full.ms,
+            control=control.ms,
+            detail={"requests": len(full.times)},
         ),
     ]
 
@@ -167,20 +178,28 @@ def patient_page_row(client: Client, heavy_id, light_id, repeat: int) -> report.
         request(client, heavy.url, heavy)
         request(client, light.url, light)
     detail = {
-        "median_ms": [heavy.ms, light.ms], "time_ratio": heavy.ms / light.ms if light.ms else None,
-        "bytes": [heavy.bytes, light.bytes], "query_counts": [heavy.query_counts, light.query_counts],
+        "median_ms": [heavy.ms, light.ms],
+        "time_ratio": heavy.ms / light.ms if light.ms else None,
+        "bytes": [heavy.bytes, light.bytes],
+        "query_counts": [heavy.query_counts, light.query_counts],
     }
     if heavy.queries != light.queries:
         detail["query_difference"] = _shape_difference(heavy, light)
     return report.judged(
         "patient_page.queries",
         "admin patient page, 200 appointments, 50 notes, 20 orders, 10 allergies: queries",
-        "patient with 1 of each", "queries", report.same_count(), figure=heavy.queries, control=light.queries,
-        note=f"time {heavy.ms:,.0f} vs {light.ms:,.0f} ms", detail=detail,
+        "patient with 1 of each",
+        "queries",
+        report.same_count(),
+        figure=heavy.queries,
+        control=light.queries,
+        note=f"time {heavy.ms:,.0f} vs {light.ms:,.0f} ms",
+        detail=detail,
     )
 
 
 # --- search -------------------------------------------------------------------------------------
+
 
 def _plain_name(term: str) -> Q:
     normalized = blind_index.normalize_text(term)
@@ -230,11 +249,18 @@ def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> lis
         detail = {"terms": len(chosen), "repetitions": repeat, "matches_median": report.median(matches)}
         if criterion == "name":
             detail["repository_search_with_decryption_ms"] = _repository_search_ms(chosen, term_of, repeat)
-        rows.append(report.judged(
-            f"search.{criterion}", f"exact search by {label} at {patients:,} patients (blind index), median",
-            "plaintext indexed column, control table", "ms", report.at_most(2.0),
-            figure=report.median(figures), control=report.median(controls), detail=detail,
-        ))
+        rows.append(
+            report.judged(
+                f"search.{criterion}",
+                f"exact search by {label} at {patients:,} patients (blind index), median",
+                "plaintext indexed column, control table",
+                "ms",
+                report.at_most(2.0),
+                figure=report.median(figures),
+                control=report.median(controls),
+                detail=detail,
+            )
+        )
     return rows
 
 
@@ -249,6 +275,7 @@ def _repository_search_ms(samples, term_of, repeat: int) -> float:
 
 # --- repository ---------------------------------------------------------------------------------
 
+
 def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int = 7) -> list[report.Row]:
     """Return the repository rows: `get_by_id` and `list(100)` against the plain ORM query."""
     rng = random.Random(seed)
@@ -261,11 +288,18 @@ def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int
         pair = paired(lambda: repository.get_by_id(patient_id), lambda: plain.get(pk=patient_id), repeat)
         figures.extend(pair[0])
         controls.extend(pair[1])
-    rows = [report.judged(
-        "repository.get_by_id", "patients repository get_by_id (a domain Patient)",
-        "Patient.objects.select_related(users).get(pk=…)", "ms", report.at_most(1.25),
-        figure=report.median(figures), control=report.median(controls), detail={"ids": len(ids), "repetitions": repeat},
-    )]
+    rows = [
+        report.judged(
+            "repository.get_by_id",
+            "patients repository get_by_id (a domain Patient)",
+            "Patient.objects.select_related(users).get(pk=…)",
+            "ms",
+            report.at_most(1.25),
+            figure=report.median(figures),
+            control=report.median(controls),
+            detail={"ids": len(ids), "repetitions": repeat},
+        )
+    ]
     pages = list(range(1, min(10, patients // 100) + 1))
     figures, controls = [], []
     for page in pages:
@@ -273,21 +307,28 @@ def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int
 
         def control(start=start):
             # The page a repository returns holds the total too: the ORM needs its count() as well.
-            return list(plain.order_by("mrn")[start:start + 100]), plain.count()
+            return list(plain.order_by("mrn")[start : start + 100]), plain.count()
 
         pair = paired(lambda page=page: repository.list(page=page, page_size=100), control, repeat)
         figures.extend(pair[0])
         controls.extend(pair[1])
-    rows.append(report.judged(
-        "repository.list", "patients repository list(page_size=100), pages 1–10",
-        "same rows and total: .order_by('mrn')[offset:offset+100], .count()", "ms", report.at_most(1.25),
-        figure=report.median(figures), control=report.median(controls),
-        detail={"pages": pages, "repetitions": repeat},
-    ))
+    rows.append(
+        report.judged(
+            "repository.list",
+            "patients repository list(page_size=100), pages 1–10",
+            "same rows and total: .order_by('mrn')[offset:offset+100], .count()",
+            "ms",
+            report.at_most(1.25),
+            figure=report.median(figures),
+            control=report.median(controls),
+            detail={"pages": pages, "repetitions": repeat},
+        )
+    )
     return rows
 
 
 # --- schedule -----------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class ScheduleSample:
@@ -314,8 +355,11 @@ def _schedule_cases(clinic, days: list[dt.date]):
         for day in days:
             start = dt.datetime.combine(day, dt.time(8), tzinfo=clinic.zone)
             candidate = appointment_domain.Appointment(
-                patient_id=active[number], clinician_id=clinician.pk, start=start,
-                end=start + dt.timedelta(minutes=50), room_id=clinic.rooms[number].pk,
+                patient_id=active[number],
+                clinician_id=clinician.pk,
+                start=start,
+                end=start + dt.timedelta(minutes=50),
+                room_id=clinic.rooms[number].pk,
             ).validated(longest=policy.longest())
 
             def sheet(clinician=clinician, day=day):
@@ -327,7 +371,9 @@ def _schedule_cases(clinic, days: list[dt.date]):
             yield sheet, check
 
 
-def schedule_samples(clinic, databases: dict[str, tuple[str, int]], days: list[dt.date], repeat: int) -> dict[str, ScheduleSample]:
+def schedule_samples(
+    clinic, databases: dict[str, tuple[str, int]], days: list[dt.date], repeat: int
+) -> dict[str, ScheduleSample]:
     """Time the same day sheets and conflict checks in each of `databases` (name, appointments).
 
     The databases take turns, one timed call of each case per turn after a warm-up call, so a
@@ -359,16 +405,27 @@ def schedule_rows(full: ScheduleSample, control: ScheduleSample) -> list[report.
         raise RuntimeError("The day sheets of the control days differ between the databases: not the same work.")
     return [
         report.judged(
-            "schedule.day_sheet", f"clinician day schedule (day sheet) at {full.appointments:,} appointments",
-            f"same days at {control.appointments:,}", "ms", report.at_most(2.0),
-            figure=report.median(full.day_sheet_times), control=report.median(control.day_sheet_times),
-            detail={"rows_per_sheet": full.day_sheet_rows, "queries": [full.day_sheet_queries, control.day_sheet_queries],
-                    "calls": len(full.day_sheet_times)},
+            "schedule.day_sheet",
+            f"clinician day schedule (day sheet) at {full.appointments:,} appointments",
+            f"same days at {control.appointments:,}",
+            "ms",
+            report.at_most(2.0),
+            figure=report.median(full.day_sheet_times),
+            control=report.median(control.day_sheet_times),
+            detail={
+                "rows_per_sheet": full.day_sheet_rows,
+                "queries": [full.day_sheet_queries, control.day_sheet_queries],
+                "calls": len(full.day_sheet_times),
+            },
         ),
         report.judged(
-            "schedule.conflict_check", f"new-booking conflict check at {full.appointments:,} appointments",
-            f"same checks at {control.appointments:,}", "ms", report.at_most(2.0),
-            figure=report.median(full.conflict_times), control=report.median(control.conflict_times),
+            "schedule.conflict_check",
+            f"new-booking conflict check at {full.appointments:,} appointments",
+            f"same checks at {control.appointments:,}",
+            "ms",
+            report.at_most(2.0),
+            figure=report.median(full.conflict_times),
+            control=report.median(control.conflict_times),
             detail={"queries": [full.conflict_queries, control.conflict_queries], "calls": len(full.conflict_times)},
         ),
     ]

@@ -93,25 +93,46 @@ class Row:
         return data
 
 
-def judged(key: str, measure: str, control_label: str, unit: str, target: Target, *, figure: float,
-           control: float, ratio: float | None = None, rss_mb: float | None = None, note: str = "",
-           detail: dict | None = None) -> Row:
+def judged(
+    key: str,
+    measure: str,
+    control_label: str,
+    unit: str,
+    target: Target,
+    *,
+    figure: float,
+    control: float,
+    ratio: float | None = None,
+    rss_mb: float | None = None,
+    note: str = "",
+    detail: dict | None = None,
+) -> Row:
     """Return a measured row with its ratio (figure / control unless given) and its verdict."""
     if ratio is None:
         ratio = figure / control if control else None
     if target.kind == "equal":
         ratio = 1 if figure == control else (figure / control if control else None)
     return Row(
-        key=key, measure=measure, control_label=control_label, unit=unit, target=target,
-        figure=figure, control=control, ratio=ratio, rss_mb=rss_mb,
-        verdict=PASS if target.met(ratio, rss_mb) else FAIL, note=note, detail=detail or {},
+        key=key,
+        measure=measure,
+        control_label=control_label,
+        unit=unit,
+        target=target,
+        figure=figure,
+        control=control,
+        ratio=ratio,
+        rss_mb=rss_mb,
+        verdict=PASS if target.met(ratio, rss_mb) else FAIL,
+        note=note,
+        detail=detail or {},
     )
 
 
 def not_available(key: str, measure: str, control_label: str, unit: str, target: Target, why: str) -> Row:
     """Return a row that could not be measured in this checkout, saying why."""
-    return Row(key=key, measure=measure, control_label=control_label, unit=unit, target=target,
-               verdict=NOT_AVAILABLE, note=why)
+    return Row(
+        key=key, measure=measure, control_label=control_label, unit=unit, target=target, verdict=NOT_AVAILABLE, note=why
+    )
 
 
 def median(values: Sequence[float]) -> float:
@@ -149,8 +170,15 @@ def table(rows: Sequence[Row]) -> str:
         figure = _number(row.figure, row.unit)
         if row.rss_mb is not None and row.unit != "MB":
             figure += f"; peak RSS {row.rss_mb:,.0f} MB"
-        cells = (row.measure, figure, row.control_label, _number(row.control, row.unit), _ratio(row),
-                 row.target.text(), row.verdict + (f" ({row.note})" if row.note and row.verdict != PASS else ""))
+        cells = (
+            row.measure,
+            figure,
+            row.control_label,
+            _number(row.control, row.unit),
+            _ratio(row),
+            row.target.text(),
+            row.verdict + (f" ({row.note})" if row.note and row.verdict != PASS else ""),
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

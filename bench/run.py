@@ -44,13 +44,24 @@ def parse_arguments(argv):
         prog="python -m bench",
         description="Measure NovaMind against its limits on a throwaway PostgreSQL database (DATABASE_URL's server).",
     )
-    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE,
-                        help="patients to generate (default 100,000; about 10 appointments, 5 notes, 2 orders each)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=DEFAULT_SCALE,
+        help="patients to generate (default 100,000; about 10 appointments, 5 notes, 2 orders each)",
+    )
     parser.add_argument("--repeat", type=int, default=7, help="repetitions of each timed measure (median; default 7)")
     parser.add_argument("--json", type=Path, default=BASE_DIR / "var" / "bench.json", help="where to write the report")
-    parser.add_argument("--skip", action="append", default=[], choices=[*GROUPS, "commands"],
-                        help="leave a group of rows out (repeatable); 'commands' skips export, import and rotate")
-    parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end (to inspect it)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=[*GROUPS, "commands"],
+        help="leave a group of rows out (repeatable); 'commands' skips export, import and rotate",
+    )
+    parser.add_argument(
+        "--keep-database", action="store_true", help="do not drop the database at the end (to inspect it)"
+    )
     parser.add_argument("--seed", type=int, default=20260, help="seed of the generated data")
     arguments = parser.parse_args(argv)
     if arguments.scale < 1000:
@@ -90,7 +101,10 @@ def main(argv=None) -> int:
         _close_connections()
         kept = [name, *copies]
         if arguments.keep_database:
-            print(f"bench: databases kept (--keep-database); drop them with: dropdb {' && dropdb '.join(kept)}", flush=True)
+            print(
+                f"bench: databases kept (--keep-database); drop them with: dropdb {' && dropdb '.join(kept)}",
+                flush=True,
+            )
         else:
             for each in kept:
                 database.drop(server, each, original)
@@ -152,7 +166,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     scale, repeat, skip = arguments.scale, arguments.repeat, set(arguments.skip)
     rows: list[report.Row] = []
     clinic = data.Clinic(scale=scale, seed=arguments.seed, out=out)
-    out(f"bench: scale {scale:,} patients, {clinic.clinician_count} clinicians, {clinic.appointment_total:,} appointments")
+    out(
+        f"bench: scale {scale:,} patients, {clinic.clinician_count} clinicians, {clinic.appointment_total:,} appointments"
+    )
     data.create_control_table()
     clinic.staff()
 
@@ -181,8 +197,10 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     if schedule_copy:
         days = clinic.control_days(control_appointments)[-3:]
         samples = measures.schedule_samples(
-            clinic, {"full": (name, clinic.appointment_count), "control": (schedule_copy, control_appointments)},
-            days, repeat,
+            clinic,
+            {"full": (name, clinic.appointment_count), "control": (schedule_copy, control_appointments)},
+            days,
+            repeat,
         )
         database.use(name)
         rows += measures.schedule_rows(samples["full"], samples["control"])
@@ -190,16 +208,22 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     if changelist_copy:
         samples = measures.changelist_samples(clinic.admin, {"full": name, "control": changelist_copy}, repeat)
         database.use(name)
-        rows += measures.changelist_rows(samples["full"], samples["control"],
-                                         patients=scale, control_patients=control_patients)
+        rows += measures.changelist_rows(
+            samples["full"], samples["control"], patients=scale, control_patients=control_patients
+        )
         out("  measured the changelist")
     if "search" not in skip:
         rows += measures.search_rows(clinic.search_samples, patients=scale, repeat=repeat)
         out("  measured search")
     if "patient_page" not in skip:
-        rows.append(measures.patient_page_row(
-            measures.admin_client(clinic.admin), clinic.special["heavy"], clinic.special["light"], repeat,
-        ))
+        rows.append(
+            measures.patient_page_row(
+                measures.admin_client(clinic.admin),
+                clinic.special["heavy"],
+                clinic.special["light"],
+                repeat,
+            )
+        )
         out("  measured the patient page")
     if "repository" not in skip:
         rows += measures.repository_rows(clinic.admin, clinic.patient_ids, patients=scale, repeat=repeat)
@@ -210,8 +234,14 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     actor = clinic.admin.get_username()
     if "export" not in skip:
         out("  running export_patient_record …")
-        mrns = dict(Patient.objects.filter(pk__in=[clinic.special["export"], clinic.special["light"]]).values_list("pk", "mrn"))
-        rows.append(commands.export_row(heavy_mrn=mrns[clinic.special["export"]], light_mrn=mrns[clinic.special["light"]], actor=actor))
+        mrns = dict(
+            Patient.objects.filter(pk__in=[clinic.special["export"], clinic.special["light"]]).values_list("pk", "mrn")
+        )
+        rows.append(
+            commands.export_row(
+                heavy_mrn=mrns[clinic.special["export"]], light_mrn=mrns[clinic.special["light"]], actor=actor
+            )
+        )
     if "import" not in skip:
         out(f"  running import_patients of {scale:,} rows …")
         rows.append(commands.import_row(rows=scale, actor=actor, make_row=clinic.import_record))
@@ -228,8 +258,11 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         "duration_s": round(time.perf_counter() - started, 1),
         "machine": machine(server),
         "data": {
-            "patients": scale, "clinicians": clinic.clinician_count, "appointments": clinic.appointment_count,
-            "changelist_control_patients": control_patients, "schedule_control_appointments": control_appointments,
+            "patients": scale,
+            "clinicians": clinic.clinician_count,
+            "appointments": clinic.appointment_count,
+            "changelist_control_patients": control_patients,
+            "schedule_control_appointments": control_appointments,
         },
         "generation": [{"phase": p.name, "rows": p.rows, "seconds": round(p.seconds, 2)} for p in clinic.phases],
         "rows": [row.as_json() for row in rows],

@@ -40,8 +40,15 @@ from patients.admin import register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
 SIGNATURE_FIELDS = (
-    "status", "signed_at", "signed_by", "late_entry", "content_hash",
-    "cosign_requested_from", "cosign_requested_at", "cosigned_by", "cosigned_at",
+    "status",
+    "signed_at",
+    "signed_by",
+    "late_entry",
+    "content_hash",
+    "cosign_requested_from",
+    "cosign_requested_at",
+    "cosigned_by",
+    "cosigned_at",
 )
 STRUCTURED = ("subjective", "objective", "data", "assessment", "plan")
 
@@ -74,7 +81,9 @@ class NoteForm(VersionedModelForm):
             now = timezone.now()
             try:
                 self.instance.to_domain(with_audit=False).signed(
-                    signer=models.staff_of(self.editor), at=now, signed_on=timezone.localdate(now),
+                    signer=models.staff_of(self.editor),
+                    at=now,
+                    signed_on=timezone.localdate(now),
                     late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
                 )
             except RuleViolation as violation:
@@ -161,8 +170,12 @@ class PatientNoteInline(ListingInline):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).general().without_text()
-            .select_related("author").order_by("-date_of_service", "-created_at")
+            super()
+            .get_queryset(request)
+            .general()
+            .without_text()
+            .select_related("author")
+            .order_by("-date_of_service", "-created_at")
         )
 
     @admin.display(description="note")
@@ -205,10 +218,17 @@ class NoteChangeList(EncryptionAwareChangeList):
 
 
 class AddendumForm(forms.Form):
-    text = forms.CharField(label="Addendum", widget=forms.Textarea(attrs={"rows": 8, "cols": 80}), strip=False,
-                           help_text="Signed in your name when you add it; it can never be changed afterwards.")
-    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
-                             help_text="Why the note needs an addendum, e.g. a correction or late information.")
+    text = forms.CharField(
+        label="Addendum",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        strip=False,
+        help_text="Signed in your name when you add it; it can never be changed afterwards.",
+    )
+    reason = forms.CharField(
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="Why the note needs an addendum, e.g. a correction or late information.",
+    )
 
 
 class CosignatureRequestForm(forms.Form):
@@ -217,22 +237,35 @@ class CosignatureRequestForm(forms.Form):
     def __init__(self, *args, author_id, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cosign_requested_from"].queryset = (
-            get_user_model().objects.with_perm(models.COSIGN_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
-            .filter(staff_profile__is_supervisor=True).exclude(pk=author_id).order_by("username")
+            get_user_model()
+            .objects.with_perm(models.COSIGN_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
+            .filter(staff_profile__is_supervisor=True)
+            .exclude(pk=author_id)
+            .order_by("username")
         )
 
 
 class AuthorizationForm(forms.Form):
     grantee = forms.ModelChoiceField(label="Who may read it", queryset=get_user_model().objects.none())
-    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-                             help_text="Why this person needs the note, e.g. the patient's signed authorization.")
-    days = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=domain.AUTHORIZATION_MAX_DAYS,
-                              initial=7, help_text=f"At most {domain.AUTHORIZATION_MAX_DAYS} days.")
+    reason = forms.CharField(
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Why this person needs the note, e.g. the patient's signed authorization.",
+    )
+    days = forms.IntegerField(
+        label="Valid for (days)",
+        min_value=1,
+        max_value=domain.AUTHORIZATION_MAX_DAYS,
+        initial=7,
+        help_text=f"At most {domain.AUTHORIZATION_MAX_DAYS} days.",
+    )
 
     def __init__(self, *args, exclude_ids, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["grantee"].queryset = (
-            get_user_model().objects.filter(is_active=True, is_staff=True).exclude(pk__in=exclude_ids)
+            get_user_model()
+            .objects.filter(is_active=True, is_staff=True)
+            .exclude(pk__in=exclude_ids)
             .order_by("username")
         )
 
@@ -245,8 +278,17 @@ class ConfirmForm(forms.Form):
 class ClinicalNoteAdmin(AuditedAdmin):
     form = NoteForm
     change_form_template = "admin/clinical_notes/clinicalnote/change_form.html"
-    list_display = ("__str__", "patient_mrn", "kind", "date_of_service", "author", "status", "signed_at",
-                    "late_entry", "cosignature")
+    list_display = (
+        "__str__",
+        "patient_mrn",
+        "kind",
+        "date_of_service",
+        "author",
+        "status",
+        "signed_at",
+        "late_entry",
+        "cosignature",
+    )
     list_filter = (RecordFilter, "status", "kind", "late_entry", ("date_of_service", admin.DateFieldListFilter))
     search_fields = ("=patient__mrn",)
     search_help_text = "The patient's MRN, exactly."
@@ -261,7 +303,8 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return (
-            care.restrict(super().get_queryset(request), request.user).readable_by(request.user)
+            care.restrict(super().get_queryset(request), request.user)
+            .readable_by(request.user)
             .select_related("author", "signed_by", "cosign_requested_from", "cosigned_by")
             .with_patient_mrn()
         )
@@ -273,7 +316,9 @@ class ClinicalNoteAdmin(AuditedAdmin):
         # Deciding access needs no text: a refused reader's request decrypts nothing.
         return (
             models.ClinicalNote._base_manager.select_related("author__staff_profile")
-            .defer(*domain.SECTIONS).filter(pk=pk).first()
+            .defer(*domain.SECTIONS)
+            .filter(pk=pk)
+            .first()
         )
 
     def edit_refusal(self, request, obj) -> str | None:
@@ -309,18 +354,31 @@ class ClinicalNoteAdmin(AuditedAdmin):
         else:
             sections = [
                 ("Free text", {"fields": ("body",), "description": "For a free-text note."}),
-                ("Structured", {
-                    "fields": STRUCTURED,
-                    "description": "SOAP uses subjective, objective, assessment and plan; "
-                                   "DAP uses data, assessment and plan.",
-                }),
+                (
+                    "Structured",
+                    {
+                        "fields": STRUCTURED,
+                        "description": "SOAP uses subjective, objective, assessment and plan; "
+                        "DAP uses data, assessment and plan.",
+                    },
+                ),
             ]
         fieldsets = [note, *sections]
         if obj is not None and obj.pk is not None:
             fieldsets.append(("Signature", {"fields": SIGNATURE_FIELDS}))
-            fieldsets.append(("Record", {"classes": ("collapse",), "fields": (
-                ("created_by", "created_at"), ("updated_by", "updated_at"), "version",
-            )}))
+            fieldsets.append(
+                (
+                    "Record",
+                    {
+                        "classes": ("collapse",),
+                        "fields": (
+                            ("created_by", "created_at"),
+                            ("updated_by", "updated_at"),
+                            "version",
+                        ),
+                    },
+                )
+            )
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -408,7 +466,9 @@ class ClinicalNoteAdmin(AuditedAdmin):
     def changelist_view(self, request, extra_context=None):
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
             services.psychotherapy_listing(
-                user=request.user, patient_id=_uuid_or_none(request.GET.get("patient__id__exact")), request=request,
+                user=request.user,
+                patient_id=_uuid_or_none(request.GET.get("patient__id__exact")),
+                request=request,
             )
         return super().changelist_view(request, extra_context)
 
@@ -447,7 +507,10 @@ class ClinicalNoteAdmin(AuditedAdmin):
         if form.signing:
             signed = repository.sign_row(obj, signer=request.user)
             audit.audited_save(
-                obj, actor=request.user, reason="Signed (late entry)" if signed.late_entry else "Signed", validate=False,
+                obj,
+                actor=request.user,
+                reason="Signed (late entry)" if signed.late_entry else "Signed",
+                validate=False,
             )
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -462,8 +525,11 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def _signed_response(self, request, obj):
         late = " It is flagged as a late entry." if obj.late_entry else ""
-        self.message_user(request, f"{obj} is signed and can no longer be changed; correct it with an addendum.{late}",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{obj} is signed and can no longer be changed; correct it with an addendum.{late}",
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_change", args=[obj.pk]))
 
     # --- actions ---------------------------------------------------------------------------
@@ -494,8 +560,11 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_urls(self):
         def view(name, function):
-            return path(f"<path:object_id>/{name.replace('_', '-')}/", self.admin_site.admin_view(function),
-                        name=f"clinical_notes_clinicalnote_{name}")
+            return path(
+                f"<path:object_id>/{name.replace('_', '-')}/",
+                self.admin_site.admin_view(function),
+                name=f"clinical_notes_clinicalnote_{name}",
+            )
 
         return [
             view("addendum", self.addendum_view),
@@ -506,8 +575,20 @@ class ClinicalNoteAdmin(AuditedAdmin):
             *super().get_urls(),
         ]
 
-    def _workflow(self, request, object_id, *, action, title, explanation, form_class, submit, perform,
-                  form_kwargs=None, success_url=None):
+    def _workflow(
+        self,
+        request,
+        object_id,
+        *,
+        action,
+        title,
+        explanation,
+        form_class,
+        submit,
+        perform,
+        form_kwargs=None,
+        success_url=None,
+    ):
         """Render a small confirmation form for one workflow step and perform it on POST."""
         if not self.has_change_permission(request):
             raise PermissionDenied
@@ -530,8 +611,13 @@ class ClinicalNoteAdmin(AuditedAdmin):
                 return HttpResponseRedirect(success_url or change_url)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.opts, "object": row, "title": title, "explanation": explanation,
-            "form": form, "submit_label": submit, "change_url": change_url,
+            "opts": self.opts,
+            "object": row,
+            "title": title,
+            "explanation": explanation,
+            "form": form,
+            "submit_label": submit,
+            "change_url": change_url,
         }
         return TemplateResponse(request, "admin/clinical_notes/workflow_form.html", context)
 
@@ -541,10 +627,15 @@ class ClinicalNoteAdmin(AuditedAdmin):
             return "Addendum added and signed."
 
         return self._workflow(
-            request, object_id, action="add addendum", title="Add an addendum",
+            request,
+            object_id,
+            action="add addendum",
+            title="Add an addendum",
             explanation="A signed note never changes. An addendum adds to it or corrects it, with "
-                        "its reason; it is signed in your name when you add it and can never be changed.",
-            form_class=AddendumForm, submit="Add and sign addendum", perform=perform,
+            "its reason; it is signed in your name when you add it and can never be changed.",
+            form_class=AddendumForm,
+            submit="Add and sign addendum",
+            perform=perform,
         )
 
     def request_cosignature_view(self, request, object_id):
@@ -555,10 +646,15 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
         row = self._stored(_uuid_or_404(object_id))
         return self._workflow(
-            request, object_id, action="request co-signature", title="Request a co-signature",
+            request,
+            object_id,
+            action="request co-signature",
+            title="Request a co-signature",
             explanation="Ask a supervisor to review and co-sign this note.",
-            form_class=CosignatureRequestForm, form_kwargs={"author_id": row.author_id if row else None},
-            submit="Request co-signature", perform=perform,
+            form_class=CosignatureRequestForm,
+            form_kwargs={"author_id": row.author_id if row else None},
+            submit="Request co-signature",
+            perform=perform,
         )
 
     def cosign_view(self, request, object_id):
@@ -567,9 +663,14 @@ class ClinicalNoteAdmin(AuditedAdmin):
             return "Note co-signed."
 
         return self._workflow(
-            request, object_id, action="co-sign", title="Co-sign this note",
+            request,
+            object_id,
+            action="co-sign",
+            title="Co-sign this note",
             explanation="You are co-signing as the supervisor who was asked to review this note.",
-            form_class=ConfirmForm, submit="Co-sign", perform=perform,
+            form_class=ConfirmForm,
+            submit="Co-sign",
+            perform=perform,
         )
 
     def discard_view(self, request, object_id):
@@ -578,29 +679,42 @@ class ClinicalNoteAdmin(AuditedAdmin):
             return "Draft discarded (its history is kept)."
 
         return self._workflow(
-            request, object_id, action="discard", title="Discard this draft",
+            request,
+            object_id,
+            action="discard",
+            title="Discard this draft",
             explanation="The draft is removed from the record; its history is kept. Signed notes "
-                        "can never be discarded.",
-            form_class=ConfirmForm, submit="Discard draft", perform=perform,
+            "can never be discarded.",
+            form_class=ConfirmForm,
+            submit="Discard draft",
+            perform=perform,
             success_url=reverse("admin:clinical_notes_clinicalnote_changelist"),
         )
 
     def authorize_view(self, request, object_id):
         def perform(notes, row, data):
             services.authorization_grant(
-                note_id=row.pk, grantee=data["grantee"], reason=data["reason"],
-                expires_at=timezone.now() + dt.timedelta(days=data["days"]), actor=request.user, request=request,
+                note_id=row.pk,
+                grantee=data["grantee"],
+                reason=data["reason"],
+                expires_at=timezone.now() + dt.timedelta(days=data["days"]),
+                actor=request.user,
+                request=request,
             )
             return f"{data['grantee'].get_username()} may read this note for {data['days']} day(s)."
 
         row = self._stored(_uuid_or_404(object_id))
         return self._workflow(
-            request, object_id, action="authorize", title="Authorize someone to read this psychotherapy note",
+            request,
+            object_id,
+            action="authorize",
+            title="Authorize someone to read this psychotherapy note",
             explanation="Psychotherapy notes are private to their author. An authorization lets one "
-                        "other person read this note for a limited time; every read is logged.",
+            "other person read this note for a limited time; every read is logged.",
             form_class=AuthorizationForm,
             form_kwargs={"exclude_ids": [row.author_id, request.user.pk] if row else [request.user.pk]},
-            submit="Grant access", perform=perform,
+            submit="Grant access",
+            perform=perform,
         )
 
 
@@ -638,8 +752,9 @@ class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
         self._require_visible(request, object_id)
         if request.method == "POST":
             # An authorization is granted once and revoked once; an old version is never restored.
-            self.message_user(request, "Authorizations cannot be restored to an earlier version; grant a new one.",
-                              messages.ERROR)
+            self.message_user(
+                request, "Authorizations cannot be restored to an earlier version; grant a new one.", messages.ERROR
+            )
             return HttpResponseRedirect(request.path)
         return super().history_form_view(request, object_id, version_id, extra_context)
 

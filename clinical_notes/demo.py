@@ -12,17 +12,41 @@ from django.utils import timezone
 from clinical_notes import domain, models, repository
 
 PATIENTS_WITH_NOTES = 60
-COMPLAINTS = ["low mood", "panic attacks", "poor sleep", "worry about work", "grief after a loss",
-              "irritability", "intrusive memories", "loss of appetite"]
-OBSERVATIONS = ["Calm and cooperative, good eye contact.", "Restless, speech slightly pressured.",
-                "Tearful at times, affect congruent.", "Well groomed, linear thought process.",
-                "Flat affect, answers briefly but fully."]
-ASSESSMENTS = ["Symptoms improving with current plan.", "Little change since last visit.",
-               "Moderate symptoms; no safety concerns today.", "Gradual improvement in sleep and mood."]
-PLANS = ["Continue weekly CBT; review sleep diary next visit.", "Practise breathing exercises daily; follow up in two weeks.",
-         "Continue current medication; recheck PHQ-9 next visit.", "Begin behavioural activation; weekly sessions."]
-PROCESS = ["Noticed my own urge to reassure; explore in supervision.", "Themes of abandonment recurred; hypothesis about early attachment.",
-           "Strong countertransference when discussing the father.", "Session felt stuck; consider shifting to schema work."]
+COMPLAINTS = [
+    "low mood",
+    "panic attacks",
+    "poor sleep",
+    "worry about work",
+    "grief after a loss",
+    "irritability",
+    "intrusive memories",
+    "loss of appetite",
+]
+OBSERVATIONS = [
+    "Calm and cooperative, good eye contact.",
+    "Restless, speech slightly pressured.",
+    "Tearful at times, affect congruent.",
+    "Well groomed, linear thought process.",
+    "Flat affect, answers briefly but fully.",
+]
+ASSESSMENTS = [
+    "Symptoms improving with current plan.",
+    "Little change since last visit.",
+    "Moderate symptoms; no safety concerns today.",
+    "Gradual improvement in sleep and mood.",
+]
+PLANS = [
+    "Continue weekly CBT; review sleep diary next visit.",
+    "Practise breathing exercises daily; follow up in two weeks.",
+    "Continue current medication; recheck PHQ-9 next visit.",
+    "Begin behavioural activation; weekly sessions.",
+]
+PROCESS = [
+    "Noticed my own urge to reassure; explore in supervision.",
+    "Themes of abandonment recurred; hypothesis about early attachment.",
+    "Strong countertransference when discussing the father.",
+    "Session felt stuck; consider shifting to schema work.",
+]
 
 
 def seed(*, staff, rng, stdout, patients, **context):
@@ -45,35 +69,67 @@ def _notes_for(patient, clinician, supervisor, rng, today) -> int:
     complaint = rng.choice(COMPLAINTS)
 
     def write(kind, note_format, days_ago, sections, *, sign=True):
-        note = notes.add(domain.ClinicalNote(
-            patient_id=patient.id, author=models.staff_of(clinician), kind=kind, format=note_format,
-            date_of_service=today - dt.timedelta(days=days_ago), sections=sections,
-        ))
+        note = notes.add(
+            domain.ClinicalNote(
+                patient_id=patient.id,
+                author=models.staff_of(clinician),
+                kind=kind,
+                format=note_format,
+                date_of_service=today - dt.timedelta(days=days_ago),
+                sections=sections,
+            )
+        )
         return notes.sign(note.id) if sign else note
 
-    intake = write(domain.NoteKind.INTAKE_ASSESSMENT, domain.NoteFormat.SOAP, rng.randint(3, 6), domain.Sections(
-        subjective=f"Referred for {complaint}; reports it began about {rng.randint(2, 12)} months ago.",
-        objective=rng.choice(OBSERVATIONS), assessment=rng.choice(ASSESSMENTS), plan=rng.choice(PLANS),
-    ))
+    intake = write(
+        domain.NoteKind.INTAKE_ASSESSMENT,
+        domain.NoteFormat.SOAP,
+        rng.randint(3, 6),
+        domain.Sections(
+            subjective=f"Referred for {complaint}; reports it began about {rng.randint(2, 12)} months ago.",
+            objective=rng.choice(OBSERVATIONS),
+            assessment=rng.choice(ASSESSMENTS),
+            plan=rng.choice(PLANS),
+        ),
+    )
     count = 1
     if rng.random() < 0.3:
-        notes.add_addendum(intake.id, text=f"Patient also mentioned {rng.choice(COMPLAINTS)} at the end of the visit.",
-                           reason="Information recalled after signing")
-    progress = write(domain.NoteKind.PROGRESS_NOTE, domain.NoteFormat.DAP, rng.randint(0, 3), domain.Sections(
-        data=f"Discussed {complaint}; homework partly completed.", assessment=rng.choice(ASSESSMENTS),
-        plan=rng.choice(PLANS),
-    ), sign=rng.random() < 0.7)
+        notes.add_addendum(
+            intake.id,
+            text=f"Patient also mentioned {rng.choice(COMPLAINTS)} at the end of the visit.",
+            reason="Information recalled after signing",
+        )
+    progress = write(
+        domain.NoteKind.PROGRESS_NOTE,
+        domain.NoteFormat.DAP,
+        rng.randint(0, 3),
+        domain.Sections(
+            data=f"Discussed {complaint}; homework partly completed.",
+            assessment=rng.choice(ASSESSMENTS),
+            plan=rng.choice(PLANS),
+        ),
+        sign=rng.random() < 0.7,
+    )
     count += 1
     if progress.is_signed and clinician != supervisor and rng.random() < 0.5:
         notes.request_cosignature(progress.id, supervisor_id=supervisor.pk)
         if rng.random() < 0.5:
             repository.DjangoClinicalNoteRepository(actor=supervisor).cosign(progress.id)
     if rng.random() < 0.3:
-        write(domain.NoteKind.TREATMENT_PLAN, domain.NoteFormat.FREE_TEXT, 0,
-              domain.Sections(body=f"Goals: reduce {complaint}. {rng.choice(PLANS)}"), sign=False)
+        write(
+            domain.NoteKind.TREATMENT_PLAN,
+            domain.NoteFormat.FREE_TEXT,
+            0,
+            domain.Sections(body=f"Goals: reduce {complaint}. {rng.choice(PLANS)}"),
+            sign=False,
+        )
         count += 1
     if clinician.username == "msmith" and rng.random() < 0.5:
-        write(domain.NoteKind.PSYCHOTHERAPY_NOTE, domain.NoteFormat.FREE_TEXT, rng.randint(0, 2),
-              domain.Sections(body=rng.choice(PROCESS)))
+        write(
+            domain.NoteKind.PSYCHOTHERAPY_NOTE,
+            domain.NoteFormat.FREE_TEXT,
+            rng.randint(0, 2),
+            domain.Sections(body=rng.choice(PROCESS)),
+        )
         count += 1
     return count

@@ -73,8 +73,12 @@ SECTIONS_BY_FORMAT = {
     NoteFormat.FREE_TEXT: ("body",),
 }
 SECTION_LABELS = {
-    "subjective": "Subjective", "objective": "Objective", "data": "Data",
-    "assessment": "Assessment", "plan": "Plan", "body": "Note",
+    "subjective": "Subjective",
+    "objective": "Objective",
+    "data": "Data",
+    "assessment": "Assessment",
+    "plan": "Plan",
+    "body": "Note",
 }
 
 
@@ -150,14 +154,16 @@ class Addendum:
 
     def compute_hash(self) -> str:
         """Return the SHA-256 of the addendum's canonical content."""
-        return _canonical_hash({
-            "scheme": ADDENDUM_HASH_SCHEME,
-            "note_id": str(self.note_id),
-            "author_id": self.author.id,
-            "text": self.text,
-            "reason": self.reason,
-            "signed_at": _utc_iso(self.signed_at) if self.signed_at else None,
-        })
+        return _canonical_hash(
+            {
+                "scheme": ADDENDUM_HASH_SCHEME,
+                "note_id": str(self.note_id),
+                "author_id": self.author.id,
+                "text": self.text,
+                "reason": self.reason,
+                "signed_at": _utc_iso(self.signed_at) if self.signed_at else None,
+            }
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,15 +205,17 @@ class ClinicalNote:
 
     def compute_hash(self) -> str:
         """Return the SHA-256 of the canonical content: sections, kind, format, date, patient, author."""
-        return _canonical_hash({
-            "scheme": NOTE_HASH_SCHEME,
-            "patient_id": str(self.patient_id),
-            "author_id": self.author.id,
-            "kind": self.kind.value,
-            "format": self.format.value,
-            "date_of_service": self.date_of_service.isoformat() if self.date_of_service else None,
-            "sections": self.sections.as_dict(),
-        })
+        return _canonical_hash(
+            {
+                "scheme": NOTE_HASH_SCHEME,
+                "patient_id": str(self.patient_id),
+                "author_id": self.author.id,
+                "kind": self.kind.value,
+                "format": self.format.value,
+                "date_of_service": self.date_of_service.isoformat() if self.date_of_service else None,
+                "sections": self.sections.as_dict(),
+            }
+        )
 
     def validated(self, *, today: dt.date) -> ClinicalNote:
         """Return a normalised copy, or raise RuleViolation naming every field at fault."""
@@ -315,8 +323,10 @@ def _check_content(errors: Collector, note: ClinicalNote, today: dt.date) -> Non
     used = note.used_sections()
     for name, text in note.sections.as_dict().items():
         if name not in used and text:
-            errors.add(name, f"A {note.format.label} note has no {SECTION_LABELS[name]} section: "
-                             f"clear it or choose another format.")
+            errors.add(
+                name,
+                f"A {note.format.label} note has no {SECTION_LABELS[name]} section: clear it or choose another format.",
+            )
         elif len(text) > SECTION_MAX:
             errors.add(name, f"Use at most {SECTION_MAX} characters (this has {len(text)}).")
 
@@ -363,9 +373,7 @@ def check_write(before: ClinicalNote | None, after: ClinicalNote, *, editor: Sta
         return
     if after.author.id != before.author.id:
         errors.add(NON_FIELD, "The author of a note cannot be changed.")
-    content_changed = [
-        name for name in CONTENT_FIELDS if getattr(before, name) != getattr(after, name)
-    ] + [
+    content_changed = [name for name in CONTENT_FIELDS if getattr(before, name) != getattr(after, name)] + [
         name for name in SECTIONS if getattr(before.sections, name) != getattr(after.sections, name)
     ]
     if before.is_signed:
@@ -374,9 +382,12 @@ def check_write(before: ClinicalNote | None, after: ClinicalNote, *, editor: Sta
         if any(_comparable(before, name) != _comparable(after, name) for name in SIGNATURE_FIELDS):
             errors.add(NON_FIELD, "The signature of a signed note cannot be changed or withdrawn.")
         elif not content_changed and after.compute_hash() != before.content_hash:
-            errors.add(NON_FIELD, "This note's stored content no longer matches the hash taken when it "
-                                  "was signed (it was changed outside NovaMind), so it cannot be saved. "
-                                  "Run verify_notes and report it to the privacy officer.")
+            errors.add(
+                NON_FIELD,
+                "This note's stored content no longer matches the hash taken when it "
+                "was signed (it was changed outside NovaMind), so it cannot be saved. "
+                "Run verify_notes and report it to the privacy officer.",
+            )
     else:
         if (content_changed or after.is_signed) and editor.id != before.author.id:
             errors.add(NON_FIELD, f"Only the author, {before.author.username}, can change this draft.")
@@ -405,16 +416,20 @@ def _check_cosignature_write(errors: Collector, before: ClinicalNote, after: Cli
     if _staff_id(after.cosigned_by) != _staff_id(before.cosigned_by):
         if before.cosigned_by is not None:
             errors.add(NON_FIELD, "A co-signature cannot be changed or withdrawn.")
-        elif not after.is_signed or _staff_id(after.cosigned_by) != _staff_id(before.cosign_requested_from) \
-                or editor.id != _staff_id(after.cosigned_by):
+        elif (
+            not after.is_signed
+            or _staff_id(after.cosigned_by) != _staff_id(before.cosign_requested_from)
+            or editor.id != _staff_id(after.cosigned_by)
+        ):
             errors.add(NON_FIELD, "Only the supervisor who was asked can co-sign, and only a signed note.")
 
 
 def check_discard(note: ClinicalNote, *, editor: Staff) -> None:
     """Raise RuleViolation unless `editor` may discard the note (their own draft)."""
     if note.is_signed:
-        raise RuleViolation("A signed note is part of the legal record and cannot be deleted; "
-                            "add an addendum to correct it.")
+        raise RuleViolation(
+            "A signed note is part of the legal record and cannot be deleted; add an addendum to correct it."
+        )
     if editor.id != note.author.id:
         raise RuleViolation(f"Only the author, {note.author.username}, can discard this draft.")
 
@@ -423,8 +438,9 @@ def check_addendum_unchanged(before: Addendum, after: Addendum) -> None:
     """Raise RuleViolation if anything of a stored addendum would change: it is signed when added."""
     fields = ("note_id", "text", "reason", "signed_at", "content_hash")
     if any(getattr(before, name) != getattr(after, name) for name in fields) or before.author.id != after.author.id:
-        raise RuleViolation("An addendum is signed when it is added and can never be changed; "
-                            "add another addendum instead.")
+        raise RuleViolation(
+            "An addendum is signed when it is added and can never be changed; add another addendum instead."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -454,8 +470,15 @@ class Authorization:
         return dataclasses.replace(self, revoked_at=at, revoked_by=by)
 
 
-def new_authorization(note: ClinicalNote, *, grantee: Staff, granted_by: Staff, reason: str,
-                      expires_at: dt.datetime | None, now: dt.datetime) -> Authorization:
+def new_authorization(
+    note: ClinicalNote,
+    *,
+    grantee: Staff,
+    granted_by: Staff,
+    reason: str,
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+) -> Authorization:
     """Return an authorization for `grantee` to read `note`, or raise RuleViolation.
 
     Only the note's author or a superuser (the privacy officer) grants it, never to themselves:
@@ -483,8 +506,7 @@ def new_authorization(note: ClinicalNote, *, grantee: Staff, granted_by: Staff, 
     elif expires_at > now + dt.timedelta(days=AUTHORIZATION_MAX_DAYS):
         errors.add("expires_at", f"An authorization lasts at most {AUTHORIZATION_MAX_DAYS} days.")
     errors.raise_if_any()
-    return Authorization(note_id=note.id, grantee=grantee, granted_by=granted_by, reason=reason,
-                         expires_at=expires_at)
+    return Authorization(note_id=note.id, grantee=grantee, granted_by=granted_by, reason=reason, expires_at=expires_at)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -495,8 +517,9 @@ class ReadDecision:
     authorization: Authorization | None = None
 
 
-def read_decision(note: ClinicalNote | NoteSummary, *, reader: Staff, authorizations: list[Authorization],
-                  now: dt.datetime) -> ReadDecision:
+def read_decision(
+    note: ClinicalNote | NoteSummary, *, reader: Staff, authorizations: list[Authorization], now: dt.datetime
+) -> ReadDecision:
     """Decide whether `reader` may read `note`: psychotherapy notes only by the author or the authorized."""
     if not note.is_psychotherapy_note or reader.id == note.author.id:
         return ReadDecision(allowed=True)

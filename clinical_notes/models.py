@@ -67,7 +67,10 @@ class NoteQuerySet(AuditedQuerySet):
         """Return the psychotherapy notes `user` wrote or holds an active authorization for."""
         now = now or timezone.now()
         authorized = PsychotherapyNoteAuthorization.objects.filter(
-            note=OuterRef("pk"), grantee=user, revoked_at__isnull=True, expires_at__gt=now,
+            note=OuterRef("pk"),
+            grantee=user,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
         )
         return self.filter(kind=PSYCHOTHERAPY).filter(Q(author=user) | Q(Exists(authorized)))
 
@@ -96,58 +99,96 @@ class ClinicalNote(AuditedModel):
     """
 
     patient = models.ForeignKey(
-        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="clinical_notes",
+        "patients.Patient",
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="clinical_notes",
     )
     author = models.ForeignKey(
-        USER, verbose_name="author", on_delete=models.PROTECT, related_name="authored_clinical_notes",
-        editable=False, help_text="The clinician who wrote the note; only they can change or sign it.",
+        USER,
+        verbose_name="author",
+        on_delete=models.PROTECT,
+        related_name="authored_clinical_notes",
+        editable=False,
+        help_text="The clinician who wrote the note; only they can change or sign it.",
     )
     kind = models.CharField(
-        "kind", max_length=20, choices=[(k.value, k.label) for k in domain.NoteKind],
+        "kind",
+        max_length=20,
+        choices=[(k.value, k.label) for k in domain.NoteKind],
         default=domain.NoteKind.PROGRESS_NOTE.value,
         help_text="Psychotherapy notes are the therapist's private process notes: only their "
-                  "author can read them, and they are kept out of the patient's other note lists.",
+        "author can read them, and they are kept out of the patient's other note lists.",
     )
     format = models.CharField(
-        "format", max_length=10, choices=[(f.value, f.label) for f in domain.NoteFormat],
+        "format",
+        max_length=10,
+        choices=[(f.value, f.label) for f in domain.NoteFormat],
         default=domain.NoteFormat.SOAP.value,
         help_text="SOAP: subjective, objective, assessment, plan. DAP: data, assessment, plan. "
-                  "Free text: the note field only.",
+        "Free text: the note field only.",
     )
     date_of_service = models.DateField("date of service", help_text="The day the patient was seen.")
     subjective = encryption.EncryptedTextField("subjective", blank=True, help_text="SOAP: what the patient reports.")
-    objective = encryption.EncryptedTextField("objective", blank=True, help_text="SOAP: what the clinician observes (mental status, measures).")
+    objective = encryption.EncryptedTextField(
+        "objective", blank=True, help_text="SOAP: what the clinician observes (mental status, measures)."
+    )
     data = encryption.EncryptedTextField("data", blank=True, help_text="DAP: what was reported and observed.")
-    assessment = encryption.EncryptedTextField("assessment", blank=True, help_text="SOAP and DAP: the clinician's assessment.")
+    assessment = encryption.EncryptedTextField(
+        "assessment", blank=True, help_text="SOAP and DAP: the clinician's assessment."
+    )
     plan = encryption.EncryptedTextField("plan", blank=True, help_text="SOAP and DAP: the plan and next steps.")
     body = encryption.EncryptedTextField("note", blank=True, help_text="Free text notes only.")
     status = models.CharField(
-        "status", max_length=10, db_index=True, editable=False,
+        "status",
+        max_length=10,
+        db_index=True,
+        editable=False,
         choices=[(s.value, s.value.capitalize()) for s in domain.NoteStatus],
         default=domain.NoteStatus.DRAFT.value,
         help_text="Changed by signing only: a signed note is final.",
     )
     signed_at = models.DateTimeField("signed", null=True, blank=True, editable=False)
     signed_by = models.ForeignKey(
-        USER, verbose_name="signed by", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", editable=False,
+        USER,
+        verbose_name="signed by",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
     content_hash = models.CharField(
-        "content hash", max_length=64, blank=True, editable=False,
+        "content hash",
+        max_length=64,
+        blank=True,
+        editable=False,
         help_text="SHA-256 of the content taken at signing; verify_notes recomputes it.",
     )
     late_entry = models.BooleanField(
-        "late entry", default=False, editable=False,
+        "late entry",
+        default=False,
+        editable=False,
         help_text="Signed more than NOVAMIND_LATE_ENTRY_DAYS days after the date of service.",
     )
     cosign_requested_from = models.ForeignKey(
-        USER, verbose_name="co-signature requested from", on_delete=models.PROTECT, null=True,
-        blank=True, related_name="+", editable=False,
+        USER,
+        verbose_name="co-signature requested from",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
     cosign_requested_at = models.DateTimeField("co-signature requested", null=True, blank=True, editable=False)
     cosigned_by = models.ForeignKey(
-        USER, verbose_name="co-signed by", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", editable=False,
+        USER,
+        verbose_name="co-signed by",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
     cosigned_at = models.DateTimeField("co-signed", null=True, blank=True, editable=False)
 
@@ -164,13 +205,16 @@ class ClinicalNote(AuditedModel):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=[s.value for s in domain.NoteStatus]), name="clinical_note_status_valid",
+                condition=Q(status__in=[s.value for s in domain.NoteStatus]),
+                name="clinical_note_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=[k.value for k in domain.NoteKind]), name="clinical_note_kind_valid",
+                condition=Q(kind__in=[k.value for k in domain.NoteKind]),
+                name="clinical_note_kind_valid",
             ),
             models.CheckConstraint(
-                condition=Q(format__in=[f.value for f in domain.NoteFormat]), name="clinical_note_format_valid",
+                condition=Q(format__in=[f.value for f in domain.NoteFormat]),
+                name="clinical_note_format_valid",
             ),
             models.CheckConstraint(
                 condition=(
@@ -256,10 +300,15 @@ class ClinicalNote(AuditedModel):
     def to_summary(self) -> domain.NoteSummary:
         """Return the note as lists show it, without touching its encrypted columns."""
         return domain.NoteSummary(
-            id=self.id, patient_id=self.patient_id, author=staff_of(self.author),
-            kind=domain.NoteKind(self.kind), format=domain.NoteFormat(self.format),
-            date_of_service=self.date_of_service, status=domain.NoteStatus(self.status),
-            signed_at=self.signed_at, late_entry=self.late_entry,
+            id=self.id,
+            patient_id=self.patient_id,
+            author=staff_of(self.author),
+            kind=domain.NoteKind(self.kind),
+            format=domain.NoteFormat(self.format),
+            date_of_service=self.date_of_service,
+            status=domain.NoteStatus(self.status),
+            signed_at=self.signed_at,
+            late_entry=self.late_entry,
             cosigned=self.cosigned_by_id is not None,
             addenda_count=getattr(self, "addenda_count", None) or 0,
         )
@@ -297,7 +346,9 @@ class Addendum(AuditedModel):
     text = encryption.EncryptedTextField("text")
     reason = encryption.EncryptedTextField("reason", help_text="Why the note needed an addendum.")
     signed_at = models.DateTimeField("signed", default=timezone.now)
-    content_hash = models.CharField("content hash", max_length=64, help_text="SHA-256 of the addendum, taken when it was added.")
+    content_hash = models.CharField(
+        "content hash", max_length=64, help_text="SHA-256 of the addendum, taken when it was added."
+    )
 
     objects = NoteManager()
 
@@ -317,7 +368,10 @@ class Addendum(AuditedModel):
             return  # clean_fields reports the missing note or author
         try:
             self.note.to_domain(with_audit=False).new_addendum(
-                author=staff_of(self.author), text=self.text, reason=self.reason, at=self.signed_at,
+                author=staff_of(self.author),
+                text=self.text,
+                reason=self.reason,
+                at=self.signed_at,
             )
         except RuleViolation as violation:
             raise ValidationError(violation.errors) from None
@@ -327,8 +381,9 @@ class Addendum(AuditedModel):
         if actor is None:
             raise AnonymousWriteError("Save addenda with novamind.audit.audited_save(…, actor=…).")
         if not self._state.adding:
-            raise RuleViolation("An addendum is signed when it is added and can never be changed; "
-                                "add another addendum instead.")
+            raise RuleViolation(
+                "An addendum is signed when it is added and can never be changed; add another addendum instead."
+            )
         if self.author_id != actor.pk:
             raise RuleViolation("An addendum can be written only in its author's own name.")
         if self.content_hash != self.to_domain().compute_hash():
@@ -360,7 +415,10 @@ class PsychotherapyNoteAuthorization(AuditedModel):
     """
 
     note = models.ForeignKey(
-        ClinicalNote, verbose_name="psychotherapy note", on_delete=models.PROTECT, related_name="authorizations",
+        ClinicalNote,
+        verbose_name="psychotherapy note",
+        on_delete=models.PROTECT,
+        related_name="authorizations",
     )
     grantee = models.ForeignKey(USER, verbose_name="granted to", on_delete=models.PROTECT, related_name="+")
     granted_by = models.ForeignKey(USER, verbose_name="granted by", on_delete=models.PROTECT, related_name="+")
@@ -368,8 +426,13 @@ class PsychotherapyNoteAuthorization(AuditedModel):
     expires_at = models.DateTimeField("expires", db_index=True)
     revoked_at = models.DateTimeField("revoked", null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
-        USER, verbose_name="revoked by", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", editable=False,
+        USER,
+        verbose_name="revoked by",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
 
     objects = NoteManager()
@@ -378,7 +441,9 @@ class PsychotherapyNoteAuthorization(AuditedModel):
         verbose_name = "psychotherapy note authorization"
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=~Q(grantee=models.F("granted_by")), name="clinical_authorization_not_self"),
+            models.CheckConstraint(
+                condition=~Q(grantee=models.F("granted_by")), name="clinical_authorization_not_self"
+            ),
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
                 | Q(revoked_at__isnull=False, revoked_by__isnull=False),
@@ -394,8 +459,11 @@ class PsychotherapyNoteAuthorization(AuditedModel):
             return
         try:
             domain.new_authorization(
-                self.note.to_domain(with_audit=False), grantee=staff_of(self.grantee),
-                granted_by=staff_of(self.granted_by), reason=self.reason, expires_at=self.expires_at,
+                self.note.to_domain(with_audit=False),
+                grantee=staff_of(self.grantee),
+                granted_by=staff_of(self.granted_by),
+                reason=self.reason,
+                expires_at=self.expires_at,
                 now=timezone.now(),
             )
         except RuleViolation as violation:

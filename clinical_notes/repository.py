@@ -80,8 +80,11 @@ class DjangoClinicalNoteRepository:
         """Return the patient's notes without their text, psychotherapy notes left out."""
         rows = _summaries(models.ClinicalNote.objects.general().filter(patient_id=_uuid(patient_id)))
         access.record(
-            user=self.actor, action="list", category=services.CLINICAL_CATEGORY,
-            patient=services.patient_ref(_uuid(patient_id)), request=self.request,
+            user=self.actor,
+            action="list",
+            category=services.CLINICAL_CATEGORY,
+            patient=services.patient_ref(_uuid(patient_id)),
+            request=self.request,
             detail=f"{len(rows)} notes listed without their text",
         )
         return [row.to_summary() for row in rows]
@@ -115,11 +118,18 @@ class DjangoClinicalNoteRepository:
         """Add a signed addendum by the actor to a signed note."""
         row = self._existing(note_id, action="add addendum")
         addendum = row.to_domain(with_audit=False).new_addendum(
-            author=models.staff_of(self.actor), text=text, reason=reason, at=timezone.now(),
+            author=models.staff_of(self.actor),
+            text=text,
+            reason=reason,
+            at=timezone.now(),
         )
         addendum_row = models.Addendum(
-            note=row, author=self.actor, text=addendum.text, reason=addendum.reason,
-            signed_at=addendum.signed_at, content_hash=addendum.content_hash,
+            note=row,
+            author=self.actor,
+            text=addendum.text,
+            reason=addendum.reason,
+            signed_at=addendum.signed_at,
+            content_hash=addendum.content_hash,
         )
         services.save(addendum_row, actor=self.actor, reason="Addendum added")
         return addendum_row.to_domain()
@@ -131,7 +141,9 @@ class DjangoClinicalNoteRepository:
         if supervisor is None:
             raise RuleViolation({"cosign_requested_from": [f"No user with id {supervisor_id}."]})
         note = row.to_domain(with_audit=False).with_cosignature_requested(
-            requester=models.staff_of(self.actor), supervisor=models.supervisor_of(supervisor), at=timezone.now(),
+            requester=models.staff_of(self.actor),
+            supervisor=models.supervisor_of(supervisor),
+            at=timezone.now(),
         )
         row.record_workflow(note)
         services.save(row, actor=self.actor, reason=f"Co-signature requested from {supervisor.get_username()}")
@@ -166,7 +178,9 @@ def sign_row(row: models.ClinicalNote, *, signer) -> domain.ClinicalNote:
     """Apply the signature of `signer` to the draft in `row` (not saved), or raise RuleViolation."""
     now = timezone.now()
     signed = row.to_domain(with_audit=False).signed(
-        signer=models.staff_of(signer), at=now, signed_on=timezone.localdate(now),
+        signer=models.staff_of(signer),
+        at=now,
+        signed_on=timezone.localdate(now),
         late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
     )
     row.update_from_domain(signed)
@@ -180,14 +194,21 @@ def _uuid(value) -> uuid.UUID:
 
 def _loaded(queryset):
     return queryset.select_related(
-        "author__staff_profile", "signed_by", "cosign_requested_from", "cosigned_by", "created_by", "updated_by",
+        "author__staff_profile",
+        "signed_by",
+        "cosign_requested_from",
+        "cosigned_by",
+        "created_by",
+        "updated_by",
     )
 
 
 def _summaries(queryset) -> list[models.ClinicalNote]:
     return list(
-        queryset.without_text().select_related("author__staff_profile")
-        .annotate(addenda_count=Count("addenda")).order_by("-date_of_service", "-created_at")
+        queryset.without_text()
+        .select_related("author__staff_profile")
+        .annotate(addenda_count=Count("addenda"))
+        .order_by("-date_of_service", "-created_at")
     )
 
 

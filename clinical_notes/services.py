@@ -60,11 +60,15 @@ def note_access(*, row: models.ClinicalNote, user, action: str, request=None) ->
     if summary.is_psychotherapy_note and user.pk != row.author_id:
         authorizations = [
             grant.to_domain()
-            for grant in models.PsychotherapyNoteAuthorization.objects.filter(note=row, grantee=user)
-            .select_related("grantee", "granted_by", "revoked_by")
+            for grant in models.PsychotherapyNoteAuthorization.objects.filter(note=row, grantee=user).select_related(
+                "grantee", "granted_by", "revoked_by"
+            )
         ]
     decision = domain.read_decision(
-        summary, reader=models.staff_of(user), authorizations=authorizations, now=timezone.now(),
+        summary,
+        reader=models.staff_of(user),
+        authorizations=authorizations,
+        now=timezone.now(),
     )
     detail = ""
     if decision.authorization is not None:
@@ -72,8 +76,13 @@ def note_access(*, row: models.ClinicalNote, user, action: str, request=None) ->
     elif not decision.allowed:
         detail = "not the author and no active authorization"
     access.record(
-        user=user, action=action, category=category_of(row), patient=patient_ref(row.patient_id),
-        outcome=access.GRANTED if decision.allowed else access.REFUSED, obj=row, request=request,
+        user=user,
+        action=action,
+        category=category_of(row),
+        patient=patient_ref(row.patient_id),
+        outcome=access.GRANTED if decision.allowed else access.REFUSED,
+        obj=row,
+        request=request,
         detail=detail,
     )
     return decision
@@ -100,23 +109,33 @@ def psychotherapy_listing(*, user, patient_id=None, request=None):
         readable = readable.filter(patient_id=patient_id)
         withheld = (
             models.ClinicalNote.objects.filter(kind=models.PSYCHOTHERAPY, patient_id=patient_id)
-            .exclude(pk__in=readable.values("pk")).count()
+            .exclude(pk__in=readable.values("pk"))
+            .count()
         )
         if withheld:
             access.record(
-                user=user, action="list", category=PSYCHOTHERAPY_CATEGORY, patient=patient,
-                outcome=access.REFUSED, request=request,
+                user=user,
+                action="list",
+                category=PSYCHOTHERAPY_CATEGORY,
+                patient=patient,
+                outcome=access.REFUSED,
+                request=request,
                 detail=f"{withheld} psychotherapy note(s) of other authors withheld from the listing",
             )
     access.record(
-        user=user, action="list", category=PSYCHOTHERAPY_CATEGORY, patient=patient, request=request,
+        user=user,
+        action="list",
+        category=PSYCHOTHERAPY_CATEGORY,
+        patient=patient,
+        request=request,
         detail="own and authorized psychotherapy notes",
     )
     return readable
 
 
-def authorization_grant(*, note_id: uuid.UUID, grantee, reason: str, expires_at: dt.datetime | None,
-                        actor, request=None) -> domain.Authorization:
+def authorization_grant(
+    *, note_id: uuid.UUID, grantee, reason: str, expires_at: dt.datetime | None, actor, request=None
+) -> domain.Authorization:
     """Authorize `grantee` to read one psychotherapy note until `expires_at`, as `actor`."""
     actor = audit.require_actor(actor)
     row = models.ClinicalNote.objects.filter(pk=note_id).first()
@@ -125,12 +144,20 @@ def authorization_grant(*, note_id: uuid.UUID, grantee, reason: str, expires_at:
     if grantee is None:
         raise RuleViolation({"grantee": ["Choose who may read the note."]})
     grant = models.PsychotherapyNoteAuthorization(
-        note=row, grantee=grantee, granted_by=actor, reason=reason, expires_at=expires_at,
+        note=row,
+        grantee=grantee,
+        granted_by=actor,
+        reason=reason,
+        expires_at=expires_at,
     )
     save(grant, actor=actor, reason="Access granted")
     access.record(
-        user=actor, action="authorize", category=PSYCHOTHERAPY_CATEGORY, patient=patient_ref(row.patient_id),
-        obj=row, request=request,
+        user=actor,
+        action="authorize",
+        category=PSYCHOTHERAPY_CATEGORY,
+        patient=patient_ref(row.patient_id),
+        obj=row,
+        request=request,
         detail=f"authorization {grant.pk} for {grantee.get_username()} until {expires_at:%Y-%m-%d %H:%M}",
     )
     return grant.to_domain()
@@ -141,18 +168,26 @@ def authorization_revoke(*, authorization_id: uuid.UUID, actor, request=None) ->
     actor = audit.require_actor(actor)
     grant = (
         models.PsychotherapyNoteAuthorization.objects.select_related("note__author", "grantee", "granted_by")
-        .filter(pk=authorization_id).first()
+        .filter(pk=authorization_id)
+        .first()
     )
     if grant is None:
         raise NotFound(f"No authorization with id {authorization_id}.")
     revoked = grant.to_domain().revoked(
-        by=models.staff_of(actor), at=timezone.now(), note_author=models.staff_of(grant.note.author),
+        by=models.staff_of(actor),
+        at=timezone.now(),
+        note_author=models.staff_of(grant.note.author),
     )
     grant.revoked_at, grant.revoked_by = revoked.revoked_at, actor
     save(grant, actor=actor, reason="Access revoked")
     access.record(
-        user=actor, action="revoke", category=PSYCHOTHERAPY_CATEGORY, patient=patient_ref(grant.note.patient_id),
-        obj=grant.note, request=request, detail=f"authorization {grant.pk} revoked",
+        user=actor,
+        action="revoke",
+        category=PSYCHOTHERAPY_CATEGORY,
+        patient=patient_ref(grant.note.patient_id),
+        obj=grant.note,
+        request=request,
+        detail=f"authorization {grant.pk} revoked",
     )
     return grant.to_domain()
 
@@ -185,7 +220,8 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
     notes = (
         _with_ciphertext(models.ClinicalNote.objects.filter(status=domain.NoteStatus.SIGNED.value), domain.SECTIONS)
         .select_related("author__staff_profile", "signed_by", "cosign_requested_from", "cosigned_by")
-        .annotate(patient_mrn=F("patient__mrn")).order_by("signed_at", "id")
+        .annotate(patient_mrn=F("patient__mrn"))
+        .order_by("signed_at", "id")
     )
     notes_checked = 0
     for row in notes.iterator(chunk_size=batch_size):
@@ -205,7 +241,8 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
     addenda = (
         _with_ciphertext(models.Addendum.objects.all(), ADDENDUM_TEXT)
         .select_related("author__staff_profile")
-        .annotate(patient_mrn=F("note__patient__mrn")).order_by("signed_at", "id")
+        .annotate(patient_mrn=F("note__patient__mrn"))
+        .order_by("signed_at", "id")
     )
     for row in addenda.iterator(chunk_size=batch_size):
         addenda_checked += 1
@@ -220,7 +257,9 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
             problems.append(f"{label}: its content no longer matches the hash taken when it was added")
     for category in (CLINICAL_CATEGORY, PSYCHOTHERAPY_CATEGORY):
         access.record(
-            user=actor, action="verify", category=category,
+            user=actor,
+            action="verify",
+            category=category,
             detail=f"integrity check of {notes_checked} signed notes and {addenda_checked} addenda; no content shown",
         )
     return Verification(notes_checked=notes_checked, addenda_checked=addenda_checked, problems=problems)

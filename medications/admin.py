@@ -94,9 +94,16 @@ class PatientSearchMixin:
 
 
 ORDER_DETAIL_FIELDS = (
-    "drug_name", "rxnorm_code", ("strength", "dose_form"), ("dose_amount", "dose_unit", "route"),
-    ("frequency_kind", "frequency_interval"), ("as_needed", "prn_indication"),
-    ("start_date", "end_date"), ("quantity", "refills"), "schedule", "instructions",
+    "drug_name",
+    "rxnorm_code",
+    ("strength", "dose_form"),
+    ("dose_amount", "dose_unit", "route"),
+    ("frequency_kind", "frequency_interval"),
+    ("as_needed", "prn_indication"),
+    ("start_date", "end_date"),
+    ("quantity", "refills"),
+    "schedule",
+    "instructions",
 )
 
 
@@ -106,7 +113,11 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     access_category = "medications"
     change_form_template = "admin/medications/medicationorder/change_form.html"
     list_display = ("order", "patient", "medication", "directions", "start_date", "end_date", "status", "prescriber")
-    list_filter = ("status", ("start_date", admin.DateFieldListFilter), ("prescriber", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "status",
+        ("start_date", admin.DateFieldListFilter),
+        ("prescriber", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("patient", "prescriber")
     ordering = ("-start_date", "-created_at")
     autocomplete_fields = ("patient",)
@@ -115,13 +126,17 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     def get_queryset(self, request):
         # A clinician sees the orders of the patients in their care (novamind.care).
         return care.restrict(super().get_queryset(request), request.user)
+
     add_fieldsets = (
         ("Patient", {"fields": ("patient",)}),
         ("Order", {"fields": ORDER_DETAIL_FIELDS}),
-        ("Overrides", {
-            "description": "Needed only when the drug matches a recorded allergy, or duplicates a current order.",
-            "fields": ("allergy_override_reason", "duplicate_override_reason"),
-        }),
+        (
+            "Overrides",
+            {
+                "description": "Needed only when the drug matches a recorded allergy, or duplicates a current order.",
+                "fields": ("allergy_override_reason", "duplicate_override_reason"),
+            },
+        ),
     )
     fieldsets = (
         ("Order", {"fields": ("patient", "summary", "status", "prescribed_by", "timeline")}),
@@ -130,7 +145,15 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         ("Stopped", {"fields": ("discontinued_on", "discontinue_reason", "discontinue_note")}),
         ("Record", {"classes": ("collapse",), "fields": (("created_by", "created_at"), ("updated_by", "updated_at"))}),
     )
-    readonly_fields = ("summary", "status", "prescribed_by", "timeline", "discontinued_on", "discontinue_reason", "discontinue_note")
+    readonly_fields = (
+        "summary",
+        "status",
+        "prescribed_by",
+        "timeline",
+        "discontinued_on",
+        "discontinue_reason",
+        "discontinue_note",
+    )
 
     # --- pages ----------------------------------------------------------------------------
 
@@ -181,8 +204,12 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
             # The record changed between the form's check and the save (the transaction was
             # rolled back): nothing was written. The details may name a drug or an allergy, and
             # messages travel in a cookie, so they are left to the form on the next attempt.
-            self.message_user(request, "Nothing was saved: the patient's record or your prescribing rights changed "
-                                       "while you were writing the order. Check the order and save it again.", messages.ERROR)
+            self.message_user(
+                request,
+                "Nothing was saved: the patient's record or your prescribing rights changed "
+                "while you were writing the order. Check the order and save it again.",
+                messages.ERROR,
+            )
             return HttpResponseRedirect(request.get_full_path())
 
     # --- columns and read-only fields ----------------------------------------------------
@@ -212,11 +239,29 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     def timeline(self, obj):
         parts = []
         if obj.replaces_id:
-            parts.append(format_html('revises <a href="{}">{}</a>', self._url("change", obj.replaces_id), f"order {str(obj.replaces_id)[:8]}"))
+            parts.append(
+                format_html(
+                    'revises <a href="{}">{}</a>',
+                    self._url("change", obj.replaces_id),
+                    f"order {str(obj.replaces_id)[:8]}",
+                )
+            )
         order = obj.to_domain(with_audit=False)
         if order.replaced_by_id:
-            parts.append(format_html('revised by <a href="{}">{}</a>', self._url("change", order.replaced_by_id), f"order {str(order.replaced_by_id)[:8]}"))
-        parts.append(format_html('<a href="{}?patient__id__exact={}">all orders of this patient</a>', self._url("changelist"), obj.patient_id))
+            parts.append(
+                format_html(
+                    'revised by <a href="{}">{}</a>',
+                    self._url("change", order.replaced_by_id),
+                    f"order {str(order.replaced_by_id)[:8]}",
+                )
+            )
+        parts.append(
+            format_html(
+                '<a href="{}?patient__id__exact={}">all orders of this patient</a>',
+                self._url("changelist"),
+                obj.patient_id,
+            )
+        )
         return format_html_join("; ", "{}", ((part,) for part in parts))
 
     # --- workflow -------------------------------------------------------------------------
@@ -225,8 +270,16 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         view = self.admin_site.admin_view
         return [
             path("<path:object_id>/revise/", view(self.revise_view), name="medications_medicationorder_revise"),
-            path("<path:object_id>/discontinue/", view(self.discontinue_view), name="medications_medicationorder_discontinue"),
-            path("<path:object_id>/transition/", view(self.transition_view), name="medications_medicationorder_transition"),
+            path(
+                "<path:object_id>/discontinue/",
+                view(self.discontinue_view),
+                name="medications_medicationorder_discontinue",
+            ),
+            path(
+                "<path:object_id>/transition/",
+                view(self.transition_view),
+                name="medications_medicationorder_transition",
+            ),
             *super().get_urls(),
         ]
 
@@ -259,13 +312,25 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     def _render_workflow(self, request, order, form, *, title, submit_label, explanation, form_id):
         # These pages show the order, so reading them is recorded like any other view of PHI.
         row = models.MedicationOrder.objects.select_related("patient").get(pk=order.id)
-        access.record(user=request.user, action=f"view ({submit_label.lower()} form)", category="medications",
-                      patient=row.patient, obj=row, request=request)
+        access.record(
+            user=request.user,
+            action=f"view ({submit_label.lower()} form)",
+            category="medications",
+            patient=row.patient,
+            obj=row,
+            request=request,
+        )
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
-            "order": order, "form": form, "change_url": self._url("change", order.id),
-            "summary": _order_label(order), "submit_label": submit_label,
-            "explanation": explanation, "form_id": form_id,
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "order": order,
+            "form": form,
+            "change_url": self._url("change", order.id),
+            "summary": _order_label(order),
+            "submit_label": submit_label,
+            "explanation": explanation,
+            "form_id": form_id,
         }
         return render(request, "admin/medications/medicationorder/workflow_form.html", context)
 
@@ -282,14 +347,23 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
                 except ConcurrencyError as error:
                     form.add_error(None, str(error))
                 else:
-                    self.message_user(request, f"Order {order.short_id} was discontinued as changed; the revised order is {new.short_id}.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        f"Order {order.short_id} was discontinued as changed; the revised order is {new.short_id}.",
+                        messages.SUCCESS,
+                    )
                     return HttpResponseRedirect(self._url("change", new.id))
         else:
             form = ReviseForm(initial=ReviseForm.initial_for(order, today=timezone.localdate()))
         return self._render_workflow(
-            request, order, form, title="Revise medication order", submit_label="Revise", form_id="revise_form",
+            request,
+            order,
+            form,
+            title="Revise medication order",
+            submit_label="Revise",
+            form_id="revise_form",
             explanation="The current order is discontinued as changed and a new order with these details "
-                        "starts the same day, linked to it, so the history shows both.",
+            "starts the same day, linked to it, so the history shows both.",
         )
 
     def discontinue_view(self, request, object_id):
@@ -301,8 +375,11 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
                 data = form.cleaned_data
                 try:
                     orders.discontinue(
-                        order.id, reason=domain.DiscontinueReason(data["discontinue_reason"]),
-                        on=data["discontinued_on"], note=data["discontinue_note"], version=data["version"],
+                        order.id,
+                        reason=domain.DiscontinueReason(data["discontinue_reason"]),
+                        on=data["discontinued_on"],
+                        note=data["discontinue_note"],
+                        version=data["version"],
                     )
                 except RuleViolation as violation:
                     _place_errors(form, violation)
@@ -314,8 +391,13 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         else:
             form = DiscontinueForm(initial={"discontinued_on": timezone.localdate(), "version": order.audit.version})
         return self._render_workflow(
-            request, order, form, title="Discontinue medication order", submit_label="Discontinue",
-            form_id="discontinue_form", explanation="The order stops; it stays in the patient's medication history.",
+            request,
+            order,
+            form,
+            title="Discontinue medication order",
+            submit_label="Discontinue",
+            form_id="discontinue_form",
+            explanation="The order stops; it stays in the patient's medication history.",
         )
 
     TRANSITIONS = {
@@ -370,9 +452,20 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
 
 
 REVISE_MODEL_FIELDS = (
-    "strength", "dose_form", "dose_unit", "route", "frequency_kind", "frequency_interval",
-    "as_needed", "prn_indication", "end_date", "quantity", "refills", "instructions",
-    "allergy_override_reason", "duplicate_override_reason",
+    "strength",
+    "dose_form",
+    "dose_unit",
+    "route",
+    "frequency_kind",
+    "frequency_interval",
+    "as_needed",
+    "prn_indication",
+    "end_date",
+    "quantity",
+    "refills",
+    "instructions",
+    "allergy_override_reason",
+    "duplicate_override_reason",
 )
 
 
@@ -380,13 +473,19 @@ class ReviseForm(forms.Form):
     """The new details of a current order; the drug stays the same."""
 
     dose_amount = forms.DecimalField(label="Dose", help_text="How much is taken each time.")
-    start_date = forms.DateField(label="takes effect on", help_text="The current order stops and the revised one starts on this day.")
+    start_date = forms.DateField(
+        label="takes effect on", help_text="The current order stops and the revised one starts on this day."
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         model_fields = fields_for_model(models.MedicationOrder, fields=REVISE_MODEL_FIELDS)
-        ordered = {"strength": model_fields["strength"], "dose_form": model_fields["dose_form"], "dose_amount": self.fields.pop("dose_amount")}
+        ordered = {
+            "strength": model_fields["strength"],
+            "dose_form": model_fields["dose_form"],
+            "dose_amount": self.fields.pop("dose_amount"),
+        }
         ordered.update((name, field) for name, field in model_fields.items() if name not in ordered)
         ordered["start_date"] = self.fields.pop("start_date")
         ordered["version"] = self.fields.pop("version")
@@ -396,16 +495,23 @@ class ReviseForm(forms.Form):
     def initial_for(order: domain.MedicationOrder, *, today) -> dict:
         """Return the form's starting values: the order as it is."""
         return {
-            "strength": order.strength, "dose_form": order.dose_form.value if order.dose_form else "",
-            "dose_amount": order.dose_amount, "dose_unit": order.dose_unit.value if order.dose_unit else "",
+            "strength": order.strength,
+            "dose_form": order.dose_form.value if order.dose_form else "",
+            "dose_amount": order.dose_amount,
+            "dose_unit": order.dose_unit.value if order.dose_unit else "",
             "route": order.route.value if order.route else "",
             "frequency_kind": order.frequency.kind.value if order.frequency.kind else "",
-            "frequency_interval": order.frequency.interval, "as_needed": order.frequency.as_needed,
-            "prn_indication": order.frequency.indication, "end_date": order.end_date,
-            "quantity": domain.format_decimal(order.quantity), "refills": order.refills, "instructions": order.instructions,
+            "frequency_interval": order.frequency.interval,
+            "as_needed": order.frequency.as_needed,
+            "prn_indication": order.frequency.indication,
+            "end_date": order.end_date,
+            "quantity": domain.format_decimal(order.quantity),
+            "refills": order.refills,
+            "instructions": order.instructions,
             "allergy_override_reason": order.allergy_override_reason,
             "duplicate_override_reason": order.duplicate_override_reason,
-            "start_date": today, "version": order.audit.version,
+            "start_date": today,
+            "version": order.audit.version,
         }
 
     def revised(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
@@ -413,15 +519,22 @@ class ReviseForm(forms.Form):
         data = self.cleaned_data
         return dataclasses.replace(
             order,
-            strength=data["strength"], dose_form=domain.DoseForm(data["dose_form"]),
-            dose_amount=data["dose_amount"], dose_unit=domain.DoseUnit(data["dose_unit"]),
+            strength=data["strength"],
+            dose_form=domain.DoseForm(data["dose_form"]),
+            dose_amount=data["dose_amount"],
+            dose_unit=domain.DoseUnit(data["dose_unit"]),
             route=domain.Route(data["route"]),
             frequency=domain.Frequency(
-                kind=domain.FrequencyKind(data["frequency_kind"]), interval=data["frequency_interval"],
-                as_needed=data["as_needed"], indication=data["prn_indication"],
+                kind=domain.FrequencyKind(data["frequency_kind"]),
+                interval=data["frequency_interval"],
+                as_needed=data["as_needed"],
+                indication=data["prn_indication"],
             ),
-            end_date=data["end_date"], quantity=data["quantity"], refills=data["refills"],
-            instructions=data["instructions"], allergy_override_reason=data["allergy_override_reason"],
+            end_date=data["end_date"],
+            quantity=data["quantity"],
+            refills=data["refills"],
+            instructions=data["instructions"],
+            allergy_override_reason=data["allergy_override_reason"],
             duplicate_override_reason=data["duplicate_override_reason"],
             audit=dataclasses.replace(order.audit, version=data["version"]),
         )
@@ -431,14 +544,22 @@ class DiscontinueForm(forms.Form):
     """Why and when a current order stops."""
 
     discontinue_reason = forms.ChoiceField(
-        label="reason", choices=[("", "---------")] + [
-            choice for choice in domain.DiscontinueReason.choices() if choice[0] != domain.DiscontinueReason.CHANGED.value
+        label="reason",
+        choices=[("", "---------")]
+        + [
+            choice
+            for choice in domain.DiscontinueReason.choices()
+            if choice[0] != domain.DiscontinueReason.CHANGED.value
         ],
         help_text="To change the dose or frequency, use Revise instead: it keeps the timeline.",
     )
     discontinued_on = forms.DateField(label="stopped on")
-    discontinue_note = forms.CharField(label="note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                                       help_text="Required when the reason is 'Other'.")
+    discontinue_note = forms.CharField(
+        label="note",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required when the reason is 'Other'.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -572,7 +693,15 @@ class CurrentMedicationInline(ReadOnlyOrderInline):
     verbose_name = "current medication"
     verbose_name_plural = "current medications (active and on hold)"
     template = "admin/medications/current_medications_inline.html"
-    fields = readonly_fields = ("medication", "directions", "start_date", "end_date", "refills", "prescribed_by", "status")
+    fields = readonly_fields = (
+        "medication",
+        "directions",
+        "start_date",
+        "end_date",
+        "refills",
+        "prescribed_by",
+        "status",
+    )
     ordering = ("start_date", "created_at")
 
     def get_queryset(self, request):
@@ -580,7 +709,9 @@ class CurrentMedicationInline(ReadOnlyOrderInline):
 
     def has_view_permission(self, request, obj=None):
         # The front desk sees the current list (novamind.roles) but no order itself.
-        return request.user.has_perm("medications.view_current_medications") or super().has_view_permission(request, obj)
+        return request.user.has_perm("medications.view_current_medications") or super().has_view_permission(
+            request, obj
+        )
 
     def get_formset(self, request, obj=None, **kwargs):
         self.show_change_link = super().has_view_permission(request, obj)  # a link only where it opens
@@ -594,7 +725,15 @@ class MedicationHistoryInline(ReadOnlyOrderInline):
     verbose_name = "medication history entry"
     verbose_name_plural = "medication history (every order, oldest first)"
     classes = ("collapse",)
-    fields = readonly_fields = ("medication", "directions", "start_date", "discontinued_on", "stop_reason", "status", "revises")
+    fields = readonly_fields = (
+        "medication",
+        "directions",
+        "start_date",
+        "discontinued_on",
+        "stop_reason",
+        "status",
+        "revises",
+    )
     ordering = ("start_date", "created_at")
 
     @admin.display(description="reason stopped")
@@ -638,4 +777,6 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             repository.lock_patient(obj.patient_id)
-            audit.audited_save(obj, actor=request.user, reason="Allergy changed" if change else "Allergy recorded", validate=False)
+            audit.audited_save(
+                obj, actor=request.user, reason="Allergy changed" if change else "Allergy recorded", validate=False
+            )

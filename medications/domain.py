@@ -254,7 +254,9 @@ class MedicationOrder:
     @property
     def sig(self) -> str:
         """Return the directions: "100 mg by mouth once daily"."""
-        dose = f"{format_decimal(self.dose_amount)} {self.dose_unit.label}" if self.dose_amount and self.dose_unit else ""
+        dose = (
+            f"{format_decimal(self.dose_amount)} {self.dose_unit.label}" if self.dose_amount and self.dose_unit else ""
+        )
         route = self.route.label if self.route else ""
         return " ".join(part for part in (dose, route, self.frequency.describe()) if part)
 
@@ -279,8 +281,12 @@ class MedicationOrder:
             rxnorm_code=_rxnorm(errors, self.rxnorm_code),
             instructions=_text(errors, "instructions", self.instructions, TEXT_MAX, single_line=False),
             discontinue_note=_text(errors, "discontinue_note", self.discontinue_note, TEXT_MAX, single_line=False),
-            allergy_override_reason=_text(errors, "allergy_override_reason", self.allergy_override_reason, TEXT_MAX, single_line=False),
-            duplicate_override_reason=_text(errors, "duplicate_override_reason", self.duplicate_override_reason, TEXT_MAX, single_line=False),
+            allergy_override_reason=_text(
+                errors, "allergy_override_reason", self.allergy_override_reason, TEXT_MAX, single_line=False
+            ),
+            duplicate_override_reason=_text(
+                errors, "duplicate_override_reason", self.duplicate_override_reason, TEXT_MAX, single_line=False
+            ),
             frequency=frequency,
         )
         for field in ("dose_form", "dose_unit", "route"):
@@ -307,14 +313,19 @@ class MedicationOrder:
                 if self.discontinued_on > today:
                     errors.add("discontinued_on", "The stop date cannot be in the future: set an end date instead.")
                 elif self.discontinued_on < earliest:
-                    errors.add("discontinued_on", f"The stop date cannot be before the order began ({earliest:%Y-%m-%d}).")
+                    errors.add(
+                        "discontinued_on", f"The stop date cannot be before the order began ({earliest:%Y-%m-%d})."
+                    )
             if self.discontinue_reason is None:
                 errors.add("discontinue_reason", "Give the reason the order is discontinued.")
             elif self.discontinue_reason is DiscontinueReason.OTHER and not self.discontinue_note.strip():
                 errors.add("discontinue_note", "Describe the reason when it is 'Other'.")
         else:
             if self.discontinued_on is not None or self.discontinue_reason is not None:
-                errors.add(NON_FIELD, f"Only a discontinued order has a stop date and reason; this one is {self.status.label.lower()}.")
+                errors.add(
+                    NON_FIELD,
+                    f"Only a discontinued order has a stop date and reason; this one is {self.status.label.lower()}.",
+                )
 
 
 def format_decimal(value: decimal.Decimal | None) -> str:
@@ -356,7 +367,9 @@ def _refills(errors: Collector, refills, schedule: Schedule) -> None:
     if refills is None or refills < 0:
         errors.add("refills", "Refills cannot be negative.")
     elif schedule is Schedule.II and refills:
-        errors.add("refills", "A schedule II prescription cannot be refilled: write a new prescription when it runs out.")
+        errors.add(
+            "refills", "A schedule II prescription cannot be refilled: write a new prescription when it runs out."
+        )
     elif refills > MAX_REFILLS[schedule]:
         what = f"a {schedule.label.lower()} drug" if schedule.controlled else "a prescription"
         errors.add("refills", f"At most {MAX_REFILLS[schedule]} refills are allowed for {what}.")
@@ -376,7 +389,9 @@ def _frequency(errors: Collector, frequency: Frequency) -> Frequency:
         elif not low <= frequency.interval <= high:
             errors.add("frequency_interval", f"Every {low} to {high} {unit}.")
     elif frequency.interval is not None:
-        errors.add("frequency_interval", f"Only 'every N hours' and 'every N weeks' take a number; '{kind.label}' does not.")
+        errors.add(
+            "frequency_interval", f"Only 'every N hours' and 'every N weeks' take a number; '{kind.label}' does not."
+        )
     if as_needed and not indication:
         errors.add("prn_indication", "An as-needed order needs its indication (what it is taken for).")
     elif indication and not as_needed:
@@ -409,12 +424,21 @@ def _prescribing_rules(errors: Collector, order: MedicationOrder) -> None:
     if prescriber is None:
         errors.add("prescriber", "An order needs its prescriber.")
     elif not prescriber.is_prescriber:
-        errors.add("prescriber", f"Only prescribers prescribe: the staff profile of {prescriber.username} does not say prescriber.")
+        errors.add(
+            "prescriber",
+            f"Only prescribers prescribe: the staff profile of {prescriber.username} does not say prescriber.",
+        )
     elif order.schedule.controlled and not prescriber.has_dea_registration:
-        errors.add("prescriber", f"A {order.schedule.label.lower()} controlled substance needs a prescriber with a valid DEA number on their staff profile; {prescriber.username} has none.")
+        errors.add(
+            "prescriber",
+            f"A {order.schedule.label.lower()} controlled substance needs a prescriber with a valid DEA number on their staff profile; {prescriber.username} has none.",
+        )
     known = drug_classes.known_schedule(order.drug_name) if order.drug_name else None
     if known and known != order.schedule.value:
-        errors.add("schedule", f"{order.drug_name.strip()} is a schedule {known} controlled substance; set its schedule to {known}.")
+        errors.add(
+            "schedule",
+            f"{order.drug_name.strip()} is a schedule {known} controlled substance; set its schedule to {known}.",
+        )
 
 
 @dataclasses.dataclass
@@ -511,8 +535,9 @@ def duplicates(order: MedicationOrder, current_orders: list[MedicationOrder]) ->
     return found
 
 
-def check_against_record(order: MedicationOrder, *, allergies: list[Allergy],
-                         current_orders: list[MedicationOrder]) -> MedicationOrder:
+def check_against_record(
+    order: MedicationOrder, *, allergies: list[Allergy], current_orders: list[MedicationOrder]
+) -> MedicationOrder:
     """Return `order` if its allergy and duplicate conflicts are overridden with reasons; else raise.
 
     An override reason with nothing to override is dropped, so the reasons kept on an order
@@ -541,23 +566,37 @@ def check_against_record(order: MedicationOrder, *, allergies: list[Allergy],
 # --- Transitions ------------------------------------------------------------------------------
 
 REVISABLE_FIELDS = (
-    "strength", "dose_form", "dose_amount", "dose_unit", "route", "frequency", "end_date",
-    "quantity", "refills", "instructions",
+    "strength",
+    "dose_form",
+    "dose_amount",
+    "dose_unit",
+    "route",
+    "frequency",
+    "end_date",
+    "quantity",
+    "refills",
+    "instructions",
 )
 IDENTITY_FIELDS = ("patient_id", "drug_name", "rxnorm_code", "schedule")
 
 
 def _require_current(order: MedicationOrder, verb: str) -> None:
     if not order.is_current:
-        raise RuleViolation(f"This order is {order.status.label.lower()}; it cannot be {verb}. Prescribe a new order instead.")
+        raise RuleViolation(
+            f"This order is {order.status.label.lower()}; it cannot be {verb}. Prescribe a new order instead."
+        )
 
 
-def discontinue(order: MedicationOrder, *, on: dt.date | None, reason: DiscontinueReason | None,
-                note: str = "", today: dt.date) -> MedicationOrder:
+def discontinue(
+    order: MedicationOrder, *, on: dt.date | None, reason: DiscontinueReason | None, note: str = "", today: dt.date
+) -> MedicationOrder:
     """Return the order stopped on `on` for `reason`; a closed order cannot be stopped again."""
     _require_current(order, "discontinued")
     return dataclasses.replace(
-        order, status=OrderStatus.DISCONTINUED, discontinued_on=on, discontinue_reason=reason,
+        order,
+        status=OrderStatus.DISCONTINUED,
+        discontinued_on=on,
+        discontinue_reason=reason,
         discontinue_note=note or "",
     ).validated(today=today)
 
@@ -586,8 +625,14 @@ def complete(order: MedicationOrder, *, today: dt.date) -> MedicationOrder:
     return dataclasses.replace(order, status=OrderStatus.COMPLETED)
 
 
-def revise(current: MedicationOrder, revised: MedicationOrder, *, effective: dt.date | None,
-           prescriber: Prescriber, today: dt.date) -> tuple[MedicationOrder, MedicationOrder]:
+def revise(
+    current: MedicationOrder,
+    revised: MedicationOrder,
+    *,
+    effective: dt.date | None,
+    prescriber: Prescriber,
+    today: dt.date,
+) -> tuple[MedicationOrder, MedicationOrder]:
     """Return (`current` discontinued as changed, the new order linked to it).
 
     `revised` is `current` with new details. The drug stays the same: a different drug is a new
@@ -598,19 +643,36 @@ def revise(current: MedicationOrder, revised: MedicationOrder, *, effective: dt.
     errors = Collector()
     for field in IDENTITY_FIELDS:
         if getattr(revised, field) != getattr(current, field):
-            errors.add(field if field != "patient_id" else NON_FIELD,
-                       "A revision keeps the patient and the drug: to switch drugs, discontinue this order and prescribe the other.")
+            errors.add(
+                field if field != "patient_id" else NON_FIELD,
+                "A revision keeps the patient and the drug: to switch drugs, discontinue this order and prescribe the other.",
+            )
     if all(getattr(revised, field) == getattr(current, field) for field in REVISABLE_FIELDS):
-        errors.add(NON_FIELD, "Nothing was changed: a revision changes the dose, frequency or another detail of the order.")
+        errors.add(
+            NON_FIELD, "Nothing was changed: a revision changes the dose, frequency or another detail of the order."
+        )
     earliest = min(filter(None, (current.start_date, current.written_on or today)))
     if effective is not None and effective > today:
-        errors.add("start_date", "A revision takes effect today or on an earlier date; record a future change when it happens.")
+        errors.add(
+            "start_date", "A revision takes effect today or on an earlier date; record a future change when it happens."
+        )
     elif effective is not None and effective < earliest:
-        errors.add("start_date", f"A revision cannot take effect before the order it revises began ({earliest:%Y-%m-%d}).")
+        errors.add(
+            "start_date", f"A revision cannot take effect before the order it revises began ({earliest:%Y-%m-%d})."
+        )
     new = dataclasses.replace(
-        revised, id=None, audit=None, status=OrderStatus.ACTIVE, start_date=effective,
-        prescriber=prescriber, replaces_id=current.id, replaced_by_id=None, written_on=today,
-        discontinued_on=None, discontinue_reason=None, discontinue_note="",
+        revised,
+        id=None,
+        audit=None,
+        status=OrderStatus.ACTIVE,
+        start_date=effective,
+        prescriber=prescriber,
+        replaces_id=current.id,
+        replaced_by_id=None,
+        written_on=today,
+        discontinued_on=None,
+        discontinue_reason=None,
+        discontinue_note="",
     )
     # The new order is a new prescription: every order rule and the prescriber's rights apply,
     # reported together with the faults of the revision itself.
@@ -651,8 +713,15 @@ class MedicationOrderRepository(Protocol):
 
     def history_for_patient(self, patient_id: uuid.UUID) -> list[MedicationOrder]: ...
 
-    def discontinue(self, order_id: uuid.UUID, *, reason: DiscontinueReason, on: dt.date | None = None,
-                    note: str = "", version: int | None = None) -> MedicationOrder: ...
+    def discontinue(
+        self,
+        order_id: uuid.UUID,
+        *,
+        reason: DiscontinueReason,
+        on: dt.date | None = None,
+        note: str = "",
+        version: int | None = None,
+    ) -> MedicationOrder: ...
 
     def revise(self, order: MedicationOrder, *, effective: dt.date | None = None) -> MedicationOrder: ...
 

@@ -33,7 +33,9 @@ class DomainValidatedModel(AuditedModel):
         # to look at `exclude` (see `validation_errors`).
         self._excluded_from_validation = set(exclude or ())
         try:
-            super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints)
+            super().full_clean(
+                exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints
+            )
         finally:
             self.__dict__.pop("_excluded_from_validation", None)
 
@@ -110,21 +112,34 @@ class MedicationOrder(DomainValidatedModel):
     """
 
     patient = models.ForeignKey(
-        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="medication_orders",
+        "patients.Patient",
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="medication_orders",
     )
     prescriber = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="prescriber", on_delete=models.PROTECT,
-        related_name="medication_orders_prescribed", editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name="prescriber",
+        on_delete=models.PROTECT,
+        related_name="medication_orders_prescribed",
+        editable=False,
         help_text="The staff member who wrote the order: a prescriber, with a DEA number for controlled substances.",
     )
     drug_name = encryption.EncryptedCharField(
-        "drug", max_length=domain.DRUG_NAME_MAX, help_text="Generic name preferred, e.g. sertraline.",
+        "drug",
+        max_length=domain.DRUG_NAME_MAX,
+        help_text="Generic name preferred, e.g. sertraline.",
     )
     rxnorm_code = encryption.EncryptedCharField(
-        "RxNorm code", max_length=domain.RXNORM_MAX_DIGITS, blank=True, help_text="Optional RxCUI, e.g. 36437.",
+        "RxNorm code",
+        max_length=domain.RXNORM_MAX_DIGITS,
+        blank=True,
+        help_text="Optional RxCUI, e.g. 36437.",
     )
     strength = encryption.EncryptedCharField(
-        "strength", max_length=domain.STRENGTH_MAX, help_text="Of one unit dispensed, e.g. 50 mg or 10 mg/mL.",
+        "strength",
+        max_length=domain.STRENGTH_MAX,
+        help_text="Of one unit dispensed, e.g. 50 mg or 10 mg/mL.",
     )
     dose_form = encryption.EncryptedCharField("form", max_length=20, choices=domain.DoseForm.choices())
     dose_amount = encryption.EncryptedCharField("dose", max_length=16, help_text="How much is taken each time.")
@@ -132,41 +147,72 @@ class MedicationOrder(DomainValidatedModel):
     route = encryption.EncryptedCharField("route", max_length=20, choices=domain.Route.choices())
     frequency_kind = models.CharField("frequency", max_length=20, choices=domain.FrequencyKind.choices())
     frequency_interval = models.PositiveSmallIntegerField(
-        "every N", null=True, blank=True, help_text="The N of 'every N hours' or 'every N weeks'.",
+        "every N",
+        null=True,
+        blank=True,
+        help_text="The N of 'every N hours' or 'every N weeks'.",
     )
-    as_needed = models.BooleanField("as needed (PRN)", default=False, help_text="Taken only when needed, for the indication below.")
+    as_needed = models.BooleanField(
+        "as needed (PRN)", default=False, help_text="Taken only when needed, for the indication below."
+    )
     prn_indication = encryption.EncryptedCharField(
-        "as-needed indication", max_length=domain.INDICATION_MAX, blank=True, help_text="What an as-needed dose is for, e.g. panic attacks.",
+        "as-needed indication",
+        max_length=domain.INDICATION_MAX,
+        blank=True,
+        help_text="What an as-needed dose is for, e.g. panic attacks.",
     )
     schedule = encryption.EncryptedCharField(
-        "controlled-substance schedule", max_length=4, choices=domain.Schedule.choices(), default=domain.Schedule.NONE.value,
+        "controlled-substance schedule",
+        max_length=4,
+        choices=domain.Schedule.choices(),
+        default=domain.Schedule.NONE.value,
         help_text="Schedule II cannot be refilled; III and IV at most five times.",
     )
     start_date = models.DateField("start date", db_index=True)
     end_date = models.DateField("end date", null=True, blank=True, help_text="Leave empty for an ongoing order.")
-    quantity = models.DecimalField("quantity", max_digits=9, decimal_places=2, help_text="Units dispensed per fill, e.g. 30.")
+    quantity = models.DecimalField(
+        "quantity", max_digits=9, decimal_places=2, help_text="Units dispensed per fill, e.g. 30."
+    )
     refills = models.PositiveSmallIntegerField("refills", default=0)
-    instructions = encryption.EncryptedTextField("instructions", blank=True, help_text="Directions for the patient and pharmacist.")
+    instructions = encryption.EncryptedTextField(
+        "instructions", blank=True, help_text="Directions for the patient and pharmacist."
+    )
     status = models.CharField(
-        "status", max_length=12, choices=domain.OrderStatus.choices(), default=domain.OrderStatus.ACTIVE.value,
-        db_index=True, editable=False, help_text="Changed with the Revise, Discontinue, Hold, Resume and Complete actions.",
+        "status",
+        max_length=12,
+        choices=domain.OrderStatus.choices(),
+        default=domain.OrderStatus.ACTIVE.value,
+        db_index=True,
+        editable=False,
+        help_text="Changed with the Revise, Discontinue, Hold, Resume and Complete actions.",
     )
     discontinued_on = models.DateField("stopped on", null=True, blank=True, editable=False)
     discontinue_reason = models.CharField(
-        "reason stopped", max_length=20, blank=True, choices=domain.DiscontinueReason.choices(), editable=False,
+        "reason stopped",
+        max_length=20,
+        blank=True,
+        choices=domain.DiscontinueReason.choices(),
+        editable=False,
     )
     discontinue_note = encryption.EncryptedTextField("note on stopping", blank=True, editable=False)
     allergy_override_reason = encryption.EncryptedTextField(
-        "allergy override reason", blank=True,
+        "allergy override reason",
+        blank=True,
         help_text="Required when the drug matches a recorded allergy; kept on the order.",
     )
     duplicate_override_reason = encryption.EncryptedTextField(
-        "duplicate therapy override reason", blank=True,
+        "duplicate therapy override reason",
+        blank=True,
         help_text="Required when the patient already has a current order of the same drug or class.",
     )
     replaces = models.OneToOneField(
-        "self", verbose_name="revises order", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="replaced_by", editable=False,
+        "self",
+        verbose_name="revises order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        editable=False,
     )
 
     class Meta:
@@ -184,7 +230,8 @@ class MedicationOrder(DomainValidatedModel):
                 condition=(
                     models.Q(status=domain.OrderStatus.DISCONTINUED.value, discontinued_on__isnull=False)
                     & ~models.Q(discontinue_reason="")
-                ) | (
+                )
+                | (
                     ~models.Q(status=domain.OrderStatus.DISCONTINUED.value)
                     & models.Q(discontinued_on__isnull=True, discontinue_reason="")
                 ),
@@ -197,16 +244,26 @@ class MedicationOrder(DomainValidatedModel):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="medications_order_quantity_positive"),
             # The per-schedule limit needs the schedule, which is encrypted; this is the widest.
             models.CheckConstraint(
-                condition=models.Q(refills__lte=max(domain.MAX_REFILLS.values())), name="medications_order_refills_limit",
+                condition=models.Q(refills__lte=max(domain.MAX_REFILLS.values())),
+                name="medications_order_refills_limit",
             ),
             models.CheckConstraint(
                 condition=(
-                    models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL, frequency_interval__isnull=False, frequency_interval__gte=1)
-                    | (~models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL) & models.Q(frequency_interval__isnull=True))
+                    models.Q(
+                        frequency_kind__in=FREQUENCY_WITH_INTERVAL,
+                        frequency_interval__isnull=False,
+                        frequency_interval__gte=1,
+                    )
+                    | (
+                        ~models.Q(frequency_kind__in=FREQUENCY_WITH_INTERVAL)
+                        & models.Q(frequency_interval__isnull=True)
+                    )
                 ),
                 name="medications_order_interval_iff_every_n",
             ),
-            models.CheckConstraint(condition=~models.Q(replaces=models.F("id")), name="medications_order_not_self_revision"),
+            models.CheckConstraint(
+                condition=~models.Q(replaces=models.F("id")), name="medications_order_not_self_revision"
+            ),
         ]
 
     def __str__(self):
@@ -299,19 +356,32 @@ class Allergy(DomainValidatedModel):
     """A substance the patient reacts to: part of the patient's record, shown on their page."""
 
     patient = models.ForeignKey(
-        "patients.Patient", verbose_name="patient", on_delete=models.PROTECT, related_name="allergies",
+        "patients.Patient",
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="allergies",
     )
     substance = encryption.EncryptedCharField(
-        "substance", max_length=domain.SUBSTANCE_MAX,
+        "substance",
+        max_length=domain.SUBSTANCE_MAX,
         help_text="A drug (sertraline), a drug class (SSRIs, benzodiazepines) or another substance.",
     )
-    reaction = encryption.EncryptedCharField("reaction", max_length=domain.REACTION_MAX, blank=True, help_text="For example hives, anaphylaxis.")
+    reaction = encryption.EncryptedCharField(
+        "reaction", max_length=domain.REACTION_MAX, blank=True, help_text="For example hives, anaphylaxis."
+    )
     severity = encryption.EncryptedCharField(
-        "severity", max_length=20, choices=domain.AllergySeverity.choices(), default=domain.AllergySeverity.UNKNOWN.value,
+        "severity",
+        max_length=20,
+        choices=domain.AllergySeverity.choices(),
+        default=domain.AllergySeverity.UNKNOWN.value,
     )
     status = models.CharField(
-        "status", max_length=20, choices=domain.AllergyStatus.choices(), default=domain.AllergyStatus.ACTIVE.value,
-        db_index=True, help_text="Entries are retired, never deleted: only active allergies are checked.",
+        "status",
+        max_length=20,
+        choices=domain.AllergyStatus.choices(),
+        default=domain.AllergyStatus.ACTIVE.value,
+        db_index=True,
+        help_text="Entries are retired, never deleted: only active allergies are checked.",
     )
 
     class Meta:

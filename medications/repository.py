@@ -46,10 +46,16 @@ def check_prescribing(order: domain.MedicationOrder) -> domain.MedicationOrder:
         patient = lock_patient(order.patient_id)
         if patient.status == patients_domain.PatientStatus.DECEASED.value:
             raise RuleViolation({"patient": ["This patient is recorded as deceased: no new orders can be written."]})
-        allergies = [row.to_domain() for row in models.Allergy.objects.filter(
-            patient_id=patient.pk, status=domain.AllergyStatus.ACTIVE.value)]
-        current = [row.to_domain() for row in models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(
-            patient_id=patient.pk, status__in=[s.value for s in domain.CURRENT_STATUSES])]
+        allergies = [
+            row.to_domain()
+            for row in models.Allergy.objects.filter(patient_id=patient.pk, status=domain.AllergyStatus.ACTIVE.value)
+        ]
+        current = [
+            row.to_domain()
+            for row in models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(
+                patient_id=patient.pk, status__in=[s.value for s in domain.CURRENT_STATUSES]
+            )
+        ]
         return domain.check_against_record(order, allergies=allergies, current_orders=current)
 
 
@@ -78,8 +84,11 @@ def _uuid(value) -> uuid.UUID | None:
 
 
 def _override_note(order: domain.MedicationOrder) -> str:
-    overrides = [name for name, reason in (("allergy", order.allergy_override_reason),
-                                           ("duplicate", order.duplicate_override_reason)) if reason]
+    overrides = [
+        name
+        for name, reason in (("allergy", order.allergy_override_reason), ("duplicate", order.duplicate_override_reason))
+        if reason
+    ]
     return f" ({' and '.join(overrides)} override)" if overrides else ""
 
 
@@ -104,7 +113,9 @@ class DjangoMedicationOrderRepository:
         """Return the patient's current medication list (active and on hold), by drug name."""
         rows = self._rows(patient_id).filter(status__in=[s.value for s in domain.CURRENT_STATUSES])
         # The drug name is encrypted, so the database cannot sort by it; a patient has few orders.
-        return sorted((row.to_domain() for row in rows), key=lambda order: (order.drug_name.casefold(), order.start_date))
+        return sorted(
+            (row.to_domain() for row in rows), key=lambda order: (order.drug_name.casefold(), order.start_date)
+        )
 
     def history_for_patient(self, patient_id) -> list[domain.MedicationOrder]:
         """Return every order the patient has had, oldest first: revisions follow what they replaced."""
@@ -117,10 +128,17 @@ class DjangoMedicationOrderRepository:
         """Prescribe `order` in the actor's name and return it as stored."""
         prescriber = models.prescriber_of(self.actor)
         if order.prescriber is not None and order.prescriber.user_id not in (None, self.actor.pk):
-            raise RuleViolation({"prescriber": [
-                f"An order is written by its prescriber: {self.actor.get_username()} cannot prescribe in {order.prescriber.username}'s name."]})
+            raise RuleViolation(
+                {
+                    "prescriber": [
+                        f"An order is written by its prescriber: {self.actor.get_username()} cannot prescribe in {order.prescriber.username}'s name."
+                    ]
+                }
+            )
         if order.id is not None or order.status is not domain.OrderStatus.ACTIVE or order.replaces_id is not None:
-            raise RuleViolation("A new order starts active and replaces nothing; change an existing order with revise or discontinue.")
+            raise RuleViolation(
+                "A new order starts active and replaces nothing; change an existing order with revise or discontinue."
+            )
         today = timezone.localdate()
         order = dataclasses.replace(order, prescriber=prescriber)
         with transaction.atomic():
@@ -157,8 +175,13 @@ class DjangoMedicationOrderRepository:
                 return self.resume(order.id, version=version)
             if order.status is domain.OrderStatus.COMPLETED:
                 return self.complete(order.id, version=version)
-            return self.discontinue(order.id, reason=order.discontinue_reason, on=order.discontinued_on,
-                                    note=order.discontinue_note, version=version)
+            return self.discontinue(
+                order.id,
+                reason=order.discontinue_reason,
+                on=order.discontinued_on,
+                note=order.discontinue_note,
+                version=version,
+            )
         if _content(order) == _content(stored):
             return stored
         return self.revise(order)
@@ -178,8 +201,11 @@ class DjangoMedicationOrderRepository:
         with transaction.atomic():
             row = self._locked(order.id, order.audit.version if order.audit else None)
             closed, new = domain.revise(
-                row.to_domain(), order, effective=effective or today,
-                prescriber=models.prescriber_of(self.actor), today=today,
+                row.to_domain(),
+                order,
+                effective=effective or today,
+                prescriber=models.prescriber_of(self.actor),
+                today=today,
             )
             new = check_prescribing(new)
             row.update_from_domain(closed)
@@ -189,13 +215,24 @@ class DjangoMedicationOrderRepository:
             _save(new_row, self.actor, f"Revised: replaces order {closed.short_id}" + _override_note(new))
         return self.get_by_id(new_row.pk)
 
-    def discontinue(self, order_id, *, reason: domain.DiscontinueReason | None, on: dt.date | None = None,
-                    note: str = "", version: int | None = None) -> domain.MedicationOrder:
+    def discontinue(
+        self,
+        order_id,
+        *,
+        reason: domain.DiscontinueReason | None,
+        on: dt.date | None = None,
+        note: str = "",
+        version: int | None = None,
+    ) -> domain.MedicationOrder:
         """Stop the order on `on` (default today) for `reason`, with an optional note."""
         if reason is domain.DiscontinueReason.CHANGED:
-            raise RuleViolation({"discontinue_reason": ["'Changed' is recorded by revising the order, which also writes the new one."]})
+            raise RuleViolation(
+                {"discontinue_reason": ["'Changed' is recorded by revising the order, which also writes the new one."]}
+            )
         return self._transition(
-            order_id, version, f"Discontinued ({reason.value if reason else 'no reason'})",
+            order_id,
+            version,
+            f"Discontinued ({reason.value if reason else 'no reason'})",
             lambda order, today: domain.discontinue(order, on=on or today, reason=reason, note=note, today=today),
         )
 
@@ -209,7 +246,9 @@ class DjangoMedicationOrderRepository:
 
     def complete(self, order_id, *, version: int | None = None) -> domain.MedicationOrder:
         """Record that the order's course ran to its end date."""
-        return self._transition(order_id, version, "Completed", lambda order, today: domain.complete(order, today=today))
+        return self._transition(
+            order_id, version, "Completed", lambda order, today: domain.complete(order, today=today)
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -225,7 +264,8 @@ class DjangoMedicationOrderRepository:
     def _require_prescriber(self) -> None:
         if not models.prescriber_of(self.actor).is_prescriber:
             raise RuleViolation(
-                f"Only prescribers change medication orders: the staff profile of {self.actor.get_username()} does not say prescriber.")
+                f"Only prescribers change medication orders: the staff profile of {self.actor.get_username()} does not say prescriber."
+            )
 
     def _current_version(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
         if order.audit is None:
@@ -266,10 +306,16 @@ class DjangoMedicationOrderRepository:
 
 def _content(order: domain.MedicationOrder) -> tuple:
     """Return the details of an order a revision may change or must keep."""
-    return tuple(getattr(order, field) for field in (
-        *domain.IDENTITY_FIELDS, *domain.REVISABLE_FIELDS, "start_date",
-        "allergy_override_reason", "duplicate_override_reason",
-    ))
+    return tuple(
+        getattr(order, field)
+        for field in (
+            *domain.IDENTITY_FIELDS,
+            *domain.REVISABLE_FIELDS,
+            "start_date",
+            "allergy_override_reason",
+            "duplicate_override_reason",
+        )
+    )
 
 
 class DjangoAllergyRepository:
@@ -290,7 +336,11 @@ class DjangoAllergyRepository:
     def get_by_id(self, allergy_id) -> domain.Allergy | None:
         """Return the allergy with this id, or None."""
         allergy_id = _uuid(allergy_id)
-        row = models.Allergy.objects.select_related("created_by", "updated_by").filter(pk=allergy_id).first() if allergy_id else None
+        row = (
+            models.Allergy.objects.select_related("created_by", "updated_by").filter(pk=allergy_id).first()
+            if allergy_id
+            else None
+        )
         return row.to_domain() if row else None
 
     def update(self, allergy: domain.Allergy) -> domain.Allergy:

@@ -20,8 +20,20 @@ from novamind.models import AccessLogEntry, AccessLogHead
 GRANTED = "granted"
 REFUSED = "refused"
 CHAINED_FIELDS = (
-    "sequence", "occurred_at", "user_id", "username", "patient_id", "patient_mrn", "action",
-    "category", "outcome", "object_type", "object_id", "source_address", "emergency", "detail",
+    "sequence",
+    "occurred_at",
+    "user_id",
+    "username",
+    "patient_id",
+    "patient_mrn",
+    "action",
+    "category",
+    "outcome",
+    "object_type",
+    "object_id",
+    "source_address",
+    "emergency",
+    "detail",
 )
 
 
@@ -38,8 +50,18 @@ def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
-def record(*, user, action: str, category: str, patient=None, outcome: str = GRANTED,
-           obj=None, request=None, detail: str = "", emergency: bool = False) -> AccessLogEntry:
+def record(
+    *,
+    user,
+    action: str,
+    category: str,
+    patient=None,
+    outcome: str = GRANTED,
+    obj=None,
+    request=None,
+    detail: str = "",
+    emergency: bool = False,
+) -> AccessLogEntry:
     """Append an access-log entry: `user` did `action` on `category` data of `patient`.
 
     `patient` is a patients.models.Patient, a domain Patient, or None (e.g. a search with no
@@ -115,7 +137,11 @@ def verify(batch_size: int = 2000) -> Verification:
     for entry in entries:
         checked += 1
         if entry.sequence != expected_sequence:
-            problems.append(f"entry #{expected_sequence}" + (f"–#{entry.sequence - 1}" if entry.sequence - 1 > expected_sequence else "") + " is missing (deleted)")
+            problems.append(
+                f"entry #{expected_sequence}"
+                + (f"–#{entry.sequence - 1}" if entry.sequence - 1 > expected_sequence else "")
+                + " is missing (deleted)"
+            )
         if entry.previous_digest != previous_digest:
             problems.append(f"entry #{entry.sequence} does not follow the entry before it (deleted or reordered)")
         if not hmac.compare_digest(entry.digest, compute_digest(entry)):
@@ -123,5 +149,7 @@ def verify(batch_size: int = 2000) -> Verification:
         previous_digest, expected_sequence = entry.digest, entry.sequence + 1
     head = AccessLogHead.objects.filter(pk=1).first()
     if head is not None and (head.sequence != expected_sequence - 1 or head.digest != previous_digest):
-        problems.append(f"the log ends at #{expected_sequence - 1} but entries up to #{head.sequence} were written (entries removed from the end)")
+        problems.append(
+            f"the log ends at #{expected_sequence - 1} but entries up to #{head.sequence} were written (entries removed from the end)"
+        )
     return Verification(checked=checked, problems=problems)

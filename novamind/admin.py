@@ -55,8 +55,7 @@ class VersionedModelForm(forms.ModelForm):
         if self.instance.pk is None or self.instance._state.adding or seen is None:
             return cleaned
         current = (
-            type(self.instance)._base_manager.filter(pk=self.instance.pk)
-            .values_list("version", flat=True).first()
+            type(self.instance)._base_manager.filter(pk=self.instance.pk).values_list("version", flat=True).first()
         )
         if current is not None and current != seen:
             raise ValidationError(describe_conflict(self.instance, seen), code="stale")
@@ -135,8 +134,14 @@ class RefusalLoggingMixin:
             if found is not None:
                 patient = access.PatientRef(*found)
         access.record(
-            user=request.user, action=action, category=self.access_category, patient=patient, obj=record,
-            request=request, outcome=access.REFUSED, detail="no permission for this page",
+            user=request.user,
+            action=action,
+            category=self.access_category,
+            patient=patient,
+            obj=record,
+            request=request,
+            outcome=access.REFUSED,
+            detail="no permission for this page",
         )
 
 
@@ -160,7 +165,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     def get_sortable_by(self, request):
         """Column headers of encrypted fields are not offered as sort links."""
         return [
-            name for name in super().get_sortable_by(request)
+            name
+            for name in super().get_sortable_by(request)
             if not (isinstance(name, str) and is_encrypted_column(self.model, name))
         ]
 
@@ -173,8 +179,13 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     def log_access(self, request, action, obj=None, detail=""):
         """Append one access-log entry for what `request.user` is being shown."""
         access.record(
-            user=request.user, action=action, category=self.access_category,
-            patient=self.access_patient(obj), obj=obj, request=request, detail=detail,
+            user=request.user,
+            action=action,
+            category=self.access_category,
+            patient=self.access_patient(obj),
+            obj=obj,
+            request=request,
+            detail=detail,
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -187,7 +198,9 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             response = super().changelist_view(request, extra_context)
             if request.method == "GET" and getattr(response, "status_code", None) == 200:
                 searched = bool(request.GET.get("q", "").strip())
-                self.log_access(request, "search" if searched else "list", detail=self.access_list_detail(request, response))
+                self.log_access(
+                    request, "search" if searched else "list", detail=self.access_list_detail(request, response)
+                )
         return response
 
     def access_list_detail(self, request, response) -> str:
@@ -216,8 +229,7 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             # Reverting loads a historical copy, with that copy's version; the revert is a
             # normal edit of the current record, so it is checked against the current version.
             obj.version = (
-                type(obj)._base_manager.filter(pk=obj.pk).values_list("version", flat=True).first()
-                or obj.version
+                type(obj)._base_manager.filter(pk=obj.pk).values_list("version", flat=True).first() or obj.version
             )
         return form
 
@@ -303,8 +315,17 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
 
     access_category = "access log"
     change_list_template = "admin/novamind/accesslogentry/change_list.html"
-    list_display = ("sequence", "occurred_at", "username", "patient_mrn", "action", "category", "outcome",
-                    "source_address", "emergency")
+    list_display = (
+        "sequence",
+        "occurred_at",
+        "username",
+        "patient_mrn",
+        "action",
+        "category",
+        "outcome",
+        "source_address",
+        "emergency",
+    )
     list_filter = ("outcome", "emergency", "category", ("occurred_at", admin.DateFieldListFilter))
     search_fields = ("=username", "=patient_mrn")
     search_help_text = "A username or a patient's MRN, exactly."
@@ -344,8 +365,11 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
             audit_report.run(scope=scope, actor=request.user, out=response, request=request)
             return response
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "form": form,
-            "title": "Audit report", "columns": audit_report.COLUMNS,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": "Audit report",
+            "columns": audit_report.COLUMNS,
         }
         return TemplateResponse(request, "admin/novamind/accesslogentry/audit_report.html", context)
 
@@ -353,10 +377,18 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
 class AuditReportForm(forms.Form):
     """Whose report (a patient or a user) and over which days."""
 
-    patient = forms.CharField(label="Patient MRN", required=False, max_length=12,
-                              help_text="The patient's medical record number; or give a user instead.")
-    username = forms.CharField(label="User", required=False, max_length=150,
-                               help_text="A username: what they changed and accessed, and changes of their roles.")
+    patient = forms.CharField(
+        label="Patient MRN",
+        required=False,
+        max_length=12,
+        help_text="The patient's medical record number; or give a user instead.",
+    )
+    username = forms.CharField(
+        label="User",
+        required=False,
+        max_length=150,
+        help_text="A username: what they changed and accessed, and changes of their roles.",
+    )
     date_from = forms.DateField(label="From", required=False, help_text="First day, included (YYYY-MM-DD).")
     date_to = forms.DateField(label="To", required=False, help_text="Last day, included (YYYY-MM-DD).")
 
@@ -366,8 +398,10 @@ class AuditReportForm(forms.Form):
             return cleaned
         try:
             cleaned["scope"] = audit_report.scope_for(
-                patient_mrn=cleaned.get("patient"), username=cleaned.get("username"),
-                date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"),
+                patient_mrn=cleaned.get("patient"),
+                username=cleaned.get("username"),
+                date_from=cleaned.get("date_from"),
+                date_to=cleaned.get("date_to"),
             )
         except audit_report.ReportError as error:
             raise ValidationError(str(error)) from None

@@ -35,8 +35,20 @@ PERMISSION = "novamind.view_audit_report"
 ACTION = "audit report"
 CATEGORY = "audit report"
 COLUMNS = (
-    "when", "source", "user", "patient_mrn", "record_type", "record_id", "change", "changed_fields",
-    "action", "category", "outcome", "address", "emergency", "detail",
+    "when",
+    "source",
+    "user",
+    "patient_mrn",
+    "record_type",
+    "record_id",
+    "change",
+    "changed_fields",
+    "action",
+    "category",
+    "outcome",
+    "address",
+    "emergency",
+    "detail",
 )
 # Written on every save; saying they changed says nothing.
 BOOKKEEPING_FIELDS = {"version", "updated_by", "updated_at"}
@@ -95,10 +107,20 @@ class Row:
     def cells(self) -> list[str]:
         """Return the row as CSV cells, in COLUMNS order."""
         values = [
-            timezone.localtime(self.when).isoformat(timespec="seconds"), self.source, self.user, self.patient_mrn,
-            self.record_type, self.record_id, self.change, ";".join(self.changed_fields), self.action,
-            self.category, self.outcome, self.address,
-            "" if self.emergency is None else ("yes" if self.emergency else "no"), self.detail,
+            timezone.localtime(self.when).isoformat(timespec="seconds"),
+            self.source,
+            self.user,
+            self.patient_mrn,
+            self.record_type,
+            self.record_id,
+            self.change,
+            ";".join(self.changed_fields),
+            self.action,
+            self.category,
+            self.outcome,
+            self.address,
+            "" if self.emergency is None else ("yes" if self.emergency else "no"),
+            self.detail,
         ]
         return [value if column == "change" else _inert(value) for column, value in zip(COLUMNS, values)]
 
@@ -111,8 +133,13 @@ def _inert(value: str) -> str:
 # --- what the report is about -------------------------------------------------------------
 
 
-def scope_for(*, patient_mrn: str | None = None, username: str | None = None,
-              date_from: dt.date | None = None, date_to: dt.date | None = None) -> Scope:
+def scope_for(
+    *,
+    patient_mrn: str | None = None,
+    username: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Scope:
     """Return the scope asked for, or raise ReportError saying what is wrong with it."""
     patient_mrn, username = (patient_mrn or "").strip().upper(), (username or "").strip()
     if bool(patient_mrn) == bool(username):
@@ -182,8 +209,11 @@ def _compared_fields(model) -> list[tuple[str, str]]:
     """
     recorded = {field.attname for field in _history(model).model._meta.concrete_fields}
     return [
-        (field.attname, field.name) for field in model._meta.concrete_fields
-        if field.attname in recorded and not field.primary_key and field.name not in BOOKKEEPING_FIELDS
+        (field.attname, field.name)
+        for field in model._meta.concrete_fields
+        if field.attname in recorded
+        and not field.primary_key
+        and field.name not in BOOKKEEPING_FIELDS
         and not isinstance(field, blind_index.BlindIndexField)
     ]
 
@@ -226,10 +256,15 @@ def _history_rows(scope: Scope) -> Iterator[Row]:
                     previous = None
                 if record.history_id in wanted_ids:
                     yield Row(
-                        when=record.history_date, source="change", user=usernames.of(record.history_user_id),
-                        patient_mrn=mrns.of(model, link, record), record_type=model._meta.label_lower,
-                        record_id=str(record.id), change=record.history_type,
-                        changed_fields=_changed(fields, previous, record), order=record.history_id,
+                        when=record.history_date,
+                        source="change",
+                        user=usernames.of(record.history_user_id),
+                        patient_mrn=mrns.of(model, link, record),
+                        record_type=model._meta.label_lower,
+                        record_id=str(record.id),
+                        change=record.history_type,
+                        changed_fields=_changed(fields, previous, record),
+                        order=record.history_id,
                     )
                 previous = record
 
@@ -250,16 +285,25 @@ def _access_rows(scope: Scope) -> Iterator[Row]:
         entries = AccessLogEntry.objects.filter(Q(user=scope.user) | about_them)
     for entry in _in_period(entries, scope, "occurred_at").order_by("sequence").iterator(chunk_size=_CHUNK):
         yield Row(
-            when=entry.occurred_at, source="access", user=entry.username, patient_mrn=entry.patient_mrn,
-            record_type=entry.object_type, record_id=entry.object_id, action=entry.action,
-            category=entry.category, outcome=entry.outcome, address=entry.source_address or "",
-            emergency=entry.emergency, detail=entry.detail, order=entry.sequence,
+            when=entry.occurred_at,
+            source="access",
+            user=entry.username,
+            patient_mrn=entry.patient_mrn,
+            record_type=entry.object_type,
+            record_id=entry.object_id,
+            action=entry.action,
+            category=entry.category,
+            outcome=entry.outcome,
+            address=entry.source_address or "",
+            emergency=entry.emergency,
+            detail=entry.detail,
+            order=entry.sequence,
         )
 
 
 def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
     for index in range(0, len(values), size):
-        yield values[index:index + size]
+        yield values[index : index + size]
 
 
 class _Usernames:
@@ -336,7 +380,11 @@ def run(*, scope: Scope, actor, out, request=None) -> int:
         report = rows(scope)
         patient = access.PatientRef(scope.patient_id, scope.patient_mrn) if scope.patient_id else None
         access.record(
-            user=actor, action=ACTION, category=CATEGORY, patient=patient, request=request,
+            user=actor,
+            action=ACTION,
+            category=CATEGORY,
+            patient=patient,
+            request=request,
             obj=scope.user if scope.user is not None else None,
             detail=f"{scope.describe()}: {len(report)} row(s)",
         )

@@ -95,8 +95,9 @@ def _live_grants(user) -> dict:
     cached = getattr(user, _CACHE, None)
     if cached is None:
         cached = dict(
-            _model("patients.EmergencyAccessGrant").objects
-            .filter(user=user, expires_at__gt=timezone.now()).values_list("patient_id", "expires_at")
+            _model("patients.EmergencyAccessGrant")
+            .objects.filter(user=user, expires_at__gt=timezone.now())
+            .values_list("patient_id", "expires_at")
             .order_by("expires_at")
         )
         setattr(user, _CACHE, cached)
@@ -129,19 +130,27 @@ def emergency_access_grant(*, patient_id, reason: str, actor, request=None):
     minimum = REASON_MIN
     reason = " ".join((reason or "").split())
     if len(reason) < minimum:
-        raise RuleViolation({"reason": [
-            f"Give the reason for opening this record (at least {minimum} characters): it is reviewed."
-        ]})
+        raise RuleViolation(
+            {"reason": [f"Give the reason for opening this record (at least {minimum} characters): it is reviewed."]}
+        )
     with transaction.atomic():
         patient = patient_model.objects.filter(pk=patient_id).only("id", "mrn").first()
         if patient is None:
             raise RuleViolation({"patient": ["No such patient."]})
         now = timezone.now()
-        grant = grant_model(patient=patient, user=actor, reason=reason, granted_at=now,
-                            expires_at=now + grant_duration())
+        grant = grant_model(
+            patient=patient, user=actor, reason=reason, granted_at=now, expires_at=now + grant_duration()
+        )
         audit.audited_save(grant, actor=actor, reason="Emergency access granted", validate=False)
         actor.__dict__.pop(_CACHE, None)
-        access.record(user=actor, action=GRANT_ACTION, category=GRANT_CATEGORY, patient=patient, obj=grant,
-                      request=request, emergency=True,
-                      detail=f"until {timezone.localtime(grant.expires_at).isoformat(timespec='minutes')}")
+        access.record(
+            user=actor,
+            action=GRANT_ACTION,
+            category=GRANT_CATEGORY,
+            patient=patient,
+            obj=grant,
+            request=request,
+            emergency=True,
+            detail=f"until {timezone.localtime(grant.expires_at).isoformat(timespec='minutes')}",
+        )
     return grant

@@ -18,8 +18,11 @@ from novamind.domain import RuleViolation
 def add_actor_argument(parser, *, help_text: str | None = None) -> None:
     """Add the required --actor option."""
     parser.add_argument(
-        "--actor", required=True, metavar="USERNAME",
-        help=help_text or "The staff user in whose name the command acts (required; recorded in the history and access log).",
+        "--actor",
+        required=True,
+        metavar="USERNAME",
+        help=help_text
+        or "The staff user in whose name the command acts (required; recorded in the history and access log).",
     )
 
 
@@ -60,7 +63,9 @@ def private_file(path: str):
     try:
         descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".partial")
     except OSError as error:
-        raise CommandError(f"--output {path!r}: cannot create a file in {str(directory)!r} ({error.strerror}).") from None
+        raise CommandError(
+            f"--output {path!r}: cannot create a file in {str(directory)!r} ({error.strerror})."
+        ) from None
     try:
         os.fchmod(descriptor, 0o600)  # mkstemp's default, stated: the file holds PHI
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:

@@ -39,11 +39,7 @@ def generate_development_keys() -> dict[str, str]:
 
 def ensure_development_keys(env_file: Path, env) -> None:
     """Append generated keys to `env_file` for every key neither it nor the environment sets."""
-    missing = {
-        name: value
-        for name, value in generate_development_keys().items()
-        if not env.str(name, default="")
-    }
+    missing = {name: value for name, value in generate_development_keys().items() if not env.str(name, default="")}
     if not missing:
         return
     exists = env_file.exists()

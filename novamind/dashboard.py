@@ -35,6 +35,7 @@ Status = appointments_domain.Status
 
 # --- today's schedule ----------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class ScheduleItem:
     """One appointment on today's schedule, as the index shows it: no name, no reason."""
@@ -107,20 +108,29 @@ def todays_schedule(*, day: dt.date | None = None) -> TodaySchedule:
     )
     items: dict[int, list[ScheduleItem]] = {}
     for pk, clinician_id, starts, ends, kind, status, late, mrn in rows:
-        items.setdefault(clinician_id, []).append(ScheduleItem(
-            appointment_id=pk, start=timezone.localtime(starts, zone), end=timezone.localtime(ends, zone),
-            kind=appointments_domain.Kind(kind), status=Status(status), late_cancellation=late, mrn=mrn,
-        ))
+        items.setdefault(clinician_id, []).append(
+            ScheduleItem(
+                appointment_id=pk,
+                start=timezone.localtime(starts, zone),
+                end=timezone.localtime(ends, zone),
+                kind=appointments_domain.Kind(kind),
+                status=Status(status),
+                late_cancellation=late,
+                mrn=mrn,
+            )
+        )
     bookable = repository.bookable_clinicians().values("pk")
     labels = _staff_labels(Q(pk__in=list(items)) | Q(pk__in=bookable))
     days = [
-        ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ())))
-        for pk, label in labels.items()
+        ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in labels.items()
     ]
-    return TodaySchedule(day=day, clinicians=tuple(sorted(days, key=lambda d: (d.clinician.casefold(), d.clinician_id))))
+    return TodaySchedule(
+        day=day, clinicians=tuple(sorted(days, key=lambda d: (d.clinician.casefold(), d.clinician_id)))
+    )
 
 
 # --- unsigned notes -----------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class LateNote:
@@ -179,18 +189,24 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
     today = today or timezone.localdate(timezone.now(), policy.zone())
     days = settings.NOVAMIND_LATE_ENTRY_DAYS if older_than_days is None else older_than_days
     rows = (
-        notes_models.ClinicalNote.objects
-        .filter(status=notes_domain.NoteStatus.DRAFT.value, date_of_service__lt=late_entry_cutoff(today, days))
+        notes_models.ClinicalNote.objects.filter(
+            status=notes_domain.NoteStatus.DRAFT.value, date_of_service__lt=late_entry_cutoff(today, days)
+        )
         .filter(~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk))
         .order_by("date_of_service", "pk")
         .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn")
     )
     notes: dict[int, list[LateNote]] = {}
     for pk, author_id, date_of_service, kind, mrn in rows:
-        notes.setdefault(author_id, []).append(LateNote(
-            note_id=pk, mrn=mrn, date_of_service=date_of_service, kind=notes_domain.NoteKind(kind),
-            days_since_service=(today - date_of_service).days,
-        ))
+        notes.setdefault(author_id, []).append(
+            LateNote(
+                note_id=pk,
+                mrn=mrn,
+                date_of_service=date_of_service,
+                kind=notes_domain.NoteKind(kind),
+                days_since_service=(today - date_of_service).days,
+            )
+        )
     labels = _staff_labels(Q(pk__in=list(notes))) if notes else {}
     authors = [
         AuthorLateNotes(author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes))
@@ -202,6 +218,7 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
 
 
 # --- twelve weeks -------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Trend:
@@ -248,8 +265,7 @@ def weekly_trend(*, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> T
     end = timezone.make_aware(dt.datetime.combine(this_week + dt.timedelta(weeks=1), dt.time.min), zone)
     counted = (Status.COMPLETED.value, Status.CANCELLED.value, Status.NO_SHOW.value)
     rows = (
-        appointments_models.Appointment.objects
-        .filter(start__gte=start, start__lt=end, status__in=counted)
+        appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end, status__in=counted)
         .annotate(week=TruncWeek("start", tzinfo=zone))
         .values("week")
         .annotate(
@@ -264,14 +280,20 @@ def weekly_trend(*, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> T
     for offset in range(weeks):
         monday = first + dt.timedelta(weeks=offset)
         row = by_week.get(monday, {})
-        result.append(dashboard_chart.WeekCounts(
-            week_start=monday, visits=row.get("visits", 0), late_cancellations=row.get("late_cancellations", 0),
-            no_shows=row.get("no_shows", 0), to_date=monday == this_week,
-        ))
+        result.append(
+            dashboard_chart.WeekCounts(
+                week_start=monday,
+                visits=row.get("visits", 0),
+                late_cancellations=row.get("late_cancellations", 0),
+                no_shows=row.get("no_shows", 0),
+                to_date=monday == this_week,
+            )
+        )
     return Trend(weeks=tuple(result))
 
 
 # --- the whole dashboard, for one viewer --------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Dashboard:
@@ -317,7 +339,10 @@ def _log_listing(user, request, board: Dashboard) -> None:
     """Write one access-log entry per panel that listed patients (by MRN), as an admin list does."""
     if board.schedule is not None and board.schedule.appointment_count:
         access.record(
-            user=user, action=ACCESS_ACTION, category=schedule.ACCESS_CATEGORY, request=request,
+            user=user,
+            action=ACCESS_ACTION,
+            category=schedule.ACCESS_CATEGORY,
+            request=request,
             detail=f"today's schedule ({board.today.isoformat()}): {board.schedule.appointment_count} appointment(s) by MRN",
         )
     if board.late_notes is not None and board.late_notes.note_count:
@@ -325,12 +350,18 @@ def _log_listing(user, request, board: Dashboard) -> None:
         own_psychotherapy = sum(note.kind is notes_domain.NoteKind.PSYCHOTHERAPY_NOTE for note in listed)
         if len(listed) > own_psychotherapy:
             access.record(
-                user=user, action=ACCESS_ACTION, category=notes_services.CLINICAL_CATEGORY, request=request,
+                user=user,
+                action=ACCESS_ACTION,
+                category=notes_services.CLINICAL_CATEGORY,
+                request=request,
                 detail=f"{len(listed) - own_psychotherapy} late unsigned note(s) listed by MRN, without their text",
             )
         if own_psychotherapy:
             access.record(
-                user=user, action=ACCESS_ACTION, category=notes_services.PSYCHOTHERAPY_CATEGORY, request=request,
+                user=user,
+                action=ACCESS_ACTION,
+                category=notes_services.PSYCHOTHERAPY_CATEGORY,
+                request=request,
                 detail=f"{own_psychotherapy} of their own late unsigned psychotherapy note(s) listed by MRN",
             )
 
@@ -338,7 +369,9 @@ def _log_listing(user, request, board: Dashboard) -> None:
 def _staff_labels(condition: Q) -> dict[int, str]:
     """Return {user id: "Dana Lee, MD"} for the users matching `condition`, in one query."""
     users = (
-        get_user_model().objects.filter(condition).select_related("staff_profile")
+        get_user_model()
+        .objects.filter(condition)
+        .select_related("staff_profile")
         .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")
     )
     return {user.pk: schedule.clinician_label(user) for user in users}

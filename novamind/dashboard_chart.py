@@ -90,12 +90,12 @@ def describe(weeks: Sequence[WeekCounts]) -> str:
 
 def _counts(visits: int, late_cancellations: int, no_shows: int) -> str:
     """Return "3 visits, 1 late cancellation and 0 no-shows"."""
+
     def count(number: int, noun: str) -> str:
         return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
     return (
-        f"{count(visits, 'visit')}, {count(late_cancellations, 'late cancellation')} and "
-        f"{count(no_shows, 'no-show')}"
+        f"{count(visits, 'visit')}, {count(late_cancellations, 'late cancellation')} and {count(no_shows, 'no-show')}"
     )
 
 
@@ -130,10 +130,10 @@ def render_svg(weeks: Sequence[WeekCounts], *, element_id: str = "trend-chart") 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id={_attr(element_id)} class="trend-chart" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-labelledby={_attr(ids["title"] + " " + ids["desc"])} '
+        f"aria-labelledby={_attr(ids['title'] + ' ' + ids['desc'])} "
         f'font-family="system-ui, sans-serif" font-size="12" fill="currentColor">',
-        f'<title id={_attr(ids["title"])}>{_text(title_for(weeks))}</title>',
-        f'<desc id={_attr(ids["desc"])}>{_text(describe(weeks))}</desc>',
+        f"<title id={_attr(ids['title'])}>{_text(title_for(weeks))}</title>",
+        f"<desc id={_attr(ids['desc'])}>{_text(describe(weeks))}</desc>",
     ]
     # Grid lines and the count axis.
     parts.append('<g class="y-axis" text-anchor="end">')
@@ -147,7 +147,7 @@ def render_svg(weeks: Sequence[WeekCounts], *, element_id: str = "trend-chart") 
     middle = _n((plot_top + plot_bottom) / 2)
     parts.append(
         f'<text x="14" y="{middle}" text-anchor="middle" transform="rotate(-90 14 {middle})">'
-        f'Appointments per week</text></g>'
+        f"Appointments per week</text></g>"
     )
     # The week axis: every label while they fit, every other one (and so on) when they do not.
     every = max(1, math.ceil(len(weeks) / 13))
@@ -166,7 +166,7 @@ def render_svg(weeks: Sequence[WeekCounts], *, element_id: str = "trend-chart") 
         parts.append(
             f'<line x1="{legend_x}" x2="{legend_x + 28}" y1="16" y2="16" stroke="{series.colour}" '
             f'stroke-width="2.5"{_dash(series)}/>'
-            f'{_marker(series, legend_x + 14, 16)}'
+            f"{_marker(series, legend_x + 14, 16)}"
             f'<text x="{legend_x + 34}" y="16" dy="0.32em">{_text(series.label)}</text>'
         )
         legend_x += 48 + 7 * len(series.label)
@@ -184,7 +184,7 @@ def render_svg(weeks: Sequence[WeekCounts], *, element_id: str = "trend-chart") 
         for (px, py), week in zip(points, weeks):
             value = getattr(week, series.attribute)
             tip = f"{series.label}, {long_week_label(week)}: {value}"
-            parts.append(f'<g>{_marker(series, px, py)}<title>{_text(tip)}</title></g>')
+            parts.append(f"<g>{_marker(series, px, py)}<title>{_text(tip)}</title></g>")
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

@@ -21,8 +21,11 @@ def lockout_response(request, original_response=None, credentials=None):
     """Return the 429 page that says the sign-in is locked, and for how long."""
     cool_off = get_cool_off(request)
     minutes = round(cool_off.total_seconds() / 60) if cool_off else None
-    logger.warning("Sign-in refused: locked out after %s failures (from %s)",
-                   get_failure_limit(request, credentials), request.META.get("REMOTE_ADDR"))
+    logger.warning(
+        "Sign-in refused: locked out after %s failures (from %s)",
+        get_failure_limit(request, credentials),
+        request.META.get("REMOTE_ADDR"),
+    )
     context = {
         **admin.site.each_context(request),
         "title": "Too many failed sign-ins",

@@ -77,7 +77,7 @@ def pending_authenticator(user) -> TOTPDevice:
 def enrolment(device: TOTPDevice) -> Enrolment:
     """Return the details an authenticator app is set up with."""
     secret = base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
-    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     # Inline SVG, dark on a white square so it scans in the admin's dark theme too; no image
     # fetch, no style attribute, so the content security policy needs no exception for it.
     qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=5, light="#fff")
@@ -98,14 +98,25 @@ def confirm_authenticator(*, request, device: TOTPDevice, token: str) -> list[st
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
         if not device.verify_token(normalise(token)):
-            access.record(user=user, action=ENROL_ACTION, category=CATEGORY, outcome=access.REFUSED,
-                          request=request, detail="wrong first code from the authenticator app")
+            access.record(
+                user=user,
+                action=ENROL_ACTION,
+                category=CATEGORY,
+                outcome=access.REFUSED,
+                request=request,
+                detail="wrong first code from the authenticator app",
+            )
             return None
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = replace_recovery_codes(user)
-        access.record(user=user, action=ENROL_ACTION, category=CATEGORY, request=request,
-                      detail=f"authenticator app confirmed; {len(codes)} recovery codes issued")
+        access.record(
+            user=user,
+            action=ENROL_ACTION,
+            category=CATEGORY,
+            request=request,
+            detail=f"authenticator app confirmed; {len(codes)} recovery codes issued",
+        )
     django_otp.login(request, device)
     return codes
 
@@ -146,9 +157,20 @@ def verify(*, request, token: str) -> Verification:
         if matched is not None:
             django_otp.login(request, matched)
             recovery = kind is StaticDevice
-            access.record(user=user, action=VERIFY_ACTION, category=CATEGORY, request=request,
-                          detail="recovery code used" if recovery else "authenticator app code")
+            access.record(
+                user=user,
+                action=VERIFY_ACTION,
+                category=CATEGORY,
+                request=request,
+                detail="recovery code used" if recovery else "authenticator app code",
+            )
             return Verification(ok=True, used_recovery_code=recovery)
-    access.record(user=user, action=VERIFY_ACTION, category=CATEGORY, outcome=access.REFUSED, request=request,
-                  detail="attempt inside the wait after a wrong code" if throttled else "wrong or reused code")
+    access.record(
+        user=user,
+        action=VERIFY_ACTION,
+        category=CATEGORY,
+        outcome=access.REFUSED,
+        request=request,
+        detail="attempt inside the wait after a wrong code" if throttled else "wrong or reused code",
+    )
     return Verification(ok=False, throttled=throttled)

@@ -17,7 +17,9 @@ class CodeForm(forms.Form):
     """One code, typed by hand."""
 
     code = forms.CharField(
-        label="Code", max_length=32, strip=True,
+        label="Code",
+        max_length=32,
+        strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
     )
 
@@ -25,8 +27,9 @@ class CodeForm(forms.Form):
 def _next_url(request) -> str:
     """Return where to go after this page: a safe `next`, or the admin index."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("admin:index")
 
@@ -36,9 +39,16 @@ def _with_next(name: str, request) -> str:
 
 
 def _render(request, template, title, **context):
-    return render(request, template, {
-        **admin.site.each_context(request), "title": title, "next": _next_url(request), **context,
-    })
+    return render(
+        request,
+        template,
+        {
+            **admin.site.each_context(request),
+            "title": title,
+            "next": _next_url(request),
+            **context,
+        },
+    )
 
 
 def _exempt(view):
@@ -56,7 +66,9 @@ def enrol(request):
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if mfa.has_authenticator(user):
-        return HttpResponseRedirect(_next_url(request) if mfa.is_verified(user) else _with_next("two-factor-verify", request))
+        return HttpResponseRedirect(
+            _next_url(request) if mfa.is_verified(user) else _with_next("two-factor-verify", request)
+        )
     device = mfa.pending_authenticator(user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -64,9 +76,12 @@ def enrol(request):
         if codes is not None:
             # Shown once, in this response: recovery codes are never kept in the session.
             return _render(request, "novamind/two_factor_recovery_codes.html", "Your recovery codes", codes=codes)
-        form.add_error("code", "That code is not right. Check that the phone's clock is correct and type the code it shows now.")
-    return _render(request, "novamind/two_factor_enrol.html", "Set up two-factor login",
-                   form=form, enrolment=mfa.enrolment(device))
+        form.add_error(
+            "code", "That code is not right. Check that the phone's clock is correct and type the code it shows now."
+        )
+    return _render(
+        request, "novamind/two_factor_enrol.html", "Set up two-factor login", form=form, enrolment=mfa.enrolment(device)
+    )
 
 
 @_exempt
@@ -86,6 +101,10 @@ def verify(request):
         outcome = mfa.verify(request=request, token=form.cleaned_data["code"])
         if outcome.ok:
             return HttpResponseRedirect(_next_url(request))
-        form.add_error("code", "Too many wrong codes: wait a few seconds, then type the code the app shows now."
-                       if outcome.throttled else "That code is not right, or was already used.")
+        form.add_error(
+            "code",
+            "Too many wrong codes: wait a few seconds, then type the code the app shows now."
+            if outcome.throttled
+            else "That code is not right, or was already used.",
+        )
     return _render(request, "novamind/two_factor_verify.html", "Two-factor login", form=form)

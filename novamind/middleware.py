@@ -50,13 +50,16 @@ class DecryptionErrorMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, DecryptionError):
-            logger.error("Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path)
+            logger.error(
+                "Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path
+            )
             return HttpResponse(MESSAGE, status=503)
         return None
 
 
-def session_expiry(*, now: float, signed_in_at: float, last_seen_at: float,
-                   idle: dt.timedelta, absolute: dt.timedelta) -> str | None:
+def session_expiry(
+    *, now: float, signed_in_at: float, last_seen_at: float, idle: dt.timedelta, absolute: dt.timedelta
+) -> str | None:
     """Return why a session is over at `now` (ABSOLUTE or IDLE), or None while it is live."""
     if now - signed_in_at >= absolute.total_seconds():
         return ABSOLUTE
@@ -86,8 +89,9 @@ class SessionTimeoutMiddleware:
             signed_in_at, last_seen_at = session.get(SIGNED_IN_AT), session.get(LAST_SEEN_AT)
             idle, absolute = session_limits()
             if signed_in_at is not None and last_seen_at is not None:
-                reason = session_expiry(now=now, signed_in_at=signed_in_at, last_seen_at=last_seen_at,
-                                        idle=idle, absolute=absolute)
+                reason = session_expiry(
+                    now=now, signed_in_at=signed_in_at, last_seen_at=last_seen_at, idle=idle, absolute=absolute
+                )
                 if reason is not None:
                     return self.sign_out(request, reason, idle, absolute)
             session[SIGNED_IN_AT] = signed_in_at if signed_in_at is not None else now
@@ -109,8 +113,13 @@ class SessionTimeoutMiddleware:
         else:
             hours = absolute.total_seconds() / 3600
             why = f"{hours:g} hours after signing in"
-        access.record(user=user, action="sign-out", category=mfa.CATEGORY, request=request,
-                      detail=f"session ended {why} ({reason} limit)")
+        access.record(
+            user=user,
+            action="sign-out",
+            category=mfa.CATEGORY,
+            request=request,
+            detail=f"session ended {why} ({reason} limit)",
+        )
         security_logger.info("Signed %s out %s (%s limit)", user.get_username(), why, reason)
         auth.logout(request)
         messages.warning(request, f"You were signed out {why}. Please sign in again.")

@@ -105,9 +105,7 @@ class AuditedModel(models.Model):
             setattr(self, column, value)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {
-                *update_fields, "version", "updated_by", "updated_at", *self.blind_indexes()
-            }
+            kwargs["update_fields"] = {*update_fields, "version", "updated_by", "updated_at", *self.blind_indexes()}
         expected = self.version
         if not self._state.adding:
             self.version = expected + 1
@@ -127,15 +125,11 @@ class AuditedModel(models.Model):
         expected = self.__dict__.get("_expected_version")
         if expected is None:
             return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        if super()._do_update(
-            base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update
-        ):
+        if super()._do_update(base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update):
             return True
         current = base_qs.filter(pk=pk_val).values_list("version", flat=True).first()
         if current is not None:
-            raise domain.ConcurrencyError(
-                self._meta.verbose_name.capitalize(), self, expected, current
-            )
+            raise domain.ConcurrencyError(self._meta.verbose_name.capitalize(), self, expected, current)
         return False
 
 
@@ -168,14 +162,16 @@ class StaffProfile(AuditedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, verbose_name="user", on_delete=models.PROTECT, related_name="staff_profile"
     )
-    credentials = models.CharField(
-        "credentials", max_length=40, blank=True, help_text="For example MD, PhD, LCSW, NP."
+    credentials = models.CharField("credentials", max_length=40, blank=True, help_text="For example MD, PhD, LCSW, NP.")
+    is_clinician = models.BooleanField(
+        "clinician", default=False, help_text="Sees patients: can be booked and can author notes."
     )
-    is_clinician = models.BooleanField("clinician", default=False, help_text="Sees patients: can be booked and can author notes.")
     is_prescriber = models.BooleanField("prescriber", default=False, help_text="May order medications.")
     is_supervisor = models.BooleanField("supervisor", default=False, help_text="May co-sign notes of supervisees.")
     dea_number = models.CharField(
-        "DEA number", max_length=9, blank=True,
+        "DEA number",
+        max_length=9,
+        blank=True,
         help_text="Required to prescribe controlled substances (schedules II–V).",
     )
 
@@ -220,8 +216,12 @@ class AccessLogEntry(models.Model):
     sequence = models.BigIntegerField("sequence", unique=True, editable=False)
     occurred_at = models.DateTimeField("when", default=timezone.now, editable=False, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="user", on_delete=models.PROTECT, null=True,
-        related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name="user",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        editable=False,
     )
     username = models.CharField("username", max_length=150, editable=False)
     patient_id = models.UUIDField("patient id", null=True, blank=True, db_index=True, editable=False)

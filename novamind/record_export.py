@@ -98,25 +98,64 @@ COVERAGE: dict[str, Coverage] = {
     "patients.Patient": Coverage(
         section="patient",
         exported={
-            **_same("mrn", "legal_first_name", "legal_last_name", "preferred_name", "pronouns", "date_of_birth",
-                    "sex_assigned_at_birth", "gender_identity", "phone", "email", "status"),
-            **{f"address_{part}": f"address.{part}" for part in ("line1", "line2", "city", "region", "postal_code", "country")},
+            **_same(
+                "mrn",
+                "legal_first_name",
+                "legal_last_name",
+                "preferred_name",
+                "pronouns",
+                "date_of_birth",
+                "sex_assigned_at_birth",
+                "gender_identity",
+                "phone",
+                "email",
+                "status",
+            ),
+            **{
+                f"address_{part}": f"address.{part}"
+                for part in ("line1", "line2", "city", "region", "postal_code", "country")
+            },
             **{f"emergency_contact_{part}": f"emergency_contact.{part}" for part in ("name", "relation", "phone")},
         },
         withheld={
             "id": "internal key; the MRN identifies the patient",
-            **{name: BLIND_INDEX for name in ("full_name_index", "preferred_full_name_index", "last_name_index",
-                                              "date_of_birth_index", "phone_index", "email_index")},
-            **{name: LEGAL_HOLD for name in ("legal_hold", "legal_hold_reason", "legal_hold_changed_by",
-                                             "legal_hold_changed_at")},
+            **{
+                name: BLIND_INDEX
+                for name in (
+                    "full_name_index",
+                    "preferred_full_name_index",
+                    "last_name_index",
+                    "date_of_birth_index",
+                    "phone_index",
+                    "email_index",
+                )
+            },
+            **{
+                name: LEGAL_HOLD
+                for name in ("legal_hold", "legal_hold_reason", "legal_hold_changed_by", "legal_hold_changed_at")
+            },
             **AUDIT_COLUMNS,
         },
     ),
     "appointments.Appointment": Coverage(
         section="appointments",
         exported={
-            **_same("id", "clinician", "start", "end", "kind", "modality", "room", "reason_for_visit", "status",
-                    "status_changed_at", "checked_in_at", "cancelled_by", "cancellation_reason", "late_cancellation"),
+            **_same(
+                "id",
+                "clinician",
+                "start",
+                "end",
+                "kind",
+                "modality",
+                "room",
+                "reason_for_visit",
+                "status",
+                "status_changed_at",
+                "checked_in_at",
+                "cancelled_by",
+                "cancellation_reason",
+                "late_cancellation",
+            ),
             "replaced_by": "replaced_by_id",
             "series": "series_id",
         },
@@ -125,9 +164,22 @@ COVERAGE: dict[str, Coverage] = {
     "clinical_notes.ClinicalNote": Coverage(
         section="clinical_notes",
         exported={
-            **_same("id", "author", "kind", "format", "date_of_service", "status", "signed_at", "signed_by",
-                    "content_hash", "late_entry", "cosign_requested_from", "cosign_requested_at", "cosigned_by",
-                    "cosigned_at"),
+            **_same(
+                "id",
+                "author",
+                "kind",
+                "format",
+                "date_of_service",
+                "status",
+                "signed_at",
+                "signed_by",
+                "content_hash",
+                "late_entry",
+                "cosign_requested_from",
+                "cosign_requested_at",
+                "cosigned_by",
+                "cosigned_at",
+            ),
             **{name: f"sections.{name}" for name in notes_domain.SECTIONS},
         },
         withheld={"patient": OWN_PATIENT, **AUDIT_COLUMNS},
@@ -140,10 +192,29 @@ COVERAGE: dict[str, Coverage] = {
     "medications.MedicationOrder": Coverage(
         section="medication_orders",
         exported={
-            **_same("id", "prescriber", "drug_name", "rxnorm_code", "strength", "dose_form", "dose_amount",
-                    "dose_unit", "route", "schedule", "start_date", "end_date", "quantity", "refills",
-                    "instructions", "status", "discontinued_on", "discontinue_reason", "discontinue_note",
-                    "allergy_override_reason", "duplicate_override_reason"),
+            **_same(
+                "id",
+                "prescriber",
+                "drug_name",
+                "rxnorm_code",
+                "strength",
+                "dose_form",
+                "dose_amount",
+                "dose_unit",
+                "route",
+                "schedule",
+                "start_date",
+                "end_date",
+                "quantity",
+                "refills",
+                "instructions",
+                "status",
+                "discontinued_on",
+                "discontinue_reason",
+                "discontinue_note",
+                "allergy_override_reason",
+                "duplicate_override_reason",
+            ),
             "frequency_kind": "frequency.kind",
             "frequency_interval": "frequency.interval",
             "as_needed": "frequency.as_needed",
@@ -209,8 +280,10 @@ class NoteEntry:
     @property
     def sections(self) -> list[tuple[str, str, str]]:
         """Return (name, label, text) of each section the note's format uses, in order."""
-        return [(name, notes_domain.SECTION_LABELS[name], getattr(self.note.sections, name))
-                for name in self.note.used_sections()]
+        return [
+            (name, notes_domain.SECTION_LABELS[name], getattr(self.note.sections, name))
+            for name in self.note.used_sections()
+        ]
 
 
 class SignedNotes:
@@ -227,12 +300,16 @@ class SignedNotes:
         self._count: int | None = None
 
     def _rows(self):
-        addenda = notes_models.Addendum.objects.select_related("author__staff_profile", "created_by", "updated_by").order_by("signed_at", "id")
+        addenda = notes_models.Addendum.objects.select_related(
+            "author__staff_profile", "created_by", "updated_by"
+        ).order_by("signed_at", "id")
         return (
             notes_models.ClinicalNote.objects.general()
             .filter(patient_id=self.patient_id, status=notes_domain.NoteStatus.SIGNED.value)
             .select_related(
-                "author__staff_profile", "signed_by__staff_profile", "cosign_requested_from__staff_profile",
+                "author__staff_profile",
+                "signed_by__staff_profile",
+                "cosign_requested_from__staff_profile",
                 "cosigned_by__staff_profile",
             )
             .prefetch_related(Prefetch("addenda", queryset=addenda))
@@ -254,9 +331,12 @@ class SignedNotes:
             self.notes_read += 1
             self.addenda_read += len(addenda)
             yield NoteEntry(
-                note=note, author=self.names(row.author_id), signed_by=self.names(row.signed_by_id),
+                note=note,
+                author=self.names(row.author_id),
+                signed_by=self.names(row.signed_by_id),
                 cosign_requested_from=self.names(row.cosign_requested_from_id),
-                cosigned_by=self.names(row.cosigned_by_id), addenda=addenda,
+                cosigned_by=self.names(row.cosigned_by_id),
+                addenda=addenda,
             )
 
 
@@ -306,11 +386,15 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
     """Return the record of `patient` as read by `actor` (the notes are read later, in chunks)."""
     names = StaffNames()
     appointments = appointments_repository.DjangoAppointmentRepository(actor=actor).list_for_patient(patient.id)
-    rooms = dict(appointments_models.Room.objects.filter(
-        pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name"))
+    rooms = dict(
+        appointments_models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list(
+            "pk", "name"
+        )
+    )
     drafts = (
         notes_models.ClinicalNote.objects.general()
-        .filter(patient_id=patient.id, status=notes_domain.NoteStatus.DRAFT.value).count()
+        .filter(patient_id=patient.id, status=notes_domain.NoteStatus.DRAFT.value)
+        .count()
     )
     return PatientRecord(
         patient=patient,
@@ -321,8 +405,12 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
             AppointmentEntry(appointment=a, clinician=names(a.clinician_id), room=rooms.get(a.room_id, ""))
             for a in appointments
         ],
-        medication_orders=medications_repository.DjangoMedicationOrderRepository(actor=actor).history_for_patient(patient.id),
-        allergies=medications_repository.DjangoAllergyRepository(actor=actor).for_patient(patient.id, include_inactive=True),
+        medication_orders=medications_repository.DjangoMedicationOrderRepository(actor=actor).history_for_patient(
+            patient.id
+        ),
+        allergies=medications_repository.DjangoAllergyRepository(actor=actor).for_patient(
+            patient.id, include_inactive=True
+        ),
         notes=SignedNotes(patient.id, names),
         drafts_not_included=drafts,
     )
@@ -331,9 +419,12 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
 def counts_of(record: PatientRecord) -> Counts:
     """Return the counts of `record`, once its notes have been read."""
     return Counts(
-        appointments=len(record.appointments), clinical_notes=record.notes.notes_read,
-        addenda=record.notes.addenda_read, medication_orders=len(record.medication_orders),
-        allergies=len(record.allergies), drafts_not_included=record.drafts_not_included,
+        appointments=len(record.appointments),
+        clinical_notes=record.notes.notes_read,
+        addenda=record.notes.addenda_read,
+        medication_orders=len(record.medication_orders),
+        allergies=len(record.allergies),
+        drafts_not_included=record.drafts_not_included,
     )
 
 
@@ -370,7 +461,9 @@ def patient_json(patient: patients_domain.Patient) -> dict:
         "gender_identity": patient.gender_identity,
         "phone": patient.phone,
         "email": patient.email,
-        "address": {part: getattr(address, part) for part in ("line1", "line2", "city", "region", "postal_code", "country")},
+        "address": {
+            part: getattr(address, part) for part in ("line1", "line2", "city", "region", "postal_code", "country")
+        },
         "emergency_contact": {"name": contact.name, "relation": contact.relation, "phone": contact.phone},
         "status": _code(patient.status),
     }
@@ -450,8 +543,10 @@ def order_json(order: medications_domain.MedicationOrder) -> dict:
         "dose_unit": _code(order.dose_unit),
         "route": _code(order.route),
         "frequency": {
-            "kind": _code(frequency.kind), "interval": frequency.interval,
-            "as_needed": frequency.as_needed, "indication": frequency.indication,
+            "kind": _code(frequency.kind),
+            "interval": frequency.interval,
+            "as_needed": frequency.as_needed,
+            "indication": frequency.indication,
         },
         "schedule": _code(order.schedule),
         "start_date": _day(order.start_date),
@@ -496,11 +591,16 @@ def write_json(record: PatientRecord, out: TextIO) -> Counts:
     out.write(_member("generated_at", _moment(record.generated_at)))
     out.write(_member("generated_by", {"username": record.generated_by, "name": record.generated_by_name}))
     out.write(_member("time_zone", timezone.get_current_timezone_name()))
-    out.write(_member("scope", {
-        "basis": "Right of access, 45 CFR 164.524: the designated record set kept in NovaMind.",
-        "psychotherapy_notes": record.psychotherapy_statement,
-        "unsigned_drafts": record.drafts_statement,
-    }))
+    out.write(
+        _member(
+            "scope",
+            {
+                "basis": "Right of access, 45 CFR 164.524: the designated record set kept in NovaMind.",
+                "psychotherapy_notes": record.psychotherapy_statement,
+                "unsigned_drafts": record.drafts_statement,
+            },
+        )
+    )
     out.write(_member("patient", patient_json(record.patient)))
     out.write(_member("appointments", [appointment_json(entry) for entry in record.appointments]))
     out.write(_member("allergies", [allergy_json(allergy) for allergy in record.allergies]))
@@ -564,15 +664,21 @@ def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO,
             record = assemble(patient=patient, actor=actor)
             counts = WRITERS[format](record, tracked)
             access.record(
-                user=actor, action=DISCLOSURE_ACTION, category=DISCLOSURE_CATEGORY, patient=patient,
+                user=actor,
+                action=DISCLOSURE_ACTION,
+                category=DISCLOSURE_CATEGORY,
+                patient=patient,
                 detail=f"right of access (45 CFR 164.524), {format} copy: {counts.describe()}",
             )
     except BaseException:
         if tracked.started and not retractable:
             access.record(
-                user=actor, action=DISCLOSURE_ACTION, category=DISCLOSURE_CATEGORY, patient=patient,
+                user=actor,
+                action=DISCLOSURE_ACTION,
+                category=DISCLOSURE_CATEGORY,
+                patient=patient,
                 detail=f"right of access (45 CFR 164.524), {format} copy: INCOMPLETE, the export failed "
-                       f"after part of the record had been written to an output that cannot be withdrawn",
+                f"after part of the record had been written to an output that cannot be withdrawn",
             )
         raise
     return counts

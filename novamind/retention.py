@@ -163,7 +163,9 @@ def check_hold_change(*, held: bool, place: bool, reason: str) -> str:
     errors: dict[str, list[str]] = {}
     reason = (reason or "").strip()
     if not reason:
-        errors["reason"] = ["Give the reason for placing the legal hold." if place else "Give the reason for releasing the legal hold."]
+        errors["reason"] = [
+            "Give the reason for placing the legal hold." if place else "Give the reason for releasing the legal hold."
+        ]
     elif len(reason) > HOLD_REASON_MAX:
         errors["reason"] = [f"Use at most {HOLD_REASON_MAX} characters (this has {len(reason)})."]
     if place and held:
@@ -205,8 +207,13 @@ PARTS = (
     Part(NOTES, "clinical notes", "patient", None, ("date_of_service", "signed_at", "cosigned_at", "updated_at")),
     Part("clinical_notes.Addendum", "addenda", "note", NOTES, ("signed_at", "updated_at")),
     Part("clinical_notes.PsychotherapyNoteAuthorization", "note authorizations", "note", NOTES),
-    Part("medications.MedicationOrder", "medication orders", "patient", None,
-         ("start_date", "end_date", "discontinued_on", "updated_at")),
+    Part(
+        "medications.MedicationOrder",
+        "medication orders",
+        "patient",
+        None,
+        ("start_date", "end_date", "discontinued_on", "updated_at"),
+    ),
     Part("medications.Allergy", "allergies", "patient"),
     Part("patients.EmergencyAccessGrant", "emergency access grants", "patient", None, ("granted_at", "updated_at")),
 )
@@ -259,9 +266,8 @@ def history_rows(part: Part, patient_id):
         mine = Q(**{part.link: patient_id})
     else:
         parent = _BY_LABEL[part.parent]
-        mine = (
-            Q(**{f"{part.link}__in": live_rows(parent, patient_id).values("pk")})
-            | Q(**{f"{part.link}__in": history_rows(parent, patient_id).values("id")})
+        mine = Q(**{f"{part.link}__in": live_rows(parent, patient_id).values("pk")}) | Q(
+            **{f"{part.link}__in": history_rows(parent, patient_id).values("id")}
         )
     return manager.filter(mine | Q(id__in=live_rows(part, patient_id).values("pk")))
 
@@ -297,7 +303,9 @@ def record_facts(patient: patients_models.Patient) -> RecordFacts:
             elif value is not None:
                 dates.append(value)
     return RecordFacts(
-        status=patient.status, legal_hold=patient.legal_hold, last_activity=max(dates),
+        status=patient.status,
+        legal_hold=patient.legal_hold,
+        last_activity=max(dates),
         date_of_birth=patient.date_of_birth,
     )
 
@@ -335,7 +343,8 @@ def candidates(policy: Policy) -> Iterator[patients_models.Patient]:
     """
     cutoff = timezone.make_aware(dt.datetime.combine(policy.cutoff, dt.time.min))
     query = patients_models.Patient._base_manager.only(*REVIEWED_COLUMNS).filter(
-        status__in=FORMER, updated_at__lt=cutoff,
+        status__in=FORMER,
+        updated_at__lt=cutoff,
     )
     after = ""
     while True:
@@ -385,7 +394,10 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
         counts = _delete_record(patient.pk)
         connection.check_constraints(table_names=[part.model._meta.db_table for part in (*PARTS, PATIENT)])
         entry = access.record(
-            user=actor, action=PURGE_ACTION, category=PURGE_CATEGORY, patient=patient,
+            user=actor,
+            action=PURGE_ACTION,
+            category=PURGE_CATEGORY,
+            patient=patient,
             detail=f"retention {policy.years} years; deleted {counts.describe()}",
         )
     return Purged(patient_id=patient.pk, mrn=patient.mrn, counts=counts, tombstone=entry.sequence)
@@ -431,5 +443,7 @@ def _change_hold(patient_id, *, place: bool, reason: str, actor) -> patients_mod
         row._legal_hold_change = True  # the one sanctioned change of the hold (see Patient.save)
         # Not validated: a hold must be placeable on any record, even one whose details an
         # older rule would no longer accept.
-        audit.audited_save(row, actor=actor, reason="Legal hold placed" if place else "Legal hold released", validate=False)
+        audit.audited_save(
+            row, actor=actor, reason="Legal hold placed" if place else "Legal hold released", validate=False
+        )
     return row

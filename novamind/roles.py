@@ -26,9 +26,9 @@ VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 DEFAULT_ACTIONS = (VIEW, ADD, CHANGE, DELETE)
 
 # Permissions of the models' own (Meta.permissions), by codename.
-COSIGN = "cosign_clinicalnote"                 # clinical_notes.ClinicalNote
+COSIGN = "cosign_clinicalnote"  # clinical_notes.ClinicalNote
 CURRENT_MEDICATIONS = "view_current_medications"  # medications.MedicationOrder
-AUDIT_REPORT = "view_audit_report"             # novamind.AccessLogEntry
+AUDIT_REPORT = "view_audit_report"  # novamind.AccessLogEntry
 
 FRONT_DESK = "Front desk"
 CLINICIAN = "Clinician"
@@ -48,8 +48,11 @@ class Role:
 
     def permissions(self) -> set[tuple[str, str]]:
         """Return the (app label, codename) pairs this role holds."""
-        return {(label.split(".")[0], codename(action, label)) for label, actions in self.grants.items()
-                for action in actions}
+        return {
+            (label.split(".")[0], codename(action, label))
+            for label, actions in self.grants.items()
+            for action in actions
+        }
 
 
 def codename(action: str, label: str) -> str:
@@ -90,34 +93,56 @@ _CLINICAL = {
 }
 
 ROLES = (
-    Role(FRONT_DESK, "Registers patients and keeps the schedule. Sees a patient's current "
-                     "medication list on their page, but no order detail, no notes, no allergies.",
-         _grants(_SCHEDULING, {"medications.medicationorder": (CURRENT_MEDICATIONS,)})),
-    Role(CLINICIAN, "Sees and treats patients: appointments, clinical notes (psychotherapy notes "
-                    "stay private to their author), allergies; reads medication orders.",
-         _grants(_CLINICAL)),
-    Role(PRESCRIBER, "A clinician who also orders, revises and discontinues medications.",
-         _grants(_CLINICAL, {"medications.medicationorder": (ADD, CHANGE)})),
-    Role(SUPERVISOR, "A clinician who also co-signs the notes they are asked to co-sign.",
-         _grants(_CLINICAL, {"clinical_notes.clinicalnote": (COSIGN,)})),
-    Role(PRACTICE_ADMIN, "Manages staff accounts (users, their roles, staff profiles), rooms and "
-                         "login lockouts. No patient or clinical content.",
-         _grants({
-             "auth.user": (VIEW, ADD, CHANGE),
-             "auth.group": (VIEW,),  # the roles themselves come from this module
-             "novamind.staffprofile": (VIEW, ADD, CHANGE),
-             "appointments.room": (VIEW, ADD, CHANGE),
-             "axes.accessattempt": (VIEW, DELETE),  # deleting a lockout unlocks the account
-         })),
-    Role(AUDITOR, "Reads the access log, login attempts and the audit report (change history "
-                  "and accesses, field names only). No patient or clinical content.",
-         _grants({
-             "novamind.accesslogentry": (VIEW, AUDIT_REPORT),
-             "patients.emergencyaccessgrant": (VIEW,),  # reviews "break the glass" access (novamind.care)
-             "axes.accessattempt": (VIEW,),
-             "axes.accesslog": (VIEW,),
-             "axes.accessfailurelog": (VIEW,),
-         })),
+    Role(
+        FRONT_DESK,
+        "Registers patients and keeps the schedule. Sees a patient's current "
+        "medication list on their page, but no order detail, no notes, no allergies.",
+        _grants(_SCHEDULING, {"medications.medicationorder": (CURRENT_MEDICATIONS,)}),
+    ),
+    Role(
+        CLINICIAN,
+        "Sees and treats patients: appointments, clinical notes (psychotherapy notes "
+        "stay private to their author), allergies; reads medication orders.",
+        _grants(_CLINICAL),
+    ),
+    Role(
+        PRESCRIBER,
+        "A clinician who also orders, revises and discontinues medications.",
+        _grants(_CLINICAL, {"medications.medicationorder": (ADD, CHANGE)}),
+    ),
+    Role(
+        SUPERVISOR,
+        "A clinician who also co-signs the notes they are asked to co-sign.",
+        _grants(_CLINICAL, {"clinical_notes.clinicalnote": (COSIGN,)}),
+    ),
+    Role(
+        PRACTICE_ADMIN,
+        "Manages staff accounts (users, their roles, staff profiles), rooms and "
+        "login lockouts. No patient or clinical content.",
+        _grants(
+            {
+                "auth.user": (VIEW, ADD, CHANGE),
+                "auth.group": (VIEW,),  # the roles themselves come from this module
+                "novamind.staffprofile": (VIEW, ADD, CHANGE),
+                "appointments.room": (VIEW, ADD, CHANGE),
+                "axes.accessattempt": (VIEW, DELETE),  # deleting a lockout unlocks the account
+            }
+        ),
+    ),
+    Role(
+        AUDITOR,
+        "Reads the access log, login attempts and the audit report (change history "
+        "and accesses, field names only). No patient or clinical content.",
+        _grants(
+            {
+                "novamind.accesslogentry": (VIEW, AUDIT_REPORT),
+                "patients.emergencyaccessgrant": (VIEW,),  # reviews "break the glass" access (novamind.care)
+                "axes.accessattempt": (VIEW,),
+                "axes.accesslog": (VIEW,),
+                "axes.accessfailurelog": (VIEW,),
+            }
+        ),
+    ),
 )
 MATRIX: dict[str, Role] = {role.name: role for role in ROLES}
 
@@ -147,8 +172,9 @@ class SyncResult:
         return lines
 
 
-def sync(*, group_model, permission_model, installed_apps: Iterable[str], strict: bool = True,
-         dry_run: bool = False) -> SyncResult:
+def sync(
+    *, group_model, permission_model, installed_apps: Iterable[str], strict: bool = True, dry_run: bool = False
+) -> SyncResult:
     """Make every role's group hold exactly the permissions of the matrix.
 
     Takes the models as arguments so the data migration can pass its historical ones.

@@ -169,9 +169,11 @@ def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
     tables = encrypted_tables()
     # Logged before the first value is read: an interrupted run is on record too.
     access.record(
-        user=actor, action=ROTATE_ACTION, category=CATEGORY,
+        user=actor,
+        action=ROTATE_ACTION,
+        category=CATEGORY,
         detail=f"started: re-encrypting the encrypted columns of {len(tables)} tables under the "
-               f"first of {len(keys)} keys; no content shown",
+        f"first of {len(keys)} keys; no content shown",
     )
     counts = []
     for number, table in enumerate(tables, start=1):
@@ -190,9 +192,11 @@ def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
                 progress(Progress("Re-encrypting", table.table, number, len(tables), count.done, count.rows))
     outcome = Outcome(counts)
     access.record(
-        user=actor, action=ROTATE_ACTION, category=CATEGORY,
+        user=actor,
+        action=ROTATE_ACTION,
+        category=CATEGORY,
         detail=f"finished: {outcome.total('rotated')} values re-encrypted, {outcome.total('current')} "
-               f"already under the new key, in {len(tables)} tables; no content shown",
+        f"already under the new key, in {len(tables)} tables; no content shown",
     )
     return outcome
 
@@ -229,9 +233,11 @@ def verify(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
             if progress is not None:
                 progress(Progress("Verifying", table.table, number, len(tables), count.done, count.rows))
     access.record(
-        user=actor, action=VERIFY_ACTION, category=CATEGORY,
+        user=actor,
+        action=VERIFY_ACTION,
+        category=CATEGORY,
         detail=f"{outcome.total('values')} values in {len(tables)} tables decrypted under the first key "
-               f"alone, {outcome.total('failed')} failed; no content shown",
+        f"alone, {outcome.total('failed')} failed; no content shown",
     )
     return outcome
 
@@ -269,7 +275,8 @@ def _rotate_rows(cursor, table, rows, new_key: Fernet, old_keys: list[Fernet], c
         assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
         unchanged = " AND ".join(f"{quote(column)} = %s" for column in columns)
         cursor.executemany(
-            f"UPDATE {quote(table.table)} SET {assignments} WHERE {quote(table.pk)} = %s AND {unchanged}", parameters,
+            f"UPDATE {quote(table.table)} SET {assignments} WHERE {quote(table.pk)} = %s AND {unchanged}",
+            parameters,
         )
         count.rotated += cursor.rowcount * len(columns)
         count.changed += (len(parameters) - cursor.rowcount) * len(columns)

@@ -15,11 +15,24 @@ HIDDEN = "******** (hidden: may hold PHI)"
 
 # Request headers a report keeps; every other META entry (the query string, the referer that
 # carries a search, cookies, and under runserver the whole process environment) is hidden.
-SHOWN_META = frozenset({
-    "REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
-    "REMOTE_ADDR", "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "CONTENT_TYPE", "CONTENT_LENGTH",
-    "HTTP_X_FORWARDED_PROTO", "wsgi.url_scheme",
-})
+SHOWN_META = frozenset(
+    {
+        "REQUEST_METHOD",
+        "PATH_INFO",
+        "SCRIPT_NAME",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "HTTP_HOST",
+        "HTTP_USER_AGENT",
+        "HTTP_ACCEPT",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "HTTP_X_FORWARDED_PROTO",
+        "wsgi.url_scheme",
+    }
+)
 
 
 class PHISafeExceptionReporterFilter(SafeExceptionReporterFilter):

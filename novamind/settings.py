@@ -25,9 +25,7 @@ MODE = env.str("NOVAMIND_MODE", default="development").strip().lower()
 if MODE not in ("development", "production"):
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured(
-        f"NOVAMIND_MODE must be 'development' or 'production', not {MODE!r}."
-    )
+    raise ImproperlyConfigured(f"NOVAMIND_MODE must be 'development' or 'production', not {MODE!r}.")
 PRODUCTION = MODE == "production"
 
 if not PRODUCTION:
@@ -49,9 +47,7 @@ BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 # Keys the HMAC chain of the access log; separate, so a leaked search key cannot forge the log.
 AUDIT_LOG_KEY = env.str("AUDIT_LOG_KEY", default="")
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -117,11 +113,7 @@ TEMPLATES = [
 # With no DATABASE_URL the project runs on an embedded SQLite file, so `make demo` and
 # `make test` need nothing installed. PostgreSQL is the production engine.
 (BASE_DIR / "var").mkdir(exist_ok=True)
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}"
-    )
-}
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}")}
 DATABASES["default"].update(config.database_options(env, DATABASES["default"], PRODUCTION))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -51,7 +51,11 @@ def _record(user, *, added=(), removed=()):
     if removed:
         parts.append("removed " + ", ".join(sorted(removed)))
     access.record(
-        user=actor, action=ROLE_CHANGE, category=CATEGORY, obj=user, request=request,
+        user=actor,
+        action=ROLE_CHANGE,
+        category=CATEGORY,
+        obj=user,
+        request=request,
         detail=f"{user.get_username()}: {'; '.join(parts)}",
     )
 
@@ -96,7 +100,8 @@ def sync_roles_after_migrate(sender, using, apps=None, **kwargs):
     for app_config in global_apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=using, apps=apps or global_apps)
     roles.sync(
-        group_model=Group, permission_model=Permission,
+        group_model=Group,
+        permission_model=Permission,
         installed_apps=[config.label for config in global_apps.get_app_configs()],
     )
 
@@ -104,6 +109,8 @@ def sync_roles_after_migrate(sender, using, apps=None, **kwargs):
 def connect(app_config) -> None:
     """Connect the handlers (called from NovamindConfig.ready)."""
     m2m_changed.connect(
-        audit_group_membership, sender=get_user_model().groups.through, dispatch_uid="novamind_role_audit",
+        audit_group_membership,
+        sender=get_user_model().groups.through,
+        dispatch_uid="novamind_role_audit",
     )
     post_migrate.connect(sync_roles_after_migrate, sender=app_config, dispatch_uid="novamind_sync_roles")

@@ -63,27 +63,70 @@ class PatientAdmin(AuditedAdmin):
     )
     list_per_page = 100
     show_full_result_count = False
-    readonly_fields = ("mrn", "status", "legal_hold", "legal_hold_reason", "legal_hold_changed_by", "legal_hold_changed_at")
+    readonly_fields = (
+        "mrn",
+        "status",
+        "legal_hold",
+        "legal_hold_reason",
+        "legal_hold_changed_by",
+        "legal_hold_changed_at",
+    )
     actions = ("deactivate", "reactivate", "record_death", "place_legal_hold", "release_legal_hold")
     fieldsets = (
-        ("Identity", {"fields": (
-            "mrn", ("legal_first_name", "legal_last_name"), ("preferred_name", "pronouns"),
-            "date_of_birth", ("sex_assigned_at_birth", "gender_identity"), "status",
-        )}),
+        (
+            "Identity",
+            {
+                "fields": (
+                    "mrn",
+                    ("legal_first_name", "legal_last_name"),
+                    ("preferred_name", "pronouns"),
+                    "date_of_birth",
+                    ("sex_assigned_at_birth", "gender_identity"),
+                    "status",
+                )
+            },
+        ),
         ("Contact", {"fields": ("phone", "email")}),
-        ("Address", {"fields": (
-            "address_line1", "address_line2", ("address_city", "address_region"),
-            ("address_postal_code", "address_country"),
-        )}),
-        ("Emergency contact", {"fields": (
-            ("emergency_contact_name", "emergency_contact_relation"), "emergency_contact_phone",
-        )}),
-        ("Legal hold", {"fields": (
-            "legal_hold", "legal_hold_reason", ("legal_hold_changed_by", "legal_hold_changed_at"),
-        )}),
-        ("Record", {"classes": ("collapse",), "fields": (
-            ("created_by", "created_at"), ("updated_by", "updated_at"),
-        )}),
+        (
+            "Address",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    ("address_city", "address_region"),
+                    ("address_postal_code", "address_country"),
+                )
+            },
+        ),
+        (
+            "Emergency contact",
+            {
+                "fields": (
+                    ("emergency_contact_name", "emergency_contact_relation"),
+                    "emergency_contact_phone",
+                )
+            },
+        ),
+        (
+            "Legal hold",
+            {
+                "fields": (
+                    "legal_hold",
+                    "legal_hold_reason",
+                    ("legal_hold_changed_by", "legal_hold_changed_at"),
+                )
+            },
+        ),
+        (
+            "Record",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    ("created_by", "created_at"),
+                    ("updated_by", "updated_at"),
+                ),
+            },
+        ),
     )
 
     @admin.display(description="name")
@@ -97,8 +140,11 @@ class PatientAdmin(AuditedAdmin):
 
     def get_urls(self):
         return [
-            path("<path:object_id>/emergency-access/", self.admin_site.admin_view(self.emergency_access_view),
-                 name="patients_patient_emergency_access"),
+            path(
+                "<path:object_id>/emergency-access/",
+                self.admin_site.admin_view(self.emergency_access_view),
+                name="patients_patient_emergency_access",
+            ),
             *super().get_urls(),
         ]
 
@@ -128,23 +174,40 @@ class PatientAdmin(AuditedAdmin):
         form = EmergencyAccessForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
             try:
-                care.emergency_access_grant(patient_id=patient.pk, reason=form.cleaned_data["reason"],
-                                            actor=request.user, request=request)
+                care.emergency_access_grant(
+                    patient_id=patient.pk, reason=form.cleaned_data["reason"], actor=request.user, request=request
+                )
             except RuleViolation as violation:
                 for field, errors in violation.errors.items():
                     for error in errors:
                         form.add_error(field if field in form.fields else None, error)
             else:
-                self.message_user(request, (
-                    f"Emergency access to {patient.mrn} granted for {settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES} "
-                    f"minutes. Everything you open is flagged for review."), messages.WARNING)
+                self.message_user(
+                    request,
+                    (
+                        f"Emergency access to {patient.mrn} granted for {settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES} "
+                        f"minutes. Everything you open is flagged for review."
+                    ),
+                    messages.WARNING,
+                )
                 return HttpResponseRedirect(target)
         if request.method == "GET":
-            access.record(user=request.user, action="view", category=self.access_category, patient=patient,
-                          request=request, outcome=access.REFUSED, detail="outside the user's care: emergency access offered")
+            access.record(
+                user=request.user,
+                action="view",
+                category=self.access_category,
+                patient=patient,
+                request=request,
+                outcome=access.REFUSED,
+                detail="outside the user's care: emergency access offered",
+            )
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "patient": patient,
-            "title": "Break the glass", "minutes": settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES,
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "patient": patient,
+            "title": "Break the glass",
+            "minutes": settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES,
             "action_url": reverse("admin:patients_patient_emergency_access", args=[patient.pk]),
         }
         return TemplateResponse(request, "admin/patients/patient/break_glass.html", context, status=403)
@@ -219,8 +282,11 @@ class PatientAdmin(AuditedAdmin):
             return None
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "title": "Place a legal hold" if place else "Release a legal hold",
-            "form": form, "patients": rows, "place": place,
+            "opts": self.model._meta,
+            "title": "Place a legal hold" if place else "Release a legal hold",
+            "form": form,
+            "patients": rows,
+            "place": place,
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "action": "place_legal_hold" if place else "release_legal_hold",
         }
@@ -231,7 +297,9 @@ class LegalHoldForm(forms.Form):
     """The reason for placing or releasing a legal hold (kept encrypted on the patient)."""
 
     reason = forms.CharField(
-        label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=retention.HOLD_REASON_MAX,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=retention.HOLD_REASON_MAX,
         help_text="For example the matter or request the hold is for, or why it ends. Stored encrypted.",
     )
 
@@ -240,7 +308,9 @@ class EmergencyAccessForm(forms.Form):
     """Why a patient outside the user's care must be opened now."""
 
     reason = forms.CharField(
-        label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), min_length=care.REASON_MIN,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        min_length=care.REASON_MIN,
         max_length=1000,
         help_text="For example: patient in crisis at the front desk, their clinician is away. Reviewed by the auditors.",
     )
@@ -287,9 +357,16 @@ class EmergencyAccessGrantAdmin(AuditedAdmin):
 
         entries = (
             AccessLogEntry.objects.filter(
-                user_id=OuterRef("user_id"), patient_id=OuterRef("patient_id"), emergency=True,
-                occurred_at__gte=OuterRef("granted_at"), occurred_at__lte=OuterRef("expires_at"),
-            ).order_by().values("user_id").annotate(n=Count("pk")).values("n")
+                user_id=OuterRef("user_id"),
+                patient_id=OuterRef("patient_id"),
+                emergency=True,
+                occurred_at__gte=OuterRef("granted_at"),
+                occurred_at__lte=OuterRef("expires_at"),
+            )
+            .order_by()
+            .values("user_id")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
         return super().get_queryset(request).annotate(entries=Coalesce(Subquery(entries), Value(0)))
 

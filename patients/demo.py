@@ -8,14 +8,64 @@ from django.utils import timezone
 from patients import domain, repository
 
 FIRST_NAMES = [
-    "Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sofia", "Elijah", "Amara", "Lucas",
-    "Mia", "Kenji", "Aaliyah", "Ethan", "Zoë", "Diego", "Priya", "Samuel", "Chloé", "Omar",
-    "Grace", "Jamal", "Hana", "Isaac", "Leila", "Nikolai", "Camila", "Owen", "Fatima", "Rowan",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Mateo",
+    "Sofia",
+    "Elijah",
+    "Amara",
+    "Lucas",
+    "Mia",
+    "Kenji",
+    "Aaliyah",
+    "Ethan",
+    "Zoë",
+    "Diego",
+    "Priya",
+    "Samuel",
+    "Chloé",
+    "Omar",
+    "Grace",
+    "Jamal",
+    "Hana",
+    "Isaac",
+    "Leila",
+    "Nikolai",
+    "Camila",
+    "Owen",
+    "Fatima",
+    "Rowan",
 ]
 LAST_NAMES = [
-    "Johnson", "García", "Nguyen", "O'Brien", "Okafor", "Kowalski", "Smith", "Haddad", "Chen",
-    "Martínez", "Williams", "Schäfer", "Patel", "Brown", "Kim", "Rossi", "Jones", "Dubois",
-    "Silva", "Murphy", "Ivanova", "Taylor", "Yamamoto", "Anderson", "Mensah", "Lopez",
+    "Johnson",
+    "García",
+    "Nguyen",
+    "O'Brien",
+    "Okafor",
+    "Kowalski",
+    "Smith",
+    "Haddad",
+    "Chen",
+    "Martínez",
+    "Williams",
+    "Schäfer",
+    "Patel",
+    "Brown",
+    "Kim",
+    "Rossi",
+    "Jones",
+    "Dubois",
+    "Silva",
+    "Murphy",
+    "Ivanova",
+    "Taylor",
+    "Yamamoto",
+    "Anderson",
+    "Mensah",
+    "Lopez",
 ]
 PRONOUNS = ["she/her", "he/him", "they/them", "", "she/they"]
 CITIES = [("Boston", "MA", "021"), ("Cambridge", "MA", "021"), ("Somerville", "MA", "021"), ("Quincy", "MA", "021")]
@@ -32,7 +82,15 @@ def demo_patient(rng, today) -> domain.Patient:
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     city, region, zip_prefix = rng.choice(CITIES)
     birth = today - dt.timedelta(days=rng.randint(18 * 365, 80 * 365))
-    sex = rng.choice([domain.SexAssignedAtBirth.FEMALE, domain.SexAssignedAtBirth.MALE, domain.SexAssignedAtBirth.FEMALE, domain.SexAssignedAtBirth.MALE, domain.SexAssignedAtBirth.INTERSEX])
+    sex = rng.choice(
+        [
+            domain.SexAssignedAtBirth.FEMALE,
+            domain.SexAssignedAtBirth.MALE,
+            domain.SexAssignedAtBirth.FEMALE,
+            domain.SexAssignedAtBirth.MALE,
+            domain.SexAssignedAtBirth.INTERSEX,
+        ]
+    )
     return domain.Patient(
         legal_first_name=first,
         legal_last_name=last,
@@ -44,11 +102,15 @@ def demo_patient(rng, today) -> domain.Patient:
         phone=f"(617) 555-{rng.randint(100, 199):04d}",
         email=f"{_ascii(first[0])}.{_ascii(last)}{rng.randint(1, 99)}@example.com",
         address=domain.Address(
-            line1=f"{rng.randint(1, 400)} {rng.choice(STREETS)}", city=city, region=region,
-            postal_code=f"{zip_prefix}{rng.randint(10, 99)}", country="US",
+            line1=f"{rng.randint(1, 400)} {rng.choice(STREETS)}",
+            city=city,
+            region=region,
+            postal_code=f"{zip_prefix}{rng.randint(10, 99)}",
+            country="US",
         ),
         emergency_contact=domain.EmergencyContact(
-            name=f"{rng.choice(FIRST_NAMES)} {last}", relation=rng.choice(RELATIONS),
+            name=f"{rng.choice(FIRST_NAMES)} {last}",
+            relation=rng.choice(RELATIONS),
             phone=f"(617) 555-{rng.randint(100, 199):04d}",
         ),
     )

@@ -103,8 +103,10 @@ class Patient:
             phone=_phone(errors, "phone", self.phone, phone_region),
             email=_email(errors, "email", self.email),
             address=Address(
-                **{part: _name(errors, f"address_{part}", getattr(self.address, part), limit=200)
-                   for part in ("line1", "line2", "city", "region", "postal_code", "country")}
+                **{
+                    part: _name(errors, f"address_{part}", getattr(self.address, part), limit=200)
+                    for part in ("line1", "line2", "city", "region", "postal_code", "country")
+                }
             ),
             emergency_contact=EmergencyContact(
                 name=_name(errors, "emergency_contact_name", self.emergency_contact.name),
@@ -198,10 +200,9 @@ def generate_mrn(randbelow=secrets.randbelow) -> str:
 def is_valid_mrn(value: str) -> bool:
     """Return whether `value` is a well-formed MRN with a correct check digit."""
     value = value.strip().upper()
-    body = value[len(MRN_PREFIX):]
+    body = value[len(MRN_PREFIX) :]
     return (
-        value.startswith(MRN_PREFIX) and len(body) == 8 and body.isdigit()
-        and _luhn_check_digit(body[:-1]) == body[-1]
+        value.startswith(MRN_PREFIX) and len(body) == 8 and body.isdigit() and _luhn_check_digit(body[:-1]) == body[-1]
     )
 
 
@@ -234,8 +235,12 @@ class PatientRepository(Protocol):
     def find_by_mrn(self, mrn: str) -> Patient | None: ...
 
     def search(
-        self, *, name: str | None = None, date_of_birth: dt.date | None = None,
-        phone: str | None = None, email: str | None = None,
+        self,
+        *,
+        name: str | None = None,
+        date_of_birth: dt.date | None = None,
+        phone: str | None = None,
+        email: str | None = None,
     ) -> list[Patient]: ...
 
     def list(self, *, page: int = 1, page_size: int = 50, status: PatientStatus | None = None) -> Page: ...

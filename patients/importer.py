@@ -42,10 +42,22 @@ REQUIRED_COLUMNS = ("legal_first_name", "legal_last_name", "date_of_birth")
 # audit data are NovaMind's own and never come from a file.
 COLUMNS = (
     *REQUIRED_COLUMNS,
-    "preferred_name", "pronouns", "sex_assigned_at_birth", "gender_identity", "phone", "email",
-    "address_line1", "address_line2", "address_city", "address_region", "address_postal_code",
-    "address_country", "emergency_contact_name", "emergency_contact_relation",
-    "emergency_contact_phone", "status",
+    "preferred_name",
+    "pronouns",
+    "sex_assigned_at_birth",
+    "gender_identity",
+    "phone",
+    "email",
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_region",
+    "address_postal_code",
+    "address_country",
+    "emergency_contact_name",
+    "emergency_contact_relation",
+    "emergency_contact_phone",
+    "status",
 )
 ROW = "row"  # the "field" of an error about the row as a whole
 DEFAULT_BATCH_SIZE = 500
@@ -165,6 +177,7 @@ def scrub(message: str, value: str) -> str:
 
 def to_patient(values: dict[str, str], *, today: dt.date, phone_region: str) -> domain.Patient:
     """Return the validated, normalised patient of one row's values, or raise RuleViolation."""
+
     def text(name: str) -> str:
         return values.get(name) or ""  # a column left out of the file is an empty cell
 
@@ -176,16 +189,21 @@ def to_patient(values: dict[str, str], *, today: dt.date, phone_region: str) -> 
         preferred_name=text("preferred_name"),
         pronouns=text("pronouns"),
         sex_assigned_at_birth=_choice(
-            unreadable, "sex_assigned_at_birth", text("sex_assigned_at_birth"),
-            domain.SexAssignedAtBirth, domain.SexAssignedAtBirth.UNKNOWN,
+            unreadable,
+            "sex_assigned_at_birth",
+            text("sex_assigned_at_birth"),
+            domain.SexAssignedAtBirth,
+            domain.SexAssignedAtBirth.UNKNOWN,
         ),
         gender_identity=text("gender_identity"),
         phone=text("phone"),
         email=text("email"),
-        address=domain.Address(**{part: text(f"address_{part}") for part in (
-            "line1", "line2", "city", "region", "postal_code", "country")}),
+        address=domain.Address(
+            **{part: text(f"address_{part}") for part in ("line1", "line2", "city", "region", "postal_code", "country")}
+        ),
         emergency_contact=domain.EmergencyContact(
-            name=text("emergency_contact_name"), relation=text("emergency_contact_relation"),
+            name=text("emergency_contact_name"),
+            relation=text("emergency_contact_relation"),
             phone=text("emergency_contact_phone"),
         ),
         status=_choice(unreadable, "status", text("status"), domain.PatientStatus, domain.PatientStatus.ACTIVE),
@@ -276,8 +294,11 @@ def read_header(cells: list[str] | None) -> list[str]:
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    unknown = [f"{name[:40]!r} (column {number})" if name else f"an unnamed column (column {number})"
-               for number, name in enumerate(names, start=1) if name not in COLUMNS]
+    unknown = [
+        f"{name[:40]!r} (column {number})" if name else f"an unnamed column (column {number})"
+        for number, name in enumerate(names, start=1)
+        if name not in COLUMNS
+    ]
     if unknown:
         problems.append(f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
     repeated = sorted({name for name in names if name in COLUMNS and names.count(name) > 1})
@@ -309,9 +330,15 @@ def read_records(lines: _Lines) -> Iterator[tuple[int, list[str]]]:
 
 
 def import_patients(
-    handle, *, actor, dry_run: bool = False, skip_invalid: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE, allow_duplicates: bool = False,
-    total_bytes: int | None = None, progress: Callable[[Progress], None] | None = None,
+    handle,
+    *,
+    actor,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    allow_duplicates: bool = False,
+    total_bytes: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Outcome:
     """Import the patients of the CSV opened (binary) as `handle`, as `actor`.
 
@@ -323,8 +350,9 @@ def import_patients(
     actor = audit.require_actor(actor)
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"The batch size must be 1 to {MAX_BATCH_SIZE}.")
-    run = _Run(actor=actor, outcome=Outcome(dry_run=dry_run, skip_invalid=skip_invalid),
-               allow_duplicates=allow_duplicates)
+    run = _Run(
+        actor=actor, outcome=Outcome(dry_run=dry_run, skip_invalid=skip_invalid), allow_duplicates=allow_duplicates
+    )
     lines = _Lines(handle, total_bytes)
     records = read_records(lines)
     _, header_cells = next(records)
@@ -352,9 +380,11 @@ def import_patients(
     if run.outcome.duplicates_checked:
         # Telling the operator which rows name registered patients discloses who is a patient.
         access.record(
-            user=actor, action=ACCESS_ACTION, category="demographics",
+            user=actor,
+            action=ACCESS_ACTION,
+            category="demographics",
             detail=f"import_patients{' (dry run)' if dry_run else ''}: {run.outcome.valid + run.duplicates} "
-                   f"rows compared by legal name and date of birth, {run.duplicates} matched; no content shown",
+            f"rows compared by legal name and date of birth, {run.duplicates} matched; no content shown",
         )
     return run.outcome
 
@@ -378,9 +408,15 @@ class _Run:
         """Return the valid patient of one record, or None after recording its errors."""
         values = dict(zip(columns, cells))
         if len(cells) != len(columns):
-            self.outcome.add_errors(line, {ROW: [
-                f"It has {len(cells)} values, the header {len(columns)} columns (check the quoting and the commas)."
-            ]}, values)
+            self.outcome.add_errors(
+                line,
+                {
+                    ROW: [
+                        f"It has {len(cells)} values, the header {len(columns)} columns (check the quoting and the commas)."
+                    ]
+                },
+                values,
+            )
             return None
         try:
             return to_patient(values, today=self.today, phone_region=self.phone_region)
@@ -405,8 +441,12 @@ class _Run:
         patients = []
         for (_, patient), mrn in zip(batch, mrns):
             row = models.Patient(
-                id=uuid.uuid4(), mrn=mrn, created_by=self.actor, updated_by=self.actor,
-                created_at=self.now, updated_at=self.now,
+                id=uuid.uuid4(),
+                mrn=mrn,
+                created_by=self.actor,
+                updated_by=self.actor,
+                created_at=self.now,
+                updated_at=self.now,
             )
             row.update_from_domain(patient)
             for column, value in row.blind_indexes().items():
@@ -421,20 +461,28 @@ class _Run:
 
     def _without_duplicates(self, batch):
         self.outcome.duplicates_checked = True
-        keys = [(models.name_index(f"{p.legal_first_name} {p.legal_last_name}"),
-                 models.date_of_birth_index(p.date_of_birth)) for _, p in batch]
+        keys = [
+            (
+                models.name_index(f"{p.legal_first_name} {p.legal_last_name}"),
+                models.date_of_birth_index(p.date_of_birth),
+            )
+            for _, p in batch
+        ]
         registered = {
             (name, birth): created_at
-            for name, birth, created_at in models.Patient.objects
-            .filter(full_name_index__in={name for name, _ in keys})
-            .values_list("full_name_index", "date_of_birth_index", "created_at")
+            for name, birth, created_at in models.Patient.objects.filter(
+                full_name_index__in={name for name, _ in keys}
+            ).values_list("full_name_index", "date_of_birth_index", "created_at")
         }
         first_line, kept = {}, []
         for (line, patient), key in zip(batch, keys):
             if key in registered:
                 earlier = registered[key] == self.now
-                message = ("The same legal name and date of birth as an earlier line of this file."
-                           if earlier else "A patient with this legal name and date of birth is already registered.")
+                message = (
+                    "The same legal name and date of birth as an earlier line of this file."
+                    if earlier
+                    else "A patient with this legal name and date of birth is already registered."
+                )
             elif key in first_line:
                 message = f"The same legal name and date of birth as line {first_line[key]}."
             else:
@@ -442,16 +490,22 @@ class _Run:
                 kept.append((line, patient))
                 continue
             self.duplicates += 1
-            self.outcome.add_errors(line, {ROW: [
-                message + " Pass --allow-duplicates if they are different people."
-            ]}, {})
+            self.outcome.add_errors(
+                line, {ROW: [message + " Pass --allow-duplicates if they are different people."]}, {}
+            )
         return kept
 
     def progress(self, line: int, lines: _Lines) -> Progress:
         """Return the progress so far."""
         outcome = self.outcome
-        return Progress(line=line, rows=outcome.rows, valid=outcome.valid, invalid=outcome.invalid,
-                        bytes_read=lines.bytes_read, total_bytes=lines.total_bytes)
+        return Progress(
+            line=line,
+            rows=outcome.rows,
+            valid=outcome.valid,
+            invalid=outcome.invalid,
+            bytes_read=lines.bytes_read,
+            total_bytes=lines.total_bytes,
+        )
 
 
 def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
@@ -466,19 +520,28 @@ def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
     history = models.Patient.history.model
     tracked = [field.attname for field in history.tracked_fields]
     copies = (
-        models.Patient.objects.filter(pk__in=ids).order_by()
-        .annotate(import_history_date=F("updated_at"), import_history_user=F("updated_by_id"),
-                  import_history_type=Value("+"), import_history_reason=Value(reason))
-        .values_list(*tracked, "import_history_date", "import_history_user", "import_history_type",
-                     "import_history_reason")
+        models.Patient.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            import_history_date=F("updated_at"),
+            import_history_user=F("updated_by_id"),
+            import_history_type=Value("+"),
+            import_history_reason=Value(reason),
+        )
+        .values_list(
+            *tracked, "import_history_date", "import_history_user", "import_history_type", "import_history_reason"
+        )
     )
     select, params = copies.query.sql_with_params()
-    columns = [history._meta.get_field(name).column for name in (
-        *tracked, "history_date", "history_user_id", "history_type", "history_change_reason")]
+    columns = [
+        history._meta.get_field(name).column
+        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
+    ]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, columns))}) {select}", params,
+            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, columns))}) {select}",
+            params,
         )
 
 
@@ -494,8 +557,10 @@ def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
     fields = models.Patient._meta.concrete_fields
     history = models.Patient.history.model
     tracked = [field.attname for field in history.tracked_fields]
-    history_columns = [history._meta.get_field(name).column for name in (
-        *tracked, "history_date", "history_user_id", "history_type", "history_change_reason")]
+    history_columns = [
+        history._meta.get_field(name).column
+        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
+    ]
     quote = connection.ops.quote_name
     statement = "COPY {} ({}) FROM STDIN"
     live = statement.format(quote(models.Patient._meta.db_table), ", ".join(quote(f.column) for f in fields))
@@ -505,7 +570,9 @@ def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
         # Each row is sent as soon as it is encrypted: the server stores it while the next is prepared.
         with cursor.cursor.copy(live) as copy:
             for row in rows:
-                values = {field.attname: field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields}
+                values = {
+                    field.attname: field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
+                }
                 copy.write_row(list(values.values()))
                 prepared.append(values)
         with cursor.cursor.copy(creation) as copy:

@@ -28,7 +28,11 @@ class Patient(AuditedModel):
     """A patient of the clinic. Only the MRN and the status are stored in plaintext."""
 
     mrn = models.CharField(
-        "medical record number", max_length=12, unique=True, editable=False, default=unused_mrn,
+        "medical record number",
+        max_length=12,
+        unique=True,
+        editable=False,
+        default=unused_mrn,
         help_text="Assigned by NovaMind; random, never derived from the patient's details.",
     )
     legal_first_name = encryption.EncryptedCharField("legal first name", max_length=domain.NAME_MAX)
@@ -36,15 +40,25 @@ class Patient(AuditedModel):
     preferred_name = encryption.EncryptedCharField(
         "preferred name", **ENCRYPTED_NAME, help_text="The name staff should use when addressing the patient."
     )
-    pronouns = encryption.EncryptedCharField("pronouns", max_length=40, blank=True, help_text="For example she/her, he/him, they/them.")
+    pronouns = encryption.EncryptedCharField(
+        "pronouns", max_length=40, blank=True, help_text="For example she/her, he/him, they/them."
+    )
     date_of_birth = encryption.EncryptedDateField("date of birth")
     sex_assigned_at_birth = encryption.EncryptedCharField(
-        "sex assigned at birth", max_length=10,
-        choices=[(s.value, s.value.capitalize() if s != domain.SexAssignedAtBirth.DECLINED else "Declined to answer") for s in domain.SexAssignedAtBirth],
+        "sex assigned at birth",
+        max_length=10,
+        choices=[
+            (s.value, s.value.capitalize() if s != domain.SexAssignedAtBirth.DECLINED else "Declined to answer")
+            for s in domain.SexAssignedAtBirth
+        ],
         default=domain.SexAssignedAtBirth.UNKNOWN.value,
     )
-    gender_identity = encryption.EncryptedCharField("gender identity", **ENCRYPTED_NAME, help_text="In the patient's own words.")
-    phone = encryption.EncryptedCharField("phone", max_length=32, blank=True, help_text="Stored in international (E.164) form.")
+    gender_identity = encryption.EncryptedCharField(
+        "gender identity", **ENCRYPTED_NAME, help_text="In the patient's own words."
+    )
+    phone = encryption.EncryptedCharField(
+        "phone", max_length=32, blank=True, help_text="Stored in international (E.164) form."
+    )
     email = encryption.EncryptedEmailField("e-mail", max_length=254, blank=True)
     address_line1 = encryption.EncryptedCharField("address line 1", max_length=200, blank=True)
     address_line2 = encryption.EncryptedCharField("address line 2", max_length=200, blank=True)
@@ -53,10 +67,14 @@ class Patient(AuditedModel):
     address_postal_code = encryption.EncryptedCharField("postal code", max_length=200, blank=True)
     address_country = encryption.EncryptedCharField("country", max_length=200, blank=True)
     emergency_contact_name = encryption.EncryptedCharField("emergency contact", **ENCRYPTED_NAME)
-    emergency_contact_relation = encryption.EncryptedCharField("relation", max_length=60, blank=True, help_text="For example mother, partner, friend.")
+    emergency_contact_relation = encryption.EncryptedCharField(
+        "relation", max_length=60, blank=True, help_text="For example mother, partner, friend."
+    )
     emergency_contact_phone = encryption.EncryptedCharField("emergency contact phone", max_length=32, blank=True)
     status = models.CharField(
-        "status", max_length=10, db_index=True,
+        "status",
+        max_length=10,
+        db_index=True,
         choices=[(s.value, s.value.capitalize()) for s in domain.PatientStatus],
         default=domain.PatientStatus.ACTIVE.value,
         help_text="Changed with the Deactivate / Reactivate / Record death actions.",
@@ -65,15 +83,25 @@ class Patient(AuditedModel):
     # A legal hold keeps the whole record from being purged, whatever its age. It is placed and
     # released only through novamind.retention (with a reason); every other save keeps it as stored.
     legal_hold = models.BooleanField(
-        "legal hold", default=False, editable=False,
+        "legal hold",
+        default=False,
+        editable=False,
         help_text="Records under a legal hold are never purged. Placed and released with the patient actions, with a reason.",
     )
     legal_hold_reason = encryption.EncryptedTextField(
-        "legal hold reason", blank=True, editable=False, help_text="Why the hold was last placed or released.",
+        "legal hold reason",
+        blank=True,
+        editable=False,
+        help_text="Why the hold was last placed or released.",
     )
     legal_hold_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="legal hold placed or released by", on_delete=models.PROTECT,
-        null=True, blank=True, related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name="legal hold placed or released by",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
     legal_hold_changed_at = models.DateTimeField("legal hold placed or released", null=True, blank=True, editable=False)
 
@@ -126,8 +154,12 @@ class Patient(AuditedModel):
 
     def blind_indexes(self):
         return index_values(
-            first=self.legal_first_name, last=self.legal_last_name, preferred=self.preferred_name,
-            date_of_birth=self.date_of_birth, phone=self.phone, email=self.email,
+            first=self.legal_first_name,
+            last=self.legal_last_name,
+            preferred=self.preferred_name,
+            date_of_birth=self.date_of_birth,
+            phone=self.phone,
+            email=self.email,
         )
 
     def to_domain(self, *, with_audit=True) -> domain.Patient:
@@ -145,12 +177,16 @@ class Patient(AuditedModel):
             phone=self.phone,
             email=self.email,
             address=domain.Address(
-                line1=self.address_line1, line2=self.address_line2, city=self.address_city,
-                region=self.address_region, postal_code=self.address_postal_code,
+                line1=self.address_line1,
+                line2=self.address_line2,
+                city=self.address_city,
+                region=self.address_region,
+                postal_code=self.address_postal_code,
                 country=self.address_country,
             ),
             emergency_contact=domain.EmergencyContact(
-                name=self.emergency_contact_name, relation=self.emergency_contact_relation,
+                name=self.emergency_contact_name,
+                relation=self.emergency_contact_relation,
                 phone=self.emergency_contact_phone,
             ),
             status=domain.PatientStatus(self.status),
@@ -217,7 +253,6 @@ def index_values(*, first, last, preferred, date_of_birth, phone, email) -> dict
     }
 
 
-
 class EmergencyAccessGrant(AuditedModel):
     """Emergency ("break the glass") access: a clinician opens a patient outside their care.
 
@@ -228,15 +263,23 @@ class EmergencyAccessGrant(AuditedModel):
     """
 
     patient = models.ForeignKey(
-        Patient, verbose_name="patient", on_delete=models.PROTECT, related_name="emergency_access_grants",
+        Patient,
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="emergency_access_grants",
         editable=False,
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="granted to", on_delete=models.PROTECT,
-        related_name="emergency_access_grants", editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name="granted to",
+        on_delete=models.PROTECT,
+        related_name="emergency_access_grants",
+        editable=False,
     )
     reason = encryption.EncryptedTextField(
-        "reason", editable=False, help_text="Why the record had to be opened; stored encrypted.",
+        "reason",
+        editable=False,
+        help_text="Why the record had to be opened; stored encrypted.",
     )
     granted_at = models.DateTimeField("granted", default=timezone.now, editable=False)
     expires_at = models.DateTimeField("expires", editable=False, db_index=True)
@@ -246,8 +289,9 @@ class EmergencyAccessGrant(AuditedModel):
         ordering = ["-granted_at"]
         indexes = [models.Index(fields=["user", "patient", "expires_at"], name="patients_grant_user_patient")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("granted_at")),
-                                   name="patients_grant_expires_after_granted"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("granted_at")), name="patients_grant_expires_after_granted"
+            ),
         ]
 
     def __str__(self):

@@ -47,7 +47,9 @@ class DjangoPatientRepository:
         """Deactivate the patient: clinical records are retained, never deleted."""
         return self.set_status(patient_id, domain.PatientStatus.INACTIVE)
 
-    def set_status(self, patient_id: uuid.UUID, status: domain.PatientStatus, *, version: int | None = None) -> domain.Patient:
+    def set_status(
+        self, patient_id: uuid.UUID, status: domain.PatientStatus, *, version: int | None = None
+    ) -> domain.Patient:
         """Set the patient's status, as the actor; with `version`, refuse a stale change."""
         row = self._existing(patient_id)
         if version is not None and row.version != version:
@@ -63,8 +65,14 @@ class DjangoPatientRepository:
         row = models.Patient.objects.select_related("created_by", "updated_by").filter(mrn=mrn.strip().upper()).first()
         return row.to_domain() if row else None
 
-    def search(self, *, name: str | None = None, date_of_birth: dt.date | None = None,
-               phone: str | None = None, email: str | None = None) -> list[domain.Patient]:
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        date_of_birth: dt.date | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> list[domain.Patient]:
         """Return patients matching every criterion given, exactly, through the blind indexes.
 
         `name` matches a full legal name, a preferred name with the last name, or a last name;
@@ -76,8 +84,7 @@ class DjangoPatientRepository:
         rows = models.Patient.objects.select_related("created_by", "updated_by").filter(query)
         return [row.to_domain() for row in rows.order_by("mrn")]
 
-    def list(self, *, page: int = 1, page_size: int = 50,
-             status: domain.PatientStatus | None = None) -> domain.Page:
+    def list(self, *, page: int = 1, page_size: int = 50, status: domain.PatientStatus | None = None) -> domain.Page:
         """Return one page of patients ordered by MRN."""
         if page < 1 or not 1 <= page_size <= 500:
             raise RuleViolation("Pages start at 1 and hold 1 to 500 patients.")
@@ -85,7 +92,7 @@ class DjangoPatientRepository:
         if status is not None:
             rows = rows.filter(status=status.value)
         start = (page - 1) * page_size
-        items = [row.to_domain() for row in rows.order_by("mrn")[start:start + page_size]]
+        items = [row.to_domain() for row in rows.order_by("mrn")[start : start + page_size]]
         return domain.Page(items=items, number=page, page_size=page_size, total=rows.count())
 
     def _row(self, patient_id) -> models.Patient | None:

@@ -29,7 +29,8 @@ def make_patient(actor, **changes):
     """Return a stored domain Patient with made-up details."""
     number = next(_names)
     details = dict(
-        legal_first_name=f"Testfirst{number}", legal_last_name=f"Testlast{number}",
+        legal_first_name=f"Testfirst{number}",
+        legal_last_name=f"Testlast{number}",
         date_of_birth=dt.date(1980, 1, 1) + dt.timedelta(days=number),
     )
     details.update(changes)
@@ -89,8 +90,11 @@ def visit(patient, clinician, room):
     def build(**changes):
         start = changes.pop("start", local())
         values = dict(
-            patient_id=patient.id, clinician_id=clinician.pk, start=start,
-            end=start + dt.timedelta(minutes=50), room_id=room.pk,
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=start,
+            end=start + dt.timedelta(minutes=50),
+            room_id=room.pk,
         )
         values.update(changes)
         return domain.Appointment(**values)

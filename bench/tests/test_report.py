@@ -50,7 +50,9 @@ def test_the_summary_fails_a_run_with_a_missed_target_or_a_missing_row():
 
 
 def test_the_table_shows_every_row_with_its_verdict_and_why_it_could_not_be_measured():
-    missing = report.not_available("rotate", "rotation", "Fernet alone", "values/s", report.at_least(0.5), "no command yet")
+    missing = report.not_available(
+        "rotate", "rotation", "Fernet alone", "values/s", report.at_least(0.5), "no command yet"
+    )
     text = report.table([row(report.at_most(2.0), 3.0, 1.0), missing])
     lines = text.splitlines()
     assert lines[0].startswith("| measure | figure |") and len(lines) == 4
@@ -60,7 +62,9 @@ def test_the_table_shows_every_row_with_its_verdict_and_why_it_could_not_be_meas
 
 def test_the_throwaway_database_url_keeps_the_server_and_changes_the_name():
     url = "postgres://bench:secret@db.example:5433/novamind?pool=false"
-    assert database.with_database(url, "nm_bench_42") == "postgres://bench:secret@db.example:5433/nm_bench_42?pool=false"
+    assert (
+        database.with_database(url, "nm_bench_42") == "postgres://bench:secret@db.example:5433/nm_bench_42?pool=false"
+    )
     assert database.libpq_dsn(url) == "postgresql://bench:secret@db.example:5433/novamind"
     assert database.throwaway_name(42) == "nm_bench_42"
 
@@ -73,7 +77,13 @@ def test_the_benchmark_refuses_anything_but_postgresql(url):
 
 def test_make_bench_on_sqlite_exits_2_with_a_reason_and_creates_nothing():
     environ = {**os.environ, "DATABASE_URL": "sqlite:///var/novamind.sqlite3"}
-    completed = subprocess.run([sys.executable, "-m", "bench", "--scale", "1000"], cwd=BASE_DIR, env=environ,
-                               capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "1000"],
+        cwd=BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert completed.returncode == 2
     assert "PostgreSQL only" in completed.stderr and "created" not in completed.stdout

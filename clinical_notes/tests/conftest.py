@@ -37,6 +37,10 @@ def superuser(db):
 @pytest.fixture
 def patient(author):
     """A registered patient."""
-    return patients_repository.DjangoPatientRepository(actor=author).add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    return patients_repository.DjangoPatientRepository(actor=author).add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )

@@ -14,24 +14,33 @@ def make_clinician(username, *, supervisor=False, superuser=False, clinician=Tru
     """Return a staff user with a staff profile saying what they are."""
     user = make_staff(username, superuser=superuser)
     audit.audited_save(
-        StaffProfile(user=user, is_clinician=clinician, is_supervisor=supervisor), actor=user,
+        StaffProfile(user=user, is_clinician=clinician, is_supervisor=supervisor),
+        actor=user,
     )
     return user
 
 
 def soap(**sections):
     """Return SOAP sections, each filled unless given."""
-    values = {"subjective": "Sleeping better.", "objective": "Calm, good eye contact.",
-              "assessment": "Improving.", "plan": "Continue weekly sessions."}
+    values = {
+        "subjective": "Sleeping better.",
+        "objective": "Calm, good eye contact.",
+        "assessment": "Improving.",
+        "plan": "Continue weekly sessions.",
+    }
     values.update(sections)
     return domain.Sections(**values)
 
 
-def new_note(author, patient, *, kind=domain.NoteKind.PROGRESS_NOTE, format=domain.NoteFormat.SOAP,
-             sections=None, days_ago=0):
+def new_note(
+    author, patient, *, kind=domain.NoteKind.PROGRESS_NOTE, format=domain.NoteFormat.SOAP, sections=None, days_ago=0
+):
     """Return an unsaved domain note by `author` about `patient`."""
     return domain.ClinicalNote(
-        patient_id=patient.id, author=models.staff_of(author), kind=kind, format=format,
+        patient_id=patient.id,
+        author=models.staff_of(author),
+        kind=kind,
+        format=format,
         date_of_service=timezone.localdate() - dt.timedelta(days=days_ago),
         sections=sections if sections is not None else soap(),
     )

@@ -17,9 +17,16 @@ def make_prescriber(username, *, dea_number="BL1234563", credentials="MD"):
     user = make_staff(username)
     user.first_name, user.last_name = username.capitalize(), "Prescriber"
     user.save()
-    audit.audited_save(StaffProfile(
-        user=user, credentials=credentials, is_clinician=True, is_prescriber=True, dea_number=dea_number,
-    ), actor=user)
+    audit.audited_save(
+        StaffProfile(
+            user=user,
+            credentials=credentials,
+            is_clinician=True,
+            is_prescriber=True,
+            dea_number=dea_number,
+        ),
+        actor=user,
+    )
     return user
 
 
@@ -38,9 +45,13 @@ def drnodea(db):
 @pytest.fixture
 def patient(staff):
     """A registered patient (a domain Patient)."""
-    return patients_repository.DjangoPatientRepository(actor=staff).add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    return patients_repository.DjangoPatientRepository(actor=staff).add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
 
 
 @pytest.fixture

@@ -24,11 +24,26 @@ def form_data(response) -> dict:
 def order_form(patient_id, **changes) -> dict:
     """Return the add-page POST data of a valid sertraline order for the patient."""
     return {
-        "patient": str(patient_id), "drug_name": "sertraline", "rxnorm_code": "", "strength": "50 mg",
-        "dose_form": "tablet", "dose_amount": "50", "dose_unit": "mg", "route": "oral",
-        "frequency_kind": "once_daily", "frequency_interval": "", "prn_indication": "", "schedule": "none",
-        "start_date": timezone.localdate().isoformat(), "end_date": "", "quantity": "30", "refills": "2",
-        "instructions": "", "allergy_override_reason": "", "duplicate_override_reason": "", "version": "1",
+        "patient": str(patient_id),
+        "drug_name": "sertraline",
+        "rxnorm_code": "",
+        "strength": "50 mg",
+        "dose_form": "tablet",
+        "dose_amount": "50",
+        "dose_unit": "mg",
+        "route": "oral",
+        "frequency_kind": "once_daily",
+        "frequency_interval": "",
+        "prn_indication": "",
+        "schedule": "none",
+        "start_date": timezone.localdate().isoformat(),
+        "end_date": "",
+        "quantity": "30",
+        "refills": "2",
+        "instructions": "",
+        "allergy_override_reason": "",
+        "duplicate_override_reason": "",
+        "version": "1",
         **changes,
     }
 

@@ -32,9 +32,16 @@ def pg_dump_hits(markers: list[str]) -> list[str]:
     settings = connection.settings_dict
     environment = {**os.environ, "PGPASSWORD": settings.get("PASSWORD") or ""}
     command = [
-        shutil.which("pg_dump") or "pg_dump", "--data-only", "--no-owner",
-        "-h", settings.get("HOST") or "127.0.0.1", "-p", str(settings.get("PORT") or 5432),
-        "-U", settings.get("USER") or "postgres", settings["NAME"],
+        shutil.which("pg_dump") or "pg_dump",
+        "--data-only",
+        "--no-owner",
+        "-h",
+        settings.get("HOST") or "127.0.0.1",
+        "-p",
+        str(settings.get("PORT") or 5432),
+        "-U",
+        settings.get("USER") or "postgres",
+        settings["NAME"],
     ]
     dump = subprocess.run(command, capture_output=True, text=True, env=environment, check=True).stdout
     assert "COPY public.patients_patient" in dump, "the dump does not contain the patient table"

@@ -26,14 +26,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--clinician", required=True, metavar="USERNAME", help="The clinician whose day to print.")
-        parser.add_argument("--date", metavar="YYYY-MM-DD", help="The day to print (default: today, in the clinic's time zone).")
-        parser.add_argument("--actor", required=True, metavar="USERNAME", help="The staff user printing the sheet (recorded in the access log).")
+        parser.add_argument(
+            "--date", metavar="YYYY-MM-DD", help="The day to print (default: today, in the clinic's time zone)."
+        )
+        parser.add_argument(
+            "--actor",
+            required=True,
+            metavar="USERNAME",
+            help="The staff user printing the sheet (recorded in the access log).",
+        )
 
     def handle(self, *args, clinician, date, actor, **options):
         reader = active_staff(actor)
         day = iso_date(date) if date else timezone.localdate()
         user = repository.bookable_clinicians().filter(username=clinician).first()
         if user is None:
-            raise CommandError(f"--clinician {clinician!r} is not an active clinician (a user with a clinician staff profile).")
+            raise CommandError(
+                f"--clinician {clinician!r} is not an active clinician (a user with a clinician staff profile)."
+            )
         sheet = schedule.day_sheet(clinician=user, day=day, reader=reader, action="print day sheet")
         self.stdout.write(schedule.format_text(sheet), ending="")

@@ -20,10 +20,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--actor", required=True, metavar="USERNAME", help="The staff user the changes are attributed to.")
-        parser.add_argument("--dry-run", action="store_true", help="List the appointments that would be marked; change nothing.")
         parser.add_argument(
-            "--grace-minutes", type=int, metavar="MINUTES",
+            "--actor", required=True, metavar="USERNAME", help="The staff user the changes are attributed to."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List the appointments that would be marked; change nothing."
+        )
+        parser.add_argument(
+            "--grace-minutes",
+            type=int,
+            metavar="MINUTES",
             help="Override the grace period after an appointment's end (default: NOVAMIND_NO_SHOW_GRACE_MINUTES).",
         )
 
@@ -44,10 +50,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  {describe(appointment, mrns)}")
         for appointment, reason in run.skipped:
             self.stderr.write(f"  skipped {describe(appointment, mrns)}: {reason}")
-        self.stdout.write(self.style.SUCCESS(
-            f"{verb} {len(listed)} appointment(s) as no-show (grace {int(grace.total_seconds() // 60)} min)"
-            + (f"; {len(run.skipped)} skipped because they changed meanwhile." if run.skipped else ".")
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {len(listed)} appointment(s) as no-show (grace {int(grace.total_seconds() // 60)} min)"
+                + (f"; {len(run.skipped)} skipped because they changed meanwhile." if run.skipped else ".")
+            )
+        )
 
 
 def mrn_of(patient_ids) -> dict:

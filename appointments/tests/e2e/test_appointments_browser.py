@@ -89,7 +89,9 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
     def test_the_day_sheet_and_a_late_cancellation_with_a_reason(self):
         driver = self.driver
         repo = DjangoAppointmentRepository(actor=self.desk)
-        soon = services.appointment_book(appointments=repo, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2)))
+        soon = services.appointment_book(
+            appointments=repo, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2))
+        )
         self.sign_in("frontdesk")
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/")
@@ -116,6 +118,9 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
 
 def _visit(test, start):
     return domain.Appointment(
-        patient_id=test.patient.id, clinician_id=test.clinician.pk, start=start,
-        end=start + dt.timedelta(minutes=50), room_id=test.room.pk,
+        patient_id=test.patient.id,
+        clinician_id=test.clinician.pk,
+        start=start,
+        end=start + dt.timedelta(minutes=50),
+        room_id=test.room.pk,
     )

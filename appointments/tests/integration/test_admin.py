@@ -25,11 +25,17 @@ def form_data(patient, clinician, room, *, start=None, minutes=50, **overrides):
     start = timezone.localtime(start or local())
     end = start + dt.timedelta(minutes=minutes)
     data = {
-        "patient": str(patient.id), "clinician": str(clinician.pk),
-        "start_0": start.strftime("%Y-%m-%d"), "start_1": start.strftime("%H:%M:%S"),
-        "end_0": end.strftime("%Y-%m-%d"), "end_1": end.strftime("%H:%M:%S"),
-        "kind": "therapy", "modality": "in_person", "room": str(room.pk) if room else "",
-        "reason_for_visit": "low mood", "version": "1",
+        "patient": str(patient.id),
+        "clinician": str(clinician.pk),
+        "start_0": start.strftime("%Y-%m-%d"),
+        "start_1": start.strftime("%H:%M:%S"),
+        "end_0": end.strftime("%Y-%m-%d"),
+        "end_1": end.strftime("%H:%M:%S"),
+        "kind": "therapy",
+        "modality": "in_person",
+        "room": str(room.pk) if room else "",
+        "reason_for_visit": "low mood",
+        "version": "1",
     }
     data.update(overrides)
     return data
@@ -47,6 +53,7 @@ def booked(repo, visit):
 
 # --- booking -------------------------------------------------------------------------------------
 
+
 def test_booking_from_the_admin_is_attributed_and_kept_in_history(staff_client, staff, patient, clinician, room):
     response = staff_client.post(reverse(ADD), form_data(patient, clinician, room))
     assert response.status_code == 302, errors_of(response)
@@ -57,14 +64,19 @@ def test_booking_from_the_admin_is_attributed_and_kept_in_history(staff_client, 
     assert LogEntry.objects.get().object_repr == f"appointment {str(row.pk)[:8]}"
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    ({"minutes": -30}, "end", "end after it starts"),
-    ({"minutes": 0}, "end", "end after it starts"),
-    ({"minutes": 24 * 60}, "end", "at most 4 h"),
-    ({"modality": "telehealth"}, "room", "telehealth visit has no room"),
-    ({"room": ""}, "room", "Choose a room"),
-])
-def test_bad_input_is_a_field_error_and_nothing_is_written(staff_client, patient, clinician, room, overrides, field, words):
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        ({"minutes": -30}, "end", "end after it starts"),
+        ({"minutes": 0}, "end", "end after it starts"),
+        ({"minutes": 24 * 60}, "end", "at most 4 h"),
+        ({"modality": "telehealth"}, "room", "telehealth visit has no room"),
+        ({"room": ""}, "room", "Choose a room"),
+    ],
+)
+def test_bad_input_is_a_field_error_and_nothing_is_written(
+    staff_client, patient, clinician, room, overrides, field, words
+):
     overrides = dict(overrides)
     minutes = overrides.pop("minutes", 50)
     data = {**form_data(patient, clinician, room, minutes=minutes), **overrides}
@@ -74,7 +86,11 @@ def test_bad_input_is_a_field_error_and_nothing_is_written(staff_client, patient
 
 
 def test_a_booking_over_an_existing_one_is_a_form_error_linking_to_the_clashing_appointment(
-    staff_client, booked, other_patient, clinician, other_room,
+    staff_client,
+    booked,
+    other_patient,
+    clinician,
+    other_room,
 ):
     response = staff_client.post(reverse(ADD), form_data(other_patient, clinician, other_room, start=local(1, 10, 30)))
     errors = errors_of(response)
@@ -84,7 +100,11 @@ def test_a_booking_over_an_existing_one_is_a_form_error_linking_to_the_clashing_
 
 
 def test_a_booking_for_a_patient_already_booked_elsewhere_names_the_patient_field(
-    staff_client, booked, patient, other_clinician, other_room,
+    staff_client,
+    booked,
+    patient,
+    other_clinician,
+    other_room,
 ):
     errors = errors_of(staff_client.post(reverse(ADD), form_data(patient, other_clinician, other_room)))
     assert "patient already has an appointment" in errors["patient"][0]
@@ -99,12 +119,18 @@ def test_the_clinician_choice_offers_only_clinicians(staff_client, clinician, ot
 def test_the_add_page_takes_a_start_from_the_day_sheet_link(staff_client, clinician):
     response = staff_client.get(reverse(ADD), {"clinician": clinician.pk, "start": "2030-01-07T09:00"})
     initial = response.context["adminform"].form.initial
-    assert timezone.localtime(initial["start"]).hour == 9 and initial["end"] - initial["start"] == dt.timedelta(minutes=50)
+    assert timezone.localtime(initial["start"]).hour == 9 and initial["end"] - initial["start"] == dt.timedelta(
+        minutes=50
+    )
     assert staff_client.get(reverse(ADD), {"start": "garbage"}).status_code == 200
 
 
-def test_moving_a_booking_checks_conflicts_and_records_the_move(staff_client, booked, patient, clinician, room, repo, visit, other_patient, other_room):
-    other = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 14)))
+def test_moving_a_booking_checks_conflicts_and_records_the_move(
+    staff_client, booked, patient, clinician, room, repo, visit, other_patient, other_room
+):
+    other = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 14))
+    )
     clash = form_data(patient, clinician, room, start=local(1, 14, 20))
     errors = errors_of(staff_client.post(change_url(booked.id), clash))
     assert str(other.id)[:8] in errors["clinician"][0]
@@ -137,7 +163,12 @@ def test_garbage_or_unknown_ids_are_404_on_every_appointment_page(staff_client):
         assert staff_client.get(f"/admin/appointments/appointment/not-a-uuid/{suffix}/").status_code == 404
     unknown = "00000000-0000-0000-0000-000000000000"
     assert staff_client.get(f"/admin/appointments/appointment/{unknown}/cancel/").status_code == 404
-    assert staff_client.post(f"/admin/appointments/appointment/{unknown}/transition/", {"action": "check_in", "version": "1"}).status_code == 404
+    assert (
+        staff_client.post(
+            f"/admin/appointments/appointment/{unknown}/transition/", {"action": "check_in", "version": "1"}
+        ).status_code
+        == 404
+    )
 
 
 def test_appointments_cannot_be_deleted_from_the_admin(staff_client, booked):
@@ -145,6 +176,7 @@ def test_appointments_cannot_be_deleted_from_the_admin(staff_client, booked):
 
 
 # --- buttons -------------------------------------------------------------------------------------
+
 
 def press(client, appointment_id, action, version):
     url = reverse("admin:appointments_appointment_transition", args=[appointment_id])
@@ -164,7 +196,11 @@ def test_check_in_then_complete_with_the_buttons(staff_client, staff, booked):
     press(staff_client, booked.id, "complete", 2)
     row = models.Appointment.objects.get(pk=booked.id)
     assert row.status == "completed" and row.updated_by == staff
-    assert [h.history_change_reason for h in row.history.order_by("history_date")] == ["Booked", "Checked in", "Completed"]
+    assert [h.history_change_reason for h in row.history.order_by("history_date")] == [
+        "Booked",
+        "Checked in",
+        "Completed",
+    ]
     assert LogEntry.objects.filter(object_id=str(booked.id)).count() == 2
 
 
@@ -210,6 +246,7 @@ def test_a_user_without_change_permission_gets_no_buttons_and_a_403(client, book
 
 # --- cancel and reschedule pages -----------------------------------------------------------------
 
+
 def test_cancelling_inside_the_window_says_so_and_flags_it_late(staff_client, repo, visit):
     soon = services.appointment_book(appointments=repo, appointment=visit(start=timezone.now() + dt.timedelta(hours=3)))
     url = reverse("admin:appointments_appointment_cancel", args=[soon.id])
@@ -229,20 +266,31 @@ def test_cancelling_without_a_reason_is_a_field_error(staff_client, booked):
 
 
 def test_cancel_this_and_all_future_from_the_page(staff_client, repo, patient, clinician, room):
-    weekly = domain.Series(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk)
+    weekly = domain.Series(
+        patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
+    )
     _, occurrences = services.series_book(appointments=repo, series=weekly)
     url = reverse("admin:appointments_appointment_cancel", args=[occurrences[1].id])
     assert "scope" in staff_client.get(url).context["form"].fields
     staff_client.post(url, {"by": "clinic", "reason": "clinician leaving", "scope": "series", "version": "1"})
-    assert list(models.Appointment.objects.order_by("start").values_list("status", flat=True)) == ["scheduled", *["cancelled"] * 3]
+    assert list(models.Appointment.objects.order_by("start").values_list("status", flat=True)) == [
+        "scheduled",
+        *["cancelled"] * 3,
+    ]
 
 
 def test_rescheduling_from_the_page_links_old_and_new(staff_client, booked, clinician, room):
     url = reverse("admin:appointments_appointment_reschedule", args=[booked.id])
     new_start = timezone.localtime(local(2, 15))
     data = {
-        "start_0": new_start.strftime("%Y-%m-%d"), "start_1": "15:00", "end_0": new_start.strftime("%Y-%m-%d"), "end_1": "15:50",
-        "clinician": str(clinician.pk), "modality": "in_person", "room": str(room.pk), "version": "1",
+        "start_0": new_start.strftime("%Y-%m-%d"),
+        "start_1": "15:00",
+        "end_0": new_start.strftime("%Y-%m-%d"),
+        "end_1": "15:50",
+        "clinician": str(clinician.pk),
+        "modality": "in_person",
+        "room": str(room.pk),
+        "version": "1",
     }
     response = staff_client.post(url, data)
     old = models.Appointment.objects.get(pk=booked.id)
@@ -252,24 +300,46 @@ def test_rescheduling_from_the_page_links_old_and_new(staff_client, booked, clin
     assert str(booked.id)[:8] in page.content.decode()
 
 
-def test_rescheduling_into_a_clash_shows_the_clash_and_changes_nothing(staff_client, booked, repo, visit, other_patient, other_room, clinician, room):
-    blocker = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(2, 15)))
+def test_rescheduling_into_a_clash_shows_the_clash_and_changes_nothing(
+    staff_client, booked, repo, visit, other_patient, other_room, clinician, room
+):
+    blocker = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(2, 15))
+    )
     url = reverse("admin:appointments_appointment_reschedule", args=[booked.id])
     day = timezone.localtime(local(2)).strftime("%Y-%m-%d")
-    response = staff_client.post(url, {
-        "start_0": day, "start_1": "15:10", "end_0": day, "end_1": "16:00", "clinician": str(clinician.pk),
-        "modality": "in_person", "room": str(room.pk), "version": "1",
-    })
+    response = staff_client.post(
+        url,
+        {
+            "start_0": day,
+            "start_1": "15:10",
+            "end_0": day,
+            "end_1": "16:00",
+            "clinician": str(clinician.pk),
+            "modality": "in_person",
+            "room": str(room.pk),
+            "version": "1",
+        },
+    )
     assert response.status_code == 200 and str(blocker.id)[:8] in response.context["form"].errors["clinician"][0]
-    assert models.Appointment.objects.get(pk=booked.id).status == "scheduled" and models.Appointment.objects.count() == 2
+    assert (
+        models.Appointment.objects.get(pk=booked.id).status == "scheduled" and models.Appointment.objects.count() == 2
+    )
 
 
 # --- list actions, filters and the day sheet -----------------------------------------------------
 
-def test_list_actions_change_what_they_may_and_report_what_they_may_not(staff_client, repo, visit, other_patient, other_room):
+
+def test_list_actions_change_what_they_may_and_report_what_they_may_not(
+    staff_client, repo, visit, other_patient, other_room
+):
     started = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=5)))
-    future = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(3)))
-    response = staff_client.post(reverse(CHANGELIST), {"action": "no_show_selected", "_selected_action": [started.id, future.id]}, follow=True)
+    future = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(3))
+    )
+    response = staff_client.post(
+        reverse(CHANGELIST), {"action": "no_show_selected", "_selected_action": [started.id, future.id]}, follow=True
+    )
     text = " ".join(str(m) for m in response.context["messages"])
     assert "before the appointment has started" in text
     assert models.Appointment.objects.get(pk=started.id).status == "no_show"
@@ -281,31 +351,64 @@ def test_the_cancel_action_asks_for_a_reason_first_then_cancels(staff_client, bo
     page = staff_client.post(url, {"action": "cancel_selected", "_selected_action": [booked.id]})
     assert page.status_code == 200 and "form" in page.context
     assert models.Appointment.objects.get(pk=booked.id).status == "scheduled"
-    missing = staff_client.post(url, {"action": "cancel_selected", "_selected_action": [booked.id], "apply": "1", "by": "clinic", "reason": ""})
+    missing = staff_client.post(
+        url, {"action": "cancel_selected", "_selected_action": [booked.id], "apply": "1", "by": "clinic", "reason": ""}
+    )
     assert "reason" in missing.context["form"].errors
-    staff_client.post(url, {"action": "cancel_selected", "_selected_action": [booked.id], "apply": "1", "by": "clinic", "reason": "closure"})
+    staff_client.post(
+        url,
+        {
+            "action": "cancel_selected",
+            "_selected_action": [booked.id],
+            "apply": "1",
+            "by": "clinic",
+            "reason": "closure",
+        },
+    )
     assert models.Appointment.objects.get(pk=booked.id).cancelled_by == "clinic"
 
 
-def test_the_list_filters_by_clinician_status_kind_and_date(staff_client, repo, visit, clinician, other_clinician, other_patient, other_room):
+def test_the_list_filters_by_clinician_status_kind_and_date(
+    staff_client, repo, visit, clinician, other_clinician, other_patient, other_room
+):
     mine = services.appointment_book(appointments=repo, appointment=visit())
-    services.appointment_book(appointments=repo, appointment=visit(clinician_id=other_clinician.pk, patient_id=other_patient.id, room_id=other_room.pk))
+    services.appointment_book(
+        appointments=repo,
+        appointment=visit(clinician_id=other_clinician.pk, patient_id=other_patient.id, room_id=other_room.pk),
+    )
     url = reverse(CHANGELIST)
     day = timezone.localtime(mine.start)
     assert staff_client.get(url, {"clinician": clinician.pk}).context["cl"].result_count == 1
-    assert staff_client.get(url, {"status__exact": "scheduled", "kind__exact": "therapy"}).context["cl"].result_count == 2
-    assert staff_client.get(url, {"start__year": day.year, "start__month": day.month, "start__day": day.day}).context["cl"].result_count == 2
+    assert (
+        staff_client.get(url, {"status__exact": "scheduled", "kind__exact": "therapy"}).context["cl"].result_count == 2
+    )
+    assert (
+        staff_client.get(url, {"start__year": day.year, "start__month": day.month, "start__day": day.day})
+        .context["cl"]
+        .result_count
+        == 2
+    )
     assert staff_client.get(url, {"clinician": "garbage"}).context["cl"].result_count == 0
-    choices = [choice["display"] for spec in staff_client.get(url).context["cl"].filter_specs
-               if spec.title == "clinician" for choice in spec.choices(staff_client.get(url).context["cl"])]
+    choices = [
+        choice["display"]
+        for spec in staff_client.get(url).context["cl"].filter_specs
+        if spec.title == "clinician"
+        for choice in spec.choices(staff_client.get(url).context["cl"])
+    ]
     assert "Drno Drno, LCSW" in choices or any("LCSW" in c for c in choices)
 
 
-def test_the_day_sheet_shows_the_clinicians_day_in_order_and_logs_the_access(staff_client, staff, repo, visit, clinician, other_patient, other_room):
+def test_the_day_sheet_shows_the_clinicians_day_in_order_and_logs_the_access(
+    staff_client, staff, repo, visit, clinician, other_patient, other_room
+):
     late = services.appointment_book(appointments=repo, appointment=visit(start=local(1, 15)))
-    early = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 9)))
+    early = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 9))
+    )
     day = timezone.localtime(local(1)).date()
-    response = staff_client.get(reverse("admin:appointments_appointment_day"), {"clinician": clinician.pk, "date": day.isoformat()})
+    response = staff_client.get(
+        reverse("admin:appointments_appointment_day"), {"clinician": clinician.pk, "date": day.isoformat()}
+    )
     sheet = response.context["sheet"]
     assert [row.appointment.id for row in sheet.rows] == [early.id, late.id]
     assert "09:00–09:50" in response.content.decode() and sheet.booked_minutes == 100
@@ -315,44 +418,72 @@ def test_the_day_sheet_shows_the_clinicians_day_in_order_and_logs_the_access(sta
 def test_the_day_sheet_defaults_to_today_and_refuses_a_bad_date_gently(staff_client, clinician):
     page = staff_client.get(reverse("admin:appointments_appointment_day"))
     assert page.status_code == 200 and page.context["sheet"].day == timezone.localdate()
-    bad = staff_client.get(reverse("admin:appointments_appointment_day"), {"clinician": clinician.pk, "date": "2026-02-31"})
+    bad = staff_client.get(
+        reverse("admin:appointments_appointment_day"), {"clinician": clinician.pk, "date": "2026-02-31"}
+    )
     assert bad.status_code == 200 and "date" in bad.context["form"].errors and bad.context["sheet"] is None
 
 
 # --- the patient page ----------------------------------------------------------------------------
 
+
 def test_the_patient_page_lists_upcoming_and_past_appointments(staff_client, repo, visit, patient):
     past = repo.add(visit(start=timezone.now() - dt.timedelta(hours=3)))
     upcoming = services.appointment_book(appointments=repo, appointment=visit(start=local(2)))
     response = staff_client.get(reverse("admin:patients_patient_change", args=[patient.id]))
-    listings = {formset.formset.prefix: [form.instance.pk for form in formset.formset.forms] for formset in response.context["inline_admin_formsets"] if formset.opts.model is models.Appointment}
+    listings = {
+        formset.formset.prefix: [form.instance.pk for form in formset.formset.forms]
+        for formset in response.context["inline_admin_formsets"]
+        if formset.opts.model is models.Appointment
+    }
     assert list(listings.values()) == [[upcoming.id], [past.id]]
     assert change_url(upcoming.id) in response.content.decode()
 
 
-def test_the_appointment_listings_add_no_error_to_a_patient_form_posted_without_them(staff_client, repo, visit, patient):
+def test_the_appointment_listings_add_no_error_to_a_patient_form_posted_without_them(
+    staff_client, repo, visit, patient
+):
     """Read-only listings take no input, so a POST that lacks their management form is fine."""
     services.appointment_book(appointments=repo, appointment=visit())
     data = {
-        "legal_first_name": "Robin", "legal_last_name": "Okafor", "date_of_birth": "1990-05-17",
-        "sex_assigned_at_birth": "unknown", "version": "1",
+        "legal_first_name": "Robin",
+        "legal_last_name": "Okafor",
+        "date_of_birth": "1990-05-17",
+        "sex_assigned_at_birth": "unknown",
+        "version": "1",
     }
     response = staff_client.post(reverse("admin:patients_patient_change", args=[patient.id]), data)
-    ours = [f.formset for f in (response.context or {}).get("inline_admin_formsets", []) if f.opts.model is models.Appointment]
+    ours = [
+        f.formset
+        for f in (response.context or {}).get("inline_admin_formsets", [])
+        if f.opts.model is models.Appointment
+    ]
     assert response.status_code == 302 or (
-        len(ours) == 2 and all(formset.is_valid() and not formset.non_form_errors() for formset in ours)
+        len(ours) == 2
+        and all(formset.is_valid() and not formset.non_form_errors() for formset in ours)
         and not response.context["adminform"].form.errors
     )
 
 
 # --- series --------------------------------------------------------------------------------------
 
+
 def series_data(patient, clinician, room, **overrides):
     start = timezone.localtime(local(1))
     data = {
-        "patient": str(patient.id), "clinician": str(clinician.pk), "start_0": start.strftime("%Y-%m-%d"), "start_1": "10:00",
-        "end_0": start.strftime("%Y-%m-%d"), "end_1": "10:50", "frequency": "weekly", "count": "4", "until": "",
-        "kind": "therapy", "modality": "in_person", "room": str(room.pk), "reason_for_visit": "CBT",
+        "patient": str(patient.id),
+        "clinician": str(clinician.pk),
+        "start_0": start.strftime("%Y-%m-%d"),
+        "start_1": "10:00",
+        "end_0": start.strftime("%Y-%m-%d"),
+        "end_1": "10:50",
+        "frequency": "weekly",
+        "count": "4",
+        "until": "",
+        "kind": "therapy",
+        "modality": "in_person",
+        "room": str(room.pk),
+        "reason_for_visit": "CBT",
     }
     data.update(overrides)
     return data
@@ -363,9 +494,15 @@ def test_series_add_goes_to_the_plan_page(staff_client):
     assert response.status_code == 302 and response["Location"] == reverse("admin:appointments_appointmentseries_plan")
 
 
-def test_checking_a_series_lists_its_dates_and_clashes_and_books_nothing(staff_client, repo, visit, patient, clinician, room, other_patient, other_room):
-    blocker = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(8, 10, 30)))
-    response = staff_client.post(reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_check": "1"})
+def test_checking_a_series_lists_its_dates_and_clashes_and_books_nothing(
+    staff_client, repo, visit, patient, clinician, room, other_patient, other_room
+):
+    blocker = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(8, 10, 30))
+    )
+    response = staff_client.post(
+        reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_check": "1"}
+    )
     assert response.status_code == 200 and len(response.context["plan"]) == 4
     assert response.context["clashes"] == 1 and not response.context["bookable"]
     assert str(blocker.id)[:8] in response.context["plan"][1][1][0][0]
@@ -384,26 +521,40 @@ def test_booking_a_clear_series_creates_all_its_appointments(staff_client, patie
     assert all(change_url(pk) in page for pk in models.Appointment.objects.values_list("pk", flat=True))
 
 
-def test_booking_a_clashing_series_books_nothing_and_shows_the_clash(staff_client, repo, visit, patient, clinician, room, other_patient, other_room):
-    services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(15, 10)))
-    response = staff_client.post(reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_book": "1"})
+def test_booking_a_clashing_series_books_nothing_and_shows_the_clash(
+    staff_client, repo, visit, patient, clinician, room, other_patient, other_room
+):
+    services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(15, 10))
+    )
+    response = staff_client.post(
+        reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_book": "1"}
+    )
     assert response.status_code == 200 and "1 of the 4" in str(response.context["form"].non_field_errors())
     assert models.AppointmentSeries.objects.count() == 0 and models.Appointment.objects.count() == 1
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"count": "", "until": ""}, "count"),
-    ({"modality": "telehealth"}, "room"),
-    ({"count": "60"}, "count"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"count": "", "until": ""}, "count"),
+        ({"modality": "telehealth"}, "room"),
+        ({"count": "60"}, "count"),
+    ],
+)
 def test_bad_series_input_is_a_field_error(staff_client, patient, clinician, room, overrides, field):
-    response = staff_client.post(reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), **overrides, "_check": "1"})
+    response = staff_client.post(
+        reverse("admin:appointments_appointmentseries_plan"),
+        {**series_data(patient, clinician, room), **overrides, "_check": "1"},
+    )
     assert field in response.context["form"].errors
     assert models.Appointment.objects.count() == 0
 
 
 def test_a_booked_series_is_read_only(staff_client, repo, patient, clinician, room):
-    weekly = domain.Series(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=2, room_id=room.pk)
+    weekly = domain.Series(
+        patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=2, room_id=room.pk
+    )
     stored, _ = services.series_book(appointments=repo, series=weekly)
     url = reverse("admin:appointments_appointmentseries_change", args=[stored.id])
     assert staff_client.post(url, {"count": "9"}).status_code == 403
@@ -412,6 +563,7 @@ def test_a_booked_series_is_read_only(staff_client, repo, patient, clinician, ro
 
 def test_the_race_a_form_cannot_see_is_a_clear_message_not_a_500(staff_client, patient, clinician, room, monkeypatch):
     """If the database refuses the save (a booking committed after our check), nothing is saved."""
+
     def refuse(row, *, actor, reason, validate=True):
         raise domain.BookingConflict([], timezone.get_current_timezone())
 
@@ -422,9 +574,13 @@ def test_the_race_a_form_cannot_see_is_a_clear_message_not_a_500(staff_client, p
     assert models.Appointment.objects.count() == 0 and LogEntry.objects.count() == 0
 
 
-def test_check_in_and_complete_actions_work_on_several_appointments(staff_client, repo, visit, other_patient, other_room):
+def test_check_in_and_complete_actions_work_on_several_appointments(
+    staff_client, repo, visit, other_patient, other_room
+):
     first = services.appointment_book(appointments=repo, appointment=visit())
-    second = services.appointment_book(appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 12)))
+    second = services.appointment_book(
+        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 12))
+    )
     url = reverse(CHANGELIST)
     staff_client.post(url, {"action": "check_in_selected", "_selected_action": [first.id, second.id]})
     staff_client.post(url, {"action": "complete_selected", "_selected_action": [first.id]})
@@ -434,7 +590,9 @@ def test_check_in_and_complete_actions_work_on_several_appointments(staff_client
     assert "completed, which is final" in " ".join(str(m) for m in response.context["messages"])
 
 
-def test_reverting_a_completed_visit_to_its_scheduled_version_is_refused(staff_client, repo, booked, patient, clinician, room):
+def test_reverting_a_completed_visit_to_its_scheduled_version_is_refused(
+    staff_client, repo, booked, patient, clinician, room
+):
     services.appointment_check_in(appointments=repo, appointment_id=booked.id)
     services.appointment_complete(appointments=repo, appointment_id=booked.id)
     first = models.Appointment.history.filter(id=booked.id).order_by("history_date").first()

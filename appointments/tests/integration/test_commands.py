@@ -26,9 +26,14 @@ def run(*args):
 
 # --- mark_no_shows -------------------------------------------------------------------------------
 
-def test_mark_no_shows_marks_overdue_visits_attributed_to_the_actor(repo, visit, staff, other_staff, other_patient, other_room):
+
+def test_mark_no_shows_marks_overdue_visits_attributed_to_the_actor(
+    repo, visit, staff, other_staff, other_patient, other_room
+):
     overdue = repo.add(visit(start=timezone.now() - dt.timedelta(hours=3)))
-    recent = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=80), patient_id=other_patient.id, room_id=other_room.pk))
+    recent = repo.add(
+        visit(start=timezone.now() - dt.timedelta(minutes=80), patient_id=other_patient.id, room_id=other_room.pk)
+    )
     out, _ = run("mark_no_shows", "--actor", other_staff.username)
     assert "Marked 1 appointment(s) as no-show (grace 60 min)." in out and str(overdue.id)[:8] in out
     row = models.Appointment.objects.get(pk=overdue.id)
@@ -57,10 +62,13 @@ def test_mark_no_shows_grace_can_be_overridden(repo, visit):
     assert "Marked 1" in out and models.Appointment.objects.get(pk=recent.id).status == "no_show"
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--actor", "nobody"], "no user named"),
-    (["--actor", "alice", "--grace-minutes", "-5"], "cannot be negative"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--actor", "nobody"], "no user named"),
+        (["--actor", "alice", "--grace-minutes", "-5"], "cannot be negative"),
+    ],
+)
 def test_mark_no_shows_refuses_bad_input_with_a_clear_error(staff, args, words):
     with pytest.raises(CommandError, match=words):
         run("mark_no_shows", *args)
@@ -77,9 +85,17 @@ def test_mark_no_shows_requires_an_actor_and_refuses_an_inactive_one(staff):
 
 # --- day_sheet -----------------------------------------------------------------------------------
 
-def test_day_sheet_prints_the_day_in_order_and_logs_the_access(repo, visit, staff, clinician, patient, other_patient, other_room):
+
+def test_day_sheet_prints_the_day_in_order_and_logs_the_access(
+    repo, visit, staff, clinician, patient, other_patient, other_room
+):
     services.appointment_book(appointments=repo, appointment=visit(start=local(1, 14)))
-    early = services.appointment_book(appointments=repo, appointment=visit(start=local(1, 9), patient_id=other_patient.id, room_id=other_room.pk, modality=domain.Modality.IN_PERSON))
+    early = services.appointment_book(
+        appointments=repo,
+        appointment=visit(
+            start=local(1, 9), patient_id=other_patient.id, room_id=other_room.pk, modality=domain.Modality.IN_PERSON
+        ),
+    )
     services.appointment_cancel(appointments=repo, appointment_id=early.id, by="patient", reason="ill")
     day = timezone.localtime(local(1)).date().isoformat()
     out, _ = run("day_sheet", "--clinician", clinician.username, "--date", day, "--actor", staff.username)
@@ -93,12 +109,15 @@ def test_day_sheet_prints_the_day_in_order_and_logs_the_access(repo, visit, staf
     assert AccessLogEntry.objects.filter(action="print day sheet", user=staff).count() == 2
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--clinician", "nobody", "--actor", "alice"], "not an active clinician"),
-    (["--clinician", "alice", "--actor", "alice"], "not an active clinician"),
-    (["--clinician", "drwho", "--actor", "alice", "--date", "31/12/2026"], "YYYY-MM-DD"),
-    (["--clinician", "drwho", "--actor", "ghost"], "no user"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--clinician", "nobody", "--actor", "alice"], "not an active clinician"),
+        (["--clinician", "alice", "--actor", "alice"], "not an active clinician"),
+        (["--clinician", "drwho", "--actor", "alice", "--date", "31/12/2026"], "YYYY-MM-DD"),
+        (["--clinician", "drwho", "--actor", "ghost"], "no user"),
+    ],
+)
 def test_day_sheet_refuses_bad_input_with_a_clear_error(staff, clinician, args, words):
     with pytest.raises(CommandError, match=words):
         run("day_sheet", *args)
@@ -110,6 +129,7 @@ def test_day_sheet_of_an_empty_day_says_so(staff, clinician):
 
 
 # --- demo ----------------------------------------------------------------------------------------
+
 
 def test_the_demo_schedule_is_realistic_and_a_second_run_creates_nothing(db):
     command = SeedDemo(stdout=io.StringIO())

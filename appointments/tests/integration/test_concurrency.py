@@ -53,10 +53,17 @@ def test_many_concurrent_bookings_of_one_clinician_slot_let_exactly_one_succeed(
     def booking(patient, room):
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
-            return services.appointment_book(appointments=appointments, appointment=domain.Appointment(
-                patient_id=patient.id, clinician_id=clinician.pk, start=start,
-                end=start + dt.timedelta(minutes=50), room_id=room.pk,
-            ))
+            return services.appointment_book(
+                appointments=appointments,
+                appointment=domain.Appointment(
+                    patient_id=patient.id,
+                    clinician_id=clinician.pk,
+                    start=start,
+                    end=start + dt.timedelta(minutes=50),
+                    room_id=room.pk,
+                ),
+            )
+
         return job
 
     outcomes = run_concurrently([booking(p, r) for p, r in zip(patients, rooms)])
@@ -82,11 +89,15 @@ def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_
     checks = []
 
     def appointment(patient, room):
-        return domain.Appointment(patient_id=patient.id, clinician_id=clinician.pk, start=local(5, 11), end=local(5, 11, 50), room_id=room.pk)
+        return domain.Appointment(
+            patient_id=patient.id, clinician_id=clinician.pk, start=local(5, 11), end=local(5, 11, 50), room_id=room.pk
+        )
 
     def job_a():
         with transaction.atomic():
-            booked = services.appointment_book(appointments=repository.DjangoAppointmentRepository(actor=staff), appointment=appointment(first, room_a))
+            booked = services.appointment_book(
+                appointments=repository.DjangoAppointmentRepository(actor=staff), appointment=appointment(first, room_a)
+            )
             a_booked.set()
             assert b_checked.wait(timeout=30)
             time.sleep(0.5)  # B is now blocked on the exclusion index, waiting for this commit
@@ -122,18 +133,26 @@ def test_two_overlapping_series_booked_at_once_let_exactly_one_succeed_whole(on_
     first_room, second_room = make_room(staff, "Room S1"), make_room(staff, "Room S2")
     # The second series starts a week later, so they share three of their dates.
     weekly = domain.Series(
-        patient_id=first_patient.id, clinician_id=clinician.pk, start=local(2, 9), end=local(2, 9, 50),
-        count=4, room_id=first_room.pk,
+        patient_id=first_patient.id,
+        clinician_id=clinician.pk,
+        start=local(2, 9),
+        end=local(2, 9, 50),
+        count=4,
+        room_id=first_room.pk,
     )
     later = dataclasses.replace(
-        weekly, patient_id=second_patient.id, room_id=second_room.pk,
-        start=weekly.start + dt.timedelta(weeks=1), end=weekly.end + dt.timedelta(weeks=1),
+        weekly,
+        patient_id=second_patient.id,
+        room_id=second_room.pk,
+        start=weekly.start + dt.timedelta(weeks=1),
+        end=weekly.end + dt.timedelta(weeks=1),
     )
 
     def booking(series):
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
             return services.series_book(appointments=appointments, series=series)
+
         return job
 
     outcomes = run_concurrently([booking(weekly), booking(later)])
@@ -151,17 +170,45 @@ def test_the_database_refuses_an_overlap_that_skips_the_python_check(on_postgres
     appointments = repository.DjangoAppointmentRepository(actor=staff)
     first, second = make_patient(staff), make_patient(staff)
     room_a, room_b = make_room(staff, "Room B1"), make_room(staff, "Room B2")
-    kept = appointments.add(domain.Appointment(patient_id=first.id, clinician_id=clinician.pk, start=local(4, 9), end=local(4, 10), room_id=room_a.pk))
+    kept = appointments.add(
+        domain.Appointment(
+            patient_id=first.id, clinician_id=clinician.pk, start=local(4, 9), end=local(4, 10), room_id=room_a.pk
+        )
+    )
     # repository.add runs the single-object rules only; the exclusion constraint is the backstop.
     with pytest.raises(domain.BookingConflict) as caught:
-        appointments.add(domain.Appointment(patient_id=second.id, clinician_id=clinician.pk, start=local(4, 9, 30), end=local(4, 10, 30), room_id=room_b.pk))
+        appointments.add(
+            domain.Appointment(
+                patient_id=second.id,
+                clinician_id=clinician.pk,
+                start=local(4, 9, 30),
+                end=local(4, 10, 30),
+                room_id=room_b.pk,
+            )
+        )
     assert str(kept.id)[:8] in caught.value.errors["clinician"][0]
     with pytest.raises(domain.BookingConflict) as caught:
-        appointments.add(domain.Appointment(patient_id=first.id, clinician_id=make_clinician("drtwo", actor=staff).pk, start=local(4, 9, 30), end=local(4, 10, 30), modality=domain.Modality.TELEHEALTH))
+        appointments.add(
+            domain.Appointment(
+                patient_id=first.id,
+                clinician_id=make_clinician("drtwo", actor=staff).pk,
+                start=local(4, 9, 30),
+                end=local(4, 10, 30),
+                modality=domain.Modality.TELEHEALTH,
+            )
+        )
     assert "patient" in caught.value.errors
     # A cancelled appointment releases the slot in the database too.
     appointments.delete(kept.id, reason="x")
-    assert appointments.add(domain.Appointment(patient_id=second.id, clinician_id=clinician.pk, start=local(4, 9, 30), end=local(4, 10, 30), room_id=room_a.pk))
+    assert appointments.add(
+        domain.Appointment(
+            patient_id=second.id,
+            clinician_id=clinician.pk,
+            start=local(4, 9, 30),
+            end=local(4, 10, 30),
+            room_id=room_a.pk,
+        )
+    )
 
 
 FILLER = 20_000
@@ -191,8 +238,12 @@ def fill_history(*, actor, clinicians, patient):
             FROM generate_series(1, %(count)s) AS i
             """,
             {
-                "actor": actor.pk, "patient": patient.id, "clinicians": [c.pk for c in clinicians],
-                "base": timezone.now() - dt.timedelta(hours=FILLER + 48), "token": token, "count": FILLER,
+                "actor": actor.pk,
+                "patient": patient.id,
+                "clinicians": [c.pk for c in clinicians],
+                "base": timezone.now() - dt.timedelta(hours=FILLER + 48),
+                "token": token,
+                "count": FILLER,
             },
         )
         cursor.execute("ANALYZE appointments_appointment")
@@ -200,14 +251,26 @@ def fill_history(*, actor, clinicians, patient):
 
 @pytest.mark.django_db
 def test_a_clinicians_day_and_the_conflict_check_use_indexes_among_twenty_thousand_visits(
-    on_postgres, staff, clinician, other_clinician, patient, other_patient, room,
+    on_postgres,
+    staff,
+    clinician,
+    other_clinician,
+    patient,
+    other_patient,
+    room,
 ):
     fill_history(actor=staff, clinicians=[clinician, other_clinician], patient=other_patient)
     appointments = repository.DjangoAppointmentRepository(actor=staff)
-    booked = appointments.add(domain.Appointment(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), room_id=room.pk))
+    booked = appointments.add(
+        domain.Appointment(
+            patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), room_id=room.pk
+        )
+    )
 
     start, end = repository.day_bounds(local(1).date())
-    day = models.Appointment.objects.filter(repository.overlap_query(start, end), clinician_id=clinician.pk).order_by("start")
+    day = models.Appointment.objects.filter(repository.overlap_query(start, end), clinician_id=clinician.pk).order_by(
+        "start"
+    )
     day_plan = day.explain(analyze=True, buffers=True)
     assert "Index" in day_plan and "Seq Scan" not in day_plan, day_plan
     # The start range is bounded on both sides, so the scan reads one day, not the history.
@@ -216,9 +279,15 @@ def test_a_clinicians_day_and_the_conflict_check_use_indexes_among_twenty_thousa
     assert pages_read(day_plan) < 30, day_plan  # a sequential scan would read about a thousand
     assert [a.id for a in day] == [booked.id]
 
-    check = models.Appointment.objects.filter(repository.conflict_candidates(
-        start=local(1, 10, 20), end=local(1, 11), clinician_id=clinician.pk, patient_id=patient.id, room_id=room.pk,
-    ))
+    check = models.Appointment.objects.filter(
+        repository.conflict_candidates(
+            start=local(1, 10, 20),
+            end=local(1, 11),
+            clinician_id=clinician.pk,
+            patient_id=patient.id,
+            room_id=room.pk,
+        )
+    )
     check_plan = check.explain(analyze=True, buffers=True)
     assert "Index" in check_plan and "Seq Scan" not in check_plan, check_plan
     assert pages_read(check_plan) < 30, check_plan

@@ -78,7 +78,9 @@ def test_queryset_update_is_refused_so_no_write_escapes_the_history(repo, visit)
         models.Appointment.objects.update(status="completed")
 
 
-def test_list_for_clinician_returns_that_day_in_local_time_in_order(repo, visit, clinician, other_clinician, other_patient, other_room):
+def test_list_for_clinician_returns_that_day_in_local_time_in_order(
+    repo, visit, clinician, other_clinician, other_patient, other_room
+):
     late = repo.add(visit(start=local(1, 16)))
     early = repo.add(visit(start=local(1, 8), patient_id=other_patient.id, room_id=other_room.pk))
     repo.add(visit(start=local(2, 8)))
@@ -100,9 +102,15 @@ def test_list_for_patient_and_upcoming(repo, visit, patient):
     assert [a.id for a in repo.upcoming(patient.id)] == [future.id]
 
 
-def test_overlapping_finds_only_time_holding_appointments_of_the_parties(repo, visit, other_patient, other_room, other_clinician):
+def test_overlapping_finds_only_time_holding_appointments_of_the_parties(
+    repo, visit, other_patient, other_room, other_clinician
+):
     held = repo.add(visit())
-    released = repo.add(visit(start=local(1, 10, 30), clinician_id=other_clinician.pk, patient_id=other_patient.id, room_id=other_room.pk))
+    released = repo.add(
+        visit(
+            start=local(1, 10, 30), clinician_id=other_clinician.pk, patient_id=other_patient.id, room_id=other_room.pk
+        )
+    )
     repo.delete(released.id, reason="x")
     found = repo.overlapping(start=local(1, 10, 20), end=local(1, 11), clinician_id=held.clinician_id)
     assert [a.id for a in found] == [held.id]
@@ -121,7 +129,9 @@ def test_the_check_constraints_back_up_the_domain_on_both_engines(repo, visit, s
         audit.audited_save(row, actor=staff, validate=False)
 
 
-def test_booking_refuses_a_clinician_double_booking_naming_the_clashing_appointment(repo, visit, other_patient, other_room):
+def test_booking_refuses_a_clinician_double_booking_naming_the_clashing_appointment(
+    repo, visit, other_patient, other_room
+):
     first = book(repo, visit)
     with pytest.raises(domain.BookingConflict) as caught:
         book(repo, visit, patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 10, 30))
@@ -130,7 +140,9 @@ def test_booking_refuses_a_clinician_double_booking_naming_the_clashing_appointm
 
 
 def test_booking_refuses_an_inactive_patient_and_a_room_out_of_use(repo, visit, staff, patient, room):
-    patient_repository.DjangoPatientRepository(actor=staff).set_status(patient.id, patient_domain.PatientStatus.INACTIVE)
+    patient_repository.DjangoPatientRepository(actor=staff).set_status(
+        patient.id, patient_domain.PatientStatus.INACTIVE
+    )
     room.is_active = False
     audit.audited_save(room, actor=staff)
     with pytest.raises(RuleViolation) as caught:
@@ -151,7 +163,8 @@ def test_the_whole_lifecycle_is_kept_in_history_with_who_and_when(repo, visit, s
     services.appointment_complete(appointments=repo, appointment_id=booked.id)
     history = list(models.Appointment.history.filter(id=booked.id).order_by("history_date"))
     assert [(h.status, h.history_user.username, h.history_change_reason) for h in history] == [
-        ("scheduled", staff.username, "Booked"), ("checked_in", other_staff.username, "Checked in"),
+        ("scheduled", staff.username, "Booked"),
+        ("checked_in", other_staff.username, "Checked in"),
         ("completed", staff.username, "Completed"),
     ]
     assert history[1].checked_in_at is not None and history[2].status_changed_at >= history[1].checked_in_at
@@ -159,7 +172,9 @@ def test_the_whole_lifecycle_is_kept_in_history_with_who_and_when(repo, visit, s
 
 def test_rescheduling_writes_both_rows_and_links_them(repo, visit):
     booked = book(repo, visit)
-    old, new = services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=local(1, 10, 30), end=local(1, 11, 20))
+    old, new = services.appointment_reschedule(
+        appointments=repo, appointment_id=booked.id, start=local(1, 10, 30), end=local(1, 11, 20)
+    )
     assert models.Appointment.objects.get(pk=old.id).replaced_by_id == new.id
     assert models.Appointment.objects.get(pk=new.id).replaces.pk == old.id
     assert old.status is domain.Status.RESCHEDULED
@@ -169,27 +184,35 @@ def test_rescheduling_into_a_clash_writes_neither_row(repo, visit, other_patient
     booked = book(repo, visit)
     blocker = book(repo, visit, patient_id=other_patient.id, room_id=other_room.pk, start=local(2))
     with pytest.raises(domain.BookingConflict):
-        services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=blocker.start, end=blocker.end)
+        services.appointment_reschedule(
+            appointments=repo, appointment_id=booked.id, start=blocker.start, end=blocker.end
+        )
     assert models.Appointment.objects.count() == 2
     assert repo.get_by_id(booked.id).status is domain.Status.SCHEDULED
 
 
 def test_a_series_is_created_all_or_nothing(repo, visit, patient, clinician, room, other_patient, other_room):
     blocker = book(repo, visit, patient_id=other_patient.id, room_id=other_room.pk, start=local(15))
-    weekly = domain.Series(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk)
+    weekly = domain.Series(
+        patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
+    )
     _, plan = services.series_plan(appointments=repo, series=weekly)
     assert [bool(item.conflicts) for item in plan] == [False, False, True, False]
     assert plan[2].conflicts[0].existing.id == blocker.id
     with pytest.raises(domain.SeriesConflict):
         services.series_book(appointments=repo, series=weekly)
     assert models.Appointment.objects.count() == 1 and models.AppointmentSeries.objects.count() == 0
-    stored, occurrences = services.series_book(appointments=repo, series=dataclasses.replace(weekly, start=local(1, 12), end=local(1, 12, 50)))
+    stored, occurrences = services.series_book(
+        appointments=repo, series=dataclasses.replace(weekly, start=local(1, 12), end=local(1, 12, 50))
+    )
     assert len(occurrences) == 4 and models.Appointment.objects.filter(series_id=stored.id).count() == 4
     assert repo.get_series(stored.id) == stored
 
 
 def test_a_series_that_fails_halfway_leaves_nothing_behind(repo, patient, clinician, room):
-    weekly = domain.Series(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=5, room_id=room.pk)
+    weekly = domain.Series(
+        patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=5, room_id=room.pk
+    )
     series, plan = services.series_plan(appointments=repo, series=weekly)
     occurrences = [item.appointment for item in plan]
     broken = dataclasses.replace(occurrences[3], end=occurrences[3].start)  # the fourth is refused
@@ -200,9 +223,13 @@ def test_a_series_that_fails_halfway_leaves_nothing_behind(repo, patient, clinic
 
 
 def test_cancel_this_and_all_future_in_the_database(repo, patient, clinician, room):
-    weekly = domain.Series(patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk)
+    weekly = domain.Series(
+        patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
+    )
     _, occurrences = services.series_book(appointments=repo, series=weekly)
-    cancelled = services.series_cancel_from(appointments=repo, appointment_id=occurrences[1].id, by="patient", reason="moving")
+    cancelled = services.series_cancel_from(
+        appointments=repo, appointment_id=occurrences[1].id, by="patient", reason="moving"
+    )
     assert len(cancelled) == 3
     statuses = list(models.Appointment.objects.order_by("start").values_list("status", flat=True))
     assert statuses == ["scheduled", "cancelled", "cancelled", "cancelled"]
@@ -210,11 +237,16 @@ def test_cancel_this_and_all_future_in_the_database(repo, patient, clinician, ro
 
 def test_mark_no_shows_through_the_database(repo, visit, other_patient, other_room):
     overdue = repo.add(visit(start=timezone.now() - dt.timedelta(hours=3)))
-    recent = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=70), patient_id=other_patient.id, room_id=other_room.pk))
+    recent = repo.add(
+        visit(start=timezone.now() - dt.timedelta(minutes=70), patient_id=other_patient.id, room_id=other_room.pk)
+    )
     run = services.appointments_mark_no_shows(appointments=repo)
     assert [a.id for a in run.marked] == [overdue.id]
     assert repo.get_by_id(recent.id).status is domain.Status.SCHEDULED
-    assert models.Appointment.history.filter(id=overdue.id).first().history_change_reason == "Marked no-show (not checked in)"
+    assert (
+        models.Appointment.history.filter(id=overdue.id).first().history_change_reason
+        == "Marked no-show (not checked in)"
+    )
 
 
 def test_str_names_an_appointment_without_phi(repo, visit):
@@ -233,7 +265,8 @@ def test_encrypted_fields_cannot_be_filtered_or_ordered(repo, visit):
         models.Appointment.objects.order_by("cancellation_reason")
 
 
-def test_a_patient_may_be_booked_with_two_clinicians_on_the_same_day_without_overlap(repo, visit, other_clinician, other_room):
+def test_a_patient_may_be_booked_with_two_clinicians_on_the_same_day_without_overlap(
+    repo, visit, other_clinician, other_room
+):
     book(repo, visit)
     assert book(repo, visit, clinician_id=other_clinician.pk, room_id=other_room.pk, start=local(1, 11))
-

@@ -45,7 +45,12 @@ class FakeAppointmentRepository:
         if current is None:
             raise NotFound(appointment.id)
         if appointment.audit is None or appointment.audit.version != current.audit.version:
-            raise ConcurrencyError("Appointment", appointment.id, appointment.audit.version if appointment.audit else None, current.audit.version)
+            raise ConcurrencyError(
+                "Appointment",
+                appointment.id,
+                appointment.audit.version if appointment.audit else None,
+                current.audit.version,
+            )
         domain.check_change(current, appointment)
         stored = self._stamp(appointment, current.audit.version + 1)
         self.rows[stored.id] = stored
@@ -54,7 +59,9 @@ class FakeAppointmentRepository:
 
     def delete(self, appointment_id, *, reason):
         current = self.rows[appointment_id]
-        return self.update(current.cancel(at=EPOCH, by=domain.CancelledBy.CLINIC, reason=reason, late_window=dt.timedelta(hours=24)))
+        return self.update(
+            current.cancel(at=EPOCH, by=domain.CancelledBy.CLINIC, reason=reason, late_window=dt.timedelta(hours=24))
+        )
 
     def list_for_patient(self, patient_id):
         return sorted((a for a in self.rows.values() if a.patient_id == patient_id), key=lambda a: a.start)
@@ -66,14 +73,25 @@ class FakeAppointmentRepository:
         )
 
     def upcoming(self, patient_id, *, now=None):
-        return [a for a in self.list_for_patient(patient_id) if a.end > now and a.status in (domain.Status.SCHEDULED, domain.Status.CHECKED_IN)]
+        return [
+            a
+            for a in self.list_for_patient(patient_id)
+            if a.end > now and a.status in (domain.Status.SCHEDULED, domain.Status.CHECKED_IN)
+        ]
 
     def overlapping(self, *, start, end, clinician_id=None, patient_id=None, room_id=None):
         return sorted(
             (
-                a for a in self.rows.values()
-                if a.holds_time and a.start < end and start < a.end
-                and (a.clinician_id == clinician_id or a.patient_id == patient_id or (room_id is not None and a.room_id == room_id))
+                a
+                for a in self.rows.values()
+                if a.holds_time
+                and a.start < end
+                and start < a.end
+                and (
+                    a.clinician_id == clinician_id
+                    or a.patient_id == patient_id
+                    or (room_id is not None and a.room_id == room_id)
+                )
             ),
             key=lambda a: a.start,
         )
@@ -102,7 +120,10 @@ class FakeAppointmentRepository:
         return sorted((a for a in self.rows.values() if a.series_id == series_id), key=lambda a: a.start)
 
     def overdue(self, *, ended_before):
-        return sorted((a for a in self.rows.values() if a.status is domain.Status.SCHEDULED and a.end < ended_before), key=lambda a: a.start)
+        return sorted(
+            (a for a in self.rows.values() if a.status is domain.Status.SCHEDULED and a.end < ended_before),
+            key=lambda a: a.start,
+        )
 
     def party_problems(self, appointment):
         problems = {}
@@ -119,7 +140,11 @@ class FakeAppointmentRepository:
             self.repository = repository
 
         def __enter__(self):
-            self.saved = (copy.copy(self.repository.rows), copy.copy(self.repository.series), list(self.repository.reasons))
+            self.saved = (
+                copy.copy(self.repository.rows),
+                copy.copy(self.repository.series),
+                list(self.repository.reasons),
+            )
 
         def __exit__(self, kind, error, traceback):
             if error is not None:
@@ -128,4 +153,3 @@ class FakeAppointmentRepository:
 
     def _all_or_nothing(self):
         return self._Snapshot(self)
-

@@ -21,7 +21,11 @@ ROOM, OTHER_ROOM = uuid.uuid4(), uuid.uuid4()
 
 def appointment(**changes):
     base = domain.Appointment(
-        id=uuid.uuid4(), patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50),
+        id=uuid.uuid4(),
+        patient_id=PATIENT,
+        clinician_id=7,
+        start=START,
+        end=START + dt.timedelta(minutes=50),
         room_id=ROOM,
     )
     return dataclasses.replace(base, **changes)
@@ -41,7 +45,9 @@ def in_status(status):
         domain.Status.SCHEDULED: booked,
         domain.Status.CHECKED_IN: booked.check_in(at=at),
         domain.Status.COMPLETED: booked.check_in(at=at).complete(at=at + dt.timedelta(minutes=50)),
-        domain.Status.CANCELLED: booked.cancel(at=at - dt.timedelta(days=3), by=domain.CancelledBy.PATIENT, reason="flu", late_window=WINDOW),
+        domain.Status.CANCELLED: booked.cancel(
+            at=at - dt.timedelta(days=3), by=domain.CancelledBy.PATIENT, reason="flu", late_window=WINDOW
+        ),
         domain.Status.NO_SHOW: booked.mark_no_show(at=at + dt.timedelta(hours=2)),
         domain.Status.RESCHEDULED: booked.mark_rescheduled(at=at, replacement_id=uuid.uuid4()),
     }[status]
@@ -52,7 +58,9 @@ def move(item, target):
     return {
         domain.Status.CHECKED_IN: lambda: item.check_in(at=at),
         domain.Status.COMPLETED: lambda: item.complete(at=at),
-        domain.Status.CANCELLED: lambda: item.cancel(at=at, by=domain.CancelledBy.CLINIC, reason="clinician ill", late_window=WINDOW),
+        domain.Status.CANCELLED: lambda: item.cancel(
+            at=at, by=domain.CancelledBy.CLINIC, reason="clinician ill", late_window=WINDOW
+        ),
         domain.Status.NO_SHOW: lambda: item.mark_no_show(at=at),
         domain.Status.RESCHEDULED: lambda: item.mark_rescheduled(at=at, replacement_id=uuid.uuid4()),
     }[target]()
@@ -60,13 +68,16 @@ def move(item, target):
 
 # --- single appointment ----------------------------------------------------------------------
 
+
 def test_a_fifty_minute_in_person_visit_with_a_room_is_valid_and_the_reason_is_trimmed():
     clean = appointment(reason_for_visit="  low mood  ").validated(longest=LONGEST)
     assert clean.reason_for_visit == "low mood" and clean.duration == dt.timedelta(minutes=50)
 
 
 def test_an_appointment_that_ends_before_it_starts_is_refused_on_the_end_field():
-    assert errors_of(appointment(end=START - dt.timedelta(minutes=10))) == {"end": ["The appointment must end after it starts."]}
+    assert errors_of(appointment(end=START - dt.timedelta(minutes=10))) == {
+        "end": ["The appointment must end after it starts."]
+    }
 
 
 def test_a_zero_length_appointment_is_refused():
@@ -144,9 +155,9 @@ def test_every_allowed_transition_succeeds_and_the_result_is_valid(source, targe
     domain.check_change(in_status(source), moved)
 
 
-@pytest.mark.parametrize("source, target", [
-    pair for pair in itertools.product(domain.Status, TARGETS) if pair not in ALLOWED
-], ids=str)
+@pytest.mark.parametrize(
+    "source, target", [pair for pair in itertools.product(domain.Status, TARGETS) if pair not in ALLOWED], ids=str
+)
 def test_every_refused_transition_raises_a_clear_error_on_status_and_changes_nothing(source, target):
     item = in_status(source)
     with pytest.raises(domain.TransitionRefused) as caught:
@@ -177,7 +188,9 @@ def test_a_no_show_cannot_be_recorded_before_the_appointment_started():
 
 def test_a_cancellation_needs_a_reason():
     with pytest.raises(RuleViolation) as caught:
-        appointment().cancel(at=START - dt.timedelta(days=2), by=domain.CancelledBy.PATIENT, reason="  ", late_window=WINDOW)
+        appointment().cancel(
+            at=START - dt.timedelta(days=2), by=domain.CancelledBy.PATIENT, reason="  ", late_window=WINDOW
+        )
     assert "cancellation_reason" in caught.value.errors
 
 
@@ -207,13 +220,18 @@ def test_a_completed_visit_can_no_longer_be_moved_but_a_scheduled_one_can():
 
 # --- late cancellation -----------------------------------------------------------------------
 
+
 def test_a_cancellation_exactly_at_the_window_is_in_time():
-    cancelled = appointment().cancel(at=START - WINDOW, by=domain.CancelledBy.PATIENT, reason="work", late_window=WINDOW)
+    cancelled = appointment().cancel(
+        at=START - WINDOW, by=domain.CancelledBy.PATIENT, reason="work", late_window=WINDOW
+    )
     assert cancelled.late_cancellation is False
 
 
 def test_a_cancellation_one_second_inside_the_window_is_late():
-    cancelled = appointment().cancel(at=START - WINDOW + dt.timedelta(seconds=1), by=domain.CancelledBy.PATIENT, reason="work", late_window=WINDOW)
+    cancelled = appointment().cancel(
+        at=START - WINDOW + dt.timedelta(seconds=1), by=domain.CancelledBy.PATIENT, reason="work", late_window=WINDOW
+    )
     assert cancelled.late_cancellation is True
     assert cancelled.cancelled_by is domain.CancelledBy.PATIENT and cancelled.cancellation_reason == "work"
 
@@ -226,9 +244,15 @@ def test_a_cancellation_after_the_start_is_late_and_the_window_is_configurable()
 
 # --- double booking --------------------------------------------------------------------------
 
+
 def test_a_clinician_cannot_have_two_overlapping_appointments():
     existing = appointment()
-    candidate = appointment(patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(minutes=30), end=START + dt.timedelta(minutes=80))
+    candidate = appointment(
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+        start=START + dt.timedelta(minutes=30),
+        end=START + dt.timedelta(minutes=80),
+    )
     conflicts = domain.find_conflicts(candidate, [existing])
     assert [(c.party, c.existing.id) for c in conflicts] == [(domain.Party.CLINICIAN, existing.id)]
 
@@ -266,15 +290,23 @@ def test_the_conflict_error_names_the_clashing_appointment_and_its_local_time_on
     existing = appointment()
     error = domain.BookingConflict(domain.find_conflicts(appointment(clinician_id=8), [existing]), NY)
     short = str(existing.id)[:8]
-    assert error.errors["patient"] == [f"The patient already has an appointment then: appointment {short}, Tue 3 Mar 2026, 10:00–10:50."]
+    assert error.errors["patient"] == [
+        f"The patient already has an appointment then: appointment {short}, Tue 3 Mar 2026, 10:00–10:50."
+    ]
     assert error.errors["room"] == [f"The room is taken then: appointment {short}, Tue 3 Mar 2026, 10:00–10:50."]
 
 
 # --- series ----------------------------------------------------------------------------------
 
+
 def series(**changes):
     base = domain.Series(
-        patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50), count=6, room_id=ROOM,
+        patient_id=PATIENT,
+        clinician_id=7,
+        start=START,
+        end=START + dt.timedelta(minutes=50),
+        count=6,
+        room_id=ROOM,
     )
     return dataclasses.replace(base, **changes)
 
@@ -285,24 +317,38 @@ def test_a_weekly_series_keeps_its_local_time_across_the_daylight_saving_change(
     assert len(occurrences) == 6
     assert all(o.start.astimezone(NY).hour == 10 and o.duration == dt.timedelta(minutes=50) for o in occurrences)
     assert occurrences[0].start.utcoffset() != occurrences[1].start.utcoffset()
-    assert [o.start.date() for o in occurrences][:3] == [dt.date(2026, 3, 3), dt.date(2026, 3, 10), dt.date(2026, 3, 17)]
+    assert [o.start.date() for o in occurrences][:3] == [
+        dt.date(2026, 3, 3),
+        dt.date(2026, 3, 10),
+        dt.date(2026, 3, 17),
+    ]
 
 
 def test_a_fortnightly_series_until_a_date_includes_that_date():
-    occurrences = series(count=None, until=dt.date(2026, 4, 14), frequency=domain.Frequency.EVERY_TWO_WEEKS).occurrences(NY)
-    assert [o.start.date() for o in occurrences] == [dt.date(2026, 3, 3), dt.date(2026, 3, 17), dt.date(2026, 3, 31), dt.date(2026, 4, 14)]
+    occurrences = series(
+        count=None, until=dt.date(2026, 4, 14), frequency=domain.Frequency.EVERY_TWO_WEEKS
+    ).occurrences(NY)
+    assert [o.start.date() for o in occurrences] == [
+        dt.date(2026, 3, 3),
+        dt.date(2026, 3, 17),
+        dt.date(2026, 3, 31),
+        dt.date(2026, 4, 14),
+    ]
 
 
-@pytest.mark.parametrize("changes, field, words", [
-    ({"count": None}, "count", "number of occurrences or the date"),
-    ({"until": dt.date(2026, 5, 1)}, "count", "not both"),
-    ({"count": 1}, "count", "2 to 52"),
-    ({"count": 53}, "count", "2 to 52"),
-    ({"count": None, "until": dt.date(2026, 3, 3)}, "until", "after the first"),
-    ({"count": None, "until": dt.date(2027, 6, 1)}, "until", "at most a year"),
-    ({"modality": domain.Modality.TELEHEALTH}, "room", "telehealth"),
-    ({"end": START}, "end", "end after it starts"),
-])
+@pytest.mark.parametrize(
+    "changes, field, words",
+    [
+        ({"count": None}, "count", "number of occurrences or the date"),
+        ({"until": dt.date(2026, 5, 1)}, "count", "not both"),
+        ({"count": 1}, "count", "2 to 52"),
+        ({"count": 53}, "count", "2 to 52"),
+        ({"count": None, "until": dt.date(2026, 3, 3)}, "until", "after the first"),
+        ({"count": None, "until": dt.date(2027, 6, 1)}, "until", "at most a year"),
+        ({"modality": domain.Modality.TELEHEALTH}, "room", "telehealth"),
+        ({"end": START}, "end", "end after it starts"),
+    ],
+)
 def test_bad_series_input_is_reported_on_the_field_at_fault(changes, field, words):
     with pytest.raises(RuleViolation) as caught:
         series(**changes).validated(longest=LONGEST, zone=NY)
@@ -310,11 +356,13 @@ def test_bad_series_input_is_reported_on_the_field_at_fault(changes, field, word
 
 
 def test_the_series_conflict_lists_each_clashing_date_and_says_nothing_was_booked():
-    existing = appointment(start=START + dt.timedelta(weeks=2), end=START + dt.timedelta(weeks=2, minutes=50), patient_id=OTHER_PATIENT, room_id=OTHER_ROOM)
-    plan = [
-        domain.PlannedOccurrence(o, tuple(domain.find_conflicts(o, [existing])))
-        for o in series().occurrences(NY)
-    ]
+    existing = appointment(
+        start=START + dt.timedelta(weeks=2),
+        end=START + dt.timedelta(weeks=2, minutes=50),
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+    )
+    plan = [domain.PlannedOccurrence(o, tuple(domain.find_conflicts(o, [existing]))) for o in series().occurrences(NY)]
     error = domain.SeriesConflict(plan, NY)
     lines = error.errors["__all__"]
     assert lines[0].startswith("1 of the 6 appointments clash") and "nothing was booked" in lines[0]

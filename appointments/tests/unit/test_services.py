@@ -24,7 +24,9 @@ def repo():
 
 
 def visit(**changes):
-    base = domain.Appointment(patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50), room_id=ROOM)
+    base = domain.Appointment(
+        patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50), room_id=ROOM
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -41,7 +43,13 @@ def test_booking_stores_a_scheduled_appointment_attributed_to_the_actor(repo):
 def test_cannot_book_a_clinician_twice_in_the_same_hour(repo):
     first = book(repo)
     with pytest.raises(domain.BookingConflict) as caught:
-        book(repo, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(minutes=20), end=START + dt.timedelta(minutes=70))
+        book(
+            repo,
+            patient_id=OTHER_PATIENT,
+            room_id=OTHER_ROOM,
+            start=START + dt.timedelta(minutes=20),
+            end=START + dt.timedelta(minutes=70),
+        )
     assert str(first.id)[:8] in caught.value.errors["clinician"][0]
     assert len(repo.rows) == 1
 
@@ -55,7 +63,9 @@ def test_a_patient_and_a_room_cannot_be_double_booked_either(repo):
 
 def test_a_cancelled_slot_can_be_booked_again(repo):
     first = book(repo)
-    services.appointment_cancel(appointments=repo, appointment_id=first.id, by=domain.CancelledBy.PATIENT, reason="sick", now=NOW)
+    services.appointment_cancel(
+        appointments=repo, appointment_id=first.id, by=domain.CancelledBy.PATIENT, reason="sick", now=NOW
+    )
     assert book(repo, patient_id=OTHER_PATIENT).status is domain.Status.SCHEDULED
 
 
@@ -93,7 +103,13 @@ def test_moving_an_appointment_checks_conflicts_but_not_against_itself(repo):
     later = dataclasses.replace(booked, start=START + dt.timedelta(minutes=30), end=START + dt.timedelta(minutes=80))
     moved = services.appointment_change(appointments=repo, appointment=later, now=NOW)
     assert moved.start == later.start and repo.reasons[-1] == (booked.id, "Moved")
-    other = book(repo, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(hours=2), end=START + dt.timedelta(hours=3))
+    other = book(
+        repo,
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+        start=START + dt.timedelta(hours=2),
+        end=START + dt.timedelta(hours=3),
+    )
     clash = dataclasses.replace(moved, start=other.start, end=other.end)
     with pytest.raises(domain.BookingConflict):
         services.appointment_change(appointments=repo, appointment=clash, now=NOW)
@@ -103,27 +119,38 @@ def test_moving_an_appointment_checks_conflicts_but_not_against_itself(repo):
 def test_changing_only_the_reason_of_a_visit_on_a_passed_day_is_allowed(repo):
     booked = book(repo)
     edited = dataclasses.replace(booked, reason_for_visit="new reason")
-    assert services.appointment_change(appointments=repo, appointment=edited, now=START + dt.timedelta(days=5)).reason_for_visit == "new reason"
+    assert (
+        services.appointment_change(
+            appointments=repo, appointment=edited, now=START + dt.timedelta(days=5)
+        ).reason_for_visit
+        == "new reason"
+    )
 
 
 def test_a_stale_change_is_refused(repo):
     booked = book(repo)
     services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
     with pytest.raises(ConcurrencyError):
-        services.appointment_change(appointments=repo, appointment=dataclasses.replace(booked, reason_for_visit="x"), now=NOW)
+        services.appointment_change(
+            appointments=repo, appointment=dataclasses.replace(booked, reason_for_visit="x"), now=NOW
+        )
 
 
 def test_check_in_then_complete_records_each_step_with_its_reason(repo):
     booked = book(repo)
     services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
-    done = services.appointment_complete(appointments=repo, appointment_id=booked.id, now=START + dt.timedelta(minutes=50))
+    done = services.appointment_complete(
+        appointments=repo, appointment_id=booked.id, now=START + dt.timedelta(minutes=50)
+    )
     assert done.status is domain.Status.COMPLETED and done.audit.version == 3
     assert [reason for _, reason in repo.reasons] == ["Booked", "Checked in", "Completed"]
 
 
 def test_completing_a_cancelled_visit_is_refused_and_nothing_changes(repo):
     booked = book(repo)
-    cancelled = services.appointment_cancel(appointments=repo, appointment_id=booked.id, by="clinic", reason="ill", now=NOW)
+    cancelled = services.appointment_cancel(
+        appointments=repo, appointment_id=booked.id, by="clinic", reason="ill", now=NOW
+    )
     with pytest.raises(domain.TransitionRefused):
         services.appointment_complete(appointments=repo, appointment_id=booked.id, now=START)
     assert repo.get_by_id(booked.id) == cancelled
@@ -133,7 +160,9 @@ def test_a_transition_with_a_stale_version_is_refused(repo):
     booked = book(repo)
     services.appointment_check_in(appointments=repo, appointment_id=booked.id, version=1, now=START)
     with pytest.raises(ConcurrencyError):
-        services.appointment_mark_no_show(appointments=repo, appointment_id=booked.id, version=1, now=START + dt.timedelta(hours=2))
+        services.appointment_mark_no_show(
+            appointments=repo, appointment_id=booked.id, version=1, now=START + dt.timedelta(hours=2)
+        )
 
 
 def test_an_unknown_appointment_is_not_found(repo):
@@ -144,22 +173,33 @@ def test_an_unknown_appointment_is_not_found(repo):
 def test_cancelling_inside_the_window_flags_it_late_and_the_history_reason_carries_no_phi(repo, settings):
     settings.NOVAMIND_LATE_CANCELLATION_HOURS = 24
     booked = book(repo)
-    late = services.appointment_cancel(appointments=repo, appointment_id=booked.id, by=domain.CancelledBy.PATIENT,
-                                       reason="panic attack", now=START - dt.timedelta(hours=23, minutes=59))
+    late = services.appointment_cancel(
+        appointments=repo,
+        appointment_id=booked.id,
+        by=domain.CancelledBy.PATIENT,
+        reason="panic attack",
+        now=START - dt.timedelta(hours=23, minutes=59),
+    )
     assert late.late_cancellation and repo.reasons[-1] == (booked.id, "Cancelled by the patient")
 
 
 def test_the_late_cancellation_window_follows_the_setting(repo, settings):
     settings.NOVAMIND_LATE_CANCELLATION_HOURS = 48
     booked = book(repo)
-    cancelled = services.appointment_cancel(appointments=repo, appointment_id=booked.id, by="patient", reason="trip", now=START - dt.timedelta(hours=30))
+    cancelled = services.appointment_cancel(
+        appointments=repo, appointment_id=booked.id, by="patient", reason="trip", now=START - dt.timedelta(hours=30)
+    )
     assert cancelled.late_cancellation
 
 
 def test_rescheduling_links_the_old_appointment_to_its_replacement_which_may_overlap_the_old_slot(repo):
     booked = book(repo)
     old, new = services.appointment_reschedule(
-        appointments=repo, appointment_id=booked.id, start=START + dt.timedelta(minutes=30), end=START + dt.timedelta(minutes=80), now=NOW,
+        appointments=repo,
+        appointment_id=booked.id,
+        start=START + dt.timedelta(minutes=30),
+        end=START + dt.timedelta(minutes=80),
+        now=NOW,
     )
     assert old.status is domain.Status.RESCHEDULED and old.replaced_by_id == new.id
     assert new.status is domain.Status.SCHEDULED and new.patient_id == PATIENT and new.room_id == ROOM
@@ -167,20 +207,41 @@ def test_rescheduling_links_the_old_appointment_to_its_replacement_which_may_ove
 
 def test_rescheduling_into_a_clash_changes_nothing(repo):
     booked = book(repo)
-    other = book(repo, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(hours=2), end=START + dt.timedelta(hours=3))
+    other = book(
+        repo,
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+        start=START + dt.timedelta(hours=2),
+        end=START + dt.timedelta(hours=3),
+    )
     with pytest.raises(domain.BookingConflict):
-        services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=other.start, end=other.end, now=NOW)
+        services.appointment_reschedule(
+            appointments=repo, appointment_id=booked.id, start=other.start, end=other.end, now=NOW
+        )
     assert repo.get_by_id(booked.id).status is domain.Status.SCHEDULED and len(repo.rows) == 2
 
 
 def test_rescheduling_to_telehealth_drops_the_room_when_asked_and_refuses_a_room_kept_by_mistake(repo):
     booked = book(repo)
     with pytest.raises(RuleViolation) as caught:
-        services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=START, end=booked.end,
-                                        modality=domain.Modality.TELEHEALTH, now=NOW)
+        services.appointment_reschedule(
+            appointments=repo,
+            appointment_id=booked.id,
+            start=START,
+            end=booked.end,
+            modality=domain.Modality.TELEHEALTH,
+            now=NOW,
+        )
     assert "room" in caught.value.errors
-    _, new = services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=START, end=booked.end,
-                                             modality=domain.Modality.TELEHEALTH, room_id=None, now=NOW)
+    _, new = services.appointment_reschedule(
+        appointments=repo,
+        appointment_id=booked.id,
+        start=START,
+        end=booked.end,
+        modality=domain.Modality.TELEHEALTH,
+        room_id=None,
+        now=NOW,
+    )
     assert new.room_id is None
 
 
@@ -188,18 +249,33 @@ def test_a_completed_visit_cannot_be_rescheduled(repo):
     booked = book(repo)
     services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
     with pytest.raises(domain.TransitionRefused):
-        services.appointment_reschedule(appointments=repo, appointment_id=booked.id, start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, minutes=50), now=NOW)
+        services.appointment_reschedule(
+            appointments=repo,
+            appointment_id=booked.id,
+            start=START + dt.timedelta(days=1),
+            end=START + dt.timedelta(days=1, minutes=50),
+            now=NOW,
+        )
 
 
 # --- series ----------------------------------------------------------------------------------
 
+
 def weekly(**changes):
-    base = domain.Series(patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50), count=6, room_id=ROOM)
+    base = domain.Series(
+        patient_id=PATIENT, clinician_id=7, start=START, end=START + dt.timedelta(minutes=50), count=6, room_id=ROOM
+    )
     return dataclasses.replace(base, **changes)
 
 
 def test_a_series_plan_lists_every_occurrence_and_its_clashes_without_booking(repo):
-    clash = book(repo, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(weeks=3), end=START + dt.timedelta(weeks=3, minutes=30))
+    clash = book(
+        repo,
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+        start=START + dt.timedelta(weeks=3),
+        end=START + dt.timedelta(weeks=3, minutes=30),
+    )
     _, plan = services.series_plan(appointments=repo, series=weekly(), now=NOW)
     assert len(plan) == 6 and [bool(item.conflicts) for item in plan] == [False, False, False, True, False, False]
     assert plan[3].conflicts[0].existing.id == clash.id
@@ -207,7 +283,13 @@ def test_a_series_plan_lists_every_occurrence_and_its_clashes_without_booking(re
 
 
 def test_a_series_with_a_clash_books_nothing_at_all(repo):
-    book(repo, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(weeks=5), end=START + dt.timedelta(weeks=5, minutes=30))
+    book(
+        repo,
+        patient_id=OTHER_PATIENT,
+        room_id=OTHER_ROOM,
+        start=START + dt.timedelta(weeks=5),
+        end=START + dt.timedelta(weeks=5, minutes=30),
+    )
     with pytest.raises(domain.SeriesConflict) as caught:
         services.series_book(appointments=repo, series=weekly(), now=NOW)
     assert "1 of the 6" in caught.value.errors["__all__"][0]
@@ -247,8 +329,12 @@ def test_a_series_cannot_start_on_a_passed_day_or_for_an_inactive_patient(repo):
 def test_cancel_this_and_all_future_cancels_only_the_scheduled_ones_from_this_one_on(repo):
     _, occurrences = services.series_book(appointments=repo, series=weekly(), now=NOW)
     services.appointment_check_in(appointments=repo, appointment_id=occurrences[0].id, now=START)
-    services.appointment_cancel(appointments=repo, appointment_id=occurrences[3].id, by="patient", reason="away", now=NOW)
-    cancelled = services.series_cancel_from(appointments=repo, appointment_id=occurrences[2].id, by="clinic", reason="clinician leaving", now=NOW)
+    services.appointment_cancel(
+        appointments=repo, appointment_id=occurrences[3].id, by="patient", reason="away", now=NOW
+    )
+    cancelled = services.series_cancel_from(
+        appointments=repo, appointment_id=occurrences[2].id, by="clinic", reason="clinician leaving", now=NOW
+    )
     assert [c.id for c in cancelled] == [occurrences[i].id for i in (2, 4, 5)]
     statuses = [repo.get_by_id(o.id).status for o in occurrences]
     assert statuses == [domain.Status.CHECKED_IN, domain.Status.SCHEDULED, *[domain.Status.CANCELLED] * 4]
@@ -266,7 +352,9 @@ def test_cancel_this_and_all_future_is_all_or_nothing(repo):
 
     repo.update_all = racing_update_all
     with pytest.raises(ConcurrencyError):
-        services.series_cancel_from(appointments=repo, appointment_id=occurrences[1].id, by="clinic", reason="x", now=NOW)
+        services.series_cancel_from(
+            appointments=repo, appointment_id=occurrences[1].id, by="clinic", reason="x", now=NOW
+        )
     assert all(repo.get_by_id(o.id).status is domain.Status.SCHEDULED for o in occurrences)
 
 
@@ -278,11 +366,17 @@ def test_cancel_all_future_needs_a_series(repo):
 
 # --- no-shows --------------------------------------------------------------------------------
 
+
 def test_mark_no_shows_marks_only_scheduled_appointments_past_the_grace_period(repo):
     ended_long_ago = book(repo)
     attended = book(repo, clinician_id=8, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM)
     services.appointment_check_in(appointments=repo, appointment_id=attended.id, now=START)
-    just_ended = book(repo, patient_id=THIRD_PATIENT, start=START + dt.timedelta(hours=1), end=START + dt.timedelta(hours=1, minutes=50))
+    just_ended = book(
+        repo,
+        patient_id=THIRD_PATIENT,
+        start=START + dt.timedelta(hours=1),
+        end=START + dt.timedelta(hours=1, minutes=50),
+    )
     now = just_ended.end + dt.timedelta(minutes=59)
     run = services.appointments_mark_no_shows(appointments=repo, now=now, grace=dt.timedelta(minutes=60))
     assert [a.id for a in run.marked] == [ended_long_ago.id] and run.skipped == []
@@ -301,7 +395,9 @@ def test_the_grace_period_comes_from_the_setting(repo, settings):
     settings.NOVAMIND_NO_SHOW_GRACE_MINUTES = 180
     booked = book(repo)
     assert services.appointments_mark_no_shows(appointments=repo, now=booked.end + dt.timedelta(hours=2)).due == []
-    assert services.appointments_mark_no_shows(appointments=repo, now=booked.end + dt.timedelta(hours=3, minutes=1)).marked
+    assert services.appointments_mark_no_shows(
+        appointments=repo, now=booked.end + dt.timedelta(hours=3, minutes=1)
+    ).marked
 
 
 def test_an_appointment_changed_meanwhile_is_skipped_and_reported_not_fatal(repo):

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         _common.add_actor_argument(parser)
         parser.add_argument("note_id", metavar="NOTE_ID", help="Id of the signed note.")
         parser.add_argument("--text-file", required=True, metavar="PATH", help="File holding the addendum.")
-        parser.add_argument("--reason-file", required=True, metavar="PATH",
-                            help="File holding why the addendum is needed.")
+        parser.add_argument(
+            "--reason-file", required=True, metavar="PATH", help="File holding why the addendum is needed."
+        )
 
     def handle(self, *args, actor, note_id, text_file, reason_file, stdin=None, **options):
         if text_file == "-" and reason_file == "-":

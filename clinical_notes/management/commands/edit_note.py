@@ -20,12 +20,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         _common.add_actor_argument(parser)
         parser.add_argument("note_id", metavar="NOTE_ID", help="Id of the draft.")
-        parser.add_argument("--section", required=True, choices=domain.SECTIONS,
-                            help="The section to replace (SOAP: subjective, objective, assessment, plan; "
-                                 "DAP: data, assessment, plan; free text: body).")
-        parser.add_argument("--text-file", required=True, metavar="PATH",
-                            help="File holding the new text ('-' reads standard input). Never pass clinical "
-                                 "text on the command line.")
+        parser.add_argument(
+            "--section",
+            required=True,
+            choices=domain.SECTIONS,
+            help="The section to replace (SOAP: subjective, objective, assessment, plan; "
+            "DAP: data, assessment, plan; free text: body).",
+        )
+        parser.add_argument(
+            "--text-file",
+            required=True,
+            metavar="PATH",
+            help="File holding the new text ('-' reads standard input). Never pass clinical text on the command line.",
+        )
 
     def handle(self, *args, actor, note_id, section, text_file, stdin=None, **options):
         notes = repository.DjangoClinicalNoteRepository(actor=_common.actor(actor))

@@ -26,5 +26,7 @@ class Command(BaseCommand):
             return
         for problem in result.problems:
             self.stderr.write(problem)
-        raise CommandError(f"{len(result.problems)} problem(s) in {checked}: the records above were changed "
-                           f"outside NovaMind. Report them to the privacy officer.")
+        raise CommandError(
+            f"{len(result.problems)} problem(s) in {checked}: the records above were changed "
+            f"outside NovaMind. Report them to the privacy officer."
+        )

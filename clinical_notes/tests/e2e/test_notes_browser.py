@@ -19,9 +19,13 @@ from patients import repository as patients_repository
 class ClinicalNotesInTheBrowser(browser.AdminTestCase):
     def setUp(self):
         self.author = make_clinician("drpatel")
-        self.patient = patients_repository.DjangoPatientRepository(actor=self.author).add(patients_domain.Patient(
-            legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-        ))
+        self.patient = patients_repository.DjangoPatientRepository(actor=self.author).add(
+            patients_domain.Patient(
+                legal_first_name="Robin",
+                legal_last_name="Okafor",
+                date_of_birth=dt.date(1990, 5, 17),
+            )
+        )
 
     def test_draft_sign_lock_and_amend_a_note(self):
         driver = self.driver
@@ -56,8 +60,12 @@ class ClinicalNotesInTheBrowser(browser.AdminTestCase):
         assert models.ClinicalNote.objects.get().plan == "Continue weekly sessions."
 
     def test_a_superuser_is_turned_away_from_someone_elses_psychotherapy_note(self):
-        note = signed(self.author, self.patient, kind=domain.NoteKind.PSYCHOTHERAPY_NOTE,
-                      sections=soap(subjective="Countertransference noted"))
+        note = signed(
+            self.author,
+            self.patient,
+            kind=domain.NoteKind.PSYCHOTHERAPY_NOTE,
+            sections=soap(subjective="Countertransference noted"),
+        )
         make_staff("boss", superuser=True)
         self.sign_in("boss")
         self.driver.get(f"{self.live_server_url}/admin/clinical_notes/clinicalnote/{note.id}/change/")

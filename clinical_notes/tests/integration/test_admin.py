@@ -26,10 +26,17 @@ def tool_url(name, note_id):
 
 def form_data(patient, **overrides):
     data = {
-        "patient": str(patient.id), "kind": "progress_note", "format": "soap",
-        "date_of_service": timezone.localdate().isoformat(), "subjective": "Reports better sleep.",
-        "objective": "Calm.", "data": "", "assessment": "Improving.", "plan": "Weekly sessions.",
-        "body": "", "version": "1",
+        "patient": str(patient.id),
+        "kind": "progress_note",
+        "format": "soap",
+        "date_of_service": timezone.localdate().isoformat(),
+        "subjective": "Reports better sleep.",
+        "objective": "Calm.",
+        "data": "",
+        "assessment": "Improving.",
+        "plan": "Weekly sessions.",
+        "body": "",
+        "version": "1",
     }
     data.update(overrides)
     return data
@@ -206,7 +213,8 @@ def test_the_sign_action_signs_ones_own_drafts_and_reports_the_others(client, au
     client.force_login(author)
     response = client.post(
         reverse("admin:clinical_notes_clinicalnote_changelist"),
-        {"action": "sign_selected", "_selected_action": [str(mine.id), str(theirs.id)]}, follow=True,
+        {"action": "sign_selected", "_selected_action": [str(mine.id), str(theirs.id)]},
+        follow=True,
     )
     assert models.ClinicalNote.objects.get(pk=mine.id).status == "signed"
     assert models.ClinicalNote.objects.get(pk=theirs.id).status == "draft"
@@ -223,7 +231,9 @@ def test_the_notes_list_shows_no_text_and_reads_no_encrypted_column(client, auth
         response = client.get(reverse("admin:clinical_notes_clinicalnote_changelist"))
     assert response.status_code == 200 and response.context["cl"].result_count == 1
     assert "Sleeping better." not in response.content.decode()
-    listing = [q["sql"] for q in queries if 'FROM "clinical_notes_clinicalnote"' in q["sql"] and "subjective" in q["sql"]]
+    listing = [
+        q["sql"] for q in queries if 'FROM "clinical_notes_clinicalnote"' in q["sql"] and "subjective" in q["sql"]
+    ]
     assert listing == []
 
 
@@ -286,8 +296,17 @@ def test_the_author_restores_an_earlier_draft_version_from_the_history_page(clie
     first = models.ClinicalNote.history.get(id=note.id, version=1)
     url = reverse("admin:clinical_notes_clinicalnote_simple_history", args=[note.id, first.history_id])
     assert client.get(url).context["revert_disabled"] is False
-    response = client.post(url, form_data(patient, plan="Continue weekly sessions.", subjective="Sleeping better.",
-                                          objective="Calm, good eye contact.", assessment="Improving.", version="2"))
+    response = client.post(
+        url,
+        form_data(
+            patient,
+            plan="Continue weekly sessions.",
+            subjective="Sleeping better.",
+            objective="Calm, good eye contact.",
+            assessment="Improving.",
+            version="2",
+        ),
+    )
     assert response.status_code == 302
     row = models.ClinicalNote.objects.get()
     assert row.plan == "Continue weekly sessions." and row.version == 3

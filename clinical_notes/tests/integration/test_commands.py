@@ -73,11 +73,14 @@ def test_verify_notes_detects_a_changed_addendum(author, patient):
     from clinical_notes import repository
 
     note = signed(author, patient)
-    addendum = repository.DjangoClinicalNoteRepository(actor=author).add_addendum(note.id, text="Dose 50 mg", reason="Fix")
+    addendum = repository.DjangoClinicalNoteRepository(actor=author).add_addendum(
+        note.id, text="Dose 50 mg", reason="Fix"
+    )
     db_pk = models.Addendum._meta.pk.get_db_prep_value(addendum.id, connection)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE clinical_notes_addendum SET text = %s WHERE id = %s",
-                       [encryption.encrypt("Dose 500 mg"), db_pk])
+        cursor.execute(
+            "UPDATE clinical_notes_addendum SET text = %s WHERE id = %s", [encryption.encrypt("Dose 500 mg"), db_pk]
+        )
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("verify_notes", "--actor", author.username, stdout=io.StringIO(), stderr=err)
@@ -87,7 +90,8 @@ def test_verify_notes_detects_a_changed_addendum(author, patient):
 @pytest.mark.parametrize("command", ["verify_notes", "sign_note", "edit_note", "add_addendum"])
 def test_every_note_command_requires_a_known_active_actor(command, author):
     arguments = {
-        "verify_notes": [], "sign_note": ["00000000-0000-0000-0000-000000000000"],
+        "verify_notes": [],
+        "sign_note": ["00000000-0000-0000-0000-000000000000"],
         "edit_note": ["00000000-0000-0000-0000-000000000000", "--section", "plan", "--text-file", "-"],
         "add_addendum": ["00000000-0000-0000-0000-000000000000", "--text-file", "-", "--reason-file", "x"],
     }[command]
@@ -109,8 +113,16 @@ def test_sign_note_signs_own_drafts_and_fails_for_the_rest(author, other_clinici
     theirs = drafted(other_clinician, patient)
     err = io.StringIO()
     with pytest.raises(CommandError) as failed:
-        call_command("sign_note", str(mine.id), str(theirs.id), "not-an-id", "--actor", author.username,
-                     stdout=io.StringIO(), stderr=err)
+        call_command(
+            "sign_note",
+            str(mine.id),
+            str(theirs.id),
+            "not-an-id",
+            "--actor",
+            author.username,
+            stdout=io.StringIO(),
+            stderr=err,
+        )
     assert "2 of 3 note(s) were not signed" in str(failed.value)
     assert "Only the author, msmith" in err.getvalue() and "not a note id" in err.getvalue()
     assert models.ClinicalNote.objects.get(pk=mine.id).status == "signed"
@@ -119,8 +131,17 @@ def test_sign_note_signs_own_drafts_and_fails_for_the_rest(author, other_clinici
 
 def test_edit_note_replaces_a_draft_section_from_standard_input(author, patient):
     note = drafted(author, patient)
-    out, _ = run("edit_note", str(note.id), "--actor", author.username, "--section", "plan", "--text-file", "-",
-                 stdin=io.StringIO("Increase to twice weekly.\r\n"))
+    out, _ = run(
+        "edit_note",
+        str(note.id),
+        "--actor",
+        author.username,
+        "--section",
+        "plan",
+        "--text-file",
+        "-",
+        stdin=io.StringIO("Increase to twice weekly.\r\n"),
+    )
     assert "saved" in out
     row = models.ClinicalNote.objects.get()
     assert row.plan == "Increase to twice weekly." and row.history.first().history_user == author
@@ -131,8 +152,9 @@ def test_edit_note_reports_a_section_the_format_does_not_have(author, patient, t
     text = tmp_path / "body.txt"
     text.write_text("Free text", encoding="utf-8")
     with pytest.raises(CommandError) as refused:
-        call_command("edit_note", str(note.id), "--actor", author.username, "--section", "body",
-                     "--text-file", str(text))
+        call_command(
+            "edit_note", str(note.id), "--actor", author.username, "--section", "body", "--text-file", str(text)
+        )
     assert "body: A SOAP note has no Note section" in str(refused.value)
     assert models.ClinicalNote.objects.get().version == 1
 
@@ -140,8 +162,16 @@ def test_edit_note_reports_a_section_the_format_does_not_have(author, patient, t
 def test_edit_note_reports_an_unreadable_file(author, patient):
     note = drafted(author, patient)
     with pytest.raises(CommandError) as refused:
-        call_command("edit_note", str(note.id), "--actor", author.username, "--section", "plan",
-                     "--text-file", "/nonexistent/plan.txt")
+        call_command(
+            "edit_note",
+            str(note.id),
+            "--actor",
+            author.username,
+            "--section",
+            "plan",
+            "--text-file",
+            "/nonexistent/plan.txt",
+        )
     assert "Cannot read the section text" in str(refused.value)
 
 
@@ -150,13 +180,22 @@ def test_add_addendum_adds_a_signed_addendum_and_refuses_a_draft(author, patient
     text.write_text("Patient also reported headaches.", encoding="utf-8")
     reason.write_text("Late information", encoding="utf-8")
     note = signed(author, patient)
-    out, _ = run("add_addendum", str(note.id), "--actor", author.username, "--text-file", str(text),
-                 "--reason-file", str(reason))
+    out, _ = run(
+        "add_addendum", str(note.id), "--actor", author.username, "--text-file", str(text), "--reason-file", str(reason)
+    )
     assert "signed" in out
     assert models.Addendum.objects.get().text == "Patient also reported headaches."
     draft = drafted(author, patient)
     with pytest.raises(CommandError) as refused:
-        call_command("add_addendum", str(draft.id), "--actor", author.username, "--text-file", str(text),
-                     "--reason-file", str(reason))
+        call_command(
+            "add_addendum",
+            str(draft.id),
+            "--actor",
+            author.username,
+            "--text-file",
+            str(text),
+            "--reason-file",
+            str(reason),
+        )
     assert "signed note only" in str(refused.value)
     assert models.Addendum.objects.count() == 1

@@ -23,9 +23,13 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
     author = make_clinician("drpatel")
     reader = make_clinician("msmith")
     supervisor = make_clinician("drlee", supervisor=True)
-    patient = patients_repository.DjangoPatientRepository(actor=author).add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    patient = patients_repository.DjangoPatientRepository(actor=author).add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
     markers = []
 
     # Through the repository: one note of each format, every section filled, then signed.
@@ -37,18 +41,30 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
     ):
         sections = {name: marker(f"repo-{note_format.value}-{name}") for name in domain.SECTIONS_BY_FORMAT[note_format]}
         markers.extend(sections.values())
-        note = notes.add(domain.ClinicalNote(
-            patient_id=patient.id, author=models.staff_of(author), kind=kind, format=note_format,
-            date_of_service=timezone.localdate(), sections=domain.Sections(**sections),
-        ))
+        note = notes.add(
+            domain.ClinicalNote(
+                patient_id=patient.id,
+                author=models.staff_of(author),
+                kind=kind,
+                format=note_format,
+                date_of_service=timezone.localdate(),
+                sections=domain.Sections(**sections),
+            )
+        )
         notes.sign(note.id)
-        notes.add_addendum(note.id, text=marker(f"repo-{note_format.value}-addendum"),
-                           reason=marker(f"repo-{note_format.value}-reason"))
+        notes.add_addendum(
+            note.id,
+            text=marker(f"repo-{note_format.value}-addendum"),
+            reason=marker(f"repo-{note_format.value}-reason"),
+        )
         markers += [marker(f"repo-{note_format.value}-addendum"), marker(f"repo-{note_format.value}-reason")]
         if kind == domain.NoteKind.PSYCHOTHERAPY_NOTE:
             services.authorization_grant(
-                note_id=note.id, grantee=reader, reason=marker("repo-authorization"),
-                expires_at=timezone.now() + dt.timedelta(days=2), actor=author,
+                note_id=note.id,
+                grantee=reader,
+                reason=marker("repo-authorization"),
+                expires_at=timezone.now() + dt.timedelta(days=2),
+                actor=author,
             )
             markers.append(marker("repo-authorization"))
             repository.DjangoClinicalNoteRepository(actor=reader).get_by_id(note.id)
@@ -57,29 +73,54 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
     client.force_login(author)
     sections = {name: marker(f"admin-{name}") for name in ("subjective", "objective", "assessment", "plan")}
     markers.extend(sections.values())
-    form = {"patient": str(patient.id), "kind": "psychotherapy_note", "format": "soap",
-            "date_of_service": timezone.localdate().isoformat(), "data": "", "body": "", "version": "1",
-            **{name: "draft text" for name in sections}}
+    form = {
+        "patient": str(patient.id),
+        "kind": "psychotherapy_note",
+        "format": "soap",
+        "date_of_service": timezone.localdate().isoformat(),
+        "data": "",
+        "body": "",
+        "version": "1",
+        **{name: "draft text" for name in sections},
+    }
     assert client.post(reverse("admin:clinical_notes_clinicalnote_add"), form).status_code == 302
     row = models.ClinicalNote.objects.get(kind="psychotherapy_note", format="soap")
     change = reverse("admin:clinical_notes_clinicalnote_change", args=[row.pk])
     response = client.post(change, {**form, **sections, "_sign": "Save and sign"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     tool = lambda name: reverse(f"admin:clinical_notes_clinicalnote_{name}", args=[row.pk])  # noqa: E731
-    assert client.post(tool("addendum"), {"text": marker("admin-addendum"), "reason": marker("admin-reason")}).status_code == 302
-    assert client.post(tool("authorize"), {"grantee": reader.pk, "reason": marker("admin-authorization"), "days": "3"}).status_code == 302
+    assert (
+        client.post(tool("addendum"), {"text": marker("admin-addendum"), "reason": marker("admin-reason")}).status_code
+        == 302
+    )
+    assert (
+        client.post(
+            tool("authorize"), {"grantee": reader.pk, "reason": marker("admin-authorization"), "days": "3"}
+        ).status_code
+        == 302
+    )
     markers += [marker("admin-addendum"), marker("admin-reason"), marker("admin-authorization")]
     client.post(reverse("admin:clinical_notes_clinicalnote_changelist"), {"record": "psychotherapy"})
     client.get(reverse("admin:clinical_notes_clinicalnote_history", args=[row.pk]))
 
-    general = notes.add(domain.ClinicalNote(
-        patient_id=patient.id, author=models.staff_of(author), kind=domain.NoteKind.PROGRESS_NOTE,
-        format=domain.NoteFormat.SOAP, date_of_service=timezone.localdate(),
-        sections=domain.Sections(subjective="s", objective="o", assessment="a", plan="p"),
-    ))
+    general = notes.add(
+        domain.ClinicalNote(
+            patient_id=patient.id,
+            author=models.staff_of(author),
+            kind=domain.NoteKind.PROGRESS_NOTE,
+            format=domain.NoteFormat.SOAP,
+            date_of_service=timezone.localdate(),
+            sections=domain.Sections(subjective="s", objective="o", assessment="a", plan="p"),
+        )
+    )
     notes.sign(general.id)
-    assert client.post(reverse("admin:clinical_notes_clinicalnote_request_cosignature", args=[general.id]),
-                       {"cosign_requested_from": supervisor.pk}).status_code == 302
+    assert (
+        client.post(
+            reverse("admin:clinical_notes_clinicalnote_request_cosignature", args=[general.id]),
+            {"cosign_requested_from": supervisor.pk},
+        ).status_code
+        == 302
+    )
 
     assert models.ClinicalNote.objects.filter(status="signed").count() == 5
     assert models.Addendum.objects.count() == 4

@@ -26,7 +26,10 @@ def note(author, patient):
 
 def refusals(user, action):
     return AccessLogEntry.objects.filter(
-        user=user, action=action, category="psychotherapy_note", outcome="refused",
+        user=user,
+        action=action,
+        category="psychotherapy_note",
+        outcome="refused",
     )
 
 
@@ -41,7 +44,8 @@ def urls(note_id):
 
 @pytest.mark.parametrize("who", ["superuser", "other_clinician", "supervisor"])
 def test_no_one_but_the_author_sees_the_body_or_history_in_the_admin_and_each_refusal_is_logged(
-        client, note, who, request):
+    client, note, who, request
+):
     intruder = request.getfixturevalue(who)
     client.force_login(intruder)
     for action, url in urls(note.id).items():
@@ -68,7 +72,8 @@ def test_the_author_reads_the_body_and_history_and_each_read_is_logged(client, a
 
 @pytest.mark.parametrize("who", ["superuser", "other_clinician"])
 def test_the_psychotherapy_listing_shows_no_one_else_the_note_and_the_withholding_is_logged(
-        client, note, patient, who, request):
+    client, note, patient, who, request
+):
     intruder = request.getfixturevalue(who)
     client.force_login(intruder)
     changelist = reverse("admin:clinical_notes_clinicalnote_changelist")
@@ -93,8 +98,9 @@ def test_the_author_lists_their_psychotherapy_notes_apart_from_the_record(client
     notes = repository.DjangoClinicalNoteRepository(actor=author)
     assert [n.id for n in notes.psychotherapy_notes_for_patient(patient.id)] == [note.id]
     assert notes.list_for_patient(patient.id) == []
-    assert AccessLogEntry.objects.filter(user=author, action="list", category="psychotherapy_note",
-                                         outcome="granted").exists()
+    assert AccessLogEntry.objects.filter(
+        user=author, action="list", category="psychotherapy_note", outcome="granted"
+    ).exists()
 
 
 @pytest.mark.parametrize("who", ["superuser", "other_clinician"])
@@ -116,8 +122,11 @@ def test_the_repository_refuses_every_operation_to_a_non_author_and_logs_it(note
 
 def test_an_authorization_lets_one_person_read_and_each_read_names_it(client, author, superuser, other_clinician, note):
     grant = services.authorization_grant(
-        note_id=note.id, grantee=other_clinician, reason="Covering therapist during leave",
-        expires_at=timezone.now() + dt.timedelta(days=7), actor=author,
+        note_id=note.id,
+        grantee=other_clinician,
+        reason="Covering therapist during leave",
+        expires_at=timezone.now() + dt.timedelta(days=7),
+        actor=author,
     )
     notes = repository.DjangoClinicalNoteRepository(actor=other_clinician)
     assert notes.get_by_id(note.id).sections.subjective == SECRET
@@ -134,8 +143,11 @@ def test_an_authorization_lets_one_person_read_and_each_read_names_it(client, au
 
 def test_an_expired_or_revoked_authorization_no_longer_opens_the_note(author, other_clinician, note):
     grant = services.authorization_grant(
-        note_id=note.id, grantee=other_clinician, reason="Second opinion",
-        expires_at=timezone.now() + dt.timedelta(days=1), actor=author,
+        note_id=note.id,
+        grantee=other_clinician,
+        reason="Second opinion",
+        expires_at=timezone.now() + dt.timedelta(days=1),
+        actor=author,
     )
     services.authorization_revoke(authorization_id=grant.id, actor=author)
     with pytest.raises(domain.AccessDenied):
@@ -146,7 +158,10 @@ def test_an_expired_or_revoked_authorization_no_longer_opens_the_note(author, ot
 def test_nobody_authorizes_themselves_not_even_a_superuser(superuser, note):
     with pytest.raises(RuleViolation) as refused:
         services.authorization_grant(
-            note_id=note.id, grantee=superuser, reason="Curious", expires_at=timezone.now() + dt.timedelta(days=1),
+            note_id=note.id,
+            grantee=superuser,
+            reason="Curious",
+            expires_at=timezone.now() + dt.timedelta(days=1),
             actor=superuser,
         )
     assert "grantee" in refused.value.errors
@@ -155,8 +170,11 @@ def test_nobody_authorizes_themselves_not_even_a_superuser(superuser, note):
 
 def test_a_superuser_may_authorize_someone_else_as_privacy_officer(superuser, other_clinician, note):
     services.authorization_grant(
-        note_id=note.id, grantee=other_clinician, reason="Court order 24-117",
-        expires_at=timezone.now() + dt.timedelta(days=3), actor=superuser,
+        note_id=note.id,
+        grantee=other_clinician,
+        reason="Court order 24-117",
+        expires_at=timezone.now() + dt.timedelta(days=3),
+        actor=superuser,
     )
     assert repository.DjangoClinicalNoteRepository(actor=other_clinician).get_by_id(note.id) is not None
 
@@ -174,19 +192,28 @@ def test_the_author_grants_access_from_the_note_page(client, author, other_clini
 
 def test_a_psychotherapy_draft_is_not_listed_among_someone_elses_drafts(author, other_clinician, patient):
     notes = repository.DjangoClinicalNoteRepository(actor=author)
-    notes.add(domain.ClinicalNote(
-        patient_id=patient.id, author=models.staff_of(author), kind=PSYCHOTHERAPY,
-        format=domain.NoteFormat.FREE_TEXT, date_of_service=timezone.localdate(),
-        sections=domain.Sections(body=SECRET),
-    ))
+    notes.add(
+        domain.ClinicalNote(
+            patient_id=patient.id,
+            author=models.staff_of(author),
+            kind=PSYCHOTHERAPY,
+            format=domain.NoteFormat.FREE_TEXT,
+            date_of_service=timezone.localdate(),
+            sections=domain.Sections(body=SECRET),
+        )
+    )
     assert len(notes.drafts_for_author()) == 1
     assert repository.DjangoClinicalNoteRepository(actor=other_clinician).drafts_for_author(author.pk) == []
 
 
 def test_authorizations_are_listed_to_those_concerned_and_never_restored_from_history(
-        client, author, other_clinician, supervisor, note):
+    client, author, other_clinician, supervisor, note
+):
     grant = services.authorization_grant(
-        note_id=note.id, grantee=other_clinician, reason="Covering", expires_at=timezone.now() + dt.timedelta(days=2),
+        note_id=note.id,
+        grantee=other_clinician,
+        reason="Covering",
+        expires_at=timezone.now() + dt.timedelta(days=2),
         actor=author,
     )
     changelist = reverse("admin:clinical_notes_psychotherapynoteauthorization_changelist")
@@ -201,7 +228,9 @@ def test_authorizations_are_listed_to_those_concerned_and_never_restored_from_hi
     revoked = models.PsychotherapyNoteAuthorization.objects.get()
     assert revoked.revoked_by == author and revoked.revoked_at is not None
     first = revoked.history.order_by("history_id").first()
-    entry = reverse("admin:clinical_notes_psychotherapynoteauthorization_simple_history", args=[grant.id, first.history_id])
+    entry = reverse(
+        "admin:clinical_notes_psychotherapynoteauthorization_simple_history", args=[grant.id, first.history_id]
+    )
     assert client.get(entry).context["revert_disabled"] is True
     client.post(entry, {"version": "2"})
     assert models.PsychotherapyNoteAuthorization.objects.get().revoked_at == revoked.revoked_at

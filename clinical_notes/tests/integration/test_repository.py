@@ -98,7 +98,8 @@ def test_signing_twice_is_refused(author, patient):
 def test_an_addendum_is_signed_when_added_and_read_back_with_its_note(author, other_clinician, patient):
     note = signed(author, patient)
     addendum = repository.DjangoClinicalNoteRepository(actor=other_clinician).add_addendum(
-        note.id, text="Seen again by phone.", reason="Late information")
+        note.id, text="Seen again by phone.", reason="Late information"
+    )
     assert addendum.author.username == "msmith" and addendum.content_hash == addendum.compute_hash()
     read = repository.DjangoClinicalNoteRepository(actor=author).get_by_id(note.id)
     assert [a.text for a in read.addenda] == ["Seen again by phone."]
@@ -174,7 +175,8 @@ def test_a_co_signature_cannot_be_requested_from_someone_who_is_not_a_supervisor
     note = signed(author, patient)
     with pytest.raises(RuleViolation) as refused:
         repository.DjangoClinicalNoteRepository(actor=author).request_cosignature(
-            note.id, supervisor_id=other_clinician.pk)
+            note.id, supervisor_id=other_clinician.pk
+        )
     assert "cosign_requested_from" in refused.value.errors
 
 

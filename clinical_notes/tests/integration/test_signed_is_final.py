@@ -16,16 +16,32 @@ from novamind.models import UnauditedWriteError
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = (*domain.SECTIONS, "kind", "format", "date_of_service", "patient_id", "status", "content_hash",
-           "signed_at", "version", "updated_at")
+COLUMNS = (
+    *domain.SECTIONS,
+    "kind",
+    "format",
+    "date_of_service",
+    "patient_id",
+    "status",
+    "content_hash",
+    "signed_at",
+    "version",
+    "updated_at",
+)
 
 
 def stored(note_id):
     """Return the note's row as stored: the ciphertext of each section, and its other columns."""
     ciphertext = {f"raw_{name}": Cast(name, output_field=TextField()) for name in domain.SECTIONS}
-    row = models.ClinicalNote.objects.filter(pk=note_id).annotate(**ciphertext).values(
-        *ciphertext, *COLUMNS[len(domain.SECTIONS):],
-    ).get()
+    row = (
+        models.ClinicalNote.objects.filter(pk=note_id)
+        .annotate(**ciphertext)
+        .values(
+            *ciphertext,
+            *COLUMNS[len(domain.SECTIONS) :],
+        )
+        .get()
+    )
     return row, models.ClinicalNote.history.filter(id=note_id).count()
 
 
@@ -37,9 +53,19 @@ def note(author, patient):
 def test_a_post_of_the_admin_form_changes_nothing_and_says_why(client, author, patient, note):
     before = stored(note.id)
     client.force_login(author)
-    data = {"patient": str(patient.id), "kind": "progress_note", "format": "soap",
-            "date_of_service": note.date_of_service.isoformat(), "subjective": "Rewritten history",
-            "objective": "", "data": "", "assessment": "", "plan": "", "body": "", "version": "2"}
+    data = {
+        "patient": str(patient.id),
+        "kind": "progress_note",
+        "format": "soap",
+        "date_of_service": note.date_of_service.isoformat(),
+        "subjective": "Rewritten history",
+        "objective": "",
+        "data": "",
+        "assessment": "",
+        "plan": "",
+        "body": "",
+        "version": "2",
+    }
     url = reverse("admin:clinical_notes_clinicalnote_change", args=[note.id])
     for extra in ({}, {"_sign": "Save and sign"}, {"_continue": "1"}):
         response = client.post(url, {**data, **extra}, follow=True)
@@ -80,9 +106,19 @@ def test_reverting_to_the_draft_from_the_history_page_is_impossible(client, auth
     assert 'name="subjective"' not in page.content.decode()
     history = client.get(reverse("admin:clinical_notes_clinicalnote_history", args=[note.id]))
     assert history.context["revert_disabled"] is True
-    data = {"patient": str(patient.id), "kind": "progress_note", "format": "soap",
-            "date_of_service": note.date_of_service.isoformat(), "subjective": "Old draft text",
-            "objective": "o", "data": "", "assessment": "a", "plan": "p", "body": "", "version": "2"}
+    data = {
+        "patient": str(patient.id),
+        "kind": "progress_note",
+        "format": "soap",
+        "date_of_service": note.date_of_service.isoformat(),
+        "subjective": "Old draft text",
+        "objective": "o",
+        "data": "",
+        "assessment": "a",
+        "plan": "p",
+        "body": "",
+        "version": "2",
+    }
     response = client.post(url, data, follow=True)
     assert any("cannot be restored" in str(m) for m in response.context["messages"])
     assert stored(note.id) == before
@@ -123,8 +159,9 @@ def test_the_edit_command_is_refused_with_a_clear_error(author, note, tmp_path):
     text = tmp_path / "plan.txt"
     text.write_text("Changed by command", encoding="utf-8")
     with pytest.raises(CommandError) as refused:
-        call_command("edit_note", str(note.id), "--actor", author.username, "--section", "plan",
-                     "--text-file", str(text))
+        call_command(
+            "edit_note", str(note.id), "--actor", author.username, "--section", "plan", "--text-file", str(text)
+        )
     assert "not changed" in str(refused.value) and "signed" in str(refused.value)
     assert stored(note.id) == before
 
@@ -136,8 +173,10 @@ def test_a_note_changed_behind_the_application_cannot_be_saved_again(author, sup
 
     note_id = models.ClinicalNote._meta.pk.get_db_prep_value(note.id, connection)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE clinical_notes_clinicalnote SET plan = %s WHERE id = %s",
-                       [encryption.encrypt("Forged plan"), note_id])
+        cursor.execute(
+            "UPDATE clinical_notes_clinicalnote SET plan = %s WHERE id = %s",
+            [encryption.encrypt("Forged plan"), note_id],
+        )
     with pytest.raises(RuleViolation) as refused:
         repository.DjangoClinicalNoteRepository(actor=author).request_cosignature(note.id, supervisor_id=supervisor.pk)
     assert "no longer matches the hash" in str(refused.value)

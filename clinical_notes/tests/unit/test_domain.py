@@ -21,18 +21,24 @@ FRONT_DESK = domain.Staff(id=5, username="frontdesk")
 
 def draft(**changes):
     note = domain.ClinicalNote(
-        id=uuid.UUID(int=7), patient_id=uuid.UUID(int=9), author=AUTHOR, kind=domain.NoteKind.PROGRESS_NOTE,
-        format=domain.NoteFormat.SOAP, date_of_service=TODAY,
-        sections=domain.Sections(subjective="Sleeping better.", objective="Calm.", assessment="Improving.",
-                                 plan="Weekly sessions."),
+        id=uuid.UUID(int=7),
+        patient_id=uuid.UUID(int=9),
+        author=AUTHOR,
+        kind=domain.NoteKind.PROGRESS_NOTE,
+        format=domain.NoteFormat.SOAP,
+        date_of_service=TODAY,
+        sections=domain.Sections(
+            subjective="Sleeping better.", objective="Calm.", assessment="Improving.", plan="Weekly sessions."
+        ),
     )
     return dataclasses.replace(note, **changes)
 
 
 def sign(note, *, signer=AUTHOR, days_later=0, late_entry_days=3):
     at = NOW + dt.timedelta(days=days_later)
-    return note.signed(signer=signer, at=at, signed_on=TODAY + dt.timedelta(days=days_later),
-                       late_entry_days=late_entry_days)
+    return note.signed(
+        signer=signer, at=at, signed_on=TODAY + dt.timedelta(days=days_later), late_entry_days=late_entry_days
+    )
 
 
 class TestDrafting:
@@ -98,10 +104,15 @@ class TestSigning:
     def test_the_hash_covers_every_part_of_the_content(self):
         base = draft().compute_hash()
         variants = [
-            draft(sections=domain.Sections(subjective="Sleeping better!", objective="Calm.", assessment="Improving.",
-                                           plan="Weekly sessions.")),
-            draft(kind=domain.NoteKind.TREATMENT_PLAN), draft(format=domain.NoteFormat.DAP),
-            draft(date_of_service=TODAY - dt.timedelta(days=1)), draft(patient_id=uuid.UUID(int=10)),
+            draft(
+                sections=domain.Sections(
+                    subjective="Sleeping better!", objective="Calm.", assessment="Improving.", plan="Weekly sessions."
+                )
+            ),
+            draft(kind=domain.NoteKind.TREATMENT_PLAN),
+            draft(format=domain.NoteFormat.DAP),
+            draft(date_of_service=TODAY - dt.timedelta(days=1)),
+            draft(patient_id=uuid.UUID(int=10)),
             draft(author=OTHER),
         ]
         hashes = {note.compute_hash() for note in variants}
@@ -113,12 +124,19 @@ class TestSigning:
 
 
 class TestSignedIsFinal:
-    @pytest.mark.parametrize("change", [
-        {"sections": domain.Sections(subjective="Rewritten", objective="Calm.", assessment="Improving.", plan="Weekly sessions.")},
-        {"kind": domain.NoteKind.DISCHARGE_SUMMARY},
-        {"date_of_service": TODAY - dt.timedelta(days=2)},
-        {"patient_id": uuid.UUID(int=11)},
-    ])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {
+                "sections": domain.Sections(
+                    subjective="Rewritten", objective="Calm.", assessment="Improving.", plan="Weekly sessions."
+                )
+            },
+            {"kind": domain.NoteKind.DISCHARGE_SUMMARY},
+            {"date_of_service": TODAY - dt.timedelta(days=2)},
+            {"patient_id": uuid.UUID(int=11)},
+        ],
+    )
     def test_no_part_of_a_signed_notes_content_may_change_even_for_its_author(self, change):
         before = sign(draft())
         with pytest.raises(RuleViolation) as refused:
@@ -127,7 +145,9 @@ class TestSignedIsFinal:
 
     def test_a_signature_cannot_be_withdrawn(self):
         before = sign(draft())
-        unsigned = dataclasses.replace(before, status=domain.NoteStatus.DRAFT, signed_at=None, signed_by=None, content_hash="")
+        unsigned = dataclasses.replace(
+            before, status=domain.NoteStatus.DRAFT, signed_at=None, signed_by=None, content_hash=""
+        )
         with pytest.raises(RuleViolation):
             domain.check_write(before, unsigned, editor=AUTHOR)
 
@@ -245,7 +265,9 @@ class TestPsychotherapyAccess:
         return sign(draft(kind=domain.NoteKind.PSYCHOTHERAPY_NOTE))
 
     def grant(self, **changes):
-        values = dict(grantee=OTHER, granted_by=AUTHOR, reason="Covering", expires_at=NOW + dt.timedelta(days=7), now=NOW)
+        values = dict(
+            grantee=OTHER, granted_by=AUTHOR, reason="Covering", expires_at=NOW + dt.timedelta(days=7), now=NOW
+        )
         values.update(changes)
         return domain.new_authorization(self.note(), **values)
 
@@ -290,8 +312,14 @@ class TestPsychotherapyAccess:
 
     def test_a_draft_psychotherapy_note_is_not_shared(self):
         with pytest.raises(RuleViolation):
-            domain.new_authorization(draft(kind=domain.NoteKind.PSYCHOTHERAPY_NOTE), grantee=OTHER,
-                                     granted_by=AUTHOR, reason="x", expires_at=NOW + dt.timedelta(days=1), now=NOW)
+            domain.new_authorization(
+                draft(kind=domain.NoteKind.PSYCHOTHERAPY_NOTE),
+                grantee=OTHER,
+                granted_by=AUTHOR,
+                reason="x",
+                expires_at=NOW + dt.timedelta(days=1),
+                now=NOW,
+            )
 
     def test_psychotherapy_notes_are_not_co_signed(self):
         with pytest.raises(RuleViolation):

@@ -18,21 +18,30 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--patient", required=True, metavar="MRN", help="The patient's medical record number, e.g. NM12345674.")
+        parser.add_argument(
+            "--patient", required=True, metavar="MRN", help="The patient's medical record number, e.g. NM12345674."
+        )
         add_actor_argument(parser, help_text="The staff member reading the list (an active staff user).")
 
     def handle(self, *args, patient, actor, **options):
         user = active_staff(actor)
         mrn = patient.strip().upper()
         if not patients_domain.is_valid_mrn(mrn):
-            raise CommandError(f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674).")
+            raise CommandError(
+                f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674)."
+            )
         found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
         if found is None:
             raise CommandError(f"No patient has the MRN {mrn}.")
         orders = repository.DjangoMedicationOrderRepository(actor=user).active_for_patient(found.id)
         allergies = repository.DjangoAllergyRepository(actor=user).for_patient(found.id)
-        access.record(user=user, action="print", category="medications", patient=found,
-                      detail=f"medication_list: {len(orders)} order(s), {len(allergies)} allerg(ies)")
+        access.record(
+            user=user,
+            action="print",
+            category="medications",
+            patient=found,
+            detail=f"medication_list: {len(orders)} order(s), {len(allergies)} allerg(ies)",
+        )
         self.stdout.write("\n".join(render(found, orders, allergies, reader=user.get_username())))
 
 
@@ -54,7 +63,9 @@ def render(patient, orders: list[domain.MedicationOrder], allergies: list[domain
         until = f" until {order.end_date:%Y-%m-%d}" if order.end_date else ""
         refills = f"{order.refills} refill{'s' if order.refills != 1 else ''}"
         prescriber = order.prescriber.display_name if order.prescriber else "?"
-        lines.append(f"    since {order.start_date:%Y-%m-%d}{until}; quantity {domain.format_decimal(order.quantity)}, {refills}; prescribed by {prescriber}")
+        lines.append(
+            f"    since {order.start_date:%Y-%m-%d}{until}; quantity {domain.format_decimal(order.quantity)}, {refills}; prescribed by {prescriber}"
+        )
         if order.instructions:
             lines.append(f"    Instructions: {' '.join(order.instructions.split())}")
     lines.append("")

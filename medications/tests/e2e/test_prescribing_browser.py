@@ -18,8 +18,11 @@ class PrescribingInTheBrowser(browser.AdminTestCase):
 
     def test_allergy_override_revision_and_discontinuation_read_as_a_timeline(self):
         drlee = make_prescriber("drlee")
-        patient = patients_repository.DjangoPatientRepository(actor=drlee).add(patients_domain.Patient(
-            legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17)))
+        patient = patients_repository.DjangoPatientRepository(actor=drlee).add(
+            patients_domain.Patient(
+                legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17)
+            )
+        )
         driver, base = self.driver, self.live_server_url
         self.sign_in("drlee")
 
@@ -74,7 +77,9 @@ class PrescribingInTheBrowser(browser.AdminTestCase):
         driver.get(f"{base}/admin/medications/medicationorder/{second.pk}/change/")
         self.click_and_wait(driver.find_element(By.ID, "discontinue-order"))
         self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#discontinue_form input[type=submit]"))
-        assert "discontinue_reason" in driver.find_element(By.CSS_SELECTOR, ".field-discontinue_reason").get_attribute("class")
+        assert "discontinue_reason" in driver.find_element(By.CSS_SELECTOR, ".field-discontinue_reason").get_attribute(
+            "class"
+        )
         assert driver.find_element(By.CSS_SELECTOR, ".field-discontinue_reason .errorlist").text
         self.choose("discontinue_reason", "Adverse effect")
         self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#discontinue_form input[type=submit]"))

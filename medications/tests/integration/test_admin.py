@@ -30,10 +30,17 @@ def lee_client(client, drlee):
 @pytest.fixture
 def sertraline(orders, patient):
     order = domain.MedicationOrder(
-        patient_id=patient.id, drug_name="sertraline", strength="50 mg", dose_form=domain.DoseForm.TABLET,
-        dose_amount=Decimal("50"), dose_unit=domain.DoseUnit.MG, route=domain.Route.ORAL,
+        patient_id=patient.id,
+        drug_name="sertraline",
+        strength="50 mg",
+        dose_form=domain.DoseForm.TABLET,
+        dose_amount=Decimal("50"),
+        dose_unit=domain.DoseUnit.MG,
+        route=domain.Route.ORAL,
         frequency=domain.Frequency(kind=domain.FrequencyKind.ONCE_DAILY),
-        start_date=timezone.localdate() - dt.timedelta(days=10), quantity=Decimal("30"), refills=2,
+        start_date=timezone.localdate() - dt.timedelta(days=10),
+        quantity=Decimal("30"),
+        refills=2,
     )
     return orders.add(order)
 
@@ -55,15 +62,18 @@ def test_the_add_page_can_be_opened_for_a_patient_and_starts_today(lee_client, p
     assert form["start_date"].value() == timezone.localdate()
 
 
-@pytest.mark.parametrize("changes, field, text", [
-    ({"dose_amount": "-5"}, "dose_amount", "more than zero"),
-    ({"quantity": "0"}, "quantity", "more than zero"),
-    ({"end_date": "2000-01-01"}, "end_date", "before the start date"),
-    ({"drug_name": "methylphenidate", "schedule": "II", "refills": "1"}, "refills", "cannot be refilled"),
-    ({"frequency_kind": "every_n_hours"}, "frequency_interval", "number of hours"),
-    ({"frequency_kind": "as_needed"}, "prn_indication", "indication"),
-    ({"drug_name": "Xanax", "refills": "0"}, "schedule", "schedule IV"),
-])
+@pytest.mark.parametrize(
+    "changes, field, text",
+    [
+        ({"dose_amount": "-5"}, "dose_amount", "more than zero"),
+        ({"quantity": "0"}, "quantity", "more than zero"),
+        ({"end_date": "2000-01-01"}, "end_date", "before the start date"),
+        ({"drug_name": "methylphenidate", "schedule": "II", "refills": "1"}, "refills", "cannot be refilled"),
+        ({"frequency_kind": "every_n_hours"}, "frequency_interval", "number of hours"),
+        ({"frequency_kind": "as_needed"}, "prn_indication", "indication"),
+        ({"drug_name": "Xanax", "refills": "0"}, "schedule", "schedule IV"),
+    ],
+)
 def test_bad_input_is_shown_next_to_its_field_and_nothing_is_saved(lee_client, patient, changes, field, text):
     response = lee_client.post(reverse(ADD), order_form(patient.id, **changes))
     assert response.status_code == 200
@@ -156,7 +166,9 @@ def revise_data(page, **changes):
 
 def test_a_bad_revision_is_shown_next_to_its_field_and_nothing_is_written(lee_client, sertraline):
     page = lee_client.get(url("revise", sertraline.id))
-    response = lee_client.post(url("revise", sertraline.id), revise_data(page, dose_amount="-100", start_date="2999-01-01"))
+    response = lee_client.post(
+        url("revise", sertraline.id), revise_data(page, dose_amount="-100", start_date="2999-01-01")
+    )
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert "more than zero" in errors["dose_amount"][0] and "start_date" in errors
@@ -184,15 +196,30 @@ def test_a_non_prescriber_cannot_revise_even_by_posting_directly(client, staff, 
 
 def test_discontinuing_in_the_admin_needs_a_reason_and_records_it(lee_client, sertraline):
     today = timezone.localdate().isoformat()
-    response = lee_client.post(url("discontinue", sertraline.id), {"discontinue_reason": "other", "discontinued_on": today, "version": "1"})
+    response = lee_client.post(
+        url("discontinue", sertraline.id), {"discontinue_reason": "other", "discontinued_on": today, "version": "1"}
+    )
     assert "Describe the reason" in response.context["form"].errors["discontinue_note"][0]
-    response = lee_client.post(url("discontinue", sertraline.id), {"discontinue_reason": "changed", "discontinued_on": today, "version": "1"})
+    response = lee_client.post(
+        url("discontinue", sertraline.id), {"discontinue_reason": "changed", "discontinued_on": today, "version": "1"}
+    )
     assert "discontinue_reason" in response.context["form"].errors
-    response = lee_client.post(url("discontinue", sertraline.id), {
-        "discontinue_reason": "adverse_effect", "discontinued_on": today, "discontinue_note": "Nausea.", "version": "1"})
+    response = lee_client.post(
+        url("discontinue", sertraline.id),
+        {
+            "discontinue_reason": "adverse_effect",
+            "discontinued_on": today,
+            "discontinue_note": "Nausea.",
+            "version": "1",
+        },
+    )
     assert response.status_code == 302
     order = models.MedicationOrder.objects.get()
-    assert order.status == "discontinued" and order.discontinue_reason == "adverse_effect" and order.discontinue_note == "Nausea."
+    assert (
+        order.status == "discontinued"
+        and order.discontinue_reason == "adverse_effect"
+        and order.discontinue_note == "Nausea."
+    )
 
 
 def test_hold_resume_and_complete_buttons_change_the_status_or_explain_why_not(lee_client, sertraline):
@@ -210,8 +237,14 @@ def test_hold_resume_and_complete_buttons_change_the_status_or_explain_why_not(l
 
 
 def test_bulk_actions_report_what_was_done_and_what_was_refused(lee_client, orders, sertraline, patient):
-    course = orders.add(dataclasses.replace(sertraline, id=None, audit=None, drug_name="lithium", end_date=timezone.localdate()))
-    response = lee_client.post(url("changelist"), {"action": "complete_orders", "_selected_action": [str(sertraline.id), str(course.id)]}, follow=True)
+    course = orders.add(
+        dataclasses.replace(sertraline, id=None, audit=None, drug_name="lithium", end_date=timezone.localdate())
+    )
+    response = lee_client.post(
+        url("changelist"),
+        {"action": "complete_orders", "_selected_action": [str(sertraline.id), str(course.id)]},
+        follow=True,
+    )
     page = response.content.decode()
     assert f"Completed: order {str(course.id)[:8]}" in page and "no end date" in page
     assert models.MedicationOrder.objects.get(pk=course.id).status == "completed"
@@ -237,7 +270,9 @@ def test_orders_cannot_be_deleted(lee_client, sertraline):
     assert lee_client.get(url("delete", sertraline.id)).status_code == 403
 
 
-def test_the_patient_page_shows_the_current_list_the_history_and_a_prescribe_link(lee_client, orders, sertraline, patient):
+def test_the_patient_page_shows_the_current_list_the_history_and_a_prescribe_link(
+    lee_client, orders, sertraline, patient
+):
     orders.revise(dataclasses.replace(sertraline, dose_amount=Decimal("100")))
     page = lee_client.get(reverse("admin:patients_patient_change", args=[patient.id]))
     inlines = {inline.opts.__class__.__name__: inline for inline in page.context["inline_admin_formsets"]}
@@ -253,9 +288,13 @@ def test_the_patient_page_shows_the_current_list_the_history_and_a_prescribe_lin
 def test_allergies_are_added_and_retired_on_the_patient_page_attributed_to_the_user(staff_client, staff, patient):
     change = reverse("admin:patients_patient_change", args=[patient.id])
     data = form_data(staff_client.get(change))
-    data.update({"allergies-0-substance": "penicillin", "allergies-0-reaction": "hives", "allergies-0-severity": "moderate"})
+    data.update(
+        {"allergies-0-substance": "penicillin", "allergies-0-reaction": "hives", "allergies-0-severity": "moderate"}
+    )
     response = staff_client.post(change, data)
-    assert response.status_code == 302, response.context and [f.errors for i in response.context["inline_admin_formsets"] for f in i.formset.forms]
+    assert response.status_code == 302, response.context and [
+        f.errors for i in response.context["inline_admin_formsets"] for f in i.formset.forms
+    ]
     allergy = models.Allergy.objects.get()
     assert allergy.substance == "penicillin" and allergy.created_by == staff
     assert allergy.history.get().history_change_reason == "Allergy recorded"
@@ -274,7 +313,9 @@ def test_an_allergy_without_a_substance_is_an_error_on_its_row_and_nothing_is_sa
     data.update({"allergies-0-reaction": "hives", "legal_first_name": "Changed"})
     response = staff_client.post(change, data)
     assert response.status_code == 200
-    allergy_forms = next(i for i in response.context["inline_admin_formsets"] if i.opts.model is models.Allergy).formset.forms
+    allergy_forms = next(
+        i for i in response.context["inline_admin_formsets"] if i.opts.model is models.Allergy
+    ).formset.forms
     assert allergy_forms[0].errors["substance"]
     assert models.Allergy.objects.count() == 0
     from patients import models as patients_models
@@ -335,12 +376,13 @@ def test_the_timeline_link_lists_every_order_of_the_patient(lee_client, orders, 
     assert response.status_code == 200 and response.context["cl"].result_count == 2
 
 
-def test_a_patient_form_posted_without_the_medication_sections_still_saves_and_changes_no_allergy(staff_client, patient, allergies):
+def test_a_patient_form_posted_without_the_medication_sections_still_saves_and_changes_no_allergy(
+    staff_client, patient, allergies
+):
     allergy = allergies.add(domain.Allergy(patient_id=patient.id, substance="penicillin"))
     change = reverse("admin:patients_patient_change", args=[patient.id])
     data = form_data(staff_client.get(change))
-    without = {key: value for key, value in data.items()
-               if not key.startswith(("allergies-", "medication_orders-"))}
+    without = {key: value for key, value in data.items() if not key.startswith(("allergies-", "medication_orders-"))}
     without["pronouns"] = "they/them"
     assert staff_client.post(change, without).status_code == 302
     from patients import models as patients_models

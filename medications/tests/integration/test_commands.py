@@ -25,17 +25,33 @@ def run(*args):
 @pytest.fixture
 def chart(orders, allergies, patient):
     start = dt.date.today() - dt.timedelta(days=40)
-    first = orders.add(an_order(patient_id=patient.id, prescriber=None, start_date=start, instructions="Take  with\nfood."))
+    first = orders.add(
+        an_order(patient_id=patient.id, prescriber=None, start_date=start, instructions="Take  with\nfood.")
+    )
     orders.revise(dataclasses.replace(first, dose_amount=Decimal("100")))
-    lorazepam = orders.add(an_order(
-        patient_id=patient.id, prescriber=None, start_date=start, drug_name="lorazepam", strength="0.5 mg",
-        dose_amount=Decimal("0.5"), schedule=domain.Schedule.IV, refills=0,
-        frequency=domain.Frequency(kind=domain.FrequencyKind.EVERY_N_HOURS, interval=8, as_needed=True, indication="panic"),
-    ))
+    lorazepam = orders.add(
+        an_order(
+            patient_id=patient.id,
+            prescriber=None,
+            start_date=start,
+            drug_name="lorazepam",
+            strength="0.5 mg",
+            dose_amount=Decimal("0.5"),
+            schedule=domain.Schedule.IV,
+            refills=0,
+            frequency=domain.Frequency(
+                kind=domain.FrequencyKind.EVERY_N_HOURS, interval=8, as_needed=True, indication="panic"
+            ),
+        )
+    )
     orders.hold(lorazepam.id)
     stopped = orders.add(an_order(patient_id=patient.id, prescriber=None, start_date=start, drug_name="quetiapine"))
     orders.discontinue(stopped.id, reason=domain.DiscontinueReason.INEFFECTIVE)
-    allergies.add(domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="hives", severity=domain.AllergySeverity.MODERATE))
+    allergies.add(
+        domain.Allergy(
+            patient_id=patient.id, substance="penicillin", reaction="hives", severity=domain.AllergySeverity.MODERATE
+        )
+    )
     return patient
 
 
@@ -64,11 +80,14 @@ def test_a_patient_with_nothing_recorded_gets_a_clear_empty_list(patient, staff)
     assert "No current medication orders." in output and "Allergies: none recorded." in output
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--patient", "NM00000000", "--actor", "alice"), "No patient has the MRN NM00000000"),
-    (("--patient", "12345", "--actor", "alice"), "not a NovaMind MRN"),
-    (("--patient", "NM00000000", "--actor", "nobody"), "no user named"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--patient", "NM00000000", "--actor", "alice"), "No patient has the MRN NM00000000"),
+        (("--patient", "12345", "--actor", "alice"), "not a NovaMind MRN"),
+        (("--patient", "NM00000000", "--actor", "nobody"), "no user named"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(staff, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)

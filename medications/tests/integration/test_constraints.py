@@ -26,16 +26,19 @@ def saved_row(patient, drlee, **changes):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("changes", [
-    {"refills": 12},
-    {"quantity": Decimal("0")},
-    {"end_date": dt.date(2000, 1, 1)},
-    {"status": "discontinued"},
-    {"discontinued_on": dt.date(2026, 1, 1), "discontinue_reason": "ineffective"},
-    {"frequency_kind": "every_n_hours"},
-    {"frequency_interval": 4},
-    {"status": "paused"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"refills": 12},
+        {"quantity": Decimal("0")},
+        {"end_date": dt.date(2000, 1, 1)},
+        {"status": "discontinued"},
+        {"discontinued_on": dt.date(2026, 1, 1), "discontinue_reason": "ineffective"},
+        {"frequency_kind": "every_n_hours"},
+        {"frequency_interval": 4},
+        {"status": "paused"},
+    ],
+)
 def test_the_database_refuses_rows_that_skip_validation_and_break_a_cheap_rule(drlee, patient, changes):
     with pytest.raises(IntegrityError):
         saved_row(patient, drlee, **changes)
@@ -51,7 +54,9 @@ def test_an_order_is_revised_at_most_once_even_past_the_checks(drlee, patient):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_prescribers_adding_ssris_at_the_same_moment_cannot_both_succeed(on_postgres, drlee, drnodea, patient, monkeypatch):
+def test_two_prescribers_adding_ssris_at_the_same_moment_cannot_both_succeed(
+    on_postgres, drlee, drnodea, patient, monkeypatch
+):
     original = domain.check_against_record
 
     def slow_check(order, **record):
@@ -71,7 +76,9 @@ def test_two_prescribers_adding_ssris_at_the_same_moment_cannot_both_succeed(on_
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=prescribe, args=args) for args in ((drlee, "sertraline"), (drnodea, "fluoxetine"))]
+    threads = [
+        threading.Thread(target=prescribe, args=args) for args in ((drlee, "sertraline"), (drnodea, "fluoxetine"))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

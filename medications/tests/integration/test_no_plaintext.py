@@ -16,26 +16,59 @@ from novamind import encryption
 from novamind.tests.phi_scan import assert_no_plaintext, plaintext_hits
 
 MARKERS = [
-    "Qxdrugmark", "73951846", "Qxstrengthmark", "nasal_spray", "97531.8642", "intranasal", "Qxindicationmark",
-    "Qxinstructionmark", "Qxallergyoverridemark", "Qxstopnotemark", "Qxreactionmark", "life_threatening",
-    "Qxadmindrugmark", "Qxadmininstructionmark", "Qxduplicateoverridemark", "Qxreviseinstructionmark",
-    "Qxadminstopnotemark", "Qxinlineallergymark", "Qxinlinereactionmark",
+    "Qxdrugmark",
+    "73951846",
+    "Qxstrengthmark",
+    "nasal_spray",
+    "97531.8642",
+    "intranasal",
+    "Qxindicationmark",
+    "Qxinstructionmark",
+    "Qxallergyoverridemark",
+    "Qxstopnotemark",
+    "Qxreactionmark",
+    "life_threatening",
+    "Qxadmindrugmark",
+    "Qxadmininstructionmark",
+    "Qxduplicateoverridemark",
+    "Qxreviseinstructionmark",
+    "Qxadminstopnotemark",
+    "Qxinlineallergymark",
+    "Qxinlinereactionmark",
 ]
 
 
 def through_the_repository(drlee, staff, patient_id):
     allergies = repository.DjangoAllergyRepository(actor=staff)
-    allergies.add(domain.Allergy(patient_id=patient_id, substance="Qxdrugmark", reaction="Qxreactionmark",
-                                 severity=domain.AllergySeverity.LIFE_THREATENING))
+    allergies.add(
+        domain.Allergy(
+            patient_id=patient_id,
+            substance="Qxdrugmark",
+            reaction="Qxreactionmark",
+            severity=domain.AllergySeverity.LIFE_THREATENING,
+        )
+    )
     orders = repository.DjangoMedicationOrderRepository(actor=drlee)
-    first = orders.add(domain.MedicationOrder(
-        patient_id=patient_id, drug_name="Qxdrugmark", rxnorm_code="73951846", strength="Qxstrengthmark",
-        dose_form=domain.DoseForm.NASAL_SPRAY, dose_amount=Decimal("97531.8642"), dose_unit=domain.DoseUnit.SPRAY,
-        route=domain.Route.INTRANASAL, frequency=domain.Frequency(
-            kind=domain.FrequencyKind.EVERY_N_HOURS, interval=6, as_needed=True, indication="Qxindicationmark"),
-        start_date=timezone.localdate() - dt.timedelta(days=3), quantity=Decimal("1"), schedule=domain.Schedule.III,
-        instructions="Qxinstructionmark", allergy_override_reason="Qxallergyoverridemark",
-    ))
+    first = orders.add(
+        domain.MedicationOrder(
+            patient_id=patient_id,
+            drug_name="Qxdrugmark",
+            rxnorm_code="73951846",
+            strength="Qxstrengthmark",
+            dose_form=domain.DoseForm.NASAL_SPRAY,
+            dose_amount=Decimal("97531.8642"),
+            dose_unit=domain.DoseUnit.SPRAY,
+            route=domain.Route.INTRANASAL,
+            frequency=domain.Frequency(
+                kind=domain.FrequencyKind.EVERY_N_HOURS, interval=6, as_needed=True, indication="Qxindicationmark"
+            ),
+            start_date=timezone.localdate() - dt.timedelta(days=3),
+            quantity=Decimal("1"),
+            schedule=domain.Schedule.III,
+            instructions="Qxinstructionmark",
+            allergy_override_reason="Qxallergyoverridemark",
+        )
+    )
     second = orders.revise(dataclasses.replace(first, dose_amount=Decimal("2")))
     orders.discontinue(second.id, reason=domain.DiscontinueReason.OTHER, note="Qxstopnotemark")
 
@@ -56,17 +89,31 @@ def through_the_admin(client, drlee, staff, patient_id):
     order = models.MedicationOrder.objects.latest("created_at")
     revise = reverse("admin:medications_medicationorder_revise", args=[order.pk])
     initial = client.get(revise).context["form"].initial
-    revised = {k: v for k, v in {**initial, "instructions": "Qxreviseinstructionmark"}.items() if v not in (None, False)}
+    revised = {
+        k: v for k, v in {**initial, "instructions": "Qxreviseinstructionmark"}.items() if v not in (None, False)
+    }
     response = client.post(revise, revised)
     assert response.status_code == 302
     new = models.MedicationOrder.objects.get(replaces=order)
-    assert client.post(reverse("admin:medications_medicationorder_discontinue", args=[new.pk]), {
-        "discontinue_reason": "other", "discontinued_on": timezone.localdate().isoformat(),
-        "discontinue_note": "Qxadminstopnotemark", "version": "1"}).status_code == 302
-    for page in (reverse("admin:medications_medicationorder_change", args=[new.pk]),
-                 reverse("admin:medications_medicationorder_history", args=[new.pk]),
-                 reverse("admin:medications_medicationorder_changelist") + "?q=okafor",
-                 reverse("admin:medications_allergy_changelist"), patient_page):
+    assert (
+        client.post(
+            reverse("admin:medications_medicationorder_discontinue", args=[new.pk]),
+            {
+                "discontinue_reason": "other",
+                "discontinued_on": timezone.localdate().isoformat(),
+                "discontinue_note": "Qxadminstopnotemark",
+                "version": "1",
+            },
+        ).status_code
+        == 302
+    )
+    for page in (
+        reverse("admin:medications_medicationorder_change", args=[new.pk]),
+        reverse("admin:medications_medicationorder_history", args=[new.pk]),
+        reverse("admin:medications_medicationorder_changelist") + "?q=okafor",
+        reverse("admin:medications_allergy_changelist"),
+        patient_page,
+    ):
         assert client.get(page).status_code == 200, page
 
 
@@ -85,7 +132,12 @@ def test_markers_in_every_medication_phi_field_are_stored_only_as_ciphertext(cli
 def test_every_encrypted_column_of_orders_allergies_and_their_history_holds_tokens_that_decrypt(drlee, staff, patient):
     through_the_repository(drlee, staff, patient.id)
     checked = 0
-    for model in (models.MedicationOrder, models.MedicationOrder.history.model, models.Allergy, models.Allergy.history.model):
+    for model in (
+        models.MedicationOrder,
+        models.MedicationOrder.history.model,
+        models.Allergy,
+        models.Allergy.history.model,
+    ):
         columns = [field.column for field in model._meta.concrete_fields if encryption.is_encrypted(field)]
         assert columns, model
         table = connection.ops.quote_name(model._meta.db_table)

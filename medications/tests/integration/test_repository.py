@@ -22,7 +22,9 @@ def today():
 
 
 def new_order(patient, **changes):
-    return an_order(**{"patient_id": patient.id, "prescriber": None, "start_date": today() - dt.timedelta(days=20), **changes})
+    return an_order(
+        **{"patient_id": patient.id, "prescriber": None, "start_date": today() - dt.timedelta(days=20), **changes}
+    )
 
 
 def assert_nothing_written():
@@ -55,13 +57,16 @@ def test_nobody_prescribes_in_someone_elses_name(orders, patient, drnodea):
     assert_nothing_written()
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"dose_amount": Decimal("-10")}, "dose_amount"),
-    ({"quantity": Decimal("0")}, "quantity"),
-    ({"end_date": dt.date(2000, 1, 1)}, "end_date"),
-    ({"drug_name": "methylphenidate", "schedule": domain.Schedule.II, "refills": 2}, "refills"),
-    ({"refills": 12}, "refills"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"dose_amount": Decimal("-10")}, "dose_amount"),
+        ({"quantity": Decimal("0")}, "quantity"),
+        ({"end_date": dt.date(2000, 1, 1)}, "end_date"),
+        ({"drug_name": "methylphenidate", "schedule": domain.Schedule.II, "refills": 2}, "refills"),
+        ({"refills": 12}, "refills"),
+    ],
+)
 def test_bad_orders_are_refused_with_the_field_at_fault_and_nothing_is_written(orders, patient, changes, field):
     with pytest.raises(RuleViolation) as caught:
         orders.add(new_order(patient, **changes))
@@ -84,15 +89,23 @@ def test_an_unknown_patient_is_refused(orders):
 
 
 def test_no_new_orders_for_a_deceased_patient(orders, patient, staff):
-    patients_repository.DjangoPatientRepository(actor=staff).set_status(patient.id, patients_domain.PatientStatus.DECEASED)
+    patients_repository.DjangoPatientRepository(actor=staff).set_status(
+        patient.id, patients_domain.PatientStatus.DECEASED
+    )
     with pytest.raises(RuleViolation, match="deceased"):
         orders.add(new_order(patient))
     assert_nothing_written()
 
 
 def test_an_allergy_match_is_refused_without_a_reason_and_the_override_is_recorded(orders, allergies, patient, drlee):
-    allergies.add(domain.Allergy(patient_id=patient.id, substance="SSRIs", reaction="serotonin syndrome",
-                                 severity=domain.AllergySeverity.SEVERE))
+    allergies.add(
+        domain.Allergy(
+            patient_id=patient.id,
+            substance="SSRIs",
+            reaction="serotonin syndrome",
+            severity=domain.AllergySeverity.SEVERE,
+        )
+    )
     with pytest.raises(RuleViolation) as caught:
         orders.add(new_order(patient))
     assert set(caught.value.errors) == {"allergy_override_reason"}
@@ -119,7 +132,9 @@ def test_a_duplicate_ssri_needs_an_override_reason_which_is_recorded(orders, pat
     assert models.MedicationOrder.objects.count() == 1
     added = orders.add(dataclasses.replace(fluoxetine, duplicate_override_reason="Cross-taper over two weeks."))
     assert added.duplicate_override_reason == "Cross-taper over two weeks."
-    assert models.MedicationOrder.history.latest("history_id").history_change_reason == "Prescribed (duplicate override)"
+    assert (
+        models.MedicationOrder.history.latest("history_id").history_change_reason == "Prescribed (duplicate override)"
+    )
 
 
 def test_field_faults_and_record_conflicts_are_reported_together(orders, allergies, patient):
@@ -137,15 +152,25 @@ def test_revise_discontinues_as_changed_and_links_a_new_order_into_a_timeline(or
     assert old.status is domain.OrderStatus.DISCONTINUED and old.discontinue_reason is domain.DiscontinueReason.CHANGED
     assert old.discontinued_on == effective and old.dose_amount == Decimal("50") and old.replaced_by_id == second.id
     assert second.replaces_id == first.id and second.start_date == effective and second.dose_amount == Decimal("100")
-    third = orders.revise(dataclasses.replace(second, frequency=domain.Frequency(kind=domain.FrequencyKind.TWICE_DAILY),
-                                              dose_amount=Decimal("50")))
+    third = orders.revise(
+        dataclasses.replace(
+            second, frequency=domain.Frequency(kind=domain.FrequencyKind.TWICE_DAILY), dose_amount=Decimal("50")
+        )
+    )
     history = orders.history_for_patient(patient.id)
     assert [order.id for order in history] == [first.id, second.id, third.id]
     assert domain.revision_chains(history) == [history]
     assert [order.id for order in orders.active_for_patient(patient.id)] == [third.id]
-    reasons = list(models.MedicationOrder.history.order_by("history_id").values_list("history_change_reason", flat=True))
-    assert reasons == ["Prescribed", "Discontinued: changed (revised)", f"Revised: replaces order {str(first.id)[:8]}",
-                       "Discontinued: changed (revised)", f"Revised: replaces order {str(second.id)[:8]}"]
+    reasons = list(
+        models.MedicationOrder.history.order_by("history_id").values_list("history_change_reason", flat=True)
+    )
+    assert reasons == [
+        "Prescribed",
+        "Discontinued: changed (revised)",
+        f"Revised: replaces order {str(first.id)[:8]}",
+        "Discontinued: changed (revised)",
+        f"Revised: replaces order {str(second.id)[:8]}",
+    ]
     assert set(models.MedicationOrder.history.values_list("history_user", flat=True)) == {drlee.pk}
 
 
@@ -155,7 +180,9 @@ def test_a_revision_is_not_a_duplicate_of_what_it_replaces_but_is_checked_for_al
     with pytest.raises(RuleViolation) as caught:
         orders.revise(dataclasses.replace(first, dose_amount=Decimal("100")))
     assert set(caught.value.errors) == {"allergy_override_reason"}
-    assert orders.get_by_id(first.id).status is domain.OrderStatus.ACTIVE and models.MedicationOrder.objects.count() == 1
+    assert (
+        orders.get_by_id(first.id).status is domain.OrderStatus.ACTIVE and models.MedicationOrder.objects.count() == 1
+    )
 
 
 def test_an_order_revised_once_cannot_be_revised_again_from_its_old_copy(orders, patient):
@@ -175,7 +202,9 @@ def test_bad_revisions_write_nothing(orders, patient, staff):
         orders.revise(dataclasses.replace(first, dose_amount=Decimal("-100")))
     assert set(caught.value.errors) == {"dose_amount"}
     with pytest.raises(RuleViolation, match="Only prescribers"):
-        repository.DjangoMedicationOrderRepository(actor=staff).revise(dataclasses.replace(first, dose_amount=Decimal("100")))
+        repository.DjangoMedicationOrderRepository(actor=staff).revise(
+            dataclasses.replace(first, dose_amount=Decimal("100"))
+        )
     with pytest.raises(RuleViolation, match="to switch drugs"):
         orders.revise(dataclasses.replace(first, drug_name="fluoxetine"))
     assert orders.get_by_id(first.id) == first and models.MedicationOrder.history.count() == 1
@@ -243,7 +272,10 @@ def test_hold_resume_and_complete(orders, patient):
 def test_the_active_list_is_sorted_by_drug_name_in_python(orders, patient):
     orders.add(new_order(patient, drug_name="quetiapine"))
     orders.add(new_order(patient, drug_name="Lithium"))
-    assert [order.drug_name for order in orders.active_for_patient(patient.id)] == ["Lithium", "quetiapine", ]
+    assert [order.drug_name for order in orders.active_for_patient(patient.id)] == [
+        "Lithium",
+        "quetiapine",
+    ]
     assert orders.active_for_patient("not-a-uuid") == [] and orders.get_by_id("nope") is None
 
 
@@ -254,7 +286,9 @@ def test_a_prescriber_who_loses_the_role_does_not_invalidate_past_orders(orders,
     from novamind import audit
 
     audit.audited_save(profile, actor=drnodea)
-    stopped = repository.DjangoMedicationOrderRepository(actor=drnodea).discontinue(first.id, reason=domain.DiscontinueReason.INEFFECTIVE)
+    stopped = repository.DjangoMedicationOrderRepository(actor=drnodea).discontinue(
+        first.id, reason=domain.DiscontinueReason.INEFFECTIVE
+    )
     assert stopped.status is domain.OrderStatus.DISCONTINUED and stopped.prescriber.username == "drlee"
 
 
@@ -262,13 +296,16 @@ def test_allergies_are_recorded_changed_and_retired_never_deleted(allergies, pat
     added = allergies.add(domain.Allergy(patient_id=patient.id, substance=" penicillin ", reaction="hives"))
     assert added.substance == "penicillin" and added.audit.created_by == "alice"
     changed = repository.DjangoAllergyRepository(actor=other_staff).update(
-        dataclasses.replace(added, severity=domain.AllergySeverity.SEVERE))
+        dataclasses.replace(added, severity=domain.AllergySeverity.SEVERE)
+    )
     assert changed.severity is domain.AllergySeverity.SEVERE and changed.audit.updated_by == "bob"
     with pytest.raises(ConcurrencyError):
         allergies.update(dataclasses.replace(added, reaction="rash"))
     retired = allergies.delete(added.id)
     assert retired.status is domain.AllergyStatus.ENTERED_IN_ERROR
-    assert allergies.for_patient(patient.id) == [] and allergies.for_patient(patient.id, include_inactive=True) == [retired]
+    assert allergies.for_patient(patient.id) == [] and allergies.for_patient(patient.id, include_inactive=True) == [
+        retired
+    ]
     assert models.Allergy.history.count() == 3
 
 

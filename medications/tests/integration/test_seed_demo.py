@@ -38,10 +38,18 @@ def test_seed_demo_writes_medication_histories_through_the_rules_attributed_to_t
 
 def test_seed_demo_twice_creates_no_new_orders_or_allergies():
     run()
-    before = (models.MedicationOrder.objects.count(), models.MedicationOrder.history.count(), models.Allergy.history.count())
+    before = (
+        models.MedicationOrder.objects.count(),
+        models.MedicationOrder.history.count(),
+        models.Allergy.history.count(),
+    )
     second = run()
     assert ", 0 already there" not in second.split("Medications:")[1]
-    after = (models.MedicationOrder.objects.count(), models.MedicationOrder.history.count(), models.Allergy.history.count())
+    after = (
+        models.MedicationOrder.objects.count(),
+        models.MedicationOrder.history.count(),
+        models.Allergy.history.count(),
+    )
     assert after == before
 
 
@@ -54,5 +62,8 @@ def test_every_demo_patient_with_orders_has_a_readable_timeline():
         history = orders.history_for_patient(patient_id)
         chains = domain.revision_chains(history)
         assert sum(len(chain) for chain in chains) == len(history)
-        assert all(chain[-1].status is not domain.OrderStatus.DISCONTINUED or chain[-1].discontinue_reason
-                   is not domain.DiscontinueReason.CHANGED for chain in chains)
+        assert all(
+            chain[-1].status is not domain.OrderStatus.DISCONTINUED
+            or chain[-1].discontinue_reason is not domain.DiscontinueReason.CHANGED
+            for chain in chains
+        )

@@ -5,12 +5,20 @@ import pytest
 from medications import drug_classes
 
 
-@pytest.mark.parametrize("written, generic", [
-    ("Zoloft", "sertraline"), ("Sertraline HCl 50 mg", "sertraline"), ("bupropion XL", "bupropion"),
-    ("Lithium carbonate ER", "lithium"), ("Adderall XR", "amphetamine"),
-    ("dextroamphetamine-amphetamine", "amphetamine"), ("Depakote", "valproate"), ("valproic acid", "valproate"),
-    ("  ESCITALOPRAM  oxalate ", "escitalopram"),
-])
+@pytest.mark.parametrize(
+    "written, generic",
+    [
+        ("Zoloft", "sertraline"),
+        ("Sertraline HCl 50 mg", "sertraline"),
+        ("bupropion XL", "bupropion"),
+        ("Lithium carbonate ER", "lithium"),
+        ("Adderall XR", "amphetamine"),
+        ("dextroamphetamine-amphetamine", "amphetamine"),
+        ("Depakote", "valproate"),
+        ("valproic acid", "valproate"),
+        ("  ESCITALOPRAM  oxalate ", "escitalopram"),
+    ],
+)
 def test_brand_salt_and_release_words_resolve_to_the_generic_name(written, generic):
     assert drug_classes.canonical(written) == generic
 
@@ -20,7 +28,9 @@ def test_a_drug_can_belong_to_several_classes():
     assert keys == {"mood_stabilizer", "aromatic_anticonvulsant"}
 
 
-@pytest.mark.parametrize("text, key", [("SSRIs", "ssri"), ("benzos", "benzodiazepine"), ("Tricyclics", "tca"), ("MAOI", "maoi")])
+@pytest.mark.parametrize(
+    "text, key", [("SSRIs", "ssri"), ("benzos", "benzodiazepine"), ("Tricyclics", "tca"), ("MAOI", "maoi")]
+)
 def test_an_allergy_may_name_a_class_by_its_usual_names(text, key):
     assert drug_classes.class_named(text).key == key
 

@@ -21,7 +21,9 @@ def errors_of(order, *, new=False):
 
 
 def test_a_complete_order_is_valid_and_normalised():
-    order = an_order(drug_name="  sertraline  ", strength=" 50  mg ", instructions="  Take with food.  ").validated(today=TODAY)
+    order = an_order(drug_name="  sertraline  ", strength=" 50  mg ", instructions="  Take with food.  ").validated(
+        today=TODAY
+    )
     assert order.drug_name == "sertraline" and order.strength == "50 mg" and order.instructions == "Take with food."
     assert order.sig == "50 mg by mouth once daily"
     assert order.medication == "sertraline 50 mg tablet"
@@ -53,9 +55,15 @@ def test_a_schedule_ii_drug_cannot_have_refills():
     assert dataclasses.replace(order, refills=0).validated(today=TODAY).refills == 0
 
 
-@pytest.mark.parametrize("schedule, allowed", [
-    (domain.Schedule.III, 5), (domain.Schedule.IV, 5), (domain.Schedule.V, 11), (domain.Schedule.NONE, 11),
-])
+@pytest.mark.parametrize(
+    "schedule, allowed",
+    [
+        (domain.Schedule.III, 5),
+        (domain.Schedule.IV, 5),
+        (domain.Schedule.V, 11),
+        (domain.Schedule.NONE, 11),
+    ],
+)
 def test_refills_are_limited_by_the_schedule(schedule, allowed):
     assert an_order(schedule=schedule, refills=allowed).validated(today=TODAY)
     assert f"At most {allowed} refills" in errors_of(an_order(schedule=schedule, refills=allowed + 1))["refills"][0]
@@ -68,7 +76,9 @@ def test_negative_refills_are_refused():
 def test_every_n_hours_needs_its_number_and_other_frequencies_refuse_one():
     every = domain.Frequency(kind=domain.FrequencyKind.EVERY_N_HOURS)
     assert errors_of(an_order(frequency=every))["frequency_interval"] == ["Give the number of hours."]
-    assert errors_of(an_order(frequency=dataclasses.replace(every, interval=100)))["frequency_interval"] == ["Every 1 to 72 hours."]
+    assert errors_of(an_order(frequency=dataclasses.replace(every, interval=100)))["frequency_interval"] == [
+        "Every 1 to 72 hours."
+    ]
     daily = domain.Frequency(kind=domain.FrequencyKind.ONCE_DAILY, interval=3)
     assert "does not" in errors_of(an_order(frequency=daily))["frequency_interval"][0]
 
@@ -78,19 +88,40 @@ def test_an_as_needed_order_needs_an_indication_and_only_it_may_have_one():
     assert "indication" in errors_of(an_order(frequency=prn))["prn_indication"][0]
     scheduled = domain.Frequency(kind=domain.FrequencyKind.ONCE_DAILY, indication="anxiety")
     assert "Only an as-needed order" in errors_of(an_order(frequency=scheduled))["prn_indication"][0]
-    order = an_order(frequency=domain.Frequency(kind=domain.FrequencyKind.AS_NEEDED, indication="panic")).validated(today=TODAY)
+    order = an_order(frequency=domain.Frequency(kind=domain.FrequencyKind.AS_NEEDED, indication="panic")).validated(
+        today=TODAY
+    )
     assert order.frequency.as_needed and order.sig == "50 mg by mouth as needed for panic"
 
 
 def test_a_scheduled_frequency_can_also_be_as_needed():
-    frequency = domain.Frequency(kind=domain.FrequencyKind.EVERY_N_HOURS, interval=6, as_needed=True, indication="agitation")
+    frequency = domain.Frequency(
+        kind=domain.FrequencyKind.EVERY_N_HOURS, interval=6, as_needed=True, indication="agitation"
+    )
     assert frequency.describe() == "every 6 hours as needed for agitation"
 
 
 def test_missing_details_are_each_reported_against_their_field():
-    order = an_order(drug_name="", strength="", dose_form=None, dose_unit=None, route=None,
-                     frequency=domain.Frequency(kind=None), start_date=None, dose_amount=None)
-    assert set(errors_of(order)) == {"drug_name", "strength", "dose_form", "dose_unit", "route", "frequency_kind", "start_date", "dose_amount"}
+    order = an_order(
+        drug_name="",
+        strength="",
+        dose_form=None,
+        dose_unit=None,
+        route=None,
+        frequency=domain.Frequency(kind=None),
+        start_date=None,
+        dose_amount=None,
+    )
+    assert set(errors_of(order)) == {
+        "drug_name",
+        "strength",
+        "dose_form",
+        "dose_unit",
+        "route",
+        "frequency_kind",
+        "start_date",
+        "dose_amount",
+    }
 
 
 def test_an_rxnorm_code_is_digits():
@@ -113,7 +144,9 @@ def test_a_controlled_substance_needs_a_prescriber_with_a_dea_number():
 
 def test_a_drug_the_table_knows_as_controlled_must_carry_its_schedule():
     order = an_order(drug_name="Adderall", schedule=domain.Schedule.NONE, refills=0)
-    assert errors_of(order, new=True)["schedule"] == ["Adderall is a schedule II controlled substance; set its schedule to II."]
+    assert errors_of(order, new=True)["schedule"] == [
+        "Adderall is a schedule II controlled substance; set its schedule to II."
+    ]
 
 
 def test_field_faults_and_prescribing_faults_are_reported_together():

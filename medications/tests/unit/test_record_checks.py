@@ -77,7 +77,9 @@ def test_an_order_on_hold_still_counts_but_a_discontinued_one_does_not():
     held = a_stored_order(status=domain.OrderStatus.ON_HOLD)
     with pytest.raises(RuleViolation, match="on hold"):
         domain.check_against_record(an_order(), allergies=[], current_orders=[held])
-    stopped = domain.discontinue(a_stored_order(), on=held.start_date, reason=domain.DiscontinueReason.INEFFECTIVE, today=held.start_date)
+    stopped = domain.discontinue(
+        a_stored_order(), on=held.start_date, reason=domain.DiscontinueReason.INEFFECTIVE, today=held.start_date
+    )
     assert domain.check_against_record(an_order(), allergies=[], current_orders=[stopped])
 
 
@@ -89,7 +91,9 @@ def test_the_order_a_revision_replaces_is_not_its_duplicate():
 
 def test_allergy_and_duplicate_conflicts_are_reported_together():
     with pytest.raises(RuleViolation) as caught:
-        domain.check_against_record(an_order(), allergies=[an_allergy("sertraline")], current_orders=[a_stored_order(drug_name="paroxetine")])
+        domain.check_against_record(
+            an_order(), allergies=[an_allergy("sertraline")], current_orders=[a_stored_order(drug_name="paroxetine")]
+        )
     assert set(caught.value.errors) == {"allergy_override_reason", "duplicate_override_reason"}
 
 

@@ -14,7 +14,9 @@ S = domain.OrderStatus
 
 
 def test_discontinuing_records_date_and_reason():
-    stopped = domain.discontinue(a_stored_order(), on=TODAY, reason=domain.DiscontinueReason.ADVERSE_EFFECT, today=TODAY)
+    stopped = domain.discontinue(
+        a_stored_order(), on=TODAY, reason=domain.DiscontinueReason.ADVERSE_EFFECT, today=TODAY
+    )
     assert stopped.status is S.DISCONTINUED and stopped.discontinued_on == TODAY
     assert stopped.discontinue_reason is domain.DiscontinueReason.ADVERSE_EFFECT
 
@@ -31,9 +33,13 @@ def test_discontinuing_needs_a_reason_and_other_needs_a_note():
 def test_the_stop_date_is_not_in_the_future_nor_before_the_order_began():
     order = a_stored_order()
     with pytest.raises(RuleViolation, match="future"):
-        domain.discontinue(order, on=TODAY + dt.timedelta(days=1), reason=domain.DiscontinueReason.INEFFECTIVE, today=TODAY)
+        domain.discontinue(
+            order, on=TODAY + dt.timedelta(days=1), reason=domain.DiscontinueReason.INEFFECTIVE, today=TODAY
+        )
     with pytest.raises(RuleViolation, match="before the order began"):
-        domain.discontinue(order, on=order.start_date - dt.timedelta(days=1), reason=domain.DiscontinueReason.INEFFECTIVE, today=TODAY)
+        domain.discontinue(
+            order, on=order.start_date - dt.timedelta(days=1), reason=domain.DiscontinueReason.INEFFECTIVE, today=TODAY
+        )
 
 
 def test_an_order_written_today_to_start_next_week_can_be_cancelled_today():
@@ -49,7 +55,13 @@ def test_a_closed_order_cannot_be_discontinued_held_or_revised():
     with pytest.raises(RuleViolation, match="Only an active order"):
         domain.hold(closed)
     with pytest.raises(RuleViolation, match="cannot be revised"):
-        domain.revise(closed, dataclasses.replace(closed, dose_amount=Decimal("100")), effective=TODAY, prescriber=DRLEE, today=TODAY)
+        domain.revise(
+            closed,
+            dataclasses.replace(closed, dose_amount=Decimal("100")),
+            effective=TODAY,
+            prescriber=DRLEE,
+            today=TODAY,
+        )
 
 
 def test_hold_and_resume_go_back_and_forth():
@@ -71,8 +83,11 @@ def test_only_an_order_whose_end_date_has_come_is_completed():
 def test_revising_closes_the_order_as_changed_and_links_a_new_one():
     current = a_stored_order()
     closed, new = domain.revise(
-        current, dataclasses.replace(current, dose_amount=Decimal("100"), quantity=Decimal("60")),
-        effective=TODAY, prescriber=DRLEE, today=TODAY,
+        current,
+        dataclasses.replace(current, dose_amount=Decimal("100"), quantity=Decimal("60")),
+        effective=TODAY,
+        prescriber=DRLEE,
+        today=TODAY,
     )
     assert closed.status is S.DISCONTINUED and closed.discontinue_reason is domain.DiscontinueReason.CHANGED
     assert closed.discontinued_on == TODAY and closed.dose_amount == Decimal("50")
@@ -83,7 +98,13 @@ def test_revising_closes_the_order_as_changed_and_links_a_new_one():
 def test_a_revision_keeps_the_drug():
     current = a_stored_order()
     with pytest.raises(RuleViolation) as caught:
-        domain.revise(current, dataclasses.replace(current, drug_name="fluoxetine"), effective=TODAY, prescriber=DRLEE, today=TODAY)
+        domain.revise(
+            current,
+            dataclasses.replace(current, drug_name="fluoxetine"),
+            effective=TODAY,
+            prescriber=DRLEE,
+            today=TODAY,
+        )
     assert "to switch drugs" in caught.value.errors["drug_name"][0]
 
 
@@ -100,20 +121,34 @@ def test_a_revision_takes_effect_today_or_earlier_but_not_before_the_order_began
         domain.revise(current, changed, effective=TODAY + dt.timedelta(days=1), prescriber=DRLEE, today=TODAY)
     assert "today or on an earlier date" in caught.value.errors["start_date"][0]
     with pytest.raises(RuleViolation) as caught:
-        domain.revise(current, changed, effective=current.start_date - dt.timedelta(days=1), prescriber=DRLEE, today=TODAY)
+        domain.revise(
+            current, changed, effective=current.start_date - dt.timedelta(days=1), prescriber=DRLEE, today=TODAY
+        )
     assert "before the order it revises began" in caught.value.errors["start_date"][0]
 
 
 def test_the_new_order_of_a_revision_obeys_every_order_rule_and_its_reviser_must_prescribe():
     current = a_stored_order()
     with pytest.raises(RuleViolation) as caught:
-        domain.revise(current, dataclasses.replace(current, dose_amount=Decimal("-50")), effective=TODAY, prescriber=FRONT_DESK, today=TODAY)
+        domain.revise(
+            current,
+            dataclasses.replace(current, dose_amount=Decimal("-50")),
+            effective=TODAY,
+            prescriber=FRONT_DESK,
+            today=TODAY,
+        )
     assert set(caught.value.errors) == {"dose_amount", "prescriber"}
 
 
 def test_revision_chains_read_as_a_timeline():
     first = a_stored_order()
-    closed, second = domain.revise(first, dataclasses.replace(first, dose_amount=Decimal("100")), effective=TODAY - dt.timedelta(days=10), prescriber=DRLEE, today=TODAY)
+    closed, second = domain.revise(
+        first,
+        dataclasses.replace(first, dose_amount=Decimal("100")),
+        effective=TODAY - dt.timedelta(days=10),
+        prescriber=DRLEE,
+        today=TODAY,
+    )
     second = dataclasses.replace(second, id=first.id.__class__(int=first.id.int + 1))
     closed = dataclasses.replace(closed, replaced_by_id=second.id)
     other = a_stored_order(drug_name="lithium", start_date=TODAY - dt.timedelta(days=5))

@@ -32,11 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="date_from", metavar="DATE", help="First day (YYYY-MM-DD), included.")
         parser.add_argument("--to", dest="date_to", metavar="DATE", help="Last day (YYYY-MM-DD), included.")
         parser.add_argument(
-            "--output", metavar="PATH",
+            "--output",
+            metavar="PATH",
             help="Write the CSV to this new file (mode 0600; an existing file is not overwritten). "
-                 "Without it the CSV goes to standard output.",
+            "Without it the CSV goes to standard output.",
         )
-        add_actor_argument(parser, help_text="The auditor running the report (an active staff user with the auditor role).")
+        add_actor_argument(
+            parser, help_text="The auditor running the report (an active staff user with the auditor role)."
+        )
 
     def handle(self, *args, patient, user, date_from, date_to, output, actor, **options):
         auditor = active_staff(actor)
@@ -44,8 +47,10 @@ class Command(BaseCommand):
             raise CommandError(f"--actor '{actor}' may not produce audit reports: that needs the Auditor role.")
         try:
             scope = audit_report.scope_for(
-                patient_mrn=patient, username=user,
-                date_from=_date(date_from) if date_from else None, date_to=_date(date_to) if date_to else None,
+                patient_mrn=patient,
+                username=user,
+                date_from=_date(date_from) if date_from else None,
+                date_to=_date(date_to) if date_to else None,
             )
             if output:
                 with private_file(output) as handle:
@@ -62,4 +67,6 @@ class Command(BaseCommand):
                 "fields changed); no report was written. Check the key."
             ) from None
         except OSError as error:
-            raise CommandError(f"Could not write the report to {output or 'standard output'}: {error.strerror or error}.") from None
+            raise CommandError(
+                f"Could not write the report to {output or 'standard output'}: {error.strerror or error}."
+            ) from None

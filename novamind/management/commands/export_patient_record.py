@@ -22,27 +22,35 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--patient", required=True, metavar="MRN",
+            "--patient",
+            required=True,
+            metavar="MRN",
             help="The patient's medical record number, e.g. NM12345674.",
         )
         parser.add_argument(
-            "--format", required=True, choices=record_export.FORMATS,
+            "--format",
+            required=True,
+            choices=record_export.FORMATS,
             help="json: machine-readable, schema_version %d; html: a printable page." % record_export.SCHEMA_VERSION,
         )
         parser.add_argument(
-            "--output", metavar="PATH",
+            "--output",
+            metavar="PATH",
             help="Write the copy to this new file (created with mode 0600; an existing file is not "
-                 "overwritten). Without it the copy goes to standard output.",
+            "overwritten). Without it the copy goes to standard output.",
         )
         add_actor_argument(
-            parser, help_text="The staff member making the copy (an active staff user); the disclosure is logged in their name.",
+            parser,
+            help_text="The staff member making the copy (an active staff user); the disclosure is logged in their name.",
         )
 
     def handle(self, *args, patient, format, output, actor, **options):
         user = active_staff(actor)
         mrn = patient.strip().upper()
         if not patients_domain.is_valid_mrn(mrn):
-            raise CommandError(f"--patient {patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674).")
+            raise CommandError(
+                f"--patient {patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674)."
+            )
         try:
             found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
             if found is None:
@@ -56,7 +64,11 @@ class Command(BaseCommand):
                 )
             else:
                 counts = record_export.export(
-                    patient=found, actor=user, format=format, out=_Unterminated(self.stdout), retractable=False,
+                    patient=found,
+                    actor=user,
+                    format=format,
+                    out=_Unterminated(self.stdout),
+                    retractable=False,
                 )
                 self.stderr.write(f"Exported the {format} record of {mrn}: {counts.describe()}.")
         except encryption.DecryptionError:

@@ -22,9 +22,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_actor_argument(parser, help_text="The staff user who purges (required; named in every tombstone).")
-        parser.add_argument("--dry-run", action="store_true", help="List the records that would be purged (MRN and row counts); write nothing.")
         parser.add_argument(
-            "--patient", action="append", metavar="MRN", default=[],
+            "--dry-run",
+            action="store_true",
+            help="List the records that would be purged (MRN and row counts); write nothing.",
+        )
+        parser.add_argument(
+            "--patient",
+            action="append",
+            metavar="MRN",
+            default=[],
             help="Purge only this patient (repeatable). A named record that is not due is refused, and then nothing is purged.",
         )
 
@@ -35,10 +42,16 @@ class Command(BaseCommand):
         except RuleViolation as violation:
             raise CommandError(describe(violation)) from None
         if not retention.may_purge(user):
-            raise CommandError(f"--actor '{user.get_username()}' may not purge records: it needs the {retention.PURGE_PERMISSION} permission.")
+            raise CommandError(
+                f"--actor '{user.get_username()}' may not purge records: it needs the {retention.PURGE_PERMISSION} permission."
+            )
         uncovered = retention.uncovered_references()
         if uncovered:
-            raise CommandError("Nothing was purged: these tables refer to patient records and the purge does not handle them: " + "; ".join(uncovered) + ".")
+            raise CommandError(
+                "Nothing was purged: these tables refer to patient records and the purge does not handle them: "
+                + "; ".join(uncovered)
+                + "."
+            )
 
         self.stdout.write(
             f"Retention period {policy.years} years: records of inactive and deceased patients with no "
@@ -67,7 +80,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"  not purged {row.mrn}: {reason_of(error)}")
         self.report(purged, kept, dry_run)
         if failed:
-            raise CommandError(f"{len(failed)} record(s) could not be purged (nothing of them was deleted): " + "; ".join(failed))
+            raise CommandError(
+                f"{len(failed)} record(s) could not be purged (nothing of them was deleted): " + "; ".join(failed)
+            )
 
     def named(self, mrns, policy):
         """Return the patients named with --patient; refuse the run if any is unknown or not due."""
@@ -99,13 +114,17 @@ class Command(BaseCommand):
         rows = sum(sum(counts.rows.values()) for counts in purged)
         history = sum(counts.history for counts in purged)
         if dry_run:
-            self.stdout.write(self.style.SUCCESS(
-                f"Dry run: would purge {len(purged)} record(s) ({rows} rows, {history} history rows); nothing was written."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Dry run: would purge {len(purged)} record(s) ({rows} rows, {history} history rows); nothing was written."
+                )
+            )
         else:
-            self.stdout.write(self.style.SUCCESS(
-                f"Purged {len(purged)} record(s) ({rows} rows, {history} history rows); each left a tombstone in the access log."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Purged {len(purged)} record(s) ({rows} rows, {history} history rows); each left a tombstone in the access log."
+                )
+            )
 
 
 def reason_of(error: Exception) -> str:
@@ -113,5 +132,7 @@ def reason_of(error: Exception) -> str:
     if isinstance(error, encryption.DecryptionError):
         return "part of the record does not decrypt with FIELD_ENCRYPTION_KEY"
     if isinstance(error, DatabaseError):
-        return f"rows elsewhere still refer to this record or the database refused the delete ({error.__class__.__name__})"
+        return (
+            f"rows elsewhere still refer to this record or the database refused the delete ({error.__class__.__name__})"
+        )
     return str(error)

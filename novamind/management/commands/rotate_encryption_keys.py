@@ -24,13 +24,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        add_actor_argument(parser, help_text="The staff user in whose name the run is recorded in the access log (required).")
+        add_actor_argument(
+            parser, help_text="The staff user in whose name the run is recorded in the access log (required)."
+        )
         parser.add_argument(
-            "--batch-size", type=int, default=500, metavar="N",
+            "--batch-size",
+            type=int,
+            default=500,
+            metavar="N",
             help="Rows per transaction (default 500).",
         )
         parser.add_argument(
-            "--verify-only", action="store_true",
+            "--verify-only",
+            action="store_true",
             help="Change nothing: check that every value decrypts under the first key alone.",
         )
 
@@ -87,7 +93,8 @@ class Command(BaseCommand):
             removal = (
                 ": the old key may now be removed from FIELD_ENCRYPTION_KEY (keep the first key only, "
                 "restart NovaMind, and archive the old key with the backups made before today)."
-                if keys > 1 else "."
+                if keys > 1
+                else "."
             )
             self.stdout.write(self.style.SUCCESS(f"All {values} values decrypt under the new key alone{removal}"))
             return
@@ -103,8 +110,7 @@ class Command(BaseCommand):
 
     def _show_progress(self, step: rotation.Progress):
         self.stdout.write(
-            f"\r\x1b[K{step.action} table {step.table_number}/{step.tables} {step.table}: "
-            f"{step.done}/{step.rows} rows",
+            f"\r\x1b[K{step.action} table {step.table_number}/{step.tables} {step.table}: {step.done}/{step.rows} rows",
             ending="",
         )
         self.stdout.flush()

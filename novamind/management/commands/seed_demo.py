@@ -18,12 +18,22 @@ from novamind.models import StaffProfile
 DEMO_STAFF = [
     ("admin", "Ada", "Admin", True, "practice administrator (superuser)", None),
     ("frontdesk", "Felix", "Desk", False, "front desk", None),
-    ("drlee", "Dana", "Lee", False, "psychiatrist, prescriber, supervisor",
-     {"credentials": "MD", "is_clinician": True, "is_prescriber": True, "is_supervisor": True, "dea_number": "BL1234563"}),
-    ("drpatel", "Priya", "Patel", False, "psychologist",
-     {"credentials": "PhD", "is_clinician": True}),
-    ("msmith", "Morgan", "Smith", False, "therapist (LCSW)",
-     {"credentials": "LCSW", "is_clinician": True}),
+    (
+        "drlee",
+        "Dana",
+        "Lee",
+        False,
+        "psychiatrist, prescriber, supervisor",
+        {
+            "credentials": "MD",
+            "is_clinician": True,
+            "is_prescriber": True,
+            "is_supervisor": True,
+            "dea_number": "BL1234563",
+        },
+    ),
+    ("drpatel", "Priya", "Patel", False, "psychologist", {"credentials": "PhD", "is_clinician": True}),
+    ("msmith", "Morgan", "Smith", False, "therapist (LCSW)", {"credentials": "LCSW", "is_clinician": True}),
     ("office", "Olive", "Office", False, "practice admin (staff accounts)", None),
     ("auditor", "Avery", "Audit", False, "auditor (access log, audit report)", None),
 ]
@@ -50,7 +60,8 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=300, help="How many demo patients (default 300).")
         parser.add_argument("--seed", type=int, default=20261128, help="Random seed, for repeatable data.")
         parser.add_argument(
-            "--reset-passwords", action="store_true",
+            "--reset-passwords",
+            action="store_true",
             help="Give existing demo accounts new passwords (they are printed).",
         )
 

@@ -26,12 +26,13 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 result = roles.sync(
-                    group_model=Group, permission_model=Permission,
-                    installed_apps=[config.label for config in apps.get_app_configs()], dry_run=check,
+                    group_model=Group,
+                    permission_model=Permission,
+                    installed_apps=[config.label for config in apps.get_app_configs()],
+                    dry_run=check,
                 )
                 if result.changed and not check:
-                    access.record(user=user, action="sync roles", category="roles",
-                                  detail="; ".join(result.describe()))
+                    access.record(user=user, action="sync roles", category="roles", detail="; ".join(result.describe()))
         except roles.MatrixError as error:
             raise CommandError(str(error)) from None
         for line in result.describe():

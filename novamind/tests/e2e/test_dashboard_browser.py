@@ -32,8 +32,9 @@ class DashboardInTheBrowser(browser.AdminTestCase):
         # The chart's data table says what the lines show: last week, one visit and one no-show.
         monday = (last_week - dt.timedelta(days=last_week.weekday())).isoformat()
         rows = {
-            row.find_element(By.TAG_NAME, "th").get_attribute("textContent").strip():
-            [cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")]
+            row.find_element(By.TAG_NAME, "th").get_attribute("textContent").strip(): [
+                cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")
+            ]
             for row in driver.find_elements(By.CSS_SELECTOR, "#dashboard-trend table tbody tr")
         }
         assert len(rows) == 12 and rows[monday] == ["1", "0", "1"], rows

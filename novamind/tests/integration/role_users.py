@@ -10,12 +10,13 @@ from novamind import audit, signals
 from novamind.models import StaffProfile
 
 
-
 def superuser(username="root"):
     """Return a superuser (the one who hands out roles in these tests)."""
     User = get_user_model()
     return User.objects.filter(username=username).first() or User.objects.create_user(
-        username=username, is_staff=True, is_superuser=True,
+        username=username,
+        is_staff=True,
+        is_superuser=True,
     )
 
 

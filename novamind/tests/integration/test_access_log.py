@@ -16,8 +16,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def entries(staff):
-    return [access.record(user=staff, action=action, category="demographics", detail=f"step {n}")
-            for n, action in enumerate(["view", "search", "history", "view"], start=1)]
+    return [
+        access.record(user=staff, action=action, category="demographics", detail=f"step {n}")
+        for n, action in enumerate(["view", "search", "history", "view"], start=1)
+    ]
 
 
 def raw(sql, params=()):
@@ -36,7 +38,12 @@ def test_an_untouched_log_verifies(entries):
 def test_entries_record_who_what_and_from_where(staff, rf):
     request = rf.get("/admin/", REMOTE_ADDR="10.1.2.3")
     entry = access.record(user=staff, action="view", category="demographics", request=request, obj=staff)
-    assert (entry.sequence, entry.username, entry.source_address, entry.object_type) == (1, "alice", "10.1.2.3", "auth.user")
+    assert (entry.sequence, entry.username, entry.source_address, entry.object_type) == (
+        1,
+        "alice",
+        "10.1.2.3",
+        "auth.user",
+    )
 
 
 def sabotage_allowed():

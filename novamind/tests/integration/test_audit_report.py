@@ -45,28 +45,44 @@ def clinic(client):
     author = member("drpatel", roles.CLINICIAN, profile=CLINICIAN_PROFILE)
     auditor = member("audra", roles.AUDITOR)
     patients = patients_repository.DjangoPatientRepository(actor=felix)
-    patient = patients.add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    patient = patients.add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
     patients.update(dataclasses.replace(patient, legal_last_name="Okafor-Reyes"))
-    other = patients_repository.DjangoPatientRepository(actor=superuser()).add(patients_domain.Patient(
-        legal_first_name="Sam", legal_last_name="Adeyemi", date_of_birth=dt.date(1985, 1, 2),
-    ))
+    other = patients_repository.DjangoPatientRepository(actor=superuser()).add(
+        patients_domain.Patient(
+            legal_first_name="Sam",
+            legal_last_name="Adeyemi",
+            date_of_birth=dt.date(1985, 1, 2),
+        )
+    )
     notes = notes_repository.DjangoClinicalNoteRepository(actor=author)
 
     def draft(patient_id):
-        return notes.add(notes_domain.ClinicalNote(
-            patient_id=patient_id, author=notes_models.staff_of(author), kind=notes_domain.NoteKind.PROGRESS_NOTE,
-            format=notes_domain.NoteFormat.FREE_TEXT, date_of_service=timezone.localdate(),
-            sections=notes_domain.Sections(body="BODYMARKER"),
-        ))
+        return notes.add(
+            notes_domain.ClinicalNote(
+                patient_id=patient_id,
+                author=notes_models.staff_of(author),
+                kind=notes_domain.NoteKind.PROGRESS_NOTE,
+                format=notes_domain.NoteFormat.FREE_TEXT,
+                date_of_service=timezone.localdate(),
+                sections=notes_domain.Sections(body="BODYMARKER"),
+            )
+        )
 
     signed = notes.sign(draft(patient.id).id)
     notes.add_addendum(signed.id, text="ADDENDUMMARKER", reason="REASONMARKER")
     notes.delete(draft(patient.id).id)  # a discarded draft: a "-" row
     draft(other.id)
     client.force_login(felix)
-    assert client.get(reverse("admin:patients_patient_change", args=[patient.id]), REMOTE_ADDR="10.1.2.3").status_code == 200
+    assert (
+        client.get(reverse("admin:patients_patient_change", args=[patient.id]), REMOTE_ADDR="10.1.2.3").status_code
+        == 200
+    )
     client.logout()
     return Clinic(felix=felix, author=author, auditor=auditor, patient=patient, other=other, note_id=signed.id)
 
@@ -85,18 +101,27 @@ def test_a_patients_report_merges_their_history_and_accesses_in_time_order(clini
     assert {row["patient_mrn"] for row in rows} == {clinic.patient.mrn}
     changes = [(row["user"], row["record_type"], row["change"]) for row in rows if row["source"] == "change"]
     assert changes == [
-        ("felix", "patients.patient", "+"), ("felix", "patients.patient", "~"),
-        ("drpatel", "clinical_notes.clinicalnote", "+"), ("drpatel", "clinical_notes.clinicalnote", "~"),
+        ("felix", "patients.patient", "+"),
+        ("felix", "patients.patient", "~"),
+        ("drpatel", "clinical_notes.clinicalnote", "+"),
+        ("drpatel", "clinical_notes.clinicalnote", "~"),
         ("drpatel", "clinical_notes.addendum", "+"),
-        ("drpatel", "clinical_notes.clinicalnote", "+"), ("drpatel", "clinical_notes.clinicalnote", "-"),
+        ("drpatel", "clinical_notes.clinicalnote", "+"),
+        ("drpatel", "clinical_notes.clinicalnote", "-"),
     ]
     renamed = next(row for row in rows if row["change"] == "~" and row["record_type"] == "patients.patient")
     assert renamed["changed_fields"] == "legal_last_name" and renamed["record_id"] == str(clinic.patient.id)
     signing = next(row for row in rows if row["change"] == "~" and row["record_type"] == "clinical_notes.clinicalnote")
     assert set(signing["changed_fields"].split(";")) == {"status", "signed_at", "signed_by", "content_hash"}
-    viewed = next(row for row in rows if row["source"] == "access" and row["user"] == "felix" and row["action"] == "view")
+    viewed = next(
+        row for row in rows if row["source"] == "access" and row["user"] == "felix" and row["action"] == "view"
+    )
     assert (viewed["category"], viewed["outcome"], viewed["address"], viewed["emergency"]) == (
-        "demographics", "granted", "10.1.2.3", "no")
+        "demographics",
+        "granted",
+        "10.1.2.3",
+        "no",
+    )
     for secret in SECRETS:
         assert secret not in text
     assert clinic.other.mrn not in text
@@ -129,9 +154,17 @@ def test_a_users_report_names_the_patient_of_a_record_of_a_record(clinic):
     assert {row["patient_mrn"] for row in rows if row["source"] == "change"} == {clinic.patient.mrn, clinic.other.mrn}
 
 
-@pytest.mark.parametrize(("days_from", "days_to", "expect_rows"), [
-    (0, 0, True), (-1, 0, True), (1, 2, False), (-3, -1, False), (None, -1, False), (0, None, True),
-])
+@pytest.mark.parametrize(
+    ("days_from", "days_to", "expect_rows"),
+    [
+        (0, 0, True),
+        (-1, 0, True),
+        (1, 2, False),
+        (-3, -1, False),
+        (None, -1, False),
+        (0, None, True),
+    ],
+)
 def test_the_period_covers_whole_days_in_the_clinic_time_zone(clinic, days_from, days_to, expect_rows):
     today = timezone.localdate()
     args = ["--patient", clinic.patient.mrn]
@@ -143,13 +176,16 @@ def test_the_period_covers_whole_days_in_the_clinic_time_zone(clinic, days_from,
     assert bool(rows) == expect_rows
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--patient", "NM00000000"], "No patient has the MRN NM00000000"),
-    (["--user", "nobody"], "No user is named 'nobody'"),
-    (["--user", "felix", "--from", "2026-13-01"], "'2026-13-01' is not a date: use YYYY-MM-DD"),
-    (["--user", "felix", "--from", "2026-03-02", "--to", "2026-03-01"], r"starts \(2026-03-02\) after it ends"),
-    (["--user", "felix", "--patient", "NM00000000"], "not allowed with argument"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--patient", "NM00000000"], "No patient has the MRN NM00000000"),
+        (["--user", "nobody"], "No user is named 'nobody'"),
+        (["--user", "felix", "--from", "2026-13-01"], "'2026-13-01' is not a date: use YYYY-MM-DD"),
+        (["--user", "felix", "--from", "2026-03-02", "--to", "2026-03-01"], r"starts \(2026-03-02\) after it ends"),
+        (["--user", "felix", "--patient", "NM00000000"], "not allowed with argument"),
+    ],
+)
 def test_bad_input_is_refused_and_nothing_is_recorded(clinic, args, message):
     with pytest.raises(CommandError, match=message):
         report(*args)
@@ -191,10 +227,16 @@ def test_an_auditor_downloads_the_report_from_the_access_log(client, clinic):
     assert listing.status_code == 200 and report_url in listing.content.decode()
     assert client.get(report_url).status_code == 200
     today = str(timezone.localdate())
-    response = client.post(report_url, {"patient": clinic.patient.mrn.lower(), "date_from": today, "date_to": today},
-                           REMOTE_ADDR="10.9.9.9")
+    response = client.post(
+        report_url,
+        {"patient": clinic.patient.mrn.lower(), "date_from": today, "date_to": today},
+        REMOTE_ADDR="10.9.9.9",
+    )
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="audit-report-{clinic.patient.mrn}-{today}-{today}.csv"'
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="audit-report-{clinic.patient.mrn}-{today}-{today}.csv"'
+    )
     assert "no-store" in response["Cache-Control"]
     text = response.content.decode()
     _, from_command = report("--patient", clinic.patient.mrn, "--from", today, "--to", today)

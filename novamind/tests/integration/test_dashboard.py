@@ -28,6 +28,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 # --- builders -------------------------------------------------------------------------------------
 
+
 def at(zone_name, day, hour, minute=0):
     """Return an aware datetime at a wall-clock time of `day` in the named zone."""
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zoneinfo.ZoneInfo(zone_name))
@@ -42,11 +43,17 @@ class Clinic:
 
     def book(self, clinician, patient, start, *, minutes=50, kind=domain.Kind.THERAPY):
         appointment = domain.Appointment(
-            patient_id=patient.id, clinician_id=clinician.pk, start=start,
-            end=start + dt.timedelta(minutes=minutes), room_id=self.room.pk, kind=kind,
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=start,
+            end=start + dt.timedelta(minutes=minutes),
+            room_id=self.room.pk,
+            kind=kind,
         )
         # Booked two days ahead, so a visit in a past week can be set up as it happened.
-        return services.appointment_book(appointments=self.repo, appointment=appointment, now=start - dt.timedelta(days=2))
+        return services.appointment_book(
+            appointments=self.repo, appointment=appointment, now=start - dt.timedelta(days=2)
+        )
 
     def completed(self, *args, **kwargs):
         booked = self.book(*args, **kwargs)
@@ -56,14 +63,19 @@ class Clinic:
     def cancelled(self, *args, hours_ahead, **kwargs):
         booked = self.book(*args, **kwargs)
         return services.appointment_cancel(
-            appointments=self.repo, appointment_id=booked.id, by=domain.CancelledBy.PATIENT,
-            reason="Unwell", now=booked.start - dt.timedelta(hours=hours_ahead),
+            appointments=self.repo,
+            appointment_id=booked.id,
+            by=domain.CancelledBy.PATIENT,
+            reason="Unwell",
+            now=booked.start - dt.timedelta(hours=hours_ahead),
         )
 
     def no_show(self, *args, **kwargs):
         booked = self.book(*args, **kwargs)
         return services.appointment_mark_no_show(
-            appointments=self.repo, appointment_id=booked.id, now=booked.end + dt.timedelta(hours=2),
+            appointments=self.repo,
+            appointment_id=booked.id,
+            now=booked.end + dt.timedelta(hours=2),
         )
 
 
@@ -93,6 +105,7 @@ def counts(trend):
 
 # --- the twelve weeks ------------------------------------------------------------------------------
 
+
 def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, clinic, drwho, patients):
     settings.TIME_ZONE = "America/New_York"
     today = dt.date(2025, 2, 12)  # a Wednesday
@@ -119,14 +132,17 @@ def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, c
     assert [w.to_date for w in trend.weeks] == [False] * 11 + [True]
 
 
-@pytest.mark.parametrize("zone_name, moment, week", [
-    # 23:00 on Sunday in New York is already Monday in UTC: it belongs to the week before.
-    ("America/New_York", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
-    ("America/New_York", (dt.date(2025, 3, 10), 0), dt.date(2025, 3, 10)),
-    # 01:00 on Monday in Auckland is still Sunday in UTC: it belongs to the new week.
-    ("Pacific/Auckland", (dt.date(2025, 3, 10), 1), dt.date(2025, 3, 10)),
-    ("Pacific/Auckland", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "zone_name, moment, week",
+    [
+        # 23:00 on Sunday in New York is already Monday in UTC: it belongs to the week before.
+        ("America/New_York", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
+        ("America/New_York", (dt.date(2025, 3, 10), 0), dt.date(2025, 3, 10)),
+        # 01:00 on Monday in Auckland is still Sunday in UTC: it belongs to the new week.
+        ("Pacific/Auckland", (dt.date(2025, 3, 10), 1), dt.date(2025, 3, 10)),
+        ("Pacific/Auckland", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
+    ],
+)
 def test_weeks_run_monday_to_sunday_in_the_clinic_time_zone(settings, clinic, drwho, patients, zone_name, moment, week):
     settings.TIME_ZONE = zone_name
     clinic.completed(drwho, patients[0], at(zone_name, *moment, minute=5))
@@ -149,6 +165,7 @@ def test_the_trend_is_one_query_whatever_the_data(clinic, drwho, drno, patients,
 
 
 # --- today's schedule ---------------------------------------------------------------------------
+
 
 def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(staff, clinic, drwho, drno, patients):
     today = timezone.localdate()
@@ -173,6 +190,7 @@ def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(
 
 
 # --- unsigned notes ------------------------------------------------------------------------------
+
 
 def test_unsigned_notes_older_than_the_late_entry_days_are_listed_per_author(settings, staff, drwho, drno, patients):
     settings.NOVAMIND_LATE_ENTRY_DAYS = 3
@@ -213,6 +231,7 @@ def test_the_cutoff_agrees_with_the_late_entry_rule():
 
 # --- the page -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def busy_day(staff, clinic, drwho, drno, patients, settings):
     """Today's appointments, late drafts and past weeks' visits, for two clinicians."""
@@ -243,8 +262,15 @@ def chart_of(page: str) -> ET.Element:
 def test_the_index_shows_the_three_panels_above_the_app_list(client, staff, busy_day, patients):
     page = admin_page(client, staff)
 
-    schedule, notes, trend, apps = (page.index(marker) for marker in (
-        'id="dashboard-schedule"', 'id="dashboard-late-notes"', 'id="dashboard-trend"', 'id="content-main"'))
+    schedule, notes, trend, apps = (
+        page.index(marker)
+        for marker in (
+            'id="dashboard-schedule"',
+            'id="dashboard-late-notes"',
+            'id="dashboard-trend"',
+            'id="content-main"',
+        )
+    )
     assert -1 < schedule < notes < trend < apps
     assert 'href="/admin/appointments/"' in page[apps:]  # the app list is still there
     assert "Drwho Drwho, PhD" in page and "Unsigned notes older than 3 days" in page
@@ -253,7 +279,7 @@ def test_the_index_shows_the_three_panels_above_the_app_list(client, staff, busy
     assert root.find(f"{SVG}title").text.startswith("Visits, late cancellations and no-shows per week")
     assert "<script" not in page[schedule:apps]
     # The same numbers as a table for screen readers: one row per week.
-    table = page[page.index('<table class="visually-hidden">'):apps]
+    table = page[page.index('<table class="visually-hidden">') : apps]
     assert table.count('<th scope="row">') == 12
 
 
@@ -277,7 +303,11 @@ def test_staff_without_appointment_permissions_get_no_schedule_and_no_chart(clie
     notes_only = make_staff("notesonly", permissions=("clinical_notes",))
     page = admin_page(client, notes_only)
     assert 'id="dashboard-late-notes"' in page
-    assert 'id="dashboard-schedule"' not in page and 'id="dashboard-trend"' not in page and 'class="trend-chart"' not in page
+    assert (
+        'id="dashboard-schedule"' not in page
+        and 'id="dashboard-trend"' not in page
+        and 'class="trend-chart"' not in page
+    )
 
 
 def test_staff_without_note_permissions_get_no_note_panel(client, busy_day):
@@ -299,8 +329,9 @@ def test_an_app_index_page_has_no_dashboard(client, staff, busy_day):
     assert 'id="clinic-dashboard"' not in page and 'id="content-main"' in page
 
 
-def test_the_index_costs_the_same_queries_with_more_data(client, staff, clinic, drwho, drno, patients, settings,
-                                                         django_assert_max_num_queries):
+def test_the_index_costs_the_same_queries_with_more_data(
+    client, staff, clinic, drwho, drno, patients, settings, django_assert_max_num_queries
+):
     settings.NOVAMIND_LATE_ENTRY_DAYS = 3
     client.force_login(staff)
     today = timezone.localdate()

@@ -25,7 +25,9 @@ from novamind import config
 BASE_DIR = Path(settings.BASE_DIR)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Variables of the developer's shell that would leak into the child's configuration.
-INHERITED = re.compile(r"^(NOVAMIND_|DATABASE_|SECURE_|SESSION_)|^(SECRET_KEY|FIELD_ENCRYPTION_KEY|BLIND_INDEX_KEY|AUDIT_LOG_KEY|DEBUG|ALLOWED_HOSTS|DJANGO_SETTINGS_MODULE)$")
+INHERITED = re.compile(
+    r"^(NOVAMIND_|DATABASE_|SECURE_|SESSION_)|^(SECRET_KEY|FIELD_ENCRYPTION_KEY|BLIND_INDEX_KEY|AUDIT_LOG_KEY|DEBUG|ALLOWED_HOSTS|DJANGO_SETTINGS_MODULE)$"
+)
 
 
 def loopback_postgres_url() -> str:
@@ -48,8 +50,15 @@ def loopback_postgres_url() -> str:
         import psycopg
 
         try:
-            psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres",
-                            connect_timeout=5, sslmode="disable").close()
+            psycopg.connect(
+                host=host,
+                port=port,
+                user=user,
+                password=password,
+                dbname="postgres",
+                connect_timeout=5,
+                sslmode="disable",
+            ).close()
         except psycopg.OperationalError as error:
             problem = f"no PostgreSQL server answers on {host}:{port} ({error.__class__.__name__})"
     if problem:
@@ -81,8 +90,12 @@ def production_environment(**overrides) -> dict[str, str]:
 
 def manage(*args, **overrides) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=production_environment(**overrides),
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=production_environment(**overrides),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -92,12 +105,15 @@ def test_check_deploy_passes_at_warning_level_in_production_mode():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"SECRET_KEY": config.generate_development_keys()["SECRET_KEY"]}, "novamind.E002"),
-    ({"FIELD_ENCRYPTION_KEY": config.generate_development_keys()["FIELD_ENCRYPTION_KEY"]}, "novamind.E005"),
-    ({"DEBUG": "on"}, "novamind.E009"),
-    ({"NOVAMIND_SESSION_IDLE_MINUTES": "0"}, "novamind.E032"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"SECRET_KEY": config.generate_development_keys()["SECRET_KEY"]}, "novamind.E002"),
+        ({"FIELD_ENCRYPTION_KEY": config.generate_development_keys()["FIELD_ENCRYPTION_KEY"]}, "novamind.E005"),
+        ({"DEBUG": "on"}, "novamind.E009"),
+        ({"NOVAMIND_SESSION_IDLE_MINUTES": "0"}, "novamind.E032"),
+    ],
+)
 def test_check_deploy_fails_in_production_with(overrides, expected):
     result = manage("check", "--deploy", "--fail-level", "WARNING", **overrides)
     assert result.returncode != 0
@@ -112,19 +128,40 @@ def test_production_reads_the_safeguards_from_the_environment():
         "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=production_environment(
-            DJANGO_SETTINGS_MODULE="novamind.settings", DEBUG="on", NOVAMIND_REQUIRE_TWO_FACTOR="off",
-            NOVAMIND_SESSION_IDLE_MINUTES="10", NOVAMIND_SESSION_ABSOLUTE_HOURS="8",
-            NOVAMIND_LOCKOUT_FAILURES="3", NOVAMIND_LOCKOUT_MINUTES="30",
+            DJANGO_SETTINGS_MODULE="novamind.settings",
+            DEBUG="on",
+            NOVAMIND_REQUIRE_TWO_FACTOR="off",
+            NOVAMIND_SESSION_IDLE_MINUTES="10",
+            NOVAMIND_SESSION_ABSOLUTE_HOURS="8",
+            NOVAMIND_LOCKOUT_FAILURES="3",
+            NOVAMIND_LOCKOUT_MINUTES="30",
         ),
     )
     assert result.returncode == 0, result.stderr
     # DEBUG and two-factor login cannot be switched off in production; the limits are read.
-    assert result.stdout.split() == ["False", "True", "10", "8", str(8 * 3600), "3", "1800", "True", "True", "True", "31536000"]
+    assert result.stdout.split() == [
+        "False",
+        "True",
+        "10",
+        "8",
+        str(8 * 3600),
+        "3",
+        "1800",
+        "True",
+        "True",
+        "True",
+        "31536000",
+    ]
 
 
 # --- Content security policy -----------------------------------------------------------------
+
 
 def policy(response) -> dict[str, list[str]]:
     directives = {}
@@ -160,10 +197,14 @@ def project_templates():
 NOT_SERVED = {"novamind/templates/novamind/patient_record.html"}
 
 
-@pytest.mark.parametrize("template", [
-    pytest.param(path, id=str(path.relative_to(BASE_DIR))) for path in project_templates()
-    if str(path.relative_to(BASE_DIR)) not in NOT_SERVED
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        pytest.param(path, id=str(path.relative_to(BASE_DIR)))
+        for path in project_templates()
+        if str(path.relative_to(BASE_DIR)) not in NOT_SERVED
+    ],
+)
 def test_templates_use_no_inline_script_or_style_the_policy_would_block(template):
     text = template.read_text(encoding="utf-8")
     for tag in re.findall(r"<(?:style|script)\b[^>]*>", text):

@@ -18,10 +18,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def patient(staff):
-    return repository.DjangoPatientRepository(actor=staff).add(domain.Patient(
-        legal_first_name="Imogen", legal_last_name="Quarrel", date_of_birth=dt.date(1971, 3, 9),
-        phone="617-555-0177", email="imogen@example.com",
-    ))
+    return repository.DjangoPatientRepository(actor=staff).add(
+        domain.Patient(
+            legal_first_name="Imogen",
+            legal_last_name="Quarrel",
+            date_of_birth=dt.date(1971, 3, 9),
+            phone="617-555-0177",
+            email="imogen@example.com",
+        )
+    )
 
 
 def raw_values(table, column, where="1=1", params=()):
@@ -84,13 +89,16 @@ def test_a_fernet_token_typed_as_data_is_kept_as_text_not_decrypted(staff):
     assert row.legal_first_name == token
 
 
-@pytest.mark.parametrize("query", [
-    lambda: models.Patient.objects.filter(legal_last_name="Quarrel"),
-    lambda: models.Patient.objects.filter(email__icontains="example"),
-    lambda: models.Patient.objects.exclude(date_of_birth__year=1971),
-    lambda: models.Patient.history.filter(legal_last_name="Quarrel"),
-    lambda: models.Patient.objects.order_by("-legal_last_name"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda: models.Patient.objects.filter(legal_last_name="Quarrel"),
+        lambda: models.Patient.objects.filter(email__icontains="example"),
+        lambda: models.Patient.objects.exclude(date_of_birth__year=1971),
+        lambda: models.Patient.history.filter(legal_last_name="Quarrel"),
+        lambda: models.Patient.objects.order_by("-legal_last_name"),
+    ],
+)
 def test_filtering_or_ordering_on_an_encrypted_field_raises(patient, query):
     with pytest.raises(encryption.EncryptedFieldQueryError):
         list(query())

@@ -40,8 +40,11 @@ urlpatterns = [path("fail/", failing_view), path("ok/", ok_view)]
 
 
 def post_failing(client):
-    return client.post(f"/fail/?q={SEARCH}", {"legal_name": NAME, "note": DIAGNOSIS},
-                       HTTP_REFERER=f"http://testserver/admin/patients/patient/?q={SEARCH}")
+    return client.post(
+        f"/fail/?q={SEARCH}",
+        {"legal_name": NAME, "note": DIAGNOSIS},
+        HTTP_REFERER=f"http://testserver/admin/patients/patient/?q={SEARCH}",
+    )
 
 
 def assert_no_phi(text):
@@ -86,23 +89,39 @@ def test_sql_and_its_parameters_are_never_logged(caplog, staff):
     with caplog.at_level(logging.DEBUG):
         connection.force_debug_cursor = True
         try:
-            audit.audited_save(models.Patient(legal_first_name=NAME.split()[0], legal_last_name=NAME.split()[1],
-                                              date_of_birth="1980-01-01"), actor=staff)
+            audit.audited_save(
+                models.Patient(
+                    legal_first_name=NAME.split()[0], legal_last_name=NAME.split()[1], date_of_birth="1980-01-01"
+                ),
+                actor=staff,
+            )
             list(models.Patient.objects.filter(mrn=SEARCH))
         finally:
             connection.force_debug_cursor = False
     assert "SELECT" not in caplog.text.upper() and SEARCH not in caplog.text
     assert_no_phi(caplog.text)
     # And if someone lowers the level, the console handler still drops statement records.
-    console = next(handler for handler in logging.getLogger().handlers
-                   if any(isinstance(f, security.DropSQLRecords) for f in handler.filters))
-    record = logging.LogRecord("django.db.backends", logging.DEBUG, __file__, 1, "(%.3f) %s; args=%s", (0.1, "SELECT 1", (SEARCH,)), None)
+    console = next(
+        handler
+        for handler in logging.getLogger().handlers
+        if any(isinstance(f, security.DropSQLRecords) for f in handler.filters)
+    )
+    record = logging.LogRecord(
+        "django.db.backends", logging.DEBUG, __file__, 1, "(%.3f) %s; args=%s", (0.1, "SELECT 1", (SEARCH,)), None
+    )
     record.sql, record.params = "SELECT %s", (SEARCH,)
     assert not console.filter(record)
 
 
 def test_runserver_request_lines_lose_their_query_string():
-    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
-                               (f"GET /admin/patients/patient/?q={SEARCH} HTTP/1.1", "200", "1234"), None)
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        (f"GET /admin/patients/patient/?q={SEARCH} HTTP/1.1", "200", "1234"),
+        None,
+    )
     assert security.RedactQueryStrings().filter(record)
     assert record.getMessage() == '"GET /admin/patients/patient/?… HTTP/1.1" 200 1234'

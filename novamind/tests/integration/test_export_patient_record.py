@@ -52,9 +52,16 @@ def make_prescriber(username):
     user = make_staff(username)
     user.last_name = "Rx"
     user.save()
-    audit.audited_save(StaffProfile(
-        user=user, credentials="MD", is_clinician=True, is_prescriber=True, dea_number="BL1234563",
-    ), actor=user)
+    audit.audited_save(
+        StaffProfile(
+            user=user,
+            credentials="MD",
+            is_clinician=True,
+            is_prescriber=True,
+            dea_number="BL1234563",
+        ),
+        actor=user,
+    )
     return user
 
 
@@ -91,82 +98,189 @@ def chart(operator):
     supervisor = make_clinician("drlee", supervisor=True)
     prescriber = make_prescriber("drrx")
     patients = patients_repository.DjangoPatientRepository(actor=operator)
-    patient = patients.add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor-Marker", preferred_name="Rob", pronouns="they/them",
-        date_of_birth=dt.date(1990, 5, 17), sex_assigned_at_birth=patients_domain.SexAssignedAtBirth.INTERSEX,
-        gender_identity="Nonbinary-marker", phone="(617) 555-0134", email="robin.okafor@example.org",
-        address=patients_domain.Address(line1="12 Elm Street", line2="Apt 3", city="Somerville", region="MA",
-                                        postal_code="02143", country="USA"),
-        emergency_contact=patients_domain.EmergencyContact(name="Ada Okafor", relation="mother", phone="(617) 555-0199"),
-    ))
-    other_patient = patients.add(patients_domain.Patient(
-        legal_first_name="Sam", legal_last_name="Other", date_of_birth=dt.date(1985, 1, 2),
-    ))
+    patient = patients.add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor-Marker",
+            preferred_name="Rob",
+            pronouns="they/them",
+            date_of_birth=dt.date(1990, 5, 17),
+            sex_assigned_at_birth=patients_domain.SexAssignedAtBirth.INTERSEX,
+            gender_identity="Nonbinary-marker",
+            phone="(617) 555-0134",
+            email="robin.okafor@example.org",
+            address=patients_domain.Address(
+                line1="12 Elm Street", line2="Apt 3", city="Somerville", region="MA", postal_code="02143", country="USA"
+            ),
+            emergency_contact=patients_domain.EmergencyContact(
+                name="Ada Okafor", relation="mother", phone="(617) 555-0199"
+            ),
+        )
+    )
+    other_patient = patients.add(
+        patients_domain.Patient(
+            legal_first_name="Sam",
+            legal_last_name="Other",
+            date_of_birth=dt.date(1985, 1, 2),
+        )
+    )
 
     # Appointments: one completed last week, one cancelled by the patient, one upcoming by video.
     room = audit.audited_save(appointments_models.Room(name="Room 7"), actor=operator)
     booking = appointments_repository.DjangoAppointmentRepository(actor=operator)
     start = at_local(-7, 10)
-    completed = appointments_services.appointment_book(appointments=booking, now=start - dt.timedelta(days=1),
+    completed = appointments_services.appointment_book(
+        appointments=booking,
+        now=start - dt.timedelta(days=1),
         appointment=appointments_domain.Appointment(
-            patient_id=patient.id, clinician_id=clinician.pk, start=start, end=start + dt.timedelta(minutes=50),
-            room_id=room.pk, reason_for_visit="Visit-reason-MARKER: low mood", kind=appointments_domain.Kind.INTAKE))
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=start,
+            end=start + dt.timedelta(minutes=50),
+            room_id=room.pk,
+            reason_for_visit="Visit-reason-MARKER: low mood",
+            kind=appointments_domain.Kind.INTAKE,
+        ),
+    )
     appointments_services.appointment_check_in(appointments=booking, appointment_id=completed.id, now=start)
-    completed = appointments_services.appointment_complete(appointments=booking, appointment_id=completed.id,
-                                                           now=start + dt.timedelta(minutes=50))
+    completed = appointments_services.appointment_complete(
+        appointments=booking, appointment_id=completed.id, now=start + dt.timedelta(minutes=50)
+    )
     start = at_local(3, 11)
-    cancelled = appointments_services.appointment_book(appointments=booking, appointment=appointments_domain.Appointment(
-        patient_id=patient.id, clinician_id=clinician.pk, start=start, end=start + dt.timedelta(minutes=50), room_id=room.pk))
-    cancelled = appointments_services.appointment_cancel(appointments=booking, appointment_id=cancelled.id,
-                                                         by=appointments_domain.CancelledBy.PATIENT, reason="Cancel-MARKER: travelling")
+    cancelled = appointments_services.appointment_book(
+        appointments=booking,
+        appointment=appointments_domain.Appointment(
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=start,
+            end=start + dt.timedelta(minutes=50),
+            room_id=room.pk,
+        ),
+    )
+    cancelled = appointments_services.appointment_cancel(
+        appointments=booking,
+        appointment_id=cancelled.id,
+        by=appointments_domain.CancelledBy.PATIENT,
+        reason="Cancel-MARKER: travelling",
+    )
     start = at_local(10, 9)
-    appointments_services.appointment_book(appointments=booking, appointment=appointments_domain.Appointment(
-        patient_id=patient.id, clinician_id=clinician.pk, start=start, end=start + dt.timedelta(minutes=50),
-        modality=appointments_domain.Modality.TELEHEALTH))
+    appointments_services.appointment_book(
+        appointments=booking,
+        appointment=appointments_domain.Appointment(
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=start,
+            end=start + dt.timedelta(minutes=50),
+            modality=appointments_domain.Modality.TELEHEALTH,
+        ),
+    )
 
     # Notes: SOAP (addendum, co-signed), DAP and free text signed; a draft; psychotherapy notes.
     sections = notes_domain.Sections
-    soap_note = signed(clinician, patient, days_ago=6, sections=sections(
-        subjective="Subjective-MARKER: sleeping badly <b>not bold</b>", objective="Objective-MARKER",
-        assessment="Assessment-MARKER", plan="Plan-MARKER"))
+    soap_note = signed(
+        clinician,
+        patient,
+        days_ago=6,
+        sections=sections(
+            subjective="Subjective-MARKER: sleeping badly <b>not bold</b>",
+            objective="Objective-MARKER",
+            assessment="Assessment-MARKER",
+            plan="Plan-MARKER",
+        ),
+    )
     notes = notes_repository.DjangoClinicalNoteRepository(actor=clinician)
     notes.add_addendum(soap_note.id, text="Addendum-MARKER: dose was 50 mg, not 5 mg.", reason="Reason-MARKER: typo")
     notes.request_cosignature(soap_note.id, supervisor_id=supervisor.pk)
     notes_repository.DjangoClinicalNoteRepository(actor=supervisor).cosign(soap_note.id)
-    signed(clinician, patient, days_ago=4, format=notes_domain.NoteFormat.DAP,
-           kind=notes_domain.NoteKind.TREATMENT_PLAN,
-           sections=sections(data="Data-MARKER", assessment="DAP-assessment", plan="DAP-plan"))
-    signed(clinician, patient, days_ago=2, format=notes_domain.NoteFormat.FREE_TEXT,
-           kind=notes_domain.NoteKind.DISCHARGE_SUMMARY, sections=sections(body="Body-MARKER\nsecond line"))
+    signed(
+        clinician,
+        patient,
+        days_ago=4,
+        format=notes_domain.NoteFormat.DAP,
+        kind=notes_domain.NoteKind.TREATMENT_PLAN,
+        sections=sections(data="Data-MARKER", assessment="DAP-assessment", plan="DAP-plan"),
+    )
+    signed(
+        clinician,
+        patient,
+        days_ago=2,
+        format=notes_domain.NoteFormat.FREE_TEXT,
+        kind=notes_domain.NoteKind.DISCHARGE_SUMMARY,
+        sections=sections(body="Body-MARKER\nsecond line"),
+    )
     drafted(clinician, patient, sections=sections(subjective=DRAFT_MARKER, objective="o", assessment="a", plan="p"))
-    signed(clinician, patient, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE, format=notes_domain.NoteFormat.FREE_TEXT,
-           sections=sections(body=PSYCHOTHERAPY_MARKER))
-    drafted(clinician, patient, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE, format=notes_domain.NoteFormat.FREE_TEXT,
-            sections=sections(body=PSYCHOTHERAPY_DRAFT_MARKER))
-    signed(clinician, other_patient, sections=sections(
-        subjective=OTHER_PATIENT_MARKER, objective="o", assessment="a", plan="p"))
+    signed(
+        clinician,
+        patient,
+        kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE,
+        format=notes_domain.NoteFormat.FREE_TEXT,
+        sections=sections(body=PSYCHOTHERAPY_MARKER),
+    )
+    drafted(
+        clinician,
+        patient,
+        kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE,
+        format=notes_domain.NoteFormat.FREE_TEXT,
+        sections=sections(body=PSYCHOTHERAPY_DRAFT_MARKER),
+    )
+    signed(
+        clinician,
+        other_patient,
+        sections=sections(subjective=OTHER_PATIENT_MARKER, objective="o", assessment="a", plan="p"),
+    )
 
     # Medications: sertraline revised to 100 mg, lorazepam stopped for an adverse effect; allergies.
     orders = medications_repository.DjangoMedicationOrderRepository(actor=prescriber)
     begun = timezone.localdate() - dt.timedelta(days=40)
-    first = orders.add(an_order(patient_id=patient.id, prescriber=None, start_date=begun,
-                                instructions="Instructions-MARKER: with food"))
+    first = orders.add(
+        an_order(
+            patient_id=patient.id, prescriber=None, start_date=begun, instructions="Instructions-MARKER: with food"
+        )
+    )
     revised = orders.revise(dataclasses.replace(first, dose_amount=Decimal("100"), strength="100 mg"))
-    lorazepam = orders.add(an_order(
-        patient_id=patient.id, prescriber=None, start_date=begun, drug_name="lorazepam", strength="0.5 mg",
-        dose_amount=Decimal("0.5"), schedule=medications_domain.Schedule.IV, refills=0,
-        frequency=medications_domain.Frequency(kind=medications_domain.FrequencyKind.EVERY_N_HOURS, interval=8,
-                                               as_needed=True, indication="Indication-MARKER: panic")))
-    stopped = orders.discontinue(lorazepam.id, reason=medications_domain.DiscontinueReason.ADVERSE_EFFECT,
-                                 note="Stop-note-MARKER: drowsy")
+    lorazepam = orders.add(
+        an_order(
+            patient_id=patient.id,
+            prescriber=None,
+            start_date=begun,
+            drug_name="lorazepam",
+            strength="0.5 mg",
+            dose_amount=Decimal("0.5"),
+            schedule=medications_domain.Schedule.IV,
+            refills=0,
+            frequency=medications_domain.Frequency(
+                kind=medications_domain.FrequencyKind.EVERY_N_HOURS,
+                interval=8,
+                as_needed=True,
+                indication="Indication-MARKER: panic",
+            ),
+        )
+    )
+    stopped = orders.discontinue(
+        lorazepam.id, reason=medications_domain.DiscontinueReason.ADVERSE_EFFECT, note="Stop-note-MARKER: drowsy"
+    )
     allergies = medications_repository.DjangoAllergyRepository(actor=operator)
-    allergies.add(medications_domain.Allergy(patient_id=patient.id, substance="Penicillin-MARKER", reaction="hives",
-                                             severity=medications_domain.AllergySeverity.MODERATE))
+    allergies.add(
+        medications_domain.Allergy(
+            patient_id=patient.id,
+            substance="Penicillin-MARKER",
+            reaction="hives",
+            severity=medications_domain.AllergySeverity.MODERATE,
+        )
+    )
     mistaken = allergies.add(medications_domain.Allergy(patient_id=patient.id, substance="Latex-MARKER"))
     allergies.delete(mistaken.id)
-    return Chart(patient=patient, other_patient=other_patient, clinician=clinician, completed=completed,
-                 cancelled=cancelled, soap_note=soap_note, first_order=orders.get_by_id(first.id),
-                 revised_order=revised, stopped_order=stopped)
+    return Chart(
+        patient=patient,
+        other_patient=other_patient,
+        clinician=clinician,
+        completed=completed,
+        cancelled=cancelled,
+        soap_note=soap_note,
+        first_order=orders.get_by_id(first.id),
+        revised_order=revised,
+        stopped_order=stopped,
+    )
 
 
 def export(*args, **options):
@@ -201,14 +315,30 @@ def test_the_json_copy_is_a_versioned_document_saying_who_made_it_and_when(chart
     made = dt.datetime.fromisoformat(document["generated_at"])
     assert made.tzinfo is not None and before - dt.timedelta(seconds=1) <= made <= timezone.now()
     assert "164.524" in document["scope"]["basis"] and "Psychotherapy notes" in document["scope"]["psychotherapy_notes"]
-    assert list(document) == ["schema", "schema_version", "generated_at", "generated_by", "time_zone", "scope",
-                              "patient", "appointments", "allergies", "medication_orders", "clinical_notes", "counts"]
+    assert list(document) == [
+        "schema",
+        "schema_version",
+        "generated_at",
+        "generated_by",
+        "time_zone",
+        "scope",
+        "patient",
+        "appointments",
+        "allergies",
+        "medication_orders",
+        "clinical_notes",
+        "counts",
+    ]
 
 
 def test_the_demographics_are_decrypted(chart, tmp_path):
     patient = json.loads(exported(chart, tmp_path))["patient"]
     assert patient["mrn"] == chart.patient.mrn
-    assert (patient["legal_first_name"], patient["legal_last_name"], patient["preferred_name"]) == ("Robin", "Okafor-Marker", "Rob")
+    assert (patient["legal_first_name"], patient["legal_last_name"], patient["preferred_name"]) == (
+        "Robin",
+        "Okafor-Marker",
+        "Rob",
+    )
     assert patient["date_of_birth"] == "1990-05-17" and patient["sex_assigned_at_birth"] == "intersex"
     assert patient["phone"] == "+16175550134" and patient["email"] == "robin.okafor@example.org"
     assert patient["address"]["line1"] == "12 Elm Street" and patient["address"]["postal_code"] == "02143"
@@ -235,14 +365,18 @@ def test_signed_notes_are_included_with_their_sections_and_addenda(chart, tmp_pa
     soap_note, dap, free_text = notes
     assert soap_note["id"] == str(chart.soap_note.id) and soap_note["status"] == "signed"
     assert soap_note["sections"] == {
-        "subjective": "Subjective-MARKER: sleeping badly <b>not bold</b>", "objective": "Objective-MARKER",
-        "assessment": "Assessment-MARKER", "plan": "Plan-MARKER",
+        "subjective": "Subjective-MARKER: sleeping badly <b>not bold</b>",
+        "objective": "Objective-MARKER",
+        "assessment": "Assessment-MARKER",
+        "plan": "Plan-MARKER",
     }
     assert soap_note["author"] == "Drpatel" and soap_note["signed_by"] == "Drpatel"
     assert soap_note["content_hash"] == chart.soap_note.content_hash
     assert soap_note["cosigned_by"] == "Drlee" and soap_note["cosigned_at"] is not None
     [addendum] = soap_note["addenda"]
-    assert addendum["text"] == "Addendum-MARKER: dose was 50 mg, not 5 mg." and addendum["reason"] == "Reason-MARKER: typo"
+    assert (
+        addendum["text"] == "Addendum-MARKER: dose was 50 mg, not 5 mg." and addendum["reason"] == "Reason-MARKER: typo"
+    )
     assert addendum["author"] == "Drpatel" and len(addendum["content_hash"]) == 64
     assert dap["sections"] == {"data": "Data-MARKER", "assessment": "DAP-assessment", "plan": "DAP-plan"}
     assert dap["kind"] == "treatment_plan" and dap["addenda"] == []
@@ -260,8 +394,14 @@ def test_psychotherapy_notes_drafts_and_other_patients_are_never_in_the_copy(cha
 def test_the_copy_counts_what_it_holds_and_the_drafts_it_leaves_out(chart, tmp_path):
     counts = json.loads(exported(chart, tmp_path))["counts"]
     # One general draft; the psychotherapy draft is not counted either, so the copy reveals nothing of it.
-    assert counts == {"appointments": 3, "clinical_notes": 3, "addenda": 1, "medication_orders": 3,
-                      "allergies": 2, "drafts_not_included": 1}
+    assert counts == {
+        "appointments": 3,
+        "clinical_notes": 3,
+        "addenda": 1,
+        "medication_orders": 3,
+        "allergies": 2,
+        "drafts_not_included": 1,
+    }
 
 
 def test_the_medication_timeline_keeps_revised_and_discontinued_orders(chart, tmp_path):
@@ -275,8 +415,12 @@ def test_the_medication_timeline_keeps_revised_and_discontinued_orders(chart, tm
     assert revised["instructions"] == "Instructions-MARKER: with food" and revised["prescriber"] == "Drrx Rx, MD"
     assert stopped["status"] == "discontinued" and stopped["discontinue_reason"] == "adverse_effect"
     assert stopped["discontinue_note"] == "Stop-note-MARKER: drowsy" and stopped["schedule"] == "IV"
-    assert stopped["frequency"] == {"kind": "every_n_hours", "interval": 8, "as_needed": True,
-                                    "indication": "Indication-MARKER: panic"}
+    assert stopped["frequency"] == {
+        "kind": "every_n_hours",
+        "interval": 8,
+        "as_needed": True,
+        "indication": "Indication-MARKER: panic",
+    }
     starts = [(order["start_date"]) for order in orders]
     assert starts == sorted(starts)  # a timeline, oldest first
 
@@ -334,12 +478,25 @@ def test_the_html_copy_shows_every_section_with_decrypted_content(chart, tmp_pat
     assert page.startswith("<!DOCTYPE html>") and f"<title>Patient record {chart.patient.mrn}</title>" in page
     for heading in ("Demographics", "Allergies", "Medications", "Appointments", "Clinical notes (3 signed)"):
         assert heading in page
-    for text in ("Okafor-Marker, Robin (Rob)", "12 Elm Street", "Visit-reason-MARKER: low mood",
-                 "Cancel-MARKER: travelling", "Objective-MARKER", "Data-MARKER", "Body-MARKER\nsecond line",
-                 "Addendum-MARKER: dose was 50 mg, not 5 mg.", "Reason: Reason-MARKER: typo",
-                 "Co-signed", "Stop-note-MARKER: drowsy", "Adverse effect", "Changed (replaced by a revised order)",
-                 f"revised by order {str(chart.revised_order.id)[:8]}", "Penicillin-MARKER", "Entered in error",
-                 "1 unsigned draft note not yet part of the record"):
+    for text in (
+        "Okafor-Marker, Robin (Rob)",
+        "12 Elm Street",
+        "Visit-reason-MARKER: low mood",
+        "Cancel-MARKER: travelling",
+        "Objective-MARKER",
+        "Data-MARKER",
+        "Body-MARKER\nsecond line",
+        "Addendum-MARKER: dose was 50 mg, not 5 mg.",
+        "Reason: Reason-MARKER: typo",
+        "Co-signed",
+        "Stop-note-MARKER: drowsy",
+        "Adverse effect",
+        "Changed (replaced by a revised order)",
+        f"revised by order {str(chart.revised_order.id)[:8]}",
+        "Penicillin-MARKER",
+        "Entered in error",
+        "1 unsigned draft note not yet part of the record",
+    ):
         assert text in page, text
     # Clinical text is escaped, never interpreted as markup.
     assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
@@ -408,8 +565,9 @@ def test_notes_are_read_in_chunks_so_queries_do_not_grow_with_their_number(chart
 
 @pytest.mark.parametrize("format", record_export.FORMATS)
 def test_a_patient_with_nothing_recorded_gets_a_valid_empty_copy(operator, tmp_path, format):
-    patient = patients_repository.DjangoPatientRepository(actor=operator).add(patients_domain.Patient(
-        legal_first_name="Nova", legal_last_name="Empty", date_of_birth=dt.date(2000, 1, 1)))
+    patient = patients_repository.DjangoPatientRepository(actor=operator).add(
+        patients_domain.Patient(legal_first_name="Nova", legal_last_name="Empty", date_of_birth=dt.date(2000, 1, 1))
+    )
     path = tmp_path / "empty"
     export("--patient", patient.mrn, "--format", format, "--output", str(path), "--actor", "alice")
     text = path.read_text(encoding="utf-8")
@@ -432,18 +590,30 @@ def inactive(db):
     return user
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--patient", "12345", "--format", "json", "--actor", "alice"], "is not a NovaMind MRN"),
-    (["--patient", "NM00000000", "--format", "json", "--actor", "alice"], "no patient has this MRN"),
-    (["--patient", "{mrn}", "--format", "json", "--actor", "nobody"], "no user named 'nobody'"),
-    (["--patient", "{mrn}", "--format", "json", "--actor", "gone"], "not an active staff user"),
-    (["--patient", "{mrn}", "--format", "pdf", "--actor", "alice"], "invalid choice: 'pdf'"),
-    (["--patient", "{mrn}", "--actor", "alice"], "--format"),
-    (["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/missing/x.json", "--actor", "alice"], "does not exist"),
-    (["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/taken.json", "--actor", "alice"], "already exists"),
-    (["--patient", "{mrn}", "--format", "json", "--output", "{tmp}", "--actor", "alice"], "is a directory"),
-    (["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/taken.json/x", "--actor", "alice"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--patient", "12345", "--format", "json", "--actor", "alice"], "is not a NovaMind MRN"),
+        (["--patient", "NM00000000", "--format", "json", "--actor", "alice"], "no patient has this MRN"),
+        (["--patient", "{mrn}", "--format", "json", "--actor", "nobody"], "no user named 'nobody'"),
+        (["--patient", "{mrn}", "--format", "json", "--actor", "gone"], "not an active staff user"),
+        (["--patient", "{mrn}", "--format", "pdf", "--actor", "alice"], "invalid choice: 'pdf'"),
+        (["--patient", "{mrn}", "--actor", "alice"], "--format"),
+        (
+            ["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/missing/x.json", "--actor", "alice"],
+            "does not exist",
+        ),
+        (
+            ["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/taken.json", "--actor", "alice"],
+            "already exists",
+        ),
+        (["--patient", "{mrn}", "--format", "json", "--output", "{tmp}", "--actor", "alice"], "is a directory"),
+        (
+            ["--patient", "{mrn}", "--format", "json", "--output", "{tmp}/taken.json/x", "--actor", "alice"],
+            "does not exist",
+        ),
+    ],
+)
 def test_bad_input_is_a_clear_error_and_nothing_is_written_or_logged(chart, tmp_path, inactive, args, message):
     (tmp_path / "taken.json").write_text("someone else's file")
     args = [arg.format(mrn=chart.patient.mrn, tmp=tmp_path) for arg in args]
@@ -460,7 +630,9 @@ def test_an_unwritable_directory_is_a_clear_error(chart, tmp_path, monkeypatch):
 
     monkeypatch.setattr(commands.tempfile, "mkstemp", refuse)
     with pytest.raises(CommandError, match="cannot create a file in .*Permission denied"):
-        export("--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice")
+        export(
+            "--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice"
+        )
     assert os.listdir(tmp_path) == [] and disclosures() == []
 
 
@@ -476,14 +648,19 @@ def fail_on_second_note(monkeypatch, error):
     monkeypatch.setattr(record_export, "note_json", failing)
 
 
-@pytest.mark.parametrize("error, message", [
-    (encryption.DecryptionError("bad token"), "does not decrypt"),
-    (OSError(28, "No space left on device"), "No space left on device"),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (encryption.DecryptionError("bad token"), "does not decrypt"),
+        (OSError(28, "No space left on device"), "No space left on device"),
+    ],
+)
 def test_a_failure_part_way_leaves_no_file_and_no_disclosure(chart, tmp_path, monkeypatch, error, message):
     fail_on_second_note(monkeypatch, error)
     with pytest.raises(CommandError, match=message):
-        export("--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice")
+        export(
+            "--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice"
+        )
     assert os.listdir(tmp_path) == [] and disclosures() == []
     assert access.verify().ok
 
@@ -492,7 +669,9 @@ def test_a_wrong_encryption_key_is_a_clear_error_not_a_traceback(chart, tmp_path
     from cryptography.fernet import Fernet
 
     with encryption.keys([Fernet.generate_key().decode()]), pytest.raises(CommandError, match="does not decrypt"):
-        export("--patient", chart.patient.mrn, "--format", "html", "--output", str(tmp_path / "x.html"), "--actor", "alice")
+        export(
+            "--patient", chart.patient.mrn, "--format", "html", "--output", str(tmp_path / "x.html"), "--actor", "alice"
+        )
     assert os.listdir(tmp_path) == [] and disclosures() == []
 
 
@@ -508,6 +687,15 @@ def test_a_failure_after_part_went_to_standard_output_is_logged_as_incomplete(ch
 def test_help_explains_the_command():
     parser = command.Command().create_parser("manage.py", "export_patient_record")
     text = " ".join(parser.format_help().split())
-    for phrase in ("164.524", "Psychotherapy notes are never included", "unsigned drafts", "mode 0600",
-                   "--patient MRN", "--format {json,html}", "--output PATH", "--actor USERNAME", "access log"):
+    for phrase in (
+        "164.524",
+        "Psychotherapy notes are never included",
+        "unsigned drafts",
+        "mode 0600",
+        "--patient MRN",
+        "--format {json,html}",
+        "--output PATH",
+        "--actor USERNAME",
+        "access log",
+    ):
         assert phrase in text, phrase

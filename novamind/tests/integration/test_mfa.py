@@ -26,8 +26,15 @@ required = override_settings(NOVAMIND_REQUIRE_TWO_FACTOR=True)
 def code_of(device, *, steps_ahead=0):
     """Return the code the authenticator app shows now (or `steps_ahead` time steps later)."""
     device.refresh_from_db()
-    return str(totp(device.bin_key, step=device.step, t0=device.t0 - steps_ahead * device.step,
-                    digits=device.digits, drift=device.drift)).zfill(device.digits)
+    return str(
+        totp(
+            device.bin_key,
+            step=device.step,
+            t0=device.t0 - steps_ahead * device.step,
+            digits=device.digits,
+            drift=device.drift,
+        )
+    ).zfill(device.digits)
 
 
 def enrolled(client, user):
@@ -55,6 +62,7 @@ class FrozenClock:
 
 # --- Development mode -------------------------------------------------------------------------
 
+
 @override_settings(NOVAMIND_REQUIRE_TWO_FACTOR=False)
 def test_development_mode_lets_staff_in_with_a_password_and_says_so_on_every_admin_page(staff_client):
     assert BANNER in Client().get("/admin/login/").content.decode()
@@ -65,6 +73,7 @@ def test_development_mode_lets_staff_in_with_a_password_and_says_so_on_every_adm
 
 
 # --- Production: enrolment --------------------------------------------------------------------
+
 
 @required
 def test_production_sends_a_staff_member_without_an_authenticator_to_enrolment(staff_client):
@@ -123,6 +132,7 @@ def test_the_right_first_code_confirms_the_app_shows_10_recovery_codes_and_lets_
 
 # --- Production: every later sign-in ----------------------------------------------------------
 
+
 @required
 def test_a_new_session_must_type_a_code_from_the_app(staff_client, staff):
     device, _ = enrolled(staff_client, staff)
@@ -141,7 +151,9 @@ def test_a_new_session_must_type_a_code_from_the_app(staff_client, staff):
         ok = later.post(VERIFY, {"code": code_of(device, steps_ahead=1), "next": PAGE})
     assert ok.status_code == 302 and ok["Location"] == PAGE
     assert later.get(PAGE).status_code == 200
-    outcomes = list(AccessLogEntry.objects.filter(action=mfa.VERIFY_ACTION).order_by("sequence").values_list("outcome", flat=True))
+    outcomes = list(
+        AccessLogEntry.objects.filter(action=mfa.VERIFY_ACTION).order_by("sequence").values_list("outcome", flat=True)
+    )
     assert outcomes == ["refused", "granted"]
 
 

@@ -65,9 +65,14 @@ def drlee(staff):
 def register(staff, *, born=dt.date(1980, 4, 2), **details):
     """Return a stored domain Patient."""
     n = next(_names)
-    return patients_repository.DjangoPatientRepository(actor=staff).add(patients_domain.Patient(
-        legal_first_name=f"Purgefirst{n}", legal_last_name=f"Purgelast{n}", date_of_birth=born, **details,
-    ))
+    return patients_repository.DjangoPatientRepository(actor=staff).add(
+        patients_domain.Patient(
+            legal_first_name=f"Purgefirst{n}",
+            legal_last_name=f"Purgelast{n}",
+            date_of_birth=born,
+            **details,
+        )
+    )
 
 
 def at(days: int, hour: int = 10) -> dt.datetime:
@@ -81,23 +86,43 @@ def build_record(patient, *, staff, clinician):
     allergy. Each record uses its own three weeks, so records never compete for the clinician's time."""
     day = 21 * next(_weeks) + 2
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
-    visit = appointments.add(appointments_domain.Appointment(
-        patient_id=patient.id, clinician_id=clinician.pk, start=at(day), end=at(day) + dt.timedelta(minutes=50),
-        modality=appointments_domain.Modality.TELEHEALTH, reason_for_visit="Low mood",
-    ))
-    appointments_services.appointment_reschedule(
-        appointments=appointments, appointment_id=visit.id, start=at(day + 1), end=at(day + 1) + dt.timedelta(minutes=50),
+    visit = appointments.add(
+        appointments_domain.Appointment(
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=at(day),
+            end=at(day) + dt.timedelta(minutes=50),
+            modality=appointments_domain.Modality.TELEHEALTH,
+            reason_for_visit="Low mood",
+        )
     )
-    appointments_services.series_book(appointments=appointments, series=appointments_domain.Series(
-        patient_id=patient.id, clinician_id=clinician.pk, start=at(day + 7), end=at(day + 7) + dt.timedelta(minutes=50),
-        count=2, modality=appointments_domain.Modality.TELEHEALTH, reason_for_visit="Follow-up",
-    ))
+    appointments_services.appointment_reschedule(
+        appointments=appointments,
+        appointment_id=visit.id,
+        start=at(day + 1),
+        end=at(day + 1) + dt.timedelta(minutes=50),
+    )
+    appointments_services.series_book(
+        appointments=appointments,
+        series=appointments_domain.Series(
+            patient_id=patient.id,
+            clinician_id=clinician.pk,
+            start=at(day + 7),
+            end=at(day + 7) + dt.timedelta(minutes=50),
+            count=2,
+            modality=appointments_domain.Modality.TELEHEALTH,
+            reason_for_visit="Follow-up",
+        ),
+    )
     notes = notes_repository.DjangoClinicalNoteRepository(actor=clinician)
 
     def note(kind=notes_domain.NoteKind.PROGRESS_NOTE):
         return notes_domain.ClinicalNote(
-            patient_id=patient.id, author=notes_models.staff_of(clinician), kind=kind,
-            format=notes_domain.NoteFormat.FREE_TEXT, date_of_service=timezone.localdate(),
+            patient_id=patient.id,
+            author=notes_models.staff_of(clinician),
+            kind=kind,
+            format=notes_domain.NoteFormat.FREE_TEXT,
+            date_of_service=timezone.localdate(),
             sections=notes_domain.Sections(body="Slept badly; plan reviewed."),
         )
 
@@ -105,11 +130,17 @@ def build_record(patient, *, staff, clinician):
     notes.add_addendum(signed.id, text="Dose was 50 mg.", reason="Typo")
     private = notes.sign(notes.add(note(notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)).id)
     notes_services.authorization_grant(
-        note_id=private.id, grantee=staff, reason="Court order", expires_at=timezone.now() + dt.timedelta(days=30), actor=clinician,
+        note_id=private.id,
+        grantee=staff,
+        reason="Court order",
+        expires_at=timezone.now() + dt.timedelta(days=30),
+        actor=clinician,
     )
     notes.delete(notes.add(note()).id)  # a discarded draft: only its history rows are left
     orders = medications_repository.DjangoMedicationOrderRepository(actor=clinician)
-    first = orders.add(an_order(patient_id=patient.id, prescriber=None, start_date=timezone.localdate() - dt.timedelta(days=20)))
+    first = orders.add(
+        an_order(patient_id=patient.id, prescriber=None, start_date=timezone.localdate() - dt.timedelta(days=20))
+    )
     orders.revise(dataclasses.replace(first, dose_amount=Decimal("100")))
     medications_repository.DjangoAllergyRepository(actor=staff).add(
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="hives"),
@@ -131,7 +162,8 @@ def age(patient, years=YEARS_AGO):
     for part in (retention.PATIENT, *retention.PARTS):
         model = part.model
         fields = [
-            field for field in model._meta.concrete_fields
+            field
+            for field in model._meta.concrete_fields
             if isinstance(field, db_models.DateField) and not encryption.is_encrypted(field)
         ]
         for row in retention.live_rows(part, patient.id).values("pk", *(field.attname for field in fields)):
@@ -182,7 +214,9 @@ def pk_value(value):
 
 
 def note_ids_of(patient_id) -> set:
-    return set(notes_models.ClinicalNote.history.model._base_manager.filter(patient_id=patient_id).values_list("id", flat=True))
+    return set(
+        notes_models.ClinicalNote.history.model._base_manager.filter(patient_id=patient_id).values_list("id", flat=True)
+    )
 
 
 # --- what is purged ------------------------------------------------------------------------------
@@ -199,8 +233,10 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
 
     out, _ = run("--actor", "alice")
 
-    assert f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, " \
-           f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1; " in out
+    assert (
+        f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
+        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1; " in out
+    )
     assert every_row_naming(gone.id, note_ids) == 0
     assert set(footprint(gone.id).values()) == {0}
     assert footprint(kept.id) == kept_before
@@ -213,7 +249,9 @@ def test_a_deceased_patient_is_purged_like_an_inactive_one(staff, drlee):
     assert not patients_models.Patient.objects.filter(pk=gone.id).exists()
 
 
-def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_and_the_chain_verifies(staff, drlee, other_staff):
+def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_and_the_chain_verifies(
+    staff, drlee, other_staff
+):
     access.record(user=staff, action="view", category="demographics", detail="before the purge")
     gone = expired(staff, drlee)
     run("--actor", other_staff.username)
@@ -230,7 +268,9 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
 
 def test_the_access_log_about_a_purged_patient_is_kept(staff, drlee):
     gone = expired(staff, drlee)
-    access.record(user=staff, action="view", category="demographics", patient=patients_models.Patient.objects.get(pk=gone.id))
+    access.record(
+        user=staff, action="view", category="demographics", patient=patients_models.Patient.objects.get(pk=gone.id)
+    )
     about = AccessLogEntry.objects.filter(patient_id=gone.id).order_by("sequence")
     before = list(about.values_list("sequence", "action"))
     assert ("view" in dict(before).values()) and len(before) > 1  # signing, authorizing, viewing…
@@ -310,8 +350,10 @@ def test_a_row_elsewhere_that_refers_to_the_record_stops_that_purge_only(staff, 
     target = medications_repository.DjangoMedicationOrderRepository(actor=drlee).active_for_patient(tangled.id)[0]
     source = medications_repository.DjangoMedicationOrderRepository(actor=drlee).active_for_patient(other.id)[0]
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE medications_medicationorder SET replaces_id = %s WHERE id = %s",
-                       [pk_value(target.id), pk_value(source.id)])
+        cursor.execute(
+            "UPDATE medications_medicationorder SET replaces_id = %s WHERE id = %s",
+            [pk_value(target.id), pk_value(source.id)],
+        )
     before = footprint(tangled.id)
     err = io.StringIO()
     with pytest.raises(CommandError, match=r"1 record\(s\) could not be purged"):
@@ -360,8 +402,20 @@ def test_a_named_record_that_is_young_active_or_held_is_refused_and_nothing_is_p
     retention.legal_hold_place(patient_id=held.id, reason="Audit by the state board", actor=staff)
     age(held)
     with pytest.raises(CommandError) as refused:
-        run("--actor", "alice", "--patient", due.mrn, "--patient", young.mrn, "--patient", active.mrn,
-            "--patient", held.mrn, "--patient", "NM00000000")
+        run(
+            "--actor",
+            "alice",
+            "--patient",
+            due.mrn,
+            "--patient",
+            young.mrn,
+            "--patient",
+            active.mrn,
+            "--patient",
+            held.mrn,
+            "--patient",
+            "NM00000000",
+        )
     message = str(refused.value)
     assert message.startswith("--patient: nothing was purged.")
     due_in = (retention.years_after(timezone.localdate(), 10) + dt.timedelta(days=1)).year
@@ -380,7 +434,9 @@ def test_a_named_record_that_is_young_active_or_held_is_refused_and_nothing_is_p
 def test_a_period_under_six_years_is_refused_by_the_command_and_at_start_up(staff, drlee, years):
     patient = expired(staff, drlee)
     with override_settings(NOVAMIND_RETENTION_YEARS=years):
-        with pytest.raises(CommandError, match=f"NOVAMIND_RETENTION_YEARS is {years}: HIPAA requires keeping records at least 6 years"):
+        with pytest.raises(
+            CommandError, match=f"NOVAMIND_RETENTION_YEARS is {years}: HIPAA requires keeping records at least 6 years"
+        ):
             run("--actor", "alice")
         assert [message.id for message in checks.check_retention_period()] == ["novamind.E040"]
     assert patients_models.Patient.objects.filter(pk=patient.id).exists()
@@ -406,18 +462,25 @@ def test_an_unknown_actor_is_refused(staff, drlee):
 def test_an_actor_without_the_delete_permission_is_refused(staff, drlee):
     patient = expired(staff, drlee)
     make_staff("frontdesk", permissions=("appointments",))
-    with pytest.raises(CommandError, match="'frontdesk' may not purge records: it needs the patients.purge_patient permission"):
+    with pytest.raises(
+        CommandError, match="'frontdesk' may not purge records: it needs the patients.purge_patient permission"
+    ):
         run("--actor", "frontdesk")
     with pytest.raises(retention.PurgeNotAllowed):
-        retention.purge_patient(patient_id=patient.id, policy=retention.Policy.from_settings(),
-                                actor=make_staff("clerk", permissions=("appointments",)))
+        retention.purge_patient(
+            patient_id=patient.id,
+            policy=retention.Policy.from_settings(),
+            actor=make_staff("clerk", permissions=("appointments",)),
+        )
     assert patients_models.Patient.objects.filter(pk=patient.id).exists()
 
 
 def test_a_table_the_purge_does_not_know_stops_every_purge(staff, drlee, monkeypatch):
     patient = expired(staff, drlee)
     assert retention.uncovered_references() == []
-    monkeypatch.setattr(retention, "_BY_LABEL", {k: v for k, v in retention._BY_LABEL.items() if k != "medications.Allergy"})
+    monkeypatch.setattr(
+        retention, "_BY_LABEL", {k: v for k, v in retention._BY_LABEL.items() if k != "medications.Allergy"}
+    )
     with pytest.raises(CommandError, match="medications.Allergy.patient refers to patients.Patient"):
         run("--actor", "alice")
     assert patients_models.Patient.objects.filter(pk=patient.id).exists()

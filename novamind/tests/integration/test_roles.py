@@ -54,11 +54,15 @@ def model_actions(model) -> list[str]:
 
 MATRIX_CELLS = [
     pytest.param(role, model._meta.label_lower, action, id=f"{role}-{model._meta.label_lower}-{action}")
-    for role in ROLE_NAMES for model in apps.get_models() for action in model_actions(model)
+    for role in ROLE_NAMES
+    for model in apps.get_models()
+    for action in model_actions(model)
 ]
 ADMIN_PAGES = [
     pytest.param(role, model._meta.label_lower, page, id=f"{role}-{model._meta.label_lower}-{page}")
-    for role in ROLE_NAMES for model in admin.site._registry for page in ("changelist", "add")
+    for role in ROLE_NAMES
+    for model in admin.site._registry
+    for page in ("changelist", "add")
 ]
 
 
@@ -72,9 +76,14 @@ def granted(role: str, label: str, action: str) -> bool:
 @pytest.mark.parametrize(("role", "label", "action"), MATRIX_CELLS)
 def test_each_role_holds_exactly_the_permissions_of_the_matrix(role, label, action):
     app_label = label.split(".")[0]
-    held = Group.objects.get(name=role).permissions.filter(
-        content_type__app_label=app_label, codename=roles.codename(action, label),
-    ).exists()
+    held = (
+        Group.objects.get(name=role)
+        .permissions.filter(
+            content_type__app_label=app_label,
+            codename=roles.codename(action, label),
+        )
+        .exists()
+    )
     assert held == granted(role, label, action)
 
 
@@ -100,8 +109,13 @@ def test_nobody_deletes_a_clinical_record():
 def test_non_clinical_roles_hold_nothing_of_the_clinical_record():
     for name in (roles.PRACTICE_ADMIN, roles.AUDITOR):
         labels = set(roles.MATRIX[name].grants)
-        assert not labels & {"patients.patient", "clinical_notes.clinicalnote", "medications.medicationorder",
-                             "medications.allergy", "appointments.appointment"}
+        assert not labels & {
+            "patients.patient",
+            "clinical_notes.clinicalnote",
+            "medications.medicationorder",
+            "medications.allergy",
+            "appointments.appointment",
+        }
     front_desk = roles.MATRIX[roles.FRONT_DESK].grants
     assert "clinical_notes.clinicalnote" not in front_desk
     assert front_desk["medications.medicationorder"] == {roles.CURRENT_MEDICATIONS}
@@ -163,28 +177,46 @@ def test_a_refused_page_is_recorded_in_the_access_log(client):
 def clinic(db):
     """A patient with a signed progress note, a psychotherapy note and a current medication order."""
     root = superuser()
-    patient = patients_repository.DjangoPatientRepository(actor=root).add(patients_domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    patient = patients_repository.DjangoPatientRepository(actor=root).add(
+        patients_domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
     author = member("drpatel", roles.CLINICIAN, profile=CLINICIAN_PROFILE)
     notes = notes_repository.DjangoClinicalNoteRepository(actor=author)
 
     def note(kind):
         staff = notes_models.staff_of(author)
-        drafted = notes.add(notes_domain.ClinicalNote(
-            patient_id=patient.id, author=staff, kind=kind, format=notes_domain.NoteFormat.FREE_TEXT,
-            date_of_service=dt.date.today(), sections=notes_domain.Sections(body=f"BODYMARKER {kind.value}"),
-        ))
+        drafted = notes.add(
+            notes_domain.ClinicalNote(
+                patient_id=patient.id,
+                author=staff,
+                kind=kind,
+                format=notes_domain.NoteFormat.FREE_TEXT,
+                date_of_service=dt.date.today(),
+                sections=notes_domain.Sections(body=f"BODYMARKER {kind.value}"),
+            )
+        )
         return notes.sign(drafted.id)
 
     prescriber = member("drlee", roles.PRESCRIBER, profile=PRESCRIBER_PROFILE)
     order = medications_repository.DjangoMedicationOrderRepository(actor=prescriber).add(
-        an_order(patient_id=patient.id, prescriber=medications_models.prescriber_of(prescriber),
-                 start_date=dt.date.today() - dt.timedelta(days=3), drug_name="sertraline"),
+        an_order(
+            patient_id=patient.id,
+            prescriber=medications_models.prescriber_of(prescriber),
+            start_date=dt.date.today() - dt.timedelta(days=3),
+            drug_name="sertraline",
+        ),
     )
     return types.SimpleNamespace(
-        patient=patient, author=author, prescriber=prescriber, order=order,
-        progress=note(notes_domain.NoteKind.PROGRESS_NOTE), private=note(notes_domain.NoteKind.PSYCHOTHERAPY_NOTE),
+        patient=patient,
+        author=author,
+        prescriber=prescriber,
+        order=order,
+        progress=note(notes_domain.NoteKind.PROGRESS_NOTE),
+        private=note(notes_domain.NoteKind.PSYCHOTHERAPY_NOTE),
     )
 
 
@@ -220,7 +252,9 @@ def test_the_front_desk_guessing_a_clinical_url_is_refused_and_logged(client, cl
 
 
 def test_a_clinician_sees_notes_without_their_text_and_the_medication_history(client, clinic):
-    page = patient_page(client, clinic.author, clinic.patient)  # a clinician sees the patients they treat (novamind.care)
+    page = patient_page(
+        client, clinic.author, clinic.patient
+    )  # a clinician sees the patients they treat (novamind.care)
     assert CURRENT_LIST in page and MEDICATION_HISTORY in page and NOTES_LIST in page and ALLERGY_LIST in page
     assert "BODYMARKER" not in page  # lists never decrypt note bodies
     assert reverse("admin:medications_medicationorder_change", args=[clinic.order.id]) in page
@@ -286,10 +320,19 @@ def test_a_practice_admin_gives_roles_and_the_change_is_audited(client):
     client.force_login(manager)
     url = reverse("admin:auth_user_change", args=[newcomer.pk])
     form = {
-        "username": "newbie", "first_name": "", "last_name": "", "email": "", "is_active": "on", "is_staff": "on",
-        "is_superuser": "on", "groups": [Group.objects.get(name=roles.CLINICIAN).pk],
+        "username": "newbie",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "groups": [Group.objects.get(name=roles.CLINICIAN).pk],
         "user_permissions": [Permission.objects.get(codename="delete_patient").pk],
-        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
     }
     response = client.post(url, form, REMOTE_ADDR="10.0.0.7")
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -317,8 +360,11 @@ def test_every_kind_of_role_change_is_recorded_with_its_actor():
         user.groups.remove(auditor)
         auditor.user_set.add(user)
         user.groups.clear()
-    details = list(AccessLogEntry.objects.filter(action=signals.ROLE_CHANGE).order_by("sequence")
-                   .values_list("username", "object_id", "detail"))
+    details = list(
+        AccessLogEntry.objects.filter(action=signals.ROLE_CHANGE)
+        .order_by("sequence")
+        .values_list("username", "object_id", "detail")
+    )
     assert details == [
         ("root", str(user.pk), "felix: added Auditor, Clinician"),
         ("root", str(user.pk), "felix: removed Auditor"),
@@ -383,7 +429,9 @@ def test_the_demo_staff_get_their_roles_and_no_direct_permissions():
     call_command("seed_demo", "--patients", "0", stdout=io.StringIO())
     User = get_user_model()
     assert set(User.objects.get(username="drlee").groups.values_list("name", flat=True)) == {
-        roles.PRESCRIBER, roles.SUPERVISOR}
+        roles.PRESCRIBER,
+        roles.SUPERVISOR,
+    }
     frontdesk = User.objects.get(username="frontdesk")
     assert list(frontdesk.groups.values_list("name", flat=True)) == [roles.FRONT_DESK]
     assert not frontdesk.user_permissions.exists() and not frontdesk.has_perm("clinical_notes.view_clinicalnote")

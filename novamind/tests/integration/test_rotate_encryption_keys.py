@@ -37,14 +37,22 @@ LOST_KEY = Fernet.generate_key().decode()
 # Every table that holds ciphertext today; discovery may find more, never fewer.
 KNOWN_TABLES = {
     "novamind_encryptioncanary",
-    "patients_patient", "patients_historicalpatient",
-    "appointments_appointment", "appointments_historicalappointment",
-    "appointments_appointmentseries", "appointments_historicalappointmentseries",
-    "clinical_notes_clinicalnote", "clinical_notes_historicalclinicalnote",
-    "clinical_notes_addendum", "clinical_notes_historicaladdendum",
-    "clinical_notes_psychotherapynoteauthorization", "clinical_notes_historicalpsychotherapynoteauthorization",
-    "medications_medicationorder", "medications_historicalmedicationorder",
-    "medications_allergy", "medications_historicalallergy",
+    "patients_patient",
+    "patients_historicalpatient",
+    "appointments_appointment",
+    "appointments_historicalappointment",
+    "appointments_appointmentseries",
+    "appointments_historicalappointmentseries",
+    "clinical_notes_clinicalnote",
+    "clinical_notes_historicalclinicalnote",
+    "clinical_notes_addendum",
+    "clinical_notes_historicaladdendum",
+    "clinical_notes_psychotherapynoteauthorization",
+    "clinical_notes_historicalpsychotherapynoteauthorization",
+    "medications_medicationorder",
+    "medications_historicalmedicationorder",
+    "medications_allergy",
+    "medications_historicalallergy",
 }
 
 
@@ -66,32 +74,63 @@ def clinic(staff):
 
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
     room = make_room(staff, "Room 7")
-    booked = appointments_services.appointment_book(appointments=appointments, appointment=appointments_domain.Appointment(
-        patient_id=patient.id, clinician_id=author.pk, start=local(2), end=local(2, 10, 50), room_id=room.pk,
-        reason_for_visit="Follow-up on insomnia",
-    ))
-    appointments_services.appointment_cancel(appointments=appointments, appointment_id=booked.id, by="patient", reason="Flu")
-    appointments_services.series_book(appointments=appointments, series=appointments_domain.Series(
-        patient_id=patient.id, clinician_id=author.pk, start=local(3, 14), end=local(3, 14, 50), count=3,
-        room_id=room.pk, reason_for_visit="Weekly CBT",
-    ))
+    booked = appointments_services.appointment_book(
+        appointments=appointments,
+        appointment=appointments_domain.Appointment(
+            patient_id=patient.id,
+            clinician_id=author.pk,
+            start=local(2),
+            end=local(2, 10, 50),
+            room_id=room.pk,
+            reason_for_visit="Follow-up on insomnia",
+        ),
+    )
+    appointments_services.appointment_cancel(
+        appointments=appointments, appointment_id=booked.id, by="patient", reason="Flu"
+    )
+    appointments_services.series_book(
+        appointments=appointments,
+        series=appointments_domain.Series(
+            patient_id=patient.id,
+            clinician_id=author.pk,
+            start=local(3, 14),
+            end=local(3, 14, 50),
+            count=3,
+            room_id=room.pk,
+            reason_for_visit="Weekly CBT",
+        ),
+    )
 
     note = signed(author, patient)
     notes_repository.DjangoClinicalNoteRepository(actor=author).add_addendum(
-        note.id, text="Patient called back.", reason="Late information")
+        note.id, text="Patient called back.", reason="Late information"
+    )
     private = signed(author, patient, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)
     notes_services.authorization_grant(
-        note_id=private.id, grantee=staff, reason="Court order", actor=author,
+        note_id=private.id,
+        grantee=staff,
+        reason="Court order",
+        actor=author,
         expires_at=timezone.now() + dt.timedelta(days=2),
     )
 
     orders = medications_repository.DjangoMedicationOrderRepository(actor=prescriber)
-    orders.add(an_order(patient_id=patient.id, prescriber=None, instructions="Take in the morning.",
-                        start_date=timezone.localdate() - dt.timedelta(days=5)))
-    medications_repository.DjangoAllergyRepository(actor=staff).add(medications_domain.Allergy(
-        patient_id=patient.id, substance="penicillin", reaction="hives",
-        severity=medications_domain.AllergySeverity.MODERATE,
-    ))
+    orders.add(
+        an_order(
+            patient_id=patient.id,
+            prescriber=None,
+            instructions="Take in the morning.",
+            start_date=timezone.localdate() - dt.timedelta(days=5),
+        )
+    )
+    medications_repository.DjangoAllergyRepository(actor=staff).add(
+        medications_domain.Allergy(
+            patient_id=patient.id,
+            substance="penicillin",
+            reaction="hives",
+            severity=medications_domain.AllergySeverity.MODERATE,
+        )
+    )
     access.record(user=staff, action="view", category="demographics", patient=patient, detail="test read")
     return Clinic(author=author, patient=patient, note_id=note.id)
 
@@ -106,8 +145,10 @@ def tokens():
     """Return every stored ciphertext, by (table, column, primary key)."""
     return {
         (table.table, column, str(pk)): token
-        for table in rotation.encrypted_tables() for pk, *values in rows(table)
-        for column, token in zip(table.columns, values) if token is not None
+        for table in rotation.encrypted_tables()
+        for pk, *values in rows(table)
+        for column, token in zip(table.columns, values)
+        if token is not None
     }
 
 
@@ -164,8 +205,9 @@ def test_rotation_moves_every_value_to_the_new_key_and_changes_no_record(clinic,
     total = len(before_tokens)
     assert f"Re-encrypted {total} values under the new key" in out
     assert "  patients_historicalpatient: 2 rows" in out
-    assert (f"All {total} values decrypt under the new key alone: the old key may now be removed "
-            f"from FIELD_ENCRYPTION_KEY") in out
+    assert (
+        f"All {total} values decrypt under the new key alone: the old key may now be removed from FIELD_ENCRYPTION_KEY"
+    ) in out
     assert err == "" and "Quarrelwood" not in out
 
     with encryption.keys([NEW_KEY]):
@@ -266,7 +308,9 @@ def test_verify_only_before_the_rotation_names_what_still_needs_the_old_key_and_
     err = io.StringIO()
     with pytest.raises(CommandError, match=rf"{len(before)} of {len(before)} values do not decrypt .* do NOT remove"):
         with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]):
-            call_command("rotate_encryption_keys", "--actor", "alice", "--verify-only", stdout=io.StringIO(), stderr=err)
+            call_command(
+                "rotate_encryption_keys", "--actor", "alice", "--verify-only", stdout=io.StringIO(), stderr=err
+            )
     listed = err.getvalue().splitlines()
     assert len(listed) == 21 and listed[-1] == f"  … and {len(before) - 20} more"
     assert "does not decrypt under the new key alone: appointments_appointment." in listed[0]
@@ -307,10 +351,13 @@ def test_progress_is_shown_on_a_terminal(clinic):
     assert shown.count("rows") > len(rotation.encrypted_tables())
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--actor", "nobody"], "no user named 'nobody'"),
-    (["--actor", "alice", "--batch-size", "0"], "--batch-size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--actor", "nobody"], "no user named 'nobody'"),
+        (["--actor", "alice", "--batch-size", "0"], "--batch-size must be at least 1"),
+    ],
+)
 def test_bad_arguments_are_refused(staff, arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("rotate_encryption_keys", *arguments)

@@ -103,15 +103,24 @@ def test_an_anonymous_request_is_untouched(client, clock):
     assert middleware.SIGNED_IN_AT not in client.session
 
 
-@pytest.mark.parametrize("elapsed, since_last, expected", [
-    (dt.timedelta(minutes=30), dt.timedelta(minutes=14), None),
-    (dt.timedelta(minutes=30), dt.timedelta(minutes=15), middleware.IDLE),
-    (dt.timedelta(hours=12), dt.timedelta(seconds=1), middleware.ABSOLUTE),
-    (dt.timedelta(hours=13), dt.timedelta(hours=1), middleware.ABSOLUTE),
-])
+@pytest.mark.parametrize(
+    "elapsed, since_last, expected",
+    [
+        (dt.timedelta(minutes=30), dt.timedelta(minutes=14), None),
+        (dt.timedelta(minutes=30), dt.timedelta(minutes=15), middleware.IDLE),
+        (dt.timedelta(hours=12), dt.timedelta(seconds=1), middleware.ABSOLUTE),
+        (dt.timedelta(hours=13), dt.timedelta(hours=1), middleware.ABSOLUTE),
+    ],
+)
 def test_session_expiry_rule(elapsed, since_last, expected):
     now = 1_800_000_000.0
-    assert middleware.session_expiry(
-        now=now, signed_in_at=now - elapsed.total_seconds(), last_seen_at=now - since_last.total_seconds(),
-        idle=dt.timedelta(minutes=15), absolute=dt.timedelta(hours=12),
-    ) == expected
+    assert (
+        middleware.session_expiry(
+            now=now,
+            signed_in_at=now - elapsed.total_seconds(),
+            last_seen_at=now - since_last.total_seconds(),
+            idle=dt.timedelta(minutes=15),
+            absolute=dt.timedelta(hours=12),
+        )
+        == expected
+    )

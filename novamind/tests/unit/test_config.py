@@ -7,8 +7,16 @@ from novamind import config
 
 
 def make_env(monkeypatch, **values):
-    for name in ("DATABASE_SSLMODE", "DATABASE_SSLROOTCERT", "DATABASE_POOL", "DATABASE_HEALTH_CHECKS",
-                 "DATABASE_POOL_MIN_SIZE", "DATABASE_POOL_MAX_SIZE", "DATABASE_POOL_TIMEOUT", "DATABASE_POOL_MAX_LIFETIME"):
+    for name in (
+        "DATABASE_SSLMODE",
+        "DATABASE_SSLROOTCERT",
+        "DATABASE_POOL",
+        "DATABASE_HEALTH_CHECKS",
+        "DATABASE_POOL_MIN_SIZE",
+        "DATABASE_POOL_MAX_SIZE",
+        "DATABASE_POOL_TIMEOUT",
+        "DATABASE_POOL_MAX_LIFETIME",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)

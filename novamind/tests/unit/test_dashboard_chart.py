@@ -44,7 +44,9 @@ def test_the_chart_is_well_formed_svg_with_no_script_and_nothing_from_outside():
     assert "<script" not in svg.lower() and "javascript:" not in svg.lower()
     assert not [name for element in root.iter() for name in element.attrib if name.lower().startswith("on")]
     # No links, images or styles that would fetch anything: the only URL is the namespace itself.
-    assert not [element for element in root.iter() if element.tag in (f"{SVG}image", f"{SVG}use", f"{SVG}a", f"{SVG}style")]
+    assert not [
+        element for element in root.iter() if element.tag in (f"{SVG}image", f"{SVG}use", f"{SVG}a", f"{SVG}style")
+    ]
     assert re.findall(r"https?://[^\"']+", svg) == ["http://www.w3.org/2000/svg"]
 
 
@@ -152,8 +154,10 @@ def test_negative_counts_are_refused():
 
 
 def test_the_summary_counts_in_words():
-    weeks = [WeekCounts(week_start=FIRST_MONDAY, visits=1, late_cancellations=1, no_shows=1),
-             WeekCounts(week_start=FIRST_MONDAY + dt.timedelta(weeks=1), visits=2, no_shows=1, to_date=True)]
+    weeks = [
+        WeekCounts(week_start=FIRST_MONDAY, visits=1, late_cancellations=1, no_shows=1),
+        WeekCounts(week_start=FIRST_MONDAY + dt.timedelta(weeks=1), visits=2, no_shows=1, to_date=True),
+    ]
     assert dashboard_chart.describe(weeks) == (
         "From the week of 16 Dec 2024 to the week of 23 Dec 2024 (so far): 3 visits, 1 late cancellation "
         "and 2 no-shows in all. In the week of 16 Dec 2024: 1 visit, 1 late cancellation and 1 no-show."

@@ -11,12 +11,25 @@ from patients import models
 pytestmark = pytest.mark.django_db
 
 VALID = {
-    "legal_first_name": "Robin", "legal_last_name": "Okafor", "preferred_name": "", "pronouns": "they/them",
-    "date_of_birth": "1990-05-17", "sex_assigned_at_birth": "female", "gender_identity": "non-binary",
-    "phone": "(617) 555-0142", "email": "robin@example.com", "address_line1": "12 Elm Ave",
-    "address_line2": "", "address_city": "Boston", "address_region": "MA", "address_postal_code": "02118",
-    "address_country": "US", "emergency_contact_name": "Sam Okafor", "emergency_contact_relation": "sibling",
-    "emergency_contact_phone": "617-555-0199", "version": "1",
+    "legal_first_name": "Robin",
+    "legal_last_name": "Okafor",
+    "preferred_name": "",
+    "pronouns": "they/them",
+    "date_of_birth": "1990-05-17",
+    "sex_assigned_at_birth": "female",
+    "gender_identity": "non-binary",
+    "phone": "(617) 555-0142",
+    "email": "robin@example.com",
+    "address_line1": "12 Elm Ave",
+    "address_line2": "",
+    "address_city": "Boston",
+    "address_region": "MA",
+    "address_postal_code": "02118",
+    "address_country": "US",
+    "emergency_contact_name": "Sam Okafor",
+    "emergency_contact_relation": "sibling",
+    "emergency_contact_phone": "617-555-0199",
+    "version": "1",
 }
 
 
@@ -44,10 +57,17 @@ def test_adding_a_patient_stores_normalised_details_attributed_to_the_user(staff
 
 
 def test_invalid_details_are_reported_next_to_each_field_and_nothing_is_saved(staff_client):
-    response = staff_client.post(add_url(), {
-        **VALID, "legal_first_name": "", "date_of_birth": "2999-01-01", "email": "not-an-email",
-        "phone": "12", "legal_last_name": "x" * 101,
-    })
+    response = staff_client.post(
+        add_url(),
+        {
+            **VALID,
+            "legal_first_name": "",
+            "date_of_birth": "2999-01-01",
+            "email": "not-an-email",
+            "phone": "12",
+            "legal_last_name": "x" * 101,
+        },
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert set(errors) >= {"legal_first_name", "date_of_birth", "email", "phone", "legal_last_name"}
@@ -133,7 +153,9 @@ def test_patients_cannot_be_deleted_from_the_admin(staff_client):
 
 def test_deactivate_action_changes_status_with_a_history_row(staff_client, staff):
     patient = create(staff_client)
-    staff_client.post(reverse("admin:patients_patient_changelist"), {"action": "deactivate", "_selected_action": [patient.pk]})
+    staff_client.post(
+        reverse("admin:patients_patient_changelist"), {"action": "deactivate", "_selected_action": [patient.pk]}
+    )
     patient.refresh_from_db()
     assert patient.status == "inactive"
     assert patient.history.first().history_change_reason == "Status set to inactive"

@@ -23,15 +23,22 @@ REASON = "Patient in crisis at the front desk; their clinician is on leave today
 
 
 def give_role(user, role):
-    with signals.changed_by(make_staff("office", superuser=True) if not User.objects.filter(username="office").exists()
-                            else User.objects.get(username="office")):
+    with signals.changed_by(
+        make_staff("office", superuser=True)
+        if not User.objects.filter(username="office").exists()
+        else User.objects.get(username="office")
+    ):
         user.groups.add(Group.objects.get(name=role))
 
 
 def register(actor, first, last):
-    return repository.DjangoPatientRepository(actor=actor).add(domain.Patient(
-        legal_first_name=first, legal_last_name=last, date_of_birth=dt.date(1990, 5, 17),
-    ))
+    return repository.DjangoPatientRepository(actor=actor).add(
+        domain.Patient(
+            legal_first_name=first,
+            legal_last_name=last,
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
 
 
 @pytest.fixture

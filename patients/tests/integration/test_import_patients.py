@@ -22,9 +22,11 @@ HEADER = ["legal_first_name", "legal_last_name", "date_of_birth", "phone", "emai
 def person(number: int, **changes) -> dict[str, str]:
     """Return one valid made-up row, distinct for each number."""
     row = {
-        "legal_first_name": f"Testfirst{number}", "legal_last_name": f"Testlast{number}",
+        "legal_first_name": f"Testfirst{number}",
+        "legal_last_name": f"Testlast{number}",
         "date_of_birth": (dt.date(1950, 1, 1) + dt.timedelta(days=number)).isoformat(),
-        "phone": f"617-555-{number % 10000:04d}", "email": f"person{number}@example.com",
+        "phone": f"617-555-{number % 10000:04d}",
+        "email": f"person{number}@example.com",
         "sex_assigned_at_birth": "female" if number % 2 else "male",
     }
     row.update(changes)
@@ -60,8 +62,7 @@ def stored_counts():
 
 
 def test_valid_rows_are_imported_encrypted_indexed_with_new_mrns_and_history_in_the_actors_name(tmp_path, staff):
-    rows = [person(1, legal_first_name="Zoë", legal_last_name="O'Brien", phone="(617) 555-0134"),
-            person(2), person(3)]
+    rows = [person(1, legal_first_name="Zoë", legal_last_name="O'Brien", phone="(617) 555-0134"), person(2), person(3)]
     out, err = run(write_csv(tmp_path / "p.csv", rows))
 
     assert "Imported 3 patients, each with a new MRN, created by alice. 3 rows read: 3 valid, 0 invalid." in out
@@ -73,7 +74,8 @@ def test_valid_rows_are_imported_encrypted_indexed_with_new_mrns_and_history_in_
     history = list(models.Patient.history.all())
     assert len(history) == 3
     assert {(h.history_user, h.history_type, h.history_change_reason) for h in history} == {
-        (staff, "+", "Imported from CSV")}
+        (staff, "+", "Imported from CSV")
+    }
     # Each history row is the stored row, field for field (decrypted), like a save would record it.
     tracked = [field.attname for field in models.Patient.history.model.tracked_fields]
     for row in history:
@@ -83,21 +85,39 @@ def test_valid_rows_are_imported_encrypted_indexed_with_new_mrns_and_history_in_
 
     found = repository.DjangoPatientRepository(actor=staff).search(name="zoe obrien", date_of_birth=dt.date(1950, 1, 2))
     assert [(p.legal_first_name, p.phone, p.sex_assigned_at_birth) for p in found] == [
-        ("Zoë", "+16175550134", domain.SexAssignedAtBirth.FEMALE)]
-    assert repository.DjangoPatientRepository(actor=staff).search(phone="617 555 0002")[0].legal_last_name == "Testlast2"
+        ("Zoë", "+16175550134", domain.SexAssignedAtBirth.FEMALE)
+    ]
+    assert (
+        repository.DjangoPatientRepository(actor=staff).search(phone="617 555 0002")[0].legal_last_name == "Testlast2"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_import_leaves_no_plaintext_phi_in_any_table(tmp_path, staff):
     markers = {
-        "legal_first_name": "Qxfirstmark", "legal_last_name": "Qxlastmark", "preferred_name": "Qxprefmark",
-        "pronouns": "qxpronmark", "gender_identity": "qxgendermark", "email": "qxmailmark@example.com",
-        "address_line1": "1 Qxstreetmark Rd", "address_line2": "Apt Qxaptmark", "address_city": "Qxcitymark",
-        "address_region": "Qxregionmark", "address_postal_code": "QX9MARK", "address_country": "Qxcountrymark",
-        "emergency_contact_name": "Qxcontactmark", "emergency_contact_relation": "qxrelationmark",
+        "legal_first_name": "Qxfirstmark",
+        "legal_last_name": "Qxlastmark",
+        "preferred_name": "Qxprefmark",
+        "pronouns": "qxpronmark",
+        "gender_identity": "qxgendermark",
+        "email": "qxmailmark@example.com",
+        "address_line1": "1 Qxstreetmark Rd",
+        "address_line2": "Apt Qxaptmark",
+        "address_city": "Qxcitymark",
+        "address_region": "Qxregionmark",
+        "address_postal_code": "QX9MARK",
+        "address_country": "Qxcountrymark",
+        "emergency_contact_name": "Qxcontactmark",
+        "emergency_contact_relation": "qxrelationmark",
     }
-    row = {**markers, "date_of_birth": "1937-04-29", "sex_assigned_at_birth": "intersex",
-           "phone": "6175550163", "emergency_contact_phone": "6175550172", "status": "active"}
+    row = {
+        **markers,
+        "date_of_birth": "1937-04-29",
+        "sex_assigned_at_birth": "intersex",
+        "phone": "6175550163",
+        "emergency_contact_phone": "6175550172",
+        "status": "active",
+    }
     run(write_csv(tmp_path / "p.csv", [row], columns=list(importer.COLUMNS)))
 
     assert stored_counts() == (1, 1)
@@ -131,26 +151,49 @@ def test_a_bad_date_in_row_9999_of_10000_is_reported_with_its_line_and_nothing_i
 
 
 def test_skip_invalid_imports_the_valid_rows_and_lists_the_others_by_line_and_field(tmp_path, staff):
-    rows = [person(1), person(2, email="nope", phone="12"), person(3), person(4, legal_last_name=""),
-            person(5, sex_assigned_at_birth="f")]
+    rows = [
+        person(1),
+        person(2, email="nope", phone="12"),
+        person(3),
+        person(4, legal_last_name=""),
+        person(5, sex_assigned_at_birth="f"),
+    ]
     out, err = run(write_csv(tmp_path / "p.csv", rows), "--skip-invalid", "--batch-size", "2")
 
     assert "Imported 2 patients" in out and "5 rows read: 2 valid, 3 invalid." in out
     assert "The 3 invalid rows listed above were skipped." in out
     assert [line.split(":")[0].strip() for line in err.splitlines()] == [
-        "line 3, phone", "line 3, email", "line 5, legal_last_name", "line 6, sex_assigned_at_birth"]
+        "line 3, phone",
+        "line 3, email",
+        "line 5, legal_last_name",
+        "line 6, sex_assigned_at_birth",
+    ]
     assert sorted(p.legal_last_name for p in models.Patient.objects.all()) == ["Testlast1", "Testlast3"]
     assert stored_counts() == (2, 2)
 
 
 def test_error_reports_name_the_field_and_rule_but_never_the_value(tmp_path, staff):
-    rows = [person(1, legal_first_name="Qxsecretfirst" * 10, email="qxsecret@@qxdomain", phone="Qxphone",
-                   date_of_birth="Qxdate", status="Qxstatus", emergency_contact_name="Qxcontact")]
+    rows = [
+        person(
+            1,
+            legal_first_name="Qxsecretfirst" * 10,
+            email="qxsecret@@qxdomain",
+            phone="Qxphone",
+            date_of_birth="Qxdate",
+            status="Qxstatus",
+            emergency_contact_name="Qxcontact",
+        )
+    ]
     path = write_csv(tmp_path / "p.csv", rows, columns=[*HEADER, "status", "emergency_contact_name"])
     message, err = refused(path)
     assert {line.split(":")[0].strip() for line in err.splitlines()} == {
-        "line 2, legal_first_name", "line 2, email", "line 2, phone", "line 2, date_of_birth", "line 2, status",
-        "line 2, emergency_contact_phone"}
+        "line 2, legal_first_name",
+        "line 2, email",
+        "line 2, phone",
+        "line 2, date_of_birth",
+        "line 2, status",
+        "line 2, emergency_contact_phone",
+    }
     assert "qx" not in (message + err).lower()
 
 
@@ -173,7 +216,9 @@ def test_encodings_a_bom_is_accepted_latin1_and_utf16_are_refused_with_the_line(
     run(write_csv(tmp_path / "bom.csv", rows, encoding="utf-8-sig"))
     assert sorted(p.legal_first_name for p in models.Patient.objects.all()) == ["José", "Testfirst1"]
 
-    message, _ = refused(write_csv(tmp_path / "latin1.csv", [person(3), person(4, legal_first_name="Zoé")], encoding="latin-1"))
+    message, _ = refused(
+        write_csv(tmp_path / "latin1.csv", [person(3), person(4, legal_first_name="Zoé")], encoding="latin-1")
+    )
     assert message.startswith(f"{tmp_path / 'latin1.csv'}: Line 3 is not valid UTF-8 (byte 0xe9")
     assert message.endswith("Nothing was imported.")
     message, _ = refused(write_csv(tmp_path / "utf16.csv", [person(5)], encoding="utf-16"))
@@ -210,10 +255,17 @@ def test_line_numbers_count_physical_lines(tmp_path, staff):
 
 
 def test_duplicates_of_registered_patients_and_of_earlier_rows_are_refused_unless_allowed(tmp_path, staff):
-    repository.DjangoPatientRepository(actor=staff).add(domain.Patient(
-        legal_first_name="Zoë", legal_last_name="O'Brien", date_of_birth=dt.date(1984, 2, 29)))
-    rows = [person(1, legal_first_name="ZOE", legal_last_name="OBrien", date_of_birth="1984-02-29"),
-            person(2), person(3), person(2, email="other@example.com"), person(3), person(4)]
+    repository.DjangoPatientRepository(actor=staff).add(
+        domain.Patient(legal_first_name="Zoë", legal_last_name="O'Brien", date_of_birth=dt.date(1984, 2, 29))
+    )
+    rows = [
+        person(1, legal_first_name="ZOE", legal_last_name="OBrien", date_of_birth="1984-02-29"),
+        person(2),
+        person(3),
+        person(2, email="other@example.com"),
+        person(3),
+        person(4),
+    ]
     path = write_csv(tmp_path / "p.csv", rows)
 
     _, err = run(path, "--skip-invalid", "--batch-size", "4")
@@ -227,7 +279,9 @@ def test_duplicates_of_registered_patients_and_of_earlier_rows_are_refused_unles
     assert models.Patient.objects.count() == 1 + 3
     entry = AccessLogEntry.objects.get(action=importer.ACCESS_ACTION)
     assert (entry.user, entry.detail) == (
-        staff, "import_patients: 6 rows compared by legal name and date of birth, 3 matched; no content shown")
+        staff,
+        "import_patients: 6 rows compared by legal name and date of birth, 3 matched; no content shown",
+    )
 
     out, err = run(path, "--allow-duplicates")
     assert "Imported 6 patients" in out and err == ""
@@ -257,8 +311,11 @@ def test_progress_goes_to_stderr_when_asked_for_and_not_otherwise(tmp_path, staf
     with open(path, "rb") as handle:
         lines = handle.readlines()
     share = [sum(map(len, lines[:count])) * 100 // sum(map(len, lines)) for count in (3, 5)]
-    assert err.splitlines() == [f"line 3 ({share[0]}%): 2 valid, 0 invalid", f"line 5 ({share[1]}%): 4 valid, 0 invalid",
-                                "line 6 (100%): 5 valid, 0 invalid"]
+    assert err.splitlines() == [
+        f"line 3 ({share[0]}%): 2 valid, 0 invalid",
+        f"line 5 ({share[1]}%): 4 valid, 0 invalid",
+        "line 6 (100%): 5 valid, 0 invalid",
+    ]
 
 
 def test_the_file_is_streamed_batch_by_batch(tmp_path, staff):
@@ -279,8 +336,18 @@ def test_the_file_is_streamed_batch_by_batch(tmp_path, staff):
 
 def test_help_explains_the_format_and_the_options():
     text = command.Command().create_parser("manage.py", "import_patients").format_help()
-    for word in (*importer.COLUMNS, "--actor", "--dry-run", "--skip-invalid", "--batch-size", "--progress",
-                 "--allow-duplicates", "YYYY-MM-DD", "UTF-8", "all or nothing"):
+    for word in (
+        *importer.COLUMNS,
+        "--actor",
+        "--dry-run",
+        "--skip-invalid",
+        "--batch-size",
+        "--progress",
+        "--allow-duplicates",
+        "YYYY-MM-DD",
+        "UTF-8",
+        "all or nothing",
+    ):
         assert word in text
 
 
@@ -295,11 +362,14 @@ def test_imported_values_decrypt_under_the_current_key_only(tmp_path, staff):
 
 
 def test_a_database_refusal_is_a_clear_error_without_its_details_and_nothing_is_written(tmp_path, staff, monkeypatch):
-    existing = repository.DjangoPatientRepository(actor=staff).add(domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17)))
+    existing = repository.DjangoPatientRepository(actor=staff).add(
+        domain.Patient(legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17))
+    )
     # Someone registers a patient under the drawn MRN between the check and the insert.
     monkeypatch.setattr(importer, "_unused_mrns", lambda count: [existing.mrn] * count)
     message, _ = refused(write_csv(tmp_path / "p.csv", [person(1)]))
-    assert message == ("The database refused the import (IntegrityError); nothing was imported. "
-                       "Run it again; if it fails again, check the database.")
+    assert message == (
+        "The database refused the import (IntegrityError); nothing was imported. "
+        "Run it again; if it fails again, check the database."
+    )
     assert stored_counts() == (1, 1)

@@ -17,9 +17,13 @@ REASON = "Litigation hold: Doe v. Clinic, counsel's letter of 3 May"
 
 @pytest.fixture
 def patient(staff):
-    return repository.DjangoPatientRepository(actor=staff).add(domain.Patient(
-        legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17),
-    ))
+    return repository.DjangoPatientRepository(actor=staff).add(
+        domain.Patient(
+            legal_first_name="Robin",
+            legal_last_name="Okafor",
+            date_of_birth=dt.date(1990, 5, 17),
+        )
+    )
 
 
 def changelist():
@@ -108,10 +112,16 @@ def test_editing_or_reverting_the_details_keeps_the_hold(staff_client, staff, pa
     patients.update(patients.get_by_id(patient.id))
     url = reverse("admin:patients_patient_simple_history", args=[patient.id, first.history_id])
     version = models.Patient.objects.get(pk=patient.id).version
-    response = staff_client.post(url, {
-        "legal_first_name": "Robin", "legal_last_name": "Okafor", "date_of_birth": "1990-05-17",
-        "sex_assigned_at_birth": "unknown", "version": str(version),
-    })
+    response = staff_client.post(
+        url,
+        {
+            "legal_first_name": "Robin",
+            "legal_last_name": "Okafor",
+            "date_of_birth": "1990-05-17",
+            "sex_assigned_at_birth": "unknown",
+            "version": str(version),
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     row = models.Patient.objects.get(pk=patient.id)
     assert row.version == version + 1  # the revert was saved…

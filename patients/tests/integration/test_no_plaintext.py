@@ -10,18 +10,29 @@ from novamind.tests.phi_scan import assert_no_plaintext, plaintext_hits
 from patients import domain, models, repository
 
 MARKERS = {
-    "legal_first_name": "Qxfirstmark", "legal_last_name": "Qxlastmark", "preferred_name": "Qxprefmark",
-    "pronouns": "qxpronmark", "gender_identity": "qxgendermark", "email": "qxmailmark@example.com",
-    "address_line1": "1 Qxstreetmark Rd", "address_line2": "Apt Qxaptmark", "address_city": "Qxcitymark",
-    "address_region": "Qxregionmark", "address_postal_code": "QX9MARK", "address_country": "Qxcountrymark",
-    "emergency_contact_name": "Qxcontactmark", "emergency_contact_relation": "qxrelationmark",
+    "legal_first_name": "Qxfirstmark",
+    "legal_last_name": "Qxlastmark",
+    "preferred_name": "Qxprefmark",
+    "pronouns": "qxpronmark",
+    "gender_identity": "qxgendermark",
+    "email": "qxmailmark@example.com",
+    "address_line1": "1 Qxstreetmark Rd",
+    "address_line2": "Apt Qxaptmark",
+    "address_city": "Qxcitymark",
+    "address_region": "Qxregionmark",
+    "address_postal_code": "QX9MARK",
+    "address_country": "Qxcountrymark",
+    "emergency_contact_name": "Qxcontactmark",
+    "emergency_contact_relation": "qxrelationmark",
 }
 PHONE_DIGITS, CONTACT_DIGITS, BIRTH = "6175550163", "6175550172", dt.date(1937, 4, 29)
 SCANNED = [*MARKERS.values(), PHONE_DIGITS, CONTACT_DIGITS, "1937-04-29", "intersex"]
 
 
 def marked(suffix=""):
-    values = {name: value + suffix if name != "email" else value.replace("@", f"{suffix}@") for name, value in MARKERS.items()}
+    values = {
+        name: value + suffix if name != "email" else value.replace("@", f"{suffix}@") for name, value in MARKERS.items()
+    }
     return values
 
 
@@ -30,19 +41,37 @@ def test_markers_in_every_phi_field_never_reach_a_table_history_admin_log_sessio
     caplog.set_level(logging.DEBUG)
     # Through the repository.
     values = marked()
-    repository.DjangoPatientRepository(actor=staff).add(domain.Patient(
-        legal_first_name=values["legal_first_name"], legal_last_name=values["legal_last_name"],
-        preferred_name=values["preferred_name"], pronouns=values["pronouns"], date_of_birth=BIRTH,
-        sex_assigned_at_birth=domain.SexAssignedAtBirth.INTERSEX, gender_identity=values["gender_identity"],
-        phone=PHONE_DIGITS, email=values["email"],
-        address=domain.Address(**{k.removeprefix("address_"): v for k, v in values.items() if k.startswith("address_")}),
-        emergency_contact=domain.EmergencyContact(
-            name=values["emergency_contact_name"], relation=values["emergency_contact_relation"], phone=CONTACT_DIGITS),
-    ))
+    repository.DjangoPatientRepository(actor=staff).add(
+        domain.Patient(
+            legal_first_name=values["legal_first_name"],
+            legal_last_name=values["legal_last_name"],
+            preferred_name=values["preferred_name"],
+            pronouns=values["pronouns"],
+            date_of_birth=BIRTH,
+            sex_assigned_at_birth=domain.SexAssignedAtBirth.INTERSEX,
+            gender_identity=values["gender_identity"],
+            phone=PHONE_DIGITS,
+            email=values["email"],
+            address=domain.Address(
+                **{k.removeprefix("address_"): v for k, v in values.items() if k.startswith("address_")}
+            ),
+            emergency_contact=domain.EmergencyContact(
+                name=values["emergency_contact_name"],
+                relation=values["emergency_contact_relation"],
+                phone=CONTACT_DIGITS,
+            ),
+        )
+    )
     # Through the admin: add, change, search, history and revert pages.
     client.force_login(staff)
-    form = {**marked("b"), "date_of_birth": "1937-04-29", "sex_assigned_at_birth": "intersex",
-            "phone": PHONE_DIGITS, "emergency_contact_phone": CONTACT_DIGITS, "version": "1"}
+    form = {
+        **marked("b"),
+        "date_of_birth": "1937-04-29",
+        "sex_assigned_at_birth": "intersex",
+        "phone": PHONE_DIGITS,
+        "emergency_contact_phone": CONTACT_DIGITS,
+        "version": "1",
+    }
     assert client.post(reverse("admin:patients_patient_add"), form).status_code == 302
     added = models.Patient.objects.get(email_index=models.email_index(form["email"]))
     change = reverse("admin:patients_patient_change", args=[added.pk])

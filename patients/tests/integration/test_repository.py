@@ -14,8 +14,12 @@ pytestmark = pytest.mark.django_db
 
 def new_patient(**changes):
     base = domain.Patient(
-        legal_first_name="Zoë", legal_last_name="O'Brien", date_of_birth=dt.date(1984, 2, 29),
-        preferred_name="Zo", phone="(617) 555-0134", email="Zoe.OBrien@example.com",
+        legal_first_name="Zoë",
+        legal_last_name="O'Brien",
+        date_of_birth=dt.date(1984, 2, 29),
+        preferred_name="Zo",
+        phone="(617) 555-0134",
+        email="Zoe.OBrien@example.com",
     )
     return dataclasses.replace(base, **changes)
 
@@ -48,7 +52,10 @@ def test_every_write_leaves_a_history_row_with_the_acting_user(staff, other_staf
     by_bob.delete(added.id)
     rows = list(models.Patient.history.filter(id=added.id).order_by("history_date"))
     assert [(r.history_user.username, r.version, r.history_change_reason) for r in rows] == [
-        ("alice", 1, "Registered"), ("bob", 2, "Details changed"), ("bob", 3, "Status set to inactive")]
+        ("alice", 1, "Registered"),
+        ("bob", 2, "Details changed"),
+        ("bob", 3, "Status set to inactive"),
+    ]
     stored = models.Patient.objects.get(pk=added.id)
     assert stored.created_by == staff and stored.updated_by == other_staff
 
@@ -84,14 +91,30 @@ def test_find_by_mrn_is_exact_and_case_insensitive(patients):
     assert patients.find_by_mrn("NM00000000") is None
 
 
-@pytest.mark.parametrize("criteria", [
-    {"name": "zoe obrien"}, {"name": "ZO O'BRIEN"}, {"name": "o'brien"},
-    {"date_of_birth": dt.date(1984, 2, 29)}, {"phone": "+1 617 555 0134"},
-    {"email": "zoe.obrien@EXAMPLE.com"}, {"name": "Zoë O’Brien", "date_of_birth": dt.date(1984, 2, 29)},
-])
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        {"name": "zoe obrien"},
+        {"name": "ZO O'BRIEN"},
+        {"name": "o'brien"},
+        {"date_of_birth": dt.date(1984, 2, 29)},
+        {"phone": "+1 617 555 0134"},
+        {"email": "zoe.obrien@EXAMPLE.com"},
+        {"name": "Zoë O’Brien", "date_of_birth": dt.date(1984, 2, 29)},
+    ],
+)
 def test_search_finds_the_patient_through_the_blind_indexes(patients, criteria):
     added = patients.add(new_patient())
-    patients.add(new_patient(legal_first_name="Ann", legal_last_name="Lee", preferred_name="", phone="", email="", date_of_birth=dt.date(1950, 1, 1)))
+    patients.add(
+        new_patient(
+            legal_first_name="Ann",
+            legal_last_name="Lee",
+            preferred_name="",
+            phone="",
+            email="",
+            date_of_birth=dt.date(1950, 1, 1),
+        )
+    )
     assert [p.id for p in patients.search(**criteria)] == [added.id]
 
 

@@ -39,12 +39,18 @@ def test_seed_demo_prints_credentials_that_work_and_creates_attributed_patients(
 
 def test_seed_demo_twice_creates_nothing_new_and_keeps_passwords():
     run("--patients", "10")
-    before = (models.Patient.objects.count(), models.Patient.history.count(),
-              get_user_model().objects.get(username="admin").password)
+    before = (
+        models.Patient.objects.count(),
+        models.Patient.history.count(),
+        get_user_model().objects.get(username="admin").password,
+    )
     second = run("--patients", "10")
     assert "unchanged" in second
-    after = (models.Patient.objects.count(), models.Patient.history.count(),
-             get_user_model().objects.get(username="admin").password)
+    after = (
+        models.Patient.objects.count(),
+        models.Patient.history.count(),
+        get_user_model().objects.get(username="admin").password,
+    )
     assert after == before
 
 

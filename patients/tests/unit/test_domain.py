@@ -23,13 +23,18 @@ def errors_of(candidate):
 
 
 def test_a_minimal_patient_is_valid_and_names_are_tidied():
-    clean = patient(legal_first_name="  Robin  ", legal_last_name="Okafor  Smith").validated(today=TODAY, phone_region="US")
+    clean = patient(legal_first_name="  Robin  ", legal_last_name="Okafor  Smith").validated(
+        today=TODAY, phone_region="US"
+    )
     assert (clean.legal_first_name, clean.legal_last_name) == ("Robin", "Okafor Smith")
 
 
 def test_required_names_and_date_of_birth():
     assert set(errors_of(patient(legal_first_name=" ", legal_last_name="", date_of_birth=None))) == {
-        "legal_first_name", "legal_last_name", "date_of_birth"}
+        "legal_first_name",
+        "legal_last_name",
+        "date_of_birth",
+    }
 
 
 def test_date_of_birth_may_be_today_but_not_tomorrow_nor_implausibly_old():
@@ -43,11 +48,14 @@ def test_over_long_names_are_refused_with_the_limit():
     assert "100" in message and "101" in message
 
 
-@pytest.mark.parametrize("typed, e164", [
-    ("(617) 555-0134", "+16175550134"),
-    ("617.555.0134", "+16175550134"),
-    ("+44 20 7946 0958", "+442079460958"),
-])
+@pytest.mark.parametrize(
+    "typed, e164",
+    [
+        ("(617) 555-0134", "+16175550134"),
+        ("617.555.0134", "+16175550134"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
 def test_phones_are_stored_in_e164(typed, e164):
     assert patient(phone=typed).validated(today=TODAY, phone_region="US").phone == e164
 

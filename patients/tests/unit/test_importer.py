@@ -55,11 +55,22 @@ def test_the_command_publishes_its_header():
 
 def test_a_full_row_becomes_a_normalised_domain_patient():
     clean = patient_of(
-        legal_first_name=" Zoë ", legal_last_name="O'Brien", date_of_birth="1984-02-29", preferred_name="Zo",
-        pronouns="she/her", sex_assigned_at_birth="Female", gender_identity="woman", phone="(617) 555-0134",
-        email="Zoe.OBrien@Example.COM", address_line1="1 Main St", address_city="Boston", address_country="US",
-        emergency_contact_name="Ana O'Brien", emergency_contact_relation="mother",
-        emergency_contact_phone="617 555 0199", status="INACTIVE",
+        legal_first_name=" Zoë ",
+        legal_last_name="O'Brien",
+        date_of_birth="1984-02-29",
+        preferred_name="Zo",
+        pronouns="she/her",
+        sex_assigned_at_birth="Female",
+        gender_identity="woman",
+        phone="(617) 555-0134",
+        email="Zoe.OBrien@Example.COM",
+        address_line1="1 Main St",
+        address_city="Boston",
+        address_country="US",
+        emergency_contact_name="Ana O'Brien",
+        emergency_contact_relation="mother",
+        emergency_contact_phone="617 555 0199",
+        status="INACTIVE",
     )
     assert (clean.legal_first_name, clean.date_of_birth) == ("Zoë", dt.date(1984, 2, 29))
     assert clean.phone == "+16175550134" and clean.emergency_contact.phone == "+16175550199"
@@ -70,37 +81,57 @@ def test_a_full_row_becomes_a_normalised_domain_patient():
 
 
 def test_left_out_columns_and_empty_cells_take_the_defaults():
-    clean = patient_of(legal_first_name="Robin", legal_last_name="Okafor", date_of_birth="1990-05-17",
-                       sex_assigned_at_birth="", status=" ")
+    clean = patient_of(
+        legal_first_name="Robin",
+        legal_last_name="Okafor",
+        date_of_birth="1990-05-17",
+        sex_assigned_at_birth="",
+        status=" ",
+    )
     assert clean.sex_assigned_at_birth is domain.SexAssignedAtBirth.UNKNOWN
     assert clean.status is domain.PatientStatus.ACTIVE
     assert clean.phone == "" and clean.email == "" and clean.mrn == ""
 
 
-@pytest.mark.parametrize("written, message", [
-    ("03/27/1984", "Write the date as YYYY-MM-DD (year, month, day)."),
-    ("1984-3-27", "Write the date as YYYY-MM-DD (year, month, day)."),
-    ("19840327", "Write the date as YYYY-MM-DD (year, month, day)."),
-    ("1984-02-30", "This is not a date in the calendar (check the month and the day)."),
-])
+@pytest.mark.parametrize(
+    "written, message",
+    [
+        ("03/27/1984", "Write the date as YYYY-MM-DD (year, month, day)."),
+        ("1984-3-27", "Write the date as YYYY-MM-DD (year, month, day)."),
+        ("19840327", "Write the date as YYYY-MM-DD (year, month, day)."),
+        ("1984-02-30", "This is not a date in the calendar (check the month and the day)."),
+    ],
+)
 def test_an_unreadable_date_is_reported_as_unreadable_not_as_missing(written, message):
     errors = errors_of(legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=written)
     assert errors == {"date_of_birth": [message]}
 
 
 def test_the_domain_rules_decide_and_every_field_at_fault_is_named():
-    errors = errors_of(legal_first_name="", legal_last_name="Okafor", date_of_birth="2030-01-01",
-                       phone="12", email="not-an-address", emergency_contact_name="Ana")
+    errors = errors_of(
+        legal_first_name="",
+        legal_last_name="Okafor",
+        date_of_birth="2030-01-01",
+        phone="12",
+        email="not-an-address",
+        emergency_contact_name="Ana",
+    )
     assert set(errors) == {"legal_first_name", "date_of_birth", "phone", "email", "emergency_contact_phone"}
     assert errors["date_of_birth"] == ["The date of birth cannot be in the future."]
     assert errors["legal_first_name"] == ["This field is required."]
 
 
 def test_an_unknown_choice_lists_the_allowed_values_and_parse_and_rule_errors_come_together():
-    errors = errors_of(legal_first_name="Robin", legal_last_name="", date_of_birth="1990-05-17",
-                       sex_assigned_at_birth="f", status="gone")
+    errors = errors_of(
+        legal_first_name="Robin",
+        legal_last_name="",
+        date_of_birth="1990-05-17",
+        sex_assigned_at_birth="f",
+        status="gone",
+    )
     assert errors["sex_assigned_at_birth"] == [
-        "Use one of female, male, intersex, unknown, declined (or leave it empty for unknown)."]
+        "Use one of female, male, intersex, unknown, declined (or leave it empty for unknown)."
+    ]
     assert errors["status"] == ["Use one of active, inactive, deceased (or leave it empty for active)."]
     assert errors["legal_last_name"] == ["This field is required."]
 
@@ -108,15 +139,18 @@ def test_an_unknown_choice_lists_the_allowed_values_and_parse_and_rule_errors_co
 def test_scrub_blanks_every_part_of_the_value_at_fault_and_keeps_the_rule():
     message = "Enter a valid e-mail address (Codepoint U+002A at position 1 of 'qx*mark' not allowed)."
     assert importer.scrub(message, "robin@qx*mark.example") == (
-        "Enter a valid e-mail address (Codepoint U+002A at position 1 of '…' not allowed).")
+        "Enter a valid e-mail address (Codepoint U+002A at position 1 of '…' not allowed)."
+    )
     assert importer.scrub("Use at most 100 characters (this has 101).", "Qxname " * 17) == (
-        "Use at most 100 characters (this has 101).")
+        "Use at most 100 characters (this has 101)."
+    )
     assert importer.scrub("It was Qxsecret and QXSECRET.", "qxsecret") == "It was … and ….", "case-insensitively"
 
 
 def test_a_row_error_names_the_line_and_the_field():
     assert str(importer.RowError(9999, "date_of_birth", "Write the date as YYYY-MM-DD (year, month, day).")) == (
-        "line 9999, date_of_birth: Write the date as YYYY-MM-DD (year, month, day).")
+        "line 9999, date_of_birth: Write the date as YYYY-MM-DD (year, month, day)."
+    )
 
 
 def test_errors_are_counted_all_but_only_the_first_ones_are_kept():
@@ -130,7 +164,11 @@ def test_errors_are_counted_all_but_only_the_first_ones_are_kept():
 
 def test_the_header_may_be_in_any_order_and_case_with_optional_columns_left_out():
     assert importer.read_header([" Date_Of_Birth", "LEGAL_LAST_NAME ", "legal_first_name", "email"]) == [
-        "date_of_birth", "legal_last_name", "legal_first_name", "email"]
+        "date_of_birth",
+        "legal_last_name",
+        "legal_first_name",
+        "email",
+    ]
 
 
 def test_a_wrong_header_says_which_columns_are_missing_unknown_or_repeated():
@@ -152,11 +190,13 @@ def test_a_file_without_a_header_is_refused_without_quoting_its_first_line():
 
 
 def test_records_carry_the_line_they_start_on_across_quoted_line_breaks_and_blank_lines():
-    data = (b"legal_first_name,legal_last_name,date_of_birth,address_line1\r\n"
-            b"A,B,1990-01-01,\"1 Main St\r\nFlat 2\"\r\n"
-            b"\r\n"
-            b",,,\r\n"
-            b"C,D,1990-01-02,\r\n")
+    data = (
+        b"legal_first_name,legal_last_name,date_of_birth,address_line1\r\n"
+        b'A,B,1990-01-01,"1 Main St\r\nFlat 2"\r\n'
+        b"\r\n"
+        b",,,\r\n"
+        b"C,D,1990-01-02,\r\n"
+    )
     assert records_of(data) == [
         (1, ["legal_first_name", "legal_last_name", "date_of_birth", "address_line1"]),
         (2, ["A", "B", "1990-01-01", "1 Main St\r\nFlat 2"]),

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install demo serve test migrate bench clean
+.PHONY: install demo test test-unit lint migrate bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ demo: migrate
 ## make test: the whole suite; SQLite by default, PostgreSQL when DATABASE_URL says so
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make test-unit: the tests that need no database (seconds), before every commit
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(shell find . -path ./.venv -prune -o -type d -path '*/tests/unit' -print | sort)
+
+## make lint: ruff (rules and format) and the import contracts of the layering rule
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## make bench: measure NovaMind on a throwaway PostgreSQL database on DATABASE_URL's server (BENCH_ARGS="--scale 10000")
 bench: $(STAMP)

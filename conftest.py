@@ -11,6 +11,18 @@ from django.db import connection
 STAFF_PASSWORD = "correct horse battery staple"
 
 
+def pytest_configure(config):
+    """Hash passwords fast under pytest: PBKDF2's 1,000,000 rounds were most of the suite's time.
+
+    A test that needs the production hasher says so with the `settings` fixture.
+    """
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+
+
 def make_staff(username, *, superuser=False, permissions=("patients", "appointments", "clinical_notes", "medications")):
     """Return a saved staff user with every permission of the given apps."""
     from django.contrib.auth.models import Permission

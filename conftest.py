@@ -39,6 +39,22 @@ def make_staff(username, *, superuser=False, permissions=("patients", "appointme
     return user
 
 
+def assign_care(patient, clinician, *, by=None):
+    """Put `clinician` on the care team of `patient` (a domain or ORM patient), as tests' front desk.
+
+    Care begins only by an explicit act (patients.policy); tests that need a treating clinician
+    say so with this, as the front desk would in the admin.
+    """
+    from novamind import audit
+    from patients import models
+
+    actor = by or get_user_model().objects.filter(is_superuser=True).first() or make_staff("carer", superuser=True)
+    assignment = models.CareAssignment(patient_id=patient.id, clinician=clinician)
+    audit.audited_save(assignment, actor=actor, reason="Care assigned", validate=False)
+    clinician.__dict__.pop("_novamind_care_restricted", None)
+    return assignment
+
+
 @pytest.fixture
 def staff(db):
     """A front-desk style staff member with all clinical-app permissions."""

@@ -23,9 +23,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
-from novamind import care
 from novamind.admin import AuditedAdmin
 from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
+from patients import policy as access_policy
 from patients.admin import register_patient_inline
 
 ACCESS_CATEGORY = schedule.ACCESS_CATEGORY
@@ -235,8 +235,8 @@ class AppointmentAdmin(AuditedAdmin):
     actions = ("check_in_selected", "complete_selected", "no_show_selected", "cancel_selected")
 
     def get_queryset(self, request):
-        # A clinician sees the appointments of the patients in their care (novamind.care).
-        return care.restrict(super().get_queryset(request), request.user)
+        # A clinician sees the appointments of the patients in their care (patients.policy).
+        return access_policy.restrict(super().get_queryset(request), request.user)
 
     # --- the form ------------------------------------------------------------------------------
 

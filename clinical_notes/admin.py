@@ -33,9 +33,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, repository, services
-from novamind import audit, care
+from novamind import audit
 from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
+from patients import policy
 from patients.admin import register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
@@ -303,7 +304,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return (
-            care.restrict(super().get_queryset(request), request.user)
+            policy.restrict(super().get_queryset(request), request.user)
             .readable_by(request.user)
             .select_related("author", "signed_by", "cosign_requested_from", "cosigned_by")
             .with_patient_mrn()

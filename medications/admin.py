@@ -22,11 +22,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from medications import domain, models, repository
-from novamind import access, audit, care
+from novamind import access, audit
 from novamind.admin import AuditedAdmin, VersionedModelForm
 from novamind.domain import ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
 from patients import models as patients_models
+from patients import policy
 from patients import repository as patients_repository
 
 
@@ -124,8 +125,8 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
     actions = ("hold_orders", "resume_orders", "complete_orders")
 
     def get_queryset(self, request):
-        # A clinician sees the orders of the patients in their care (novamind.care).
-        return care.restrict(super().get_queryset(request), request.user)
+        # A clinician sees the orders of the patients in their care (patients.policy).
+        return policy.restrict(super().get_queryset(request), request.user)
 
     add_fieldsets = (
         ("Patient", {"fields": ("patient",)}),
@@ -760,7 +761,7 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     fields = ("patient", "substance", "reaction", "severity", "status")
 
     def get_queryset(self, request):
-        return care.restrict(super().get_queryset(request), request.user)
+        return policy.restrict(super().get_queryset(request), request.user)
 
     @admin.display(description="entry")
     def entry(self, obj):

@@ -45,6 +45,22 @@ class PatientRef:
     mrn: str
 
 
+def _no_emergency(user, patient_id) -> bool:
+    return False
+
+
+_emergency_rule = _no_emergency
+
+
+def emergency_rule(rule) -> None:
+    """Install the access policy's rule that flags an access as made only under an emergency grant.
+
+    The kernel knows no patients; the patients app installs its policy here when it is ready.
+    """
+    global _emergency_rule
+    _emergency_rule = rule
+
+
 def client_address(request) -> str | None:
     """Return the address the request came from (REMOTE_ADDR, as the proxy set it)."""
     return request.META.get("REMOTE_ADDR") if request is not None else None
@@ -66,11 +82,10 @@ def record(
 
     `patient` is a patients.models.Patient, a domain Patient, or None (e.g. a search with no
     hit); `obj` is the record read, if any. `detail` must not contain PHI. The entry is flagged
-    `emergency` when the user sees the patient only through an emergency grant (novamind.care).
+    `emergency` when the user sees the patient only through an emergency grant: the access
+    policy decides that (`patients.policy.emergency_for`, installed by `emergency_rule()`).
     """
-    from novamind import care  # care needs this module; the rule is decided there, once
-
-    emergency = emergency or care.emergency_for(user, getattr(patient, "id", None))
+    emergency = emergency or _emergency_rule(user, getattr(patient, "id", None))
     with transaction.atomic():
         head = AccessLogHead.objects.select_for_update().filter(pk=1).first()
         if head is None:

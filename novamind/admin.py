@@ -20,7 +20,7 @@ from django.urls import path
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, audit_report, care, domain, encryption, models
+from novamind import access, audit, audit_report, domain, encryption, models
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -284,9 +284,10 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def _require_in_care(self, request, object_id):
-        # simple_history shows a record's history even when get_queryset hides the record; a
-        # patient outside a clinician's care (novamind.care) must stay hidden there too.
-        if care.is_restricted(request.user) and not self.get_queryset(request).filter(pk=object_id).exists():
+        # simple_history shows a record's history even when get_queryset hides the record; what
+        # the access policy hides from the user's lists (every app's get_queryset asks it) must
+        # stay hidden there too.
+        if not self.get_queryset(request).filter(pk=object_id).exists():
             raise Http404("No record with that ID.")
 
     @staticmethod

@@ -45,6 +45,10 @@ class NotFound(DomainError):
     """No record with that identity exists."""
 
 
+class AccessDenied(DomainError):
+    """The access policy refuses this user this record or this action; nothing was read or written."""
+
+
 class Collector:
     """Gather rule violations field by field, then raise them together."""
 

@@ -69,9 +69,11 @@ def _grants(*parts: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
     return {label: frozenset(actions) for label, actions in merged.items()}
 
 
-# The schedule: patients' demographics, appointments and series; rooms are read.
+# The schedule: patients' demographics, appointments and series; rooms are read. The front desk
+# puts clinicians on patients' care teams (patients.policy: how care begins).
 _SCHEDULING = {
     "patients.patient": (VIEW, ADD, CHANGE),
+    "patients.careassignment": (VIEW, ADD, CHANGE),
     "appointments.room": (VIEW,),
     "appointments.appointmentseries": (VIEW, ADD, CHANGE),
     "appointments.appointment": (VIEW, ADD, CHANGE),
@@ -82,6 +84,7 @@ _SCHEDULING = {
 # edited on the patient's page).
 _CLINICAL = {
     "patients.patient": (VIEW, CHANGE),
+    "patients.careassignment": (VIEW,),  # their patients' care teams; only the front desk assigns
     "appointments.room": (VIEW,),
     "appointments.appointmentseries": (VIEW, ADD, CHANGE),
     "appointments.appointment": (VIEW, ADD, CHANGE),
@@ -136,7 +139,7 @@ ROLES = (
         _grants(
             {
                 "novamind.accesslogentry": (VIEW, AUDIT_REPORT),
-                "patients.emergencyaccessgrant": (VIEW,),  # reviews "break the glass" access (novamind.care)
+                "patients.emergencyaccessgrant": (VIEW,),  # reviews "break the glass" access (patients.policy)
                 "axes.accessattempt": (VIEW,),
                 "axes.accesslog": (VIEW,),
                 "axes.accessfailurelog": (VIEW,),

@@ -5,9 +5,9 @@ import re
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
@@ -15,10 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from novamind import access, care, retention
+from novamind import access, retention
 from novamind.admin import AuditedAdmin
 from novamind.domain import DomainError, RuleViolation
-from patients import domain, models, repository
+from patients import domain, models, policy, repository, services
 
 _related_inlines: list = []
 
@@ -133,10 +133,10 @@ class PatientAdmin(AuditedAdmin):
     def name(self, obj):
         return obj.to_domain(with_audit=False).display_name
 
-    # --- care: a clinician sees their own patients, or breaks the glass (novamind.care) ---------
+    # --- care: a clinician sees their own patients, or breaks the glass (patients.policy) ---------
 
     def get_queryset(self, request):
-        return care.visible_patients(request.user, super().get_queryset(request))
+        return policy.visible_patients(request.user, super().get_queryset(request))
 
     def get_urls(self):
         return [
@@ -154,7 +154,7 @@ class PatientAdmin(AuditedAdmin):
             pk = uuid.UUID(str(object_id))
         except ValueError:
             return None
-        if not care.is_restricted(request.user) or not self.has_view_permission(request):
+        if not policy.is_restricted(request.user) or not self.has_view_permission(request):
             return None
         if self.get_queryset(request).filter(pk=pk).exists():
             return None
@@ -174,7 +174,7 @@ class PatientAdmin(AuditedAdmin):
         form = EmergencyAccessForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
             try:
-                care.emergency_access_grant(
+                services.emergency_access_grant(
                     patient_id=patient.pk, reason=form.cleaned_data["reason"], actor=request.user, request=request
                 )
             except RuleViolation as violation:
@@ -310,7 +310,7 @@ class EmergencyAccessForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        min_length=care.REASON_MIN,
+        min_length=policy.REASON_MIN,
         max_length=1000,
         help_text="For example: patient in crisis at the front desk, their clinician is away. Reviewed by the auditors.",
     )
@@ -341,7 +341,7 @@ class EmergencyAccessGrantAdmin(AuditedAdmin):
     Viewed by superusers and the Auditor role (its view permission in novamind.roles).
     """
 
-    access_category = care.GRANT_CATEGORY
+    access_category = policy.GRANT_CATEGORY
     list_display = ("granted_at", "user", "patient_mrn", "expires_at", "state", "entry_count", "given_reason")
     list_filter = (GrantStatusFilter, ("granted_at", admin.DateFieldListFilter))
     list_select_related = ("user", "patient")

@@ -300,3 +300,54 @@ class EmergencyAccessGrant(AuditedModel):
     def is_active(self, now=None) -> bool:
         """Return whether the grant is still in force."""
         return (now or timezone.now()) < self.expires_at
+
+
+class CareAssignment(AuditedModel):
+    """A clinician is on a patient's care team: the explicit act that lets them see the record.
+
+    Care begins only here (novamind's access policy, `patients.policy`): the front desk or a
+    superuser assigns a clinician to a patient, or the front desk books an appointment with that
+    clinician. A clinician's own writes never create care. Care ends by setting `ended_at`; the
+    row stays, so the history shows who was on the team and when.
+    """
+
+    patient = models.ForeignKey(
+        Patient,
+        verbose_name="patient",
+        on_delete=models.PROTECT,
+        related_name="care_assignments",
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="clinician",
+        on_delete=models.PROTECT,
+        related_name="care_assignments",
+        help_text="A clinician, prescriber or supervisor who treats the patient.",
+    )
+    started_at = models.DateTimeField("since", default=timezone.now, editable=False)
+    ended_at = models.DateTimeField("ended", null=True, blank=True, editable=False, db_index=True)
+
+    class Meta:
+        verbose_name = "care assignment"
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["clinician", "patient"], name="patients_care_clin_patient")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "clinician"],
+                condition=models.Q(ended_at__isnull=True),
+                name="patients_care_one_open_assignment",
+                violation_error_message="This clinician is already on the patient's care team.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="patients_care_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"care assignment {str(self.pk)[:8]}"
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the clinician is on the care team now."""
+        return self.ended_at is None

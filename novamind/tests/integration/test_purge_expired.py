@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, models as db_models
+from django.db import connection
+from django.db import models as db_models
 from django.test import override_settings
 from django.utils import timezone
 
@@ -24,12 +25,13 @@ from conftest import make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
-from novamind import access, audit, care, checks, encryption, retention
+from novamind import access, audit, checks, encryption, retention
 from novamind.domain import RuleViolation
 from novamind.models import AccessLogEntry, StaffProfile
 from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import repository as patients_repository
+from patients import services
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +147,7 @@ def build_record(patient, *, staff, clinician):
     medications_repository.DjangoAllergyRepository(actor=staff).add(
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="hives"),
     )
-    care.emergency_access_grant(patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff)
+    services.emergency_access_grant(patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff)
     return patient
 
 

@@ -24,6 +24,7 @@ from django.urls import reverse
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
+from conftest import assign_care
 from medications import models as medications_models
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -185,6 +186,7 @@ def clinic(db):
         )
     )
     author = member("drpatel", roles.CLINICIAN, profile=CLINICIAN_PROFILE)
+    assign_care(patient, author, by=root)
     notes = notes_repository.DjangoClinicalNoteRepository(actor=author)
 
     def note(kind):
@@ -202,6 +204,7 @@ def clinic(db):
         return notes.sign(drafted.id)
 
     prescriber = member("drlee", roles.PRESCRIBER, profile=PRESCRIBER_PROFILE)
+    assign_care(patient, prescriber, by=root)
     order = medications_repository.DjangoMedicationOrderRepository(actor=prescriber).add(
         an_order(
             patient_id=patient.id,
@@ -254,7 +257,7 @@ def test_the_front_desk_guessing_a_clinical_url_is_refused_and_logged(client, cl
 def test_a_clinician_sees_notes_without_their_text_and_the_medication_history(client, clinic):
     page = patient_page(
         client, clinic.author, clinic.patient
-    )  # a clinician sees the patients they treat (novamind.care)
+    )  # a clinician sees the patients they treat (patients.policy)
     assert CURRENT_LIST in page and MEDICATION_HISTORY in page and NOTES_LIST in page and ALLERGY_LIST in page
     assert "BODYMARKER" not in page  # lists never decrypt note bodies
     assert reverse("admin:medications_medicationorder_change", args=[clinic.order.id]) in page

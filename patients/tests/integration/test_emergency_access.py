@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinical_notes.tests.factories import drafted, make_clinician
-from conftest import make_staff
-from novamind import access, care, roles, signals
+from conftest import assign_care, make_staff
+from novamind import access, roles, signals
 from novamind.domain import RuleViolation
 from novamind.models import AccessLogEntry
-from patients import domain, models, repository
+from patients import domain, models, policy, repository, services
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,7 @@ def colleague(db):
 @pytest.fixture
 def treated(clinician):
     patient = register(clinician, "Robin", "Okafor")
+    assign_care(patient, clinician)
     drafted(clinician, patient)
     return patient
 
@@ -63,6 +64,7 @@ def treated(clinician):
 @pytest.fixture
 def stranger(colleague):
     patient = register(colleague, "Sam", "Quist")
+    assign_care(patient, colleague)
     drafted(colleague, patient)
     return patient
 
@@ -118,9 +120,9 @@ def test_a_grant_without_a_real_reason_is_refused(doctor, clinician, stranger):
     response = doctor.post(glass_url(stranger), {"reason": "urgent"})
     assert "reason" in response.context["form"].errors
     with pytest.raises(RuleViolation):
-        care.emergency_access_grant(patient_id=stranger.id, reason="x", actor=clinician)
+        services.emergency_access_grant(patient_id=stranger.id, reason="x", actor=clinician)
     assert not models.EmergencyAccessGrant.objects.exists()
-    assert not care.may_see(clinician, stranger.id)
+    assert not policy.may_see(clinician, stranger.id)
 
 
 def test_a_grant_opens_the_record_and_flags_everything_done_under_it(doctor, clinician, treated, stranger):
@@ -129,7 +131,7 @@ def test_a_grant_opens_the_record_and_flags_everything_done_under_it(doctor, cli
     grant = models.EmergencyAccessGrant.objects.get()
     assert grant.user == clinician and grant.patient_id == stranger.id and grant.reason == REASON
     assert grant.expires_at - grant.granted_at == dt.timedelta(minutes=60)
-    granted = AccessLogEntry.objects.get(action=care.GRANT_ACTION)
+    granted = AccessLogEntry.objects.get(action=policy.GRANT_ACTION)
     assert granted.emergency and granted.patient_id == stranger.id
 
     page = doctor.get(change_url(stranger))
@@ -147,14 +149,14 @@ def test_the_grant_expires_by_itself(settings, doctor, clinician, stranger):
     assert doctor.get(change_url(stranger)).status_code == 200
     with later(11):
         assert doctor.get(change_url(stranger)).status_code == 403
-        assert not care.may_see(clinician, stranger.id)
+        assert not policy.may_see(clinician, stranger.id)
         listing = doctor.get(reverse("admin:patients_patient_changelist"))
         assert stranger.id not in [row.pk for row in listing.context["cl"].result_list]
 
 
 def test_the_grant_duration_comes_from_the_environment_setting(settings, clinician, stranger):
     settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES = 15
-    grant = care.emergency_access_grant(patient_id=stranger.id, reason=REASON, actor=clinician)
+    grant = services.emergency_access_grant(patient_id=stranger.id, reason=REASON, actor=clinician)
     assert grant.expires_at - grant.granted_at == dt.timedelta(minutes=15)
 
 
@@ -163,7 +165,7 @@ def test_the_front_desk_and_superusers_are_not_restricted(client, stranger):
     give_role(desk, roles.FRONT_DESK)
     boss = make_staff("boss", superuser=True)
     for user in (desk, boss):
-        assert not care.is_restricted(user) and care.may_see(user, stranger.id)
+        assert not policy.is_restricted(user) and policy.may_see(user, stranger.id)
         client.force_login(user)
         assert client.get(change_url(stranger)).status_code == 200
 
@@ -190,3 +192,55 @@ def test_the_review_list_shows_each_grant_with_its_access_count(settings, client
     give_role(bare_clinician, roles.CLINICIAN)
     client.force_login(bare_clinician)
     assert client.get(url).status_code == 403
+
+
+# --- how care begins and ends (patients.policy) -------------------------------------------------
+
+
+def test_writing_a_note_about_a_patient_does_not_put_its_author_on_the_care_team(clinician, stranger):
+    drafted(clinician, stranger)
+    assert not policy.treats(clinician, stranger.id)
+    assert not policy.may_see(clinician, stranger.id)
+
+
+def test_care_assigned_by_the_front_desk_opens_the_record_until_it_ends(doctor, clinician, stranger):
+    desk = make_staff("frontdesk", permissions=())
+    give_role(desk, roles.FRONT_DESK)
+    assert doctor.get(change_url(stranger)).status_code == 403
+    assignment = services.care_assign(patient_id=stranger.id, clinician=clinician, actor=desk)
+    assert assignment.created_by == desk and assignment.history.get().history_user == desk
+    assert AccessLogEntry.objects.filter(action="care assigned", patient_id=stranger.id, user=desk).count() == 1
+    assert doctor.get(change_url(stranger)).status_code == 200
+    services.care_end(assignment_id=assignment.id, actor=desk)
+    assert not policy.may_see(clinician, stranger.id)
+    assert doctor.get(change_url(stranger)).status_code == 403
+
+
+def test_a_clinician_cannot_assign_care_to_themself_or_a_colleague(clinician, colleague, stranger, treated):
+    from novamind.domain import AccessDenied
+
+    with pytest.raises(AccessDenied):
+        services.care_assign(patient_id=stranger.id, clinician=clinician, actor=clinician)
+    give_role(colleague, roles.CLINICIAN)
+    with pytest.raises(AccessDenied):
+        services.care_assign(patient_id=treated.id, clinician=colleague, actor=clinician)
+    assert not policy.may_see(clinician, stranger.id)
+
+
+def test_only_clinicians_can_join_a_care_team(stranger):
+    desk = make_staff("frontdesk", permissions=())
+    give_role(desk, roles.FRONT_DESK)
+    with pytest.raises(RuleViolation):
+        services.care_assign(patient_id=stranger.id, clinician=desk, actor=desk)
+
+
+def test_require_asks_the_role_and_then_care(clinician, treated, stranger):
+    from novamind.domain import AccessDenied
+
+    policy.require(clinician, "clinical_notes.add_clinicalnote", patient_id=treated.id)
+    with pytest.raises(AccessDenied):
+        policy.require(clinician, "clinical_notes.add_clinicalnote", patient_id=stranger.id)
+    with pytest.raises(AccessDenied):
+        policy.require(clinician, "auth.add_user", patient_id=treated.id)
+    with pytest.raises(AccessDenied):
+        policy.require(clinician, patient_id="not-a-uuid")

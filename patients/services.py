@@ -1,0 +1,114 @@
+"""Patient services: the only write door for patients' rows that the admin, commands and importer call.
+
+Each service takes the actor, asks the access policy (`patients.policy`), validates through the
+domain and writes through the audited path, in one transaction with its access-log entry.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from novamind import access, audit
+from novamind.domain import AccessDenied, NotFound, RuleViolation
+from patients import models, policy
+
+CARE_CATEGORY = "care team"
+
+
+def _patient_ref(patient_id) -> models.Patient:
+    patient = models.Patient.objects.filter(pk=patient_id).only("id", "mrn").first()
+    if patient is None:
+        raise NotFound("No such patient.")
+    return patient
+
+
+def care_assign(*, patient_id, clinician, actor, request=None) -> models.CareAssignment:
+    """Put `clinician` on the patient's care team, as `actor` (who must be allowed to assign care).
+
+    Returns the open assignment; assigning a clinician who is already on the team changes nothing.
+    """
+    audit.require_actor(actor)
+    if not policy.may_assign_care(actor):
+        raise AccessDenied(f"{actor.get_username()} may not assign clinicians to patients.")
+    if not policy.is_care_clinician(clinician):
+        raise RuleViolation({"clinician": ["Only an active clinician, prescriber or supervisor can join a care team."]})
+    with transaction.atomic():
+        patient = _patient_ref(patient_id)
+        current = models.CareAssignment.objects.filter(patient=patient, clinician=clinician, ended_at=None).first()
+        if current is not None:
+            return current
+        assignment = models.CareAssignment(patient=patient, clinician=clinician, started_at=timezone.now())
+        try:
+            with transaction.atomic():
+                audit.audited_save(assignment, actor=actor, reason="Care assigned", validate=False)
+        except IntegrityError:
+            # Assigned by someone else at the same moment: the open assignment is theirs.
+            return models.CareAssignment.objects.get(patient=patient, clinician=clinician, ended_at=None)
+        access.record(
+            user=actor,
+            action="care assigned",
+            category=CARE_CATEGORY,
+            patient=patient,
+            obj=assignment,
+            request=request,
+            detail=f"clinician {clinician.get_username()}",
+        )
+    return assignment
+
+
+def care_end(*, assignment_id, actor, request=None) -> models.CareAssignment:
+    """End a care assignment: the clinician no longer sees the patient's records."""
+    audit.require_actor(actor)
+    if not policy.may_assign_care(actor):
+        raise AccessDenied(f"{actor.get_username()} may not change care teams.")
+    with transaction.atomic():
+        assignment = models.CareAssignment.objects.select_for_update().filter(pk=assignment_id).first()
+        if assignment is None:
+            raise NotFound("No such care assignment.")
+        if assignment.ended_at is not None:
+            raise RuleViolation("This care assignment has already ended.")
+        assignment.ended_at = timezone.now()
+        audit.audited_save(assignment, actor=actor, reason="Care ended", validate=False)
+        access.record(
+            user=actor,
+            action="care ended",
+            category=CARE_CATEGORY,
+            patient=_patient_ref(assignment.patient_id),
+            obj=assignment,
+            request=request,
+            detail=f"clinician {assignment.clinician.get_username()}",
+        )
+    return assignment
+
+
+def emergency_access_grant(*, patient_id, reason: str, actor, request=None) -> models.EmergencyAccessGrant:
+    """Grant `actor` emergency access to the patient for a reason, and log it, in one transaction."""
+    audit.require_actor(actor)
+    minimum = policy.REASON_MIN
+    reason = " ".join((reason or "").split())
+    if len(reason) < minimum:
+        raise RuleViolation(
+            {"reason": [f"Give the reason for opening this record (at least {minimum} characters): it is reviewed."]}
+        )
+    with transaction.atomic():
+        patient = models.Patient.objects.filter(pk=patient_id).only("id", "mrn").first()
+        if patient is None:
+            raise RuleViolation({"patient": ["No such patient."]})
+        now = timezone.now()
+        grant = models.EmergencyAccessGrant(
+            patient=patient, user=actor, reason=reason, granted_at=now, expires_at=now + policy.grant_duration()
+        )
+        audit.audited_save(grant, actor=actor, reason="Emergency access granted", validate=False)
+        policy.forget_grants(actor)
+        access.record(
+            user=actor,
+            action=policy.GRANT_ACTION,
+            category=policy.GRANT_CATEGORY,
+            patient=patient,
+            obj=grant,
+            request=request,
+            emergency=True,
+            detail=f"until {timezone.localtime(grant.expires_at).isoformat(timespec='minutes')}",
+        )
+    return grant

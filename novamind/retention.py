@@ -216,6 +216,7 @@ PARTS = (
     ),
     Part("medications.Allergy", "allergies", "patient"),
     Part("patients.EmergencyAccessGrant", "emergency access grants", "patient", None, ("granted_at", "updated_at")),
+    Part("patients.CareAssignment", "care assignments", "patient", None, ("started_at", "ended_at", "updated_at")),
 )
 PATIENT = Part("patients.Patient", "patient", "pk")
 _BY_LABEL = {part.label: part for part in PARTS}

@@ -21,7 +21,7 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
 from clinical_notes import services as notes_services
-from conftest import make_staff
+from conftest import assign_care, make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -148,6 +148,7 @@ def build_record(patient, *, staff, clinician):
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="hives"),
     )
     services.emergency_access_grant(patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff)
+    assign_care(patient, clinician, by=staff)
     return patient
 
 
@@ -237,7 +238,7 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
 
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
-        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1; " in out
+        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1, care assignments 1; " in out
     )
     assert every_row_naming(gone.id, note_ids) == 0
     assert set(footprint(gone.id).values()) == {0}

@@ -298,6 +298,38 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             raise Http404("No record with that ID.") from None
 
 
+class ListingFormSet(forms.BaseInlineFormSet):
+    """A read-only listing: it never takes input, so the parent form posts nothing for it."""
+
+    def __init__(self, data=None, files=None, **kwargs):
+        super().__init__(None, None, **kwargs)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+
+    def is_valid(self):
+        return True
+
+    def save(self, commit=True):
+        return []
+
+
+class ReadOnlyListingInline(admin.TabularInline):
+    """Rows shown on another record's page (the patient's): listed there, changed on their own pages."""
+
+    formset = ListingFormSet
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(models.StaffProfile)
 class StaffProfileAdmin(AuditedAdmin):
     list_display = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor")

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
@@ -16,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from novamind import access, retention
-from novamind.admin import AuditedAdmin
+from novamind.admin import AuditedAdmin, ReadOnlyListingInline
 from novamind.domain import DomainError, RuleViolation
 from patients import domain, models, policy, repository, services
 
@@ -391,3 +392,142 @@ class EmergencyAccessGrantAdmin(AuditedAdmin):
     @admin.display(description="reason")
     def given_reason(self, obj):
         return obj.reason
+
+
+class CareAssignmentForm(forms.ModelForm):
+    """Assign a clinician to a patient: only clinicians can be chosen."""
+
+    class Meta:
+        model = models.CareAssignment
+        fields = ("patient", "clinician")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "clinician" in self.fields:
+            self.fields["clinician"].queryset = (
+                get_user_model()
+                .objects.filter(is_active=True, groups__name__in=policy.CARE_ROLES)
+                .distinct()
+                .order_by("last_name", "first_name", "username")
+            )
+            self.fields["clinician"].label_from_instance = staff_label
+
+
+def staff_label(user) -> str:
+    """Return how staff are named in pickers and lists: full name and username."""
+    return f"{user.get_full_name() or user.get_username()} ({user.get_username()})"
+
+
+class CareStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", "On the care team"), ("ended", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(ended_at__isnull=True)
+        if self.value() == "ended":
+            return queryset.filter(ended_at__isnull=False)
+        return queryset
+
+
+@admin.register(models.CareAssignment)
+class CareAssignmentAdmin(AuditedAdmin):
+    """Care teams: the front desk assigns clinicians to patients and ends assignments.
+
+    How care begins is the access policy's rule (patients.policy): this page and bookings by the
+    front desk are the only doors, both through `services.care_assign`. Assignments are never
+    edited or deleted; "End care" closes one and the history keeps it.
+    """
+
+    access_category = services.CARE_CATEGORY
+    form = CareAssignmentForm
+    list_display = ("patient_mrn", "clinician_name", "started_at", "ended_at", "created_by")
+    list_filter = (CareStatusFilter,)
+    list_select_related = ("patient", "clinician", "created_by")
+    search_fields = ("=patient__mrn", "=clinician__username")
+    search_help_text = "A patient's MRN or a clinician's username, exactly."
+    autocomplete_fields = ("patient",)
+    ordering = ("-started_at",)
+    actions = ("end_care",)
+    list_per_page = 100
+
+    def get_queryset(self, request):
+        return policy.restrict(super().get_queryset(request), request.user)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("patient", "clinician")
+        return ("patient_mrn", "clinician_name", "started_at", "ended_at", "created_by", "updated_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.get_fields(request, obj)})]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and policy.may_assign_care(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an assignment is ended (the action), never edited
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        patient = policy._uuid(request.GET.get("patient"))
+        if patient is None or not models.Patient.objects.filter(pk=patient).exists():
+            initial.pop("patient", None)
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        assignment = services.care_assign(
+            patient_id=obj.patient_id, clinician=obj.clinician, actor=request.user, request=request
+        )
+        obj.pk, obj.version = assignment.pk, assignment.version
+        obj._state.adding = False
+
+    def save_form(self, request, form, change):
+        return form.save(commit=False)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"{staff_label(obj.clinician)} is on the care team of {obj.patient.mrn}.")
+        return HttpResponseRedirect(reverse("admin:patients_patient_change", args=[obj.patient_id]))
+
+    @admin.action(description="End care for the selected assignments", permissions=["end"])
+    def end_care(self, request, queryset):
+        ended = 0
+        for assignment in queryset.filter(ended_at__isnull=True):
+            services.care_end(assignment_id=assignment.pk, actor=request.user, request=request)
+            ended += 1
+        self.message_user(request, f"{ended} care assignment(s) ended.")
+
+    def has_end_permission(self, request):
+        return policy.may_assign_care(request.user) and request.user.has_perm("patients.change_careassignment")
+
+    @admin.display(description="patient", ordering="patient__mrn")
+    def patient_mrn(self, obj):
+        return obj.patient.mrn
+
+    @admin.display(description="clinician", ordering="clinician__last_name")
+    def clinician_name(self, obj):
+        return staff_label(obj.clinician)
+
+
+@register_patient_inline
+class CareTeamInline(ReadOnlyListingInline):
+    """The patient's care team: the clinicians who may see the record (patients.policy)."""
+
+    model = models.CareAssignment
+    fk_name = "patient"
+    verbose_name = "clinician on the care team"
+    verbose_name_plural = "care team"
+    fields = readonly_fields = ("clinician_name", "started_at", "created_by")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(ended_at__isnull=True).select_related("clinician", "created_by")
+
+    @admin.display(description="clinician")
+    def clinician_name(self, obj):
+        return staff_label(obj.clinician)

@@ -6,9 +6,12 @@ new two-factor enrolment. The rule is novamind.staff; the admin, the m2m signal 
 services all ask it.
 """
 
+import io
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -326,3 +329,16 @@ def test_the_profile_service_refuses_a_practice_admins_qualification_and_a_super
         staff.staff_profile_save(profile=own, actor=root)
     staff.staff_profile_save(profile=profile, actor=root)
     assert StaffProfile.objects.get(user=desk).is_clinician
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def test_seed_demo_gives_roles_and_resets_passwords_through_the_staff_rule():
+    call_command("seed_demo", "--patients", "0", stdout=io.StringIO())
+    assert not StaffProfile.objects.filter(must_change_password=True).exists()
+    call_command("seed_demo", "--patients", "0", "--reset-passwords", stdout=io.StringIO())
+    marked = set(StaffProfile.objects.filter(must_change_password=True).values_list("user__username", flat=True))
+    assert marked == {"frontdesk", "drlee", "drpatel", "msmith", "office", "auditor"}
+    resets = AccessLogEntry.objects.filter(action=staff.PASSWORD_RESET, outcome="granted")
+    assert set(resets.values_list("username", flat=True)) == {"admin"} and resets.count() == 6

@@ -9,18 +9,20 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, audit_report, domain, encryption, models
+from novamind import access, audit, audit_report, domain, encryption, models, staff
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -330,13 +332,46 @@ class ReadOnlyListingInline(admin.TabularInline):
         return False
 
 
+class StaffProfileForm(VersionedModelForm):
+    """A staff profile; a change the user may not make (novamind.staff) is an error next to its field."""
+
+    actor = None  # set per request by StaffProfileAdmin.get_form
+
+    def _post_clean(self):
+        super()._post_clean()
+        for name, problem in staff.profile_problems(actor=self.actor, profile=self.instance).items():
+            self.add_error(name if name in self.fields else None, problem)
+
+
 @admin.register(models.StaffProfile)
 class StaffProfileAdmin(AuditedAdmin):
-    list_display = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor")
+    """Staff profiles. The qualification is a superuser's to change (novamind.staff); a practice
+    admin edits the credentials of non-clinical staff and sees the others read-only."""
+
+    form = StaffProfileForm
+    list_display = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor", "must_change_password")
     list_filter = ("is_clinician", "is_prescriber", "is_supervisor")
     search_fields = ("user__username", "user__last_name")
     autocomplete_fields = ("user",)
     fields = ("user", "credentials", "is_clinician", "is_prescriber", "is_supervisor", "dea_number")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return readonly
+        return (*readonly, *(name for name in staff.QUALIFICATION_FIELDS if name != "user" or obj is not None))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser and staff.needs_superuser(obj.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request, obj, form, change):
+        staff.staff_profile_save(profile=obj, actor=request.user, request=request)
 
 
 # --- Staff accounts and roles ---------------------------------------------------------------
@@ -473,3 +508,106 @@ class StaffUserAdmin(UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form  # the add page asks for a username and a password only
+        return type(form.__name__, (StaffAccountFormMixin, form), {"actor": request.user, "request": request})
+
+    def save_related(self, request, form, formsets, change):
+        # Roles go through the one write path (novamind.staff), which checks and audits them.
+        groups = form.cleaned_data.pop("groups", None)
+        super().save_related(request, form, formsets, change)
+        if groups is not None:
+            staff.staff_roles_set(user=form.instance, roles=groups, actor=request.user, request=request)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Reset another user's password through novamind.staff; one's own is changed on "Change password"."""
+        user = self.get_object(request, unquote(id))
+        if user is not None and user.pk == request.user.pk:
+            return HttpResponseRedirect(reverse("admin:password_change"))
+        if user is not None and self.has_change_permission(request, user):
+            problem = staff.password_reset_problem(actor=request.user, user=user)
+            if problem:
+                staff.record_refusal(
+                    actor=request.user, user=user, action=staff.PASSWORD_RESET, problems=[problem], request=request
+                )
+                raise PermissionDenied(problem)
+            if request.method == "POST":
+                form = self.change_password_form(user, request.POST)
+                # Invalid or conflicting input is Django's to show (the view below, unchanged).
+                usable = form.is_valid() and form.cleaned_data["set_usable_password"]
+                if form.is_valid() and (usable or "unset-password" in request.POST):
+                    staff.staff_password_reset(
+                        user=user,
+                        actor=request.user,
+                        password=form.cleaned_data["password1"] if usable else None,
+                        request=request,
+                    )
+                    self.log_change(request, user, "Reset the password.")
+                    self.message_user(
+                        request,
+                        "Password reset. At the next sign-in they must choose a new password and enrol "
+                        "two-factor login again.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:auth_user_change", args=[user.pk]))
+        return super().user_change_password(request, id, form_url)
+
+
+class StaffAccountFormMixin:
+    """The user change form under the staff rule (novamind.staff): refused changes are field errors.
+
+    The groups widget offers only the roles the signed-in user may give (and those the account
+    already holds); a forged choice is refused by name next to the field, and nothing is saved.
+    """
+
+    actor = None
+    request = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("groups")
+        if field is not None:
+            held = set(self.instance.groups.values_list("pk", flat=True))
+            assignable = staff.assignable_roles(actor=self.actor, user=self.instance)
+            choices = [
+                (group.pk, group.name)
+                for group in Group.objects.order_by("name")
+                if group.pk in held or group.name in assignable
+            ]
+            widget = field.widget
+            widget.choices = choices
+            if hasattr(widget, "widget"):  # the admin's related-object wrapper
+                widget.widget.choices = choices
+
+    def clean_groups(self):
+        groups = self.cleaned_data["groups"]
+        wanted = {group.name for group in groups}
+        held = set(self.instance.groups.values_list("name", flat=True))
+        problems = staff.role_change_problems(
+            actor=self.actor, user=self.instance, added=wanted - held, removed=held - wanted
+        )
+        if problems:
+            staff.record_refusal(
+                actor=self.actor, user=self.instance, action=staff.ROLE_CHANGE, problems=problems, request=self.request
+            )
+            raise ValidationError(problems)
+        return groups
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = [name for name in (*staff.ACCOUNT_FLAGS, "user_permissions") if name in self.changed_data]
+        problems = staff.account_flag_problems(actor=self.actor, user=self.instance, changed=changed)
+        for name, problem in problems.items():
+            self.add_error(name, problem)
+        if problems:
+            staff.record_refusal(
+                actor=self.actor,
+                user=self.instance,
+                action=staff.ACCOUNT_CHANGE,
+                problems=problems.values(),
+                request=self.request,
+            )
+        return cleaned

@@ -5,8 +5,9 @@
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
-- `TwoFactorMiddleware` sends a signed-in user who has not proved a second factor to the
-  verification page (or to enrolment), where two-factor login is required.
+- `TwoFactorMiddleware` sends a signed-in user whose password was reset by someone else to the
+  password change page until they choose their own (novamind.staff), and one who has not
+  proved a second factor to the verification page (or to enrolment), where it is required.
 """
 
 import datetime as dt
@@ -20,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from novamind import access, mfa
+from novamind import access, mfa, staff
 from novamind.encryption import DecryptionError
 
 logger = logging.getLogger("novamind.encryption")
@@ -29,6 +30,9 @@ security_logger = logging.getLogger("novamind.security")
 # Session keys: epoch seconds of the sign-in and of the last request (no PHI in the session).
 SIGNED_IN_AT = "novamind_signed_in_at"
 LAST_SEEN_AT = "novamind_last_seen_at"
+# Set once this session's user is known not to have to change their password (one query a session).
+PASSWORD_CHECKED = "novamind_password_checked"
+PASSWORD_CHANGE_VIEWS = ("password-change", "admin:password_change", "admin:password_change_done", "admin:logout")
 IDLE = "idle"
 ABSOLUTE = "absolute"
 
@@ -136,12 +140,26 @@ class TwoFactorMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if request.user.is_authenticated and self.must_change_password(request):
+            if match is not None and match.view_name in PASSWORD_CHANGE_VIEWS:
+                return None
+            return HttpResponseRedirect(reverse("admin:password_change"))
         if not mfa.required() or not request.user.is_authenticated or mfa.is_verified(request.user):
             return None
         if getattr(view_func, "two_factor_exempt", False):
             return None
-        match = request.resolver_match
         if match is not None and match.view_name == "admin:logout":
             return None
         target = "two-factor-verify" if mfa.has_authenticator(request.user) else "two-factor-enrol"
         return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+
+    @staticmethod
+    def must_change_password(request) -> bool:
+        """Return whether the user must change their password first (a reset by someone else)."""
+        if request.session.get(PASSWORD_CHECKED):
+            return False
+        if staff.must_change_password(request.user):
+            return True
+        request.session[PASSWORD_CHECKED] = True
+        return False

@@ -174,6 +174,12 @@ class StaffProfile(AuditedModel):
         blank=True,
         help_text="Required to prescribe controlled substances (schedules II–V).",
     )
+    must_change_password = models.BooleanField(
+        "must change password",
+        default=False,
+        editable=False,
+        help_text="After a reset by someone else: choose a new password and enrol two-factor at next sign-in.",
+    )
 
     class Meta:
         verbose_name = "staff profile"

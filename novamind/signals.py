@@ -4,43 +4,37 @@ Django records no history of group membership, so the m2m_changed signal of User
 appends one access-log entry per user whose roles changed ("role change", category "roles"),
 in the transaction of the change, naming who made it: the signed-in user of the request (the
 admin), or the actor given to `changed_by()` (commands, scripts). A change with neither is
-refused with AnonymousWriteError, like every other unattributed write.
+refused with AnonymousWriteError, like every other unattributed write; a change the actor may
+not make (novamind.staff: only a superuser gives clinical roles, nobody changes their own) is
+refused with staff.StaffChangeRefused before a row is written.
 """
 
 from __future__ import annotations
-
-import contextlib
-import contextvars
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_migrate
 from simple_history.models import HistoricalRecords
 
-from novamind import access, audit, roles
+from novamind import access, audit, roles, staff
 
-ROLE_CHANGE = "role change"
-CATEGORY = "roles"
-
-_actor: contextvars.ContextVar = contextvars.ContextVar("novamind_role_actor", default=None)
-
-
-@contextlib.contextmanager
-def changed_by(actor):
-    """Attribute the role changes made inside the block to `actor` (outside a request)."""
-    token = _actor.set(audit.require_actor(actor))
-    try:
-        yield
-    finally:
-        _actor.reset(token)
+ROLE_CHANGE = staff.ROLE_CHANGE
+CATEGORY = staff.CATEGORY
+changed_by = staff.changed_by  # the public name commands and scripts use
 
 
 def _current_actor_and_request():
     request = getattr(HistoricalRecords.context, "request", None)
-    actor = _actor.get()
+    actor = staff.current_actor()
     if actor is None and request is not None:
         actor = getattr(request, "user", None)
     return audit.require_actor(actor), request
+
+
+def _check(user, *, added=(), removed=()):
+    actor, request = _current_actor_and_request()
+    if added or removed:
+        staff.check_role_change(actor=actor, user=user, added=added, removed=removed, request=request)
 
 
 def _record(user, *, added=(), removed=()):
@@ -67,8 +61,19 @@ def audit_group_membership(sender, instance, action, reverse, model, pk_set, **k
         # The cleared rows are only known before they go.
         if reverse:  # group.user_set.clear()
             instance._novamind_cleared = list(instance.user_set.all())
+            for user in instance._novamind_cleared:
+                _check(user, removed=[instance.name])
         else:  # user.groups.clear()
             instance._novamind_cleared = list(instance.groups.values_list("name", flat=True))
+            _check(instance, removed=instance._novamind_cleared)
+        return
+    if action in ("pre_add", "pre_remove") and pk_set:
+        key = "added" if action == "pre_add" else "removed"
+        if reverse:
+            for user in User.objects.filter(pk__in=pk_set).order_by("pk"):
+                _check(user, **{key: [instance.name]})
+        else:
+            _check(instance, **{key: list(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))})
         return
     if action == "post_clear":
         cleared = instance.__dict__.pop("_novamind_cleared", [])

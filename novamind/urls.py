@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from novamind import mfa_views
+from novamind import mfa_views, password_views
 
 admin.site.site_header = "NovaMind clinic administration"
 admin.site.site_title = "NovaMind"
@@ -13,5 +13,6 @@ urlpatterns = [
     # Before admin.site.urls, which would otherwise claim these paths.
     path("admin/two-factor/", mfa_views.verify, name="two-factor-verify"),
     path("admin/two-factor/enrol/", mfa_views.enrol, name="two-factor-enrol"),
+    path("admin/password_change/", password_views.password_change, name="password-change"),
     path("admin/", admin.site.urls),
 ]

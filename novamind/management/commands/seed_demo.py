@@ -7,11 +7,10 @@ import secrets
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from novamind import audit, roles, signals
+from novamind import roles, staff
 from novamind.models import StaffProfile
 
 # username, first name, last name, superuser, role description, staff profile
@@ -62,7 +61,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset-passwords",
             action="store_true",
-            help="Give existing demo accounts new passwords (they are printed).",
+            help="Give existing demo accounts new passwords (they are printed). A reset by the demo "
+            "administrator, as in the admin: at the next sign-in each account changes it and enrols again.",
         )
 
     def handle(self, *args, patients, seed, reset_passwords, **options):
@@ -70,10 +70,10 @@ class Command(BaseCommand):
             raise CommandError("seed_demo writes made-up patients; it is refused in production mode.")
         if not 0 <= patients <= 100_000:
             raise CommandError("--patients must be between 0 and 100000.")
-        staff = self._staff(reset_passwords)
-        actor = staff["admin"]
+        staff_users = self._staff(reset_passwords)
+        actor = staff_users["admin"]
         rng = random.Random(seed)
-        context = {"actor": actor, "staff": staff, "rng": rng, "stdout": self.stdout, "patient_count": patients}
+        context = {"actor": actor, "staff": staff_users, "rng": rng, "stdout": self.stdout, "patient_count": patients}
         for app_label in CLINICAL_APPS:
             try:
                 module = importlib.import_module(f"{apps.get_app_config(app_label).name}.demo")
@@ -85,7 +85,7 @@ class Command(BaseCommand):
 
     def _staff(self, reset_passwords):
         User = get_user_model()
-        staff = {}
+        staff_users = {}
         self.stdout.write("Demo staff accounts:")
         for username, first, last, superuser, role, profile in DEMO_STAFF:
             user = User.objects.filter(username=username).first()
@@ -95,21 +95,26 @@ class Command(BaseCommand):
                 password = secrets.token_urlsafe(12)
             elif reset_passwords:
                 password = secrets.token_urlsafe(12)
+            # Creating an account, and the demo administrator's own flags and password, are the
+            # operator's bootstrap at the shell (like createsuperuser): there is no other
+            # superuser to act for it. Everything else goes through novamind.staff as "admin".
+            reset = password and user.pk is not None and username != "admin"
             user.is_staff = True
             user.is_superuser = superuser
-            if password:
+            if password and not reset:
                 user.set_password(password)
             user.save()
+            if reset:
+                staff.staff_password_reset(user=user, actor=staff_users["admin"], password=password)
             if not superuser:
                 # Roles only: direct permissions given by earlier versions of this command go.
                 user.user_permissions.clear()
-                with signals.changed_by(staff["admin"]):
-                    user.groups.add(*Group.objects.filter(name__in=DEMO_ROLES[username]))
+                staff.staff_roles_set(user=user, roles=DEMO_ROLES[username], actor=staff_users["admin"])
             shown = password or "(unchanged; --reset-passwords prints a new one)"
             self.stdout.write(f"  {username:<10} {shown:<50} {role}")
-            staff[username] = user
-        admin_user = staff["admin"]
+            staff_users[username] = user
+        admin_user = staff_users["admin"]
         for username, *_, profile in DEMO_STAFF:
-            if profile and not StaffProfile.objects.filter(user=staff[username]).exists():
-                audit.audited_save(StaffProfile(user=staff[username], **profile), actor=admin_user)
-        return staff
+            if profile and not StaffProfile.objects.filter(user=staff_users[username]).exists():
+                staff.staff_profile_save(profile=StaffProfile(user=staff_users[username], **profile), actor=admin_user)
+        return staff_users

@@ -1,4 +1,8 @@
-"""Make the role groups hold exactly the permissions of the matrix in novamind.roles."""
+"""Make the role groups hold exactly the permissions of the matrix in novamind.roles.
+
+Any active staff actor may run it: it gives nobody a role (memberships are novamind.staff's)
+and can only put the groups back to what the code says, so it raises no one.
+"""
 
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission

@@ -330,7 +330,7 @@ def test_a_practice_admin_gives_roles_and_the_change_is_audited(client):
         "is_active": "on",
         "is_staff": "on",
         "is_superuser": "on",
-        "groups": [Group.objects.get(name=roles.CLINICIAN).pk],
+        "groups": [Group.objects.get(name=roles.FRONT_DESK).pk],  # a clinical role is a superuser's (novamind.staff)
         "user_permissions": [Permission.objects.get(codename="delete_patient").pk],
         "last_login_0": "",
         "last_login_1": "",
@@ -340,11 +340,11 @@ def test_a_practice_admin_gives_roles_and_the_change_is_audited(client):
     response = client.post(url, form, REMOTE_ADDR="10.0.0.7")
     assert response.status_code == 302, response.content.decode()[:2000]
     newcomer.refresh_from_db()
-    assert list(newcomer.groups.values_list("name", flat=True)) == [roles.CLINICIAN]
+    assert list(newcomer.groups.values_list("name", flat=True)) == [roles.FRONT_DESK]
     assert not newcomer.is_superuser and not newcomer.user_permissions.exists()  # read-only for pat
     entry = AccessLogEntry.objects.get(action=signals.ROLE_CHANGE, object_id=str(newcomer.pk))
     assert (entry.username, entry.category, entry.source_address) == ("pat", "roles", "10.0.0.7")
-    assert entry.detail == "newbie: added Clinician"
+    assert entry.detail == "newbie: added Front desk"
 
 
 def test_a_practice_admin_cannot_change_a_superuser_account(client):

@@ -16,7 +16,7 @@ from typing import Protocol
 import email_validator
 import phonenumbers
 
-from novamind.domain import AuditInfo, Collector
+from novamind.domain import AuditInfo, Collector, RuleViolation
 
 NAME_MAX = 100
 OLDEST_PLAUSIBLE_AGE_YEARS = 130
@@ -204,6 +204,28 @@ def is_valid_mrn(value: str) -> bool:
     return (
         value.startswith(MRN_PREFIX) and len(body) == 8 and body.isdigit() and _luhn_check_digit(body[:-1]) == body[-1]
     )
+
+
+HOLD_REASON_MAX = 1000
+
+
+def check_hold_change(*, held: bool, place: bool, reason: str) -> str:
+    """Return the tidied reason for placing (`place`) or releasing a hold; raise RuleViolation if refused."""
+    errors = Collector()
+    reason = (reason or "").strip()
+    if not reason:
+        errors.add(
+            "reason",
+            "Give the reason for placing the legal hold." if place else "Give the reason for releasing the legal hold.",
+        )
+    elif len(reason) > HOLD_REASON_MAX:
+        errors.add("reason", f"Use at most {HOLD_REASON_MAX} characters (this has {len(reason)}).")
+    if place and held:
+        errors.add(RuleViolation.NON_FIELD, "The record is already under a legal hold.")
+    if not place and not held:
+        errors.add(RuleViolation.NON_FIELD, "The record is not under a legal hold.")
+    errors.raise_if_any()
+    return reason
 
 
 @dataclasses.dataclass(frozen=True)

@@ -131,7 +131,7 @@ def _canonical_hash(content: dict) -> str:
 
 
 def _utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def is_late_entry(date_of_service: dt.date, signed_on: dt.date, late_entry_days: int) -> bool:

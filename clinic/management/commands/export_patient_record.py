@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--format",
             required=True,
             choices=record_export.FORMATS,
-            help="json: machine-readable, schema_version %d; html: a printable page." % record_export.SCHEMA_VERSION,
+            help=f"json: machine-readable, schema_version {record_export.SCHEMA_VERSION}; html: a printable page.",
         )
         parser.add_argument(
             "--output",

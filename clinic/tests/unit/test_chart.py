@@ -140,7 +140,7 @@ def test_many_weeks_label_every_other_week_and_the_last():
 @pytest.mark.parametrize("largest", [0, 1, 4, 5, 6, 7, 9, 10, 11, 42, 59, 99, 100, 101, 999, 12345])
 def test_ticks_start_at_zero_are_even_and_reach_the_largest_count(largest):
     ticks = chart.nice_ticks(largest)
-    steps = {b - a for a, b in zip(ticks, ticks[1:])}
+    steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
     assert ticks[0] == 0 and ticks[-1] >= largest and len(steps) == 1
     step = steps.pop()
     assert 2 <= len(ticks) <= 6

@@ -9,7 +9,7 @@ import pytest
 from clinical_notes import domain
 from novamind.domain import RuleViolation
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
 TODAY = dt.date(2026, 3, 10)
 AUTHOR = domain.Staff(id=1, username="drpatel", is_clinician=True)

@@ -11,7 +11,6 @@ import datetime as dt
 import enum
 import secrets
 import uuid
-from typing import Protocol
 
 import email_validator
 import phonenumbers
@@ -241,28 +240,3 @@ class Page:
     def has_next(self) -> bool:
         """Return whether a later page exists."""
         return self.number * self.page_size < self.total
-
-
-class PatientRepository(Protocol):
-    """Where patients are kept. Every write is made by the repository's actor."""
-
-    def add(self, patient: Patient) -> Patient: ...
-
-    def get_by_id(self, patient_id: uuid.UUID) -> Patient | None: ...
-
-    def update(self, patient: Patient) -> Patient: ...
-
-    def delete(self, patient_id: uuid.UUID) -> Patient: ...
-
-    def find_by_mrn(self, mrn: str) -> Patient | None: ...
-
-    def search(
-        self,
-        *,
-        name: str | None = None,
-        date_of_birth: dt.date | None = None,
-        phone: str | None = None,
-        email: str | None = None,
-    ) -> list[Patient]: ...
-
-    def list(self, *, page: int = 1, page_size: int = 50, status: PatientStatus | None = None) -> Page: ...

@@ -134,7 +134,7 @@ def _rooms(actor) -> dict[str, models.Room]:
 def _play_out(appointments, booked: list[domain.Appointment], outcomes, now) -> dict[str, int]:
     """Give the appointments that are over what happened to them."""
     counts = {"completed": 0, "no_show": 0, "cancelled": 0}
-    for appointment, (draw, minutes, by_patient) in zip(booked, outcomes):
+    for appointment, (draw, minutes, by_patient) in zip(booked, outcomes, strict=False):
         if appointment.end >= now:
             continue
         if draw < 0.07:

@@ -87,11 +87,6 @@ class Status(str, enum.Enum):
         """Return whether an appointment in this status occupies its clinician, patient and room."""
         return self in TIME_HOLDING
 
-    @property
-    def is_final(self) -> bool:
-        """Return whether nothing can follow this status."""
-        return not TRANSITIONS[self]
-
 
 # The lifecycle, written once. A rescheduled appointment is replaced by a new one (replaced_by);
 # a cancelled, no-show or rescheduled one no longer holds its time.
@@ -608,8 +603,6 @@ class AppointmentRepository(Protocol):
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
     ) -> list[Appointment]: ...
-
-    def upcoming(self, patient_id: uuid.UUID, *, now: dt.datetime | None = None) -> list[Appointment]: ...
 
     def overlapping(
         self,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.contrib.admin import widgets
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html

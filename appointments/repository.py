@@ -90,16 +90,6 @@ class DjangoAppointmentRepository:
             raise RuleViolation("Give a day, or a time range that ends after it starts.")
         return _domain(self._rows().filter(overlap_query(start, end), clinician_id=clinician_id).order_by("start"))
 
-    def upcoming(self, patient_id: uuid.UUID, *, now: dt.datetime | None = None) -> list[domain.Appointment]:
-        """Return the patient's appointments that are still to come (scheduled or checked in)."""
-        now = now or timezone.now()
-        rows = self._rows().filter(
-            patient_id=patient_id,
-            end__gt=now,
-            status__in=[domain.Status.SCHEDULED.value, domain.Status.CHECKED_IN.value],
-        )
-        return _domain(rows.order_by("start"))
-
     def overlapping(
         self,
         *,

@@ -220,7 +220,7 @@ class PlainPatient(models.Model):
     id = models.UUIDField(primary_key=True)
     mrn = models.CharField(max_length=12, unique=True)
     full_name = models.TextField(db_index=True)
-    preferred_full_name = models.TextField(null=True, db_index=True)
+    preferred_full_name = models.TextField(default="", db_index=True)  # "" for none: one empty value
     last_name = models.TextField(db_index=True)
     date_of_birth = models.DateField(db_index=True)
     phone = models.TextField(db_index=True)
@@ -230,6 +230,9 @@ class PlainPatient(models.Model):
         # editor creates no index for an unmanaged model, and an unindexed control is no control.
         app_label = "bench"
         db_table = "bench_plain_patient"
+
+    def __str__(self):
+        return self.mrn  # like the real patient's: no name in a label
 
 
 def create_control_table() -> None:
@@ -398,7 +401,7 @@ class Clinic:
             id=row.id,
             mrn=row.mrn,
             full_name=blind_index.normalize_text(f"{first} {last}"),
-            preferred_full_name=blind_index.normalize_text(f"{preferred} {last}") if preferred else None,
+            preferred_full_name=blind_index.normalize_text(f"{preferred} {last}") if preferred else "",
             last_name=blind_index.normalize_text(last),
             date_of_birth=birth,
             phone=blind_index.normalize_phone(phone),

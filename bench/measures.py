@@ -232,11 +232,11 @@ def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> lis
         for sample in chosen:
             term = term_of(sample)
 
-            def figure(term=term):
+            def figure(term=term, criterion=criterion):
                 query = patient_repository.search_query(**{criterion: term})
                 return list(patient_models.Patient.objects.filter(query).values_list("id", "mrn"))
 
-            def control(term=term):
+            def control(term=term, plain_query=plain_query):
                 return list(PlainPatient.objects.filter(plain_query(term)).values_list("id", "mrn"))
 
             found, expected = set(figure()), set(control())
@@ -285,7 +285,7 @@ def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int
     ids = rng.sample(patient_ids, min(50, len(patient_ids)))
     figures, controls = [], []
     for patient_id in ids:
-        pair = paired(lambda: repository.get_by_id(patient_id), lambda: plain.get(pk=patient_id), repeat)
+        pair = paired(lambda pk=patient_id: repository.get_by_id(pk), lambda pk=patient_id: plain.get(pk=pk), repeat)
         figures.extend(pair[0])
         controls.extend(pair[1])
     rows = [
@@ -350,7 +350,7 @@ def _schedule_cases(clinic, days: list[dt.date]):
     booking path calls, for a new appointment at 08:00, an hour no one uses, so it finds nothing.
     """
     repository = appointment_repository.DjangoAppointmentRepository(actor=clinic.admin)
-    active = [pid for pid, is_active in zip(clinic.patient_ids, clinic.patient_active) if is_active]
+    active = [pid for pid, is_active in zip(clinic.patient_ids, clinic.patient_active, strict=True) if is_active]
     for number, clinician in enumerate(clinic.clinicians[:4]):
         for day in days:
             start = dt.datetime.combine(day, dt.time(8), tzinfo=clinic.zone)

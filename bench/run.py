@@ -254,7 +254,7 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         "scale": scale,
         "repeat": repeat,
         "skipped": sorted(skip),
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 1),
         "machine": machine(server),
         "data": {

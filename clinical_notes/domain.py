@@ -17,7 +17,6 @@ import enum
 import hashlib
 import json
 import uuid
-from typing import Protocol
 
 from novamind.domain import AuditInfo, Collector, DomainError, RuleViolation
 
@@ -131,7 +130,7 @@ def _canonical_hash(content: dict) -> str:
 
 
 def _utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def is_late_entry(date_of_service: dt.date, signed_on: dt.date, late_entry_days: int) -> bool:
@@ -434,15 +433,6 @@ def check_discard(note: ClinicalNote, *, editor: Staff) -> None:
         raise RuleViolation(f"Only the author, {note.author.username}, can discard this draft.")
 
 
-def check_addendum_unchanged(before: Addendum, after: Addendum) -> None:
-    """Raise RuleViolation if anything of a stored addendum would change: it is signed when added."""
-    fields = ("note_id", "text", "reason", "signed_at", "content_hash")
-    if any(getattr(before, name) != getattr(after, name) for name in fields) or before.author.id != after.author.id:
-        raise RuleViolation(
-            "An addendum is signed when it is added and can never be changed; add another addendum instead."
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class Authorization:
     """Permission for one person other than the author to read one psychotherapy note, for a while."""
@@ -554,29 +544,3 @@ class NoteSummary:
     def is_signed(self) -> bool:
         """Return whether the note is signed (and so final)."""
         return self.status == NoteStatus.SIGNED
-
-
-class ClinicalNoteRepository(Protocol):
-    """Where notes are kept. Every read and write is made by (and logged for) the actor."""
-
-    def add(self, note: ClinicalNote) -> ClinicalNote: ...
-
-    def get_by_id(self, note_id: uuid.UUID) -> ClinicalNote | None: ...
-
-    def update(self, note: ClinicalNote) -> ClinicalNote: ...
-
-    def delete(self, note_id: uuid.UUID) -> None: ...
-
-    def list_for_patient(self, patient_id: uuid.UUID) -> list[NoteSummary]: ...
-
-    def psychotherapy_notes_for_patient(self, patient_id: uuid.UUID) -> list[NoteSummary]: ...
-
-    def drafts_for_author(self, author_id: int | None = None) -> list[NoteSummary]: ...
-
-    def sign(self, note_id: uuid.UUID, *, version: int | None = None) -> ClinicalNote: ...
-
-    def add_addendum(self, note_id: uuid.UUID, *, text: str, reason: str) -> Addendum: ...
-
-    def request_cosignature(self, note_id: uuid.UUID, *, supervisor_id: int) -> ClinicalNote: ...
-
-    def cosign(self, note_id: uuid.UUID) -> ClinicalNote: ...

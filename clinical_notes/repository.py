@@ -1,4 +1,4 @@
-"""The Django implementation of ClinicalNoteRepository: domain objects out, attributed writes in."""
+"""The clinical notes repository: domain objects out, attributed writes in."""
 
 from __future__ import annotations
 

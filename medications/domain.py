@@ -18,7 +18,6 @@ import datetime as dt
 import decimal
 import enum
 import uuid
-from typing import Protocol
 
 from medications import drug_classes
 from novamind.domain import AuditInfo, Collector, RuleViolation
@@ -399,17 +398,6 @@ def _frequency(errors: Collector, frequency: Frequency) -> Frequency:
     return dataclasses.replace(frequency, as_needed=as_needed, indication=indication)
 
 
-def check_can_prescribe(order: MedicationOrder) -> None:
-    """Raise RuleViolation unless the order's prescriber may write it, today.
-
-    Checked when an order is written, not on later changes: a prescriber who leaves does not
-    make their past orders invalid, and the drug table may learn new schedules.
-    """
-    errors = Collector()
-    _prescribing_rules(errors, order)
-    errors.raise_if_any()
-
-
 def check_new_order(order: MedicationOrder, *, today: dt.date) -> MedicationOrder:
     """Return the normalised order if it is valid and its prescriber may write it; else raise."""
     errors = Collector()
@@ -696,45 +684,3 @@ def revision_chains(orders: list[MedicationOrder]) -> list[list[MedicationOrder]
         chains.append(chain)
     chains.sort(key=lambda chain: (chain[0].start_date or dt.date.min, str(chain[0].id)))
     return chains
-
-
-class MedicationOrderRepository(Protocol):
-    """Where medication orders are kept. Every write is made by the repository's actor."""
-
-    def add(self, order: MedicationOrder) -> MedicationOrder: ...
-
-    def get_by_id(self, order_id: uuid.UUID) -> MedicationOrder | None: ...
-
-    def update(self, order: MedicationOrder) -> MedicationOrder: ...
-
-    def delete(self, order_id: uuid.UUID) -> MedicationOrder: ...
-
-    def active_for_patient(self, patient_id: uuid.UUID) -> list[MedicationOrder]: ...
-
-    def history_for_patient(self, patient_id: uuid.UUID) -> list[MedicationOrder]: ...
-
-    def discontinue(
-        self,
-        order_id: uuid.UUID,
-        *,
-        reason: DiscontinueReason,
-        on: dt.date | None = None,
-        note: str = "",
-        version: int | None = None,
-    ) -> MedicationOrder: ...
-
-    def revise(self, order: MedicationOrder, *, effective: dt.date | None = None) -> MedicationOrder: ...
-
-
-class AllergyRepository(Protocol):
-    """Where a patient's allergies are kept."""
-
-    def add(self, allergy: Allergy) -> Allergy: ...
-
-    def get_by_id(self, allergy_id: uuid.UUID) -> Allergy | None: ...
-
-    def update(self, allergy: Allergy) -> Allergy: ...
-
-    def delete(self, allergy_id: uuid.UUID) -> Allergy: ...
-
-    def for_patient(self, patient_id: uuid.UUID, *, include_inactive: bool = False) -> list[Allergy]: ...

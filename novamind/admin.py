@@ -16,13 +16,12 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, audit_report, domain, encryption, models, staff
+from novamind import access, audit, domain, encryption, models, staff
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -379,10 +378,9 @@ class StaffProfileAdmin(AuditedAdmin):
 
 @admin.register(models.AccessLogEntry)
 class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
-    """The read-access log, read-only for everyone; auditors download the audit report here."""
+    """The read-access log, read-only for everyone (clinic.admin adds the audit report to it)."""
 
     access_category = "access log"
-    change_list_template = "admin/novamind/accesslogentry/change_list.html"
     list_display = (
         "sequence",
         "occurred_at",
@@ -409,71 +407,6 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_urls(self):
-        return [
-            path("report/", self.admin_site.admin_view(self.report_view), name="novamind_accesslogentry_report"),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request, extra_context=None):
-        context = {"may_report": audit_report.may_run(request.user), **(extra_context or {})}
-        return super().changelist_view(request, context)
-
-    def report_view(self, request):
-        """Show the report form; on a valid POST, download the CSV (recorded in the access log)."""
-        if not audit_report.may_run(request.user):
-            self.log_refusal(request, audit_report.ACTION)
-            raise PermissionDenied
-        form = AuditReportForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            scope = form.cleaned_data["scope"]
-            response = HttpResponse(content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{scope.filename()}"'
-            audit_report.run(scope=scope, actor=request.user, out=response, request=request)
-            return response
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "form": form,
-            "title": "Audit report",
-            "columns": audit_report.COLUMNS,
-        }
-        return TemplateResponse(request, "admin/novamind/accesslogentry/audit_report.html", context)
-
-
-class AuditReportForm(forms.Form):
-    """Whose report (a patient or a user) and over which days."""
-
-    patient = forms.CharField(
-        label="Patient MRN",
-        required=False,
-        max_length=12,
-        help_text="The patient's medical record number; or give a user instead.",
-    )
-    username = forms.CharField(
-        label="User",
-        required=False,
-        max_length=150,
-        help_text="A username: what they changed and accessed, and changes of their roles.",
-    )
-    date_from = forms.DateField(label="From", required=False, help_text="First day, included (YYYY-MM-DD).")
-    date_to = forms.DateField(label="To", required=False, help_text="Last day, included (YYYY-MM-DD).")
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        try:
-            cleaned["scope"] = audit_report.scope_for(
-                patient_mrn=cleaned.get("patient"),
-                username=cleaned.get("username"),
-                date_from=cleaned.get("date_from"),
-                date_to=cleaned.get("date_to"),
-            )
-        except audit_report.ReportError as error:
-            raise ValidationError(str(error)) from None
-        return cleaned
 
 
 admin.site.unregister(get_user_model())

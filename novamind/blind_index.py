@@ -51,7 +51,7 @@ def normalize_date(value: dt.date) -> str:
 def digest(purpose: str, normalized: str) -> str:
     """Return the blind index of an already normalised value."""
     key = settings.BLIND_INDEX_KEY.encode("utf-8")
-    message = f"{purpose}\x00{normalized}".encode("utf-8")
+    message = f"{purpose}\x00{normalized}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

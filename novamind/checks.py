@@ -201,20 +201,3 @@ def check_encryption_canary(app_configs=None, **kwargs):
                 checks.Error(f"The encryption canary of '{alias}' decrypts to the wrong value.", id="novamind.E011")
             )
     return messages
-
-
-@checks.register("novamind")
-def check_retention_period(app_configs=None, **kwargs):
-    """Refuse a retention period shorter than HIPAA's six years, in every mode."""
-    from novamind import retention
-
-    problem = retention.period_problem(settings.NOVAMIND_RETENTION_YEARS)
-    if problem is None:
-        return []
-    return [
-        checks.Error(
-            problem,
-            hint=f"Set NOVAMIND_RETENTION_YEARS to {retention.HIPAA_MINIMUM_YEARS} or more (state law may require longer).",
-            id="novamind.E040",
-        )
-    ]

@@ -76,20 +76,6 @@ class AuditedModel(models.Model):
     class Meta:
         abstract = True
 
-    def blind_indexes(self) -> dict[str, str | None]:
-        """Return the blind-index column values derived from this record's encrypted fields."""
-        return {}
-
-    def audit_info(self) -> domain.AuditInfo:
-        """Return the audit metadata for the domain object."""
-        return domain.AuditInfo(
-            created_by=self.created_by.get_username(),
-            updated_by=self.updated_by.get_username(),
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            version=self.version,
-        )
-
     def save(self, *args, **kwargs):
         actor = self.__dict__.pop("_actor", None)
         if actor is None:
@@ -120,6 +106,20 @@ class AuditedModel(models.Model):
             # stale reason must not be written onto the next, unrelated change.
             self.__dict__.pop("_change_reason", None)
             self.__dict__.pop("_expected_version", None)
+
+    def blind_indexes(self) -> dict[str, str | None]:
+        """Return the blind-index column values derived from this record's encrypted fields."""
+        return {}
+
+    def audit_info(self) -> domain.AuditInfo:
+        """Return the audit metadata for the domain object."""
+        return domain.AuditInfo(
+            created_by=self.created_by.get_username(),
+            updated_by=self.updated_by.get_username(),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            version=self.version,
+        )
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
         expected = self.__dict__.get("_expected_version")
@@ -262,3 +262,6 @@ class AccessLogHead(models.Model):
 
     class Meta:
         verbose_name = "access log head"
+
+    def __str__(self):
+        return f"access log head at #{self.sequence}"

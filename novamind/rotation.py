@@ -218,7 +218,7 @@ def verify(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
             with connection.cursor() as cursor:
                 rows = _fetch(cursor, table, after, batch_size)
             for pk, *tokens in rows:
-                for column, token in zip(table.columns, tokens):
+                for column, token in zip(table.columns, tokens, strict=True):
                     if token is None:
                         continue
                     count.values += 1
@@ -247,7 +247,7 @@ def _rotate_rows(cursor, table, rows, new_key: Fernet, old_keys: list[Fernet], c
     updates: dict[tuple[str, ...], list[list]] = {}
     for pk, *tokens in rows:
         changes = {}
-        for column, token in zip(table.columns, tokens):
+        for column, token in zip(table.columns, tokens, strict=True):
             if token is None:
                 continue
             count.values += 1

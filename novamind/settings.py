@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "clinical_notes.apps.ClinicalNotesConfig",
     "medications.apps.MedicationsConfig",
+    # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
+    "clinic.apps.ClinicConfig",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +98,9 @@ WSGI_APPLICATION = "novamind.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "novamind" / "templates"],
+        # clinic/templates is listed for its admin/index.html (the dashboard): an app directory after
+        # django.contrib.admin's could not override the stock index.
+        "DIRS": [BASE_DIR / "novamind" / "templates", BASE_DIR / "clinic" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -251,7 +255,7 @@ NOVAMIND_NO_SHOW_GRACE_MINUTES = env.int("NOVAMIND_NO_SHOW_GRACE_MINUTES", defau
 NOVAMIND_MAX_APPOINTMENT_MINUTES = env.int("NOVAMIND_MAX_APPOINTMENT_MINUTES", default=240)
 # A note signed more than this many days after its date of service is flagged as a late entry.
 NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)
-# Years a former patient's record is kept after its last activity (HIPAA: at least 6; see novamind/retention.py).
+# Years a former patient's record is kept after its last activity (HIPAA: at least 6; see clinic/retention.py).
 NOVAMIND_RETENTION_YEARS = env.int("NOVAMIND_RETENTION_YEARS", default=10)
 # Emergency ("break the glass") access to a patient outside one's care ends after this long.
 NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES", default=60)

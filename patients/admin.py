@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from novamind import access, retention
+from novamind import access
 from novamind.admin import AuditedAdmin, ReadOnlyListingInline
 from novamind.domain import DomainError, RuleViolation
 from patients import domain, models, policy, repository, services
@@ -259,8 +259,8 @@ class PatientAdmin(AuditedAdmin):
         return self._change_legal_hold(request, queryset, place=False)
 
     def _change_legal_hold(self, request, queryset, *, place):
-        """Ask for the reason, then place or release each patient's hold through novamind.retention."""
-        change = retention.legal_hold_place if place else retention.legal_hold_release
+        """Ask for the reason, then place or release each patient's hold through patients.services."""
+        change = services.patient_legal_hold_place if place else services.patient_legal_hold_release
         done = "Legal hold placed" if place else "Legal hold released"
         form = LegalHoldForm(request.POST if "apply" in request.POST else None)
         rows = list(queryset.order_by("mrn"))
@@ -300,7 +300,7 @@ class LegalHoldForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=retention.HOLD_REASON_MAX,
+        max_length=domain.HOLD_REASON_MAX,
         help_text="For example the matter or request the hold is for, or why it ends. Stored encrypted.",
     )
 

@@ -11,12 +11,11 @@ import datetime as dt
 import enum
 import secrets
 import uuid
-from typing import Protocol
 
 import email_validator
 import phonenumbers
 
-from novamind.domain import AuditInfo, Collector
+from novamind.domain import AuditInfo, Collector, RuleViolation
 
 NAME_MAX = 100
 OLDEST_PLAUSIBLE_AGE_YEARS = 130
@@ -206,6 +205,28 @@ def is_valid_mrn(value: str) -> bool:
     )
 
 
+HOLD_REASON_MAX = 1000
+
+
+def check_hold_change(*, held: bool, place: bool, reason: str) -> str:
+    """Return the tidied reason for placing (`place`) or releasing a hold; raise RuleViolation if refused."""
+    errors = Collector()
+    reason = (reason or "").strip()
+    if not reason:
+        errors.add(
+            "reason",
+            "Give the reason for placing the legal hold." if place else "Give the reason for releasing the legal hold.",
+        )
+    elif len(reason) > HOLD_REASON_MAX:
+        errors.add("reason", f"Use at most {HOLD_REASON_MAX} characters (this has {len(reason)}).")
+    if place and held:
+        errors.add(RuleViolation.NON_FIELD, "The record is already under a legal hold.")
+    if not place and not held:
+        errors.add(RuleViolation.NON_FIELD, "The record is not under a legal hold.")
+    errors.raise_if_any()
+    return reason
+
+
 @dataclasses.dataclass(frozen=True)
 class Page:
     """One page of a listing."""
@@ -219,28 +240,3 @@ class Page:
     def has_next(self) -> bool:
         """Return whether a later page exists."""
         return self.number * self.page_size < self.total
-
-
-class PatientRepository(Protocol):
-    """Where patients are kept. Every write is made by the repository's actor."""
-
-    def add(self, patient: Patient) -> Patient: ...
-
-    def get_by_id(self, patient_id: uuid.UUID) -> Patient | None: ...
-
-    def update(self, patient: Patient) -> Patient: ...
-
-    def delete(self, patient_id: uuid.UUID) -> Patient: ...
-
-    def find_by_mrn(self, mrn: str) -> Patient | None: ...
-
-    def search(
-        self,
-        *,
-        name: str | None = None,
-        date_of_birth: dt.date | None = None,
-        phone: str | None = None,
-        email: str | None = None,
-    ) -> list[Patient]: ...
-
-    def list(self, *, page: int = 1, page_size: int = 50, status: PatientStatus | None = None) -> Page: ...

@@ -406,7 +406,7 @@ class _Run:
 
     def read(self, line: int, columns: list[str], cells: list[str]) -> domain.Patient | None:
         """Return the valid patient of one record, or None after recording its errors."""
-        values = dict(zip(columns, cells))
+        values = dict(zip(columns, cells, strict=False))
         if len(cells) != len(columns):
             self.outcome.add_errors(
                 line,
@@ -439,7 +439,7 @@ class _Run:
             return
         mrns = _unused_mrns(len(batch))
         patients = []
-        for (_, patient), mrn in zip(batch, mrns):
+        for (_, patient), mrn in zip(batch, mrns, strict=True):
             row = models.Patient(
                 id=uuid.uuid4(),
                 mrn=mrn,
@@ -475,7 +475,7 @@ class _Run:
             ).values_list("full_name_index", "date_of_birth_index", "created_at")
         }
         first_line, kept = {}, []
-        for (line, patient), key in zip(batch, keys):
+        for (line, patient), key in zip(batch, keys, strict=True):
             if key in registered:
                 earlier = registered[key] == self.now
                 message = (
@@ -576,7 +576,7 @@ def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
                 copy.write_row(list(values.values()))
                 prepared.append(values)
         with cursor.cursor.copy(creation) as copy:
-            for row, values in zip(rows, prepared):
+            for row, values in zip(rows, prepared, strict=True):
                 copy.write_row([*(values[name] for name in tracked), row.updated_at, row.updated_by_id, "+", reason])
 
 

@@ -81,7 +81,7 @@ class Patient(AuditedModel):
     )
 
     # A legal hold keeps the whole record from being purged, whatever its age. It is placed and
-    # released only through novamind.retention (with a reason); every other save keeps it as stored.
+    # released only through patients.services (with a reason); every other save keeps it as stored.
     legal_hold = models.BooleanField(
         "legal hold",
         default=False,
@@ -145,7 +145,7 @@ class Patient(AuditedModel):
 
     def save(self, *args, **kwargs):
         # A revert to a version from before a hold, or any edit of the details, must not lift or
-        # fake a hold: unless novamind.retention is placing or releasing it, the stored one stays.
+        # fake a hold: unless patients.services is placing or releasing it, the stored one stays.
         if not self._state.adding and not self.__dict__.pop("_legal_hold_change", False):
             stored = type(self)._base_manager.filter(pk=self.pk).values(*LEGAL_HOLD_COLUMNS).first()
             for column, value in (stored or {}).items():

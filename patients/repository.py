@@ -1,4 +1,4 @@
-"""The Django implementation of PatientRepository: domain objects out, attributed writes in."""
+"""The patients repository: domain objects out, attributed writes in."""
 
 from __future__ import annotations
 

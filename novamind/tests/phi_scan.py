@@ -18,7 +18,7 @@ def plaintext_hits(markers: list[str]) -> list[str]:
             cursor.execute(f"SELECT * FROM {quoted}")
             columns = [column[0] for column in cursor.description]
             for row in cursor.fetchall():
-                for column, value in zip(columns, row):
+                for column, value in zip(columns, row, strict=True):
                     text = value.decode("utf-8", "replace") if isinstance(value, (bytes, memoryview)) else str(value)
                     if table == "django_session" and column == "session_data":
                         text = str(SessionStore().decode(text))  # sessions are signed base64 JSON

@@ -3,8 +3,8 @@
 import datetime as dt
 
 from django.utils import timezone
-from selenium.webdriver.common.by import By
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from appointments import domain, models, services

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from appointments import demo, domain, models, services
 from appointments.tests.conftest import local
-from novamind.management.commands.seed_demo import Command as SeedDemo
+from clinic.management.commands.seed_demo import Command as SeedDemo
 from novamind.models import AccessLogEntry
 from patients import demo as patient_demo
 

@@ -66,7 +66,7 @@ def test_many_concurrent_bookings_of_one_clinician_slot_let_exactly_one_succeed(
 
         return job
 
-    outcomes = run_concurrently([booking(p, r) for p, r in zip(patients, rooms)])
+    outcomes = run_concurrently([booking(p, r) for p, r in zip(patients, rooms, strict=True)])
     assert not [o for o in outcomes if o[0] == "crashed"], outcomes
     winners = [value for kind, value in outcomes if kind == "ok"]
     losers = [value for kind, value in outcomes if kind == "refused"]

@@ -93,13 +93,12 @@ def test_list_for_clinician_returns_that_day_in_local_time_in_order(
         repo.list_for_clinician(clinician.pk)
 
 
-def test_list_for_patient_and_upcoming(repo, visit, patient):
+def test_list_for_patient_lists_past_future_and_cancelled_in_order(repo, visit, patient):
     past = repo.add(visit(start=timezone.now() - dt.timedelta(days=3)))
     future = repo.add(visit(start=local(5)))
     cancelled = repo.add(visit(start=local(6)))
     repo.delete(cancelled.id, reason="moving away")
     assert [a.id for a in repo.list_for_patient(patient.id)] == [past.id, future.id, cancelled.id]
-    assert [a.id for a in repo.upcoming(patient.id)] == [future.id]
 
 
 def test_overlapping_finds_only_time_holding_appointments_of_the_parties(

@@ -8,7 +8,7 @@ import uuid
 from appointments import domain
 from novamind.domain import AuditInfo, ConcurrencyError, NotFound
 
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 class FakeAppointmentRepository:
@@ -32,7 +32,7 @@ class FakeAppointmentRepository:
         others = [other for other in self.rows.values() if other.id != stored.id]
         if domain.find_conflicts(stored, others):
             # What the database's exclusion constraint does on PostgreSQL.
-            raise domain.BookingConflict(domain.find_conflicts(stored, others), dt.timezone.utc)
+            raise domain.BookingConflict(domain.find_conflicts(stored, others), dt.UTC)
         self.rows[stored.id] = stored
         self.reasons.append((stored.id, reason))
         return stored
@@ -110,7 +110,7 @@ class FakeAppointmentRepository:
             self.series[stored.id] = stored
             if self.refuse_next_series:
                 self.refuse_next_series = False
-                raise domain.BookingConflict([], dt.timezone.utc)
+                raise domain.BookingConflict([], dt.UTC)
             return stored, [self.add(dataclasses.replace(o, series_id=stored.id)) for o in occurrences]
 
     def get_series(self, series_id):

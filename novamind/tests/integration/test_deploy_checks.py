@@ -188,13 +188,13 @@ def test_an_inline_style_of_an_admin_page_carries_the_nonce_of_its_policy(staff_
 
 
 def project_templates():
-    for app in ("novamind", "patients", "appointments", "clinical_notes", "medications"):
+    for app in ("novamind", "patients", "appointments", "clinical_notes", "medications", "clinic"):
         yield from sorted((BASE_DIR / app / "templates").rglob("*.html"))
 
 
 # A standalone document written to a file by export_patient_record, never served by Django:
 # it carries its own policy in a <meta> element.
-NOT_SERVED = {"novamind/templates/novamind/patient_record.html"}
+NOT_SERVED = {"clinic/templates/clinic/patient_record.html"}
 
 
 @pytest.mark.parametrize(

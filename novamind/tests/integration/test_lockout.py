@@ -79,6 +79,6 @@ def test_a_successful_sign_in_resets_the_count(client, staff):
 
 
 def test_an_unknown_username_is_locked_the_same_way(client, db):
-    for attempt in range(4):
+    for _ in range(4):
         assert sign_in(client, "guess", username="nobody").status_code == 200
     assert sign_in(client, "guess", username="nobody").status_code == 429

@@ -147,7 +147,7 @@ def tokens():
         (table.table, column, str(pk)): token
         for table in rotation.encrypted_tables()
         for pk, *values in rows(table)
-        for column, token in zip(table.columns, values)
+        for column, token in zip(table.columns, values, strict=True)
         if token is not None
     }
 
@@ -261,7 +261,7 @@ def test_a_run_with_the_old_key_removed_too_early_stops_and_changes_nothing(clin
     message = str(refused.value)
     first = rotation.encrypted_tables()[0]
     first_pk, *first_values = rows(first)[0]
-    column = next(name for name, token in zip(first.columns, first_values) if token is not None)
+    column = next(name for name, token in zip(first.columns, first_values, strict=True) if token is not None)
     assert f"{first.table}.{column} of the row with id {first.pk_value(first_pk)} does not decrypt" in message
     assert "removed too early" in message and "Nothing is corrupted" in message
     assert "insomnia" not in message.lower() and first_values[0] not in message

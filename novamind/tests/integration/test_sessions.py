@@ -9,7 +9,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from conftest import STAFF_PASSWORD
-
 from novamind import middleware
 from novamind.models import AccessLogEntry
 

@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from novamind import audit, retention
+from novamind import audit
 from novamind.domain import NotFound, RuleViolation
-from patients import domain, models, repository
+from patients import domain, models, repository, services
 
 pytestmark = pytest.mark.django_db
 
@@ -55,25 +55,25 @@ def test_a_hold_without_a_reason_is_refused_next_to_the_field(staff_client, staf
     assert "reason" in response.context["form"].errors
     assert not models.Patient.objects.get(pk=patient.id).legal_hold
     with pytest.raises(RuleViolation) as refused:
-        retention.legal_hold_place(patient_id=patient.id, reason="", actor=staff)
+        services.patient_legal_hold_place(patient_id=patient.id, reason="", actor=staff)
     assert refused.value.errors["reason"] == ["Give the reason for placing the legal hold."]
 
 
 def test_placing_a_hold_twice_or_releasing_none_is_refused(staff_client, staff, patient):
     with pytest.raises(RuleViolation, match="not under a legal hold"):
-        retention.legal_hold_release(patient_id=patient.id, reason="Matter closed", actor=staff)
-    retention.legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
+        services.patient_legal_hold_release(patient_id=patient.id, reason="Matter closed", actor=staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
     response = act(staff_client, "place_legal_hold", patient, apply="1", reason="Again")
     assert response.status_code == 302
     messages = [str(m) for m in response.wsgi_request._messages]
     assert messages == [f"Not changed. {patient.mrn}: The record is already under a legal hold."]
     assert models.Patient.objects.get(pk=patient.id).legal_hold_reason == REASON
     with pytest.raises(NotFound):
-        retention.legal_hold_place(patient_id="00000000-0000-4000-8000-000000000000", reason=REASON, actor=staff)
+        services.patient_legal_hold_place(patient_id="00000000-0000-4000-8000-000000000000", reason=REASON, actor=staff)
 
 
 def test_releasing_the_hold_keeps_who_when_and_why(staff_client, staff, other_staff, patient):
-    retention.legal_hold_place(patient_id=patient.id, reason=REASON, actor=other_staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason=REASON, actor=other_staff)
     response = act(staff_client, "release_legal_hold", patient, apply="1", reason="Matter settled")
     assert response.status_code == 302
     row = models.Patient.objects.get(pk=patient.id)
@@ -83,7 +83,7 @@ def test_releasing_the_hold_keeps_who_when_and_why(staff_client, staff, other_st
 
 
 def test_the_reason_is_stored_encrypted_in_the_table_and_its_history(staff, patient):
-    retention.legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
     with connection.cursor() as cursor:
         cursor.execute("SELECT legal_hold_reason FROM patients_patient")
         live = [value for (value,) in cursor.fetchall()]
@@ -93,7 +93,7 @@ def test_the_reason_is_stored_encrypted_in_the_table_and_its_history(staff, pati
 
 
 def test_the_patient_page_shows_the_hold_read_only(staff_client, staff, patient):
-    retention.legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
     page = staff_client.get(reverse("admin:patients_patient_change", args=[patient.id]))
     assert page.status_code == 200
     form = page.context["adminform"].form
@@ -104,7 +104,7 @@ def test_the_patient_page_shows_the_hold_read_only(staff_client, staff, patient)
 def test_editing_or_reverting_the_details_keeps_the_hold(staff_client, staff, patient):
     patients = repository.DjangoPatientRepository(actor=staff)
     first = models.Patient.objects.get(pk=patient.id).history.get(version=1)
-    retention.legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason=REASON, actor=staff)
     # Code that hands a stale copy of the hold to a save cannot lift it either.
     row = models.Patient.objects.get(pk=patient.id)
     row.legal_hold, row.legal_hold_reason = False, ""

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from novamind.management.commands.seed_demo import DEMO_STAFF
+from clinic.management.commands.seed_demo import DEMO_STAFF
 from patients import models
 
 pytestmark = pytest.mark.django_db

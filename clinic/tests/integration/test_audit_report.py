@@ -13,10 +13,11 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import audit_report
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
-from novamind import access, audit_report, roles
+from novamind import access, roles
 from novamind.models import AccessLogEntry
 from novamind.tests.integration.role_users import member, superuser
 from patients import domain as patients_domain

@@ -122,7 +122,7 @@ class Row:
             "" if self.emergency is None else ("yes" if self.emergency else "no"),
             self.detail,
         ]
-        return [value if column == "change" else _inert(value) for column, value in zip(COLUMNS, values)]
+        return [value if column == "change" else _inert(value) for column, value in zip(COLUMNS, values, strict=True)]
 
 
 def _inert(value: str) -> str:

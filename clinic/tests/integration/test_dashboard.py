@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from appointments import domain, repository, services
 from appointments.tests.conftest import make_clinician, make_patient, make_room
+from clinic import dashboard
 from clinical_notes import domain as notes_domain
 from clinical_notes.tests.factories import drafted, signed
 from conftest import make_staff
-from novamind import dashboard
 from novamind.models import AccessLogEntry
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,10 @@
-"""Purge the records of former patients whose retention period has run out (novamind.retention)."""
+"""Purge the records of former patients whose retention period has run out (clinic.retention)."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from novamind import encryption, retention
+from clinic import retention
+from novamind import encryption
 from novamind.commands import active_staff, add_actor_argument, describe
 from novamind.domain import DomainError, RuleViolation
 

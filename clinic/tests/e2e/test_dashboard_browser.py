@@ -6,9 +6,9 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from appointments.tests.conftest import make_clinician, make_patient, make_room
+from clinic.tests.integration.test_dashboard import Clinic
 from conftest import make_staff
 from novamind.tests.e2e import browser
-from novamind.tests.integration.test_dashboard import Clinic
 
 
 class DashboardInTheBrowser(browser.AdminTestCase):

@@ -49,7 +49,6 @@ from patients import models as patients_models
 
 HIPAA_MINIMUM_YEARS = 6  # 45 CFR 164.316(b)(2)(i)
 ADULTHOOD_AGE = 18
-HOLD_REASON_MAX = 1000
 PURGE_ACTION = "purge"
 PURGE_CATEGORY = "patient_record"
 PURGE_PERMISSION = "patients.purge_patient"
@@ -156,25 +155,6 @@ def decide(facts: RecordFacts, policy: Policy) -> Decision:
         due_in = (kept_until + dt.timedelta(days=1)).year
         return Decision(False, f"younger than the retention period of {policy.years} years (due in {due_in})")
     return Decision(True)
-
-
-def check_hold_change(*, held: bool, place: bool, reason: str) -> str:
-    """Return the tidied reason for placing (`place`) or releasing a hold; raise RuleViolation if refused."""
-    errors: dict[str, list[str]] = {}
-    reason = (reason or "").strip()
-    if not reason:
-        errors["reason"] = [
-            "Give the reason for placing the legal hold." if place else "Give the reason for releasing the legal hold."
-        ]
-    elif len(reason) > HOLD_REASON_MAX:
-        errors["reason"] = [f"Use at most {HOLD_REASON_MAX} characters (this has {len(reason)})."]
-    if place and held:
-        errors[RuleViolation.NON_FIELD] = ["The record is already under a legal hold."]
-    if not place and not held:
-        errors[RuleViolation.NON_FIELD] = ["The record is not under a legal hold."]
-    if errors:
-        raise RuleViolation(errors)
-    return reason
 
 
 # --- The record's tables ------------------------------------------------------------------------
@@ -417,34 +397,3 @@ def _delete(queryset) -> int:
     # Deliberately below the models' guards: one DELETE statement, no collector (PROTECT), no
     # model delete(), no signals (no "deleted" history copy). Only purge_patient calls this.
     return queryset._raw_delete(queryset.db)
-
-
-# --- Legal holds --------------------------------------------------------------------------------
-
-
-def legal_hold_place(*, patient_id, reason: str, actor) -> patients_models.Patient:
-    """Place a legal hold on the patient's record, as `actor`, with a reason: it is never purged."""
-    return _change_hold(patient_id, place=True, reason=reason, actor=actor)
-
-
-def legal_hold_release(*, patient_id, reason: str, actor) -> patients_models.Patient:
-    """Release the legal hold on the patient's record, as `actor`, with a reason."""
-    return _change_hold(patient_id, place=False, reason=reason, actor=actor)
-
-
-def _change_hold(patient_id, *, place: bool, reason: str, actor) -> patients_models.Patient:
-    actor = audit.require_actor(actor)
-    with transaction.atomic():
-        row = patients_models.Patient.objects.select_for_update().filter(pk=patient_id).first()
-        if row is None:
-            raise NotFound(f"No patient with id {patient_id}.")
-        reason = check_hold_change(held=row.legal_hold, place=place, reason=reason)
-        row.legal_hold, row.legal_hold_reason = place, reason
-        row.legal_hold_changed_by, row.legal_hold_changed_at = actor, timezone.now()
-        row._legal_hold_change = True  # the one sanctioned change of the hold (see Patient.save)
-        # Not validated: a hold must be placeable on any record, even one whose details an
-        # older rule would no longer accept.
-        audit.audited_save(
-            row, actor=actor, reason="Legal hold placed" if place else "Legal hold released", validate=False
-        )
-    return row

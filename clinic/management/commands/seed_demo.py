@@ -87,7 +87,7 @@ class Command(BaseCommand):
         User = get_user_model()
         staff_users = {}
         self.stdout.write("Demo staff accounts:")
-        for username, first, last, superuser, role, profile in DEMO_STAFF:
+        for username, first, last, superuser, role, _profile in DEMO_STAFF:
             user = User.objects.filter(username=username).first()
             password = None
             if user is None:

@@ -25,6 +25,8 @@ from appointments import domain as appointments_domain
 from appointments import models as appointments_models
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from clinic import record_export
+from clinic.management.commands import export_patient_record as command
 from clinical_notes import domain as notes_domain
 from clinical_notes import repository as notes_repository
 from clinical_notes.tests.factories import drafted, make_clinician, signed
@@ -32,8 +34,7 @@ from conftest import make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
-from novamind import access, audit, commands, encryption, record_export
-from novamind.management.commands import export_patient_record as command
+from novamind import access, audit, commands, encryption
 from novamind.models import AccessLogEntry, StaffProfile
 from patients import domain as patients_domain
 from patients import repository as patients_repository

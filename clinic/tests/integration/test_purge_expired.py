@@ -17,6 +17,7 @@ from django.utils import timezone
 from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from clinic import checks, retention
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
@@ -25,7 +26,7 @@ from conftest import assign_care, make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
-from novamind import access, audit, checks, encryption, retention
+from novamind import access, audit, encryption
 from novamind.domain import RuleViolation
 from novamind.models import AccessLogEntry, StaffProfile
 from patients import domain as patients_domain
@@ -147,7 +148,9 @@ def build_record(patient, *, staff, clinician):
     medications_repository.DjangoAllergyRepository(actor=staff).add(
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="hives"),
     )
-    services.emergency_access_grant(patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff)
+    services.emergency_access_grant(
+        patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff
+    )
     assign_care(patient, clinician, by=staff)
     return patient
 
@@ -238,7 +241,8 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
 
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
-        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1, care assignments 1; " in out
+        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1, care assignments 1; "
+        in out
     )
     assert every_row_naming(gone.id, note_ids) == 0
     assert set(footprint(gone.id).values()) == {0}
@@ -291,7 +295,7 @@ def test_active_young_and_held_records_are_kept_and_only_the_expired_one_goes(st
     young = build_record(register(staff), staff=staff, clinician=drlee)
     set_status(young, patients_domain.PatientStatus.INACTIVE, staff)
     held = expired(staff, drlee)
-    retention.legal_hold_place(patient_id=held.id, reason="Litigation hold, matter 2026-14", actor=staff)
+    services.patient_legal_hold_place(patient_id=held.id, reason="Litigation hold, matter 2026-14", actor=staff)
     age(held)  # placing the hold is a change too: make the whole record old again
     gone = expired(staff, drlee)
     kept = {patient.id: footprint(patient.id) for patient in (active, young, held)}
@@ -337,7 +341,7 @@ def test_a_hold_placed_after_the_review_still_stops_the_purge(staff, drlee):
     policy = retention.Policy.from_settings()
     [candidate] = list(retention.candidates(policy))
     assert retention.review(candidate, policy).decision.due
-    retention.legal_hold_place(patient_id=patient.id, reason="Records request from counsel", actor=staff)
+    services.patient_legal_hold_place(patient_id=patient.id, reason="Records request from counsel", actor=staff)
     before = footprint(patient.id)
     with pytest.raises(retention.NotDue, match="legal hold"):
         retention.purge_patient(patient_id=patient.id, policy=policy, actor=staff)
@@ -379,7 +383,7 @@ def all_rows() -> dict[str, int]:
 def test_a_dry_run_lists_the_due_records_by_mrn_with_counts_and_writes_nothing(staff, drlee):
     due = expired(staff, drlee)
     held = expired(staff, drlee)
-    retention.legal_hold_place(patient_id=held.id, reason="Subpoena", actor=staff)
+    services.patient_legal_hold_place(patient_id=held.id, reason="Subpoena", actor=staff)
     age(held)
     before = all_rows()
     out, _ = run("--actor", "alice", "--dry-run")
@@ -402,7 +406,7 @@ def test_a_named_record_that_is_young_active_or_held_is_refused_and_nothing_is_p
     young = register(staff, status=patients_domain.PatientStatus.INACTIVE)
     active = register(staff)
     held = expired(staff, drlee)
-    retention.legal_hold_place(patient_id=held.id, reason="Audit by the state board", actor=staff)
+    services.patient_legal_hold_place(patient_id=held.id, reason="Audit by the state board", actor=staff)
     age(held)
     with pytest.raises(CommandError) as refused:
         run(

@@ -23,10 +23,11 @@ from django.utils.safestring import SafeString, mark_safe
 from appointments import domain as appointments_domain
 from appointments import models as appointments_models
 from appointments import policy, repository, schedule
+from clinic import chart
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import services as notes_services
-from novamind import access, dashboard_chart
+from novamind import access
 
 TREND_WEEKS = 12
 ACCESS_ACTION = "dashboard"
@@ -224,23 +225,23 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
 class Trend:
     """Weekly counts, oldest week first, and the chart that draws them."""
 
-    weeks: tuple[dashboard_chart.WeekCounts, ...]
+    weeks: tuple[chart.WeekCounts, ...]
 
     @property
     def title(self) -> str:
         """Return the chart's title."""
-        return dashboard_chart.title_for(self.weeks)
+        return chart.title_for(self.weeks)
 
     @property
     def summary(self) -> str:
         """Return the totals in one sentence."""
-        return dashboard_chart.describe(self.weeks)
+        return chart.describe(self.weeks)
 
     @property
     def svg(self) -> SafeString:
         """Return the chart as inline SVG, safe to put in the page as it is."""
         # render_svg escapes every piece of text it writes, and its only inputs are dates and counts.
-        return mark_safe(dashboard_chart.render_svg(self.weeks))
+        return mark_safe(chart.render_svg(self.weeks))
 
 
 def week_start(day: dt.date) -> dt.date:
@@ -281,7 +282,7 @@ def weekly_trend(*, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> T
         monday = first + dt.timedelta(weeks=offset)
         row = by_week.get(monday, {})
         result.append(
-            dashboard_chart.WeekCounts(
+            chart.WeekCounts(
                 week_start=monday,
                 visits=row.get("visits", 0),
                 late_cancellations=row.get("late_cancellations", 0),

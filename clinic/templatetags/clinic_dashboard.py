@@ -6,13 +6,13 @@ it and extend its login); the index template asks for the panels of whoever is s
 
 from django import template
 
-from novamind import dashboard
+from clinic import dashboard
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def clinic_dashboard(context):
-    """Return the dashboard the signed-in user may see (see `novamind.dashboard.for_user`)."""
+    """Return the dashboard the signed-in user may see (see `clinic.dashboard.for_user`)."""
     request = context["request"]
     return dashboard.for_user(request.user, request=request)

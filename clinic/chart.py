@@ -181,7 +181,7 @@ def render_svg(weeks: Sequence[WeekCounts], *, element_id: str = "trend-chart") 
                 f'<polyline points="{path}" fill="none" stroke="{series.colour}" stroke-width="2.5" '
                 f'stroke-linejoin="round"{_dash(series)}/>'
             )
-        for (px, py), week in zip(points, weeks):
+        for (px, py), week in zip(points, weeks, strict=True):
             value = getattr(week, series.attribute)
             tip = f"{series.label}, {long_week_label(week)}: {value}"
             parts.append(f"<g>{_marker(series, px, py)}<title>{_text(tip)}</title></g>")

@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from novamind import encryption, record_export
+from clinic import record_export
+from novamind import encryption
 from novamind.commands import active_staff, add_actor_argument, private_file
 from patients import domain as patients_domain
 from patients import repository as patients_repository
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             "--format",
             required=True,
             choices=record_export.FORMATS,
-            help="json: machine-readable, schema_version %d; html: a printable page." % record_export.SCHEMA_VERSION,
+            help=f"json: machine-readable, schema_version {record_export.SCHEMA_VERSION}; html: a printable page.",
         )
         parser.add_argument(
             "--output",

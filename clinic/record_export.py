@@ -50,7 +50,7 @@ from patients import domain as patients_domain
 SCHEMA = "novamind.patient_record"
 SCHEMA_VERSION = 1
 FORMATS = ("json", "html")
-TEMPLATE = "novamind/patient_record.html"
+TEMPLATE = "clinic/patient_record.html"
 DISCLOSURE_ACTION = "disclose"
 DISCLOSURE_CATEGORY = "designated_record_set"
 NOTE_CHUNK = 100  # notes (with their addenda) held in memory at once

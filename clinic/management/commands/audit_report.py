@@ -4,7 +4,8 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from novamind import audit_report, encryption
+from clinic import audit_report
+from novamind import encryption
 from novamind.commands import active_staff, add_actor_argument, private_file
 
 

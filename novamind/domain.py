@@ -65,6 +65,32 @@ class Collector:
             raise RuleViolation(self.errors)
 
 
+# No record of the clinic is dated before this: older dates are typing errors, and far ones would
+# overflow a column or a time-zone conversion (year 1 in UTC-5 is year 0).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
+def years_from(day: dt.date, years: int) -> dt.date:
+    """Return the same calendar day `years` later (or earlier, if negative); 29 February becomes 28."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def date_bounds_error(value: dt.date, *, earliest: dt.date, latest: dt.date) -> str | None:
+    """Return why `value` lies outside [earliest, latest] in words staff understand, or None."""
+    if earliest <= value <= latest:
+        return None
+    if value > latest:
+        return f"Enter a date no later than {_spoken(latest)}."
+    return f"Enter a date no earlier than {_spoken(earliest)}."
+
+
+def _spoken(day: dt.date) -> str:
+    return f"{day.day} {day.strftime('%B')} {day.year}"
+
+
 @dataclasses.dataclass(frozen=True)
 class AuditInfo:
     """Who created and last changed a record, when, and at which version."""

@@ -54,7 +54,7 @@ def test_many_concurrent_bookings_of_one_clinician_slot_let_exactly_one_succeed(
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
             return services.appointment_book(
-                appointments=appointments,
+                actor=appointments.actor,
                 appointment=domain.Appointment(
                     patient_id=patient.id,
                     clinician_id=clinician.pk,
@@ -95,9 +95,7 @@ def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_
 
     def job_a():
         with transaction.atomic():
-            booked = services.appointment_book(
-                appointments=repository.DjangoAppointmentRepository(actor=staff), appointment=appointment(first, room_a)
-            )
+            booked = services.appointment_book(actor=staff, appointment=appointment(first, room_a))
             a_booked.set()
             assert b_checked.wait(timeout=30)
             time.sleep(0.5)  # B is now blocked on the exclusion index, waiting for this commit
@@ -115,7 +113,7 @@ def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_
             return found
 
         appointments.overlapping = overlapping
-        return services.appointment_book(appointments=appointments, appointment=appointment(second, room_b))
+        return services.appointment_book(actor=appointments.actor, appointment=appointment(second, room_b))
 
     outcomes = run_concurrently([job_a, job_b], barrier=False)
     assert outcomes[0][0] == "ok", outcomes
@@ -151,7 +149,7 @@ def test_two_overlapping_series_booked_at_once_let_exactly_one_succeed_whole(on_
     def booking(series):
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
-            return services.series_book(appointments=appointments, series=series)
+            return services.series_book(actor=appointments.actor, series=series)
 
         return job
 

@@ -427,3 +427,20 @@ def test_garbage_in_the_add_pages_query_string_is_no_server_error(staff_client, 
 
 def test_a_nul_byte_in_the_status_filter_is_no_server_error(staff_client):
     assert staff_client.get(url("changelist"), {"status": "\x00"}).status_code in (200, 302)
+
+
+def test_mark_no_shows_with_a_clinician_actor_marks_only_their_patients(staff, carer, colleague, mine, theirs):
+    past = timezone.now() - dt.timedelta(hours=3)
+    own = appointment(staff, mine, carer, start=past)
+    other = appointment(staff, theirs, colleague, start=past)
+    out = io.StringIO()
+    call_command("mark_no_shows", "--actor", "drcare", stdout=out, stderr=io.StringIO())
+    assert models.Appointment.objects.get(pk=own.id).status == "no_show"
+    assert models.Appointment.objects.get(pk=other.id).status == "scheduled"
+    assert str(other.id)[:8] not in out.getvalue()
+
+
+def test_mark_no_shows_refuses_an_actor_who_may_not_change_appointments(db):
+    member("auditor", roles.AUDITOR)
+    with pytest.raises(CommandError):
+        call_command("mark_no_shows", "--actor", "auditor", stdout=io.StringIO())

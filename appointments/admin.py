@@ -319,7 +319,7 @@ class AppointmentAdmin(AuditedAdmin):
         start = forms.parse_local(request.GET.get("start", ""))
         initial.pop("start", None)
         initial.pop("end", None)
-        if start is not None:
+        if start is not None and domain.start_error(start, today=policy.today()) is None:
             initial["start"] = start
             initial["end"] = start + dt.timedelta(minutes=50)
         return initial

@@ -421,7 +421,17 @@ def test_the_day_sheet_command_refuses_a_far_date(staff, carer):
         call_command("day_sheet", "--clinician", "drcare", "--date", "9999-12-31", "--actor", staff.username)
 
 
-@pytest.mark.parametrize("query", ["patient=abc", "clinician=abc", "patient=abc&clinician=abc&start=abc"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "patient=abc",
+        "clinician=abc",
+        "patient=abc&clinician=abc&start=abc",
+        "start=0001-01-01T00:00",
+        "start=9999-12-31T23:59",
+        "clinician=99999999999999999999",
+    ],
+)
 def test_garbage_in_the_add_pages_query_string_is_no_server_error(staff_client, query):
     assert staff_client.get(f"{url('add')}?{query}").status_code == 200
 
@@ -456,3 +466,42 @@ def test_mark_no_shows_refuses_an_actor_who_may_not_change_appointments(db):
 def test_a_garbage_id_in_a_list_action_is_no_server_error(staff_client, action):
     response = staff_client.post(url("changelist"), {"action": action, "_selected_action": ["abc"]})
     assert response.status_code in (200, 302)
+
+
+@pytest.mark.parametrize("query", ["clinician=abc", "date=abc", "clinician=99999999999999999999", "date=%00"])
+def test_garbage_in_the_day_sheets_query_string_is_no_server_error(staff_client, query):
+    assert staff_client.get(f"{url('day')}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (("0001-01-01", "00:00:00"), ("0001-01-01", "00:50:00")),
+        (("9999-12-31", "23:00:00"), ("9999-12-31", "23:59:59")),
+    ],
+)
+def test_a_start_at_either_end_of_the_calendar_is_a_form_error_on_every_form(
+    staff_client, mine, carer, my_visit, start, end
+):
+    times = {"start_0": start[0], "start_1": start[1], "end_0": end[0], "end_1": end[1]}
+    booking = staff_client.post(url("add"), form(mine, carer, **times))
+    assert booking.status_code == 200 and "start" in booking.context["adminform"].form.errors
+    moving = staff_client.post(
+        url("reschedule", my_visit.id),
+        {**times, "clinician": str(carer.pk), "modality": "telehealth", "version": "1"},
+    )
+    assert moving.status_code == 200 and "start" in moving.context["form"].errors
+    series = staff_client.post(
+        reverse("admin:appointments_appointmentseries_plan"),
+        {
+            **times,
+            "patient": str(mine.id),
+            "clinician": str(carer.pk),
+            "frequency": "weekly",
+            "count": "3",
+            "kind": "therapy",
+            "modality": "telehealth",
+        },
+    )
+    assert series.status_code == 200 and "start" in series.context["form"].errors
+    assert models.Appointment.objects.count() == 1

@@ -131,7 +131,7 @@ def _rooms(actor) -> dict[str, models.Room]:
     return rooms
 
 
-def _play_out(appointments, booked: list[domain.Appointment], outcomes, now) -> dict[str, int]:
+def _play_out(actor, booked: list[domain.Appointment], outcomes, now) -> dict[str, int]:
     """Give the appointments that are over what happened to them."""
     counts = {"completed": 0, "no_show": 0, "cancelled": 0}
     for appointment, (draw, minutes, by_patient) in zip(booked, outcomes, strict=False):
@@ -139,14 +139,14 @@ def _play_out(appointments, booked: list[domain.Appointment], outcomes, now) -> 
             continue
         if draw < 0.07:
             services.appointment_mark_no_show(
-                appointments=appointments, appointment_id=appointment.id, now=appointment.end + dt.timedelta(hours=1)
+                appointment_id=appointment.id, now=appointment.end + dt.timedelta(hours=1), actor=actor
             )
             counts["no_show"] += 1
         elif draw < 0.15:
             # Half of these came inside the 24-hour window: late cancellations.
             ahead = dt.timedelta(hours=6 if draw < 0.11 else 72)
             services.appointment_cancel(
-                appointments=appointments,
+                actor=actor,
                 appointment_id=appointment.id,
                 by=domain.CancelledBy.PATIENT if by_patient else domain.CancelledBy.CLINIC,
                 reason="Unwell" if by_patient else "Clinician unavailable",
@@ -155,8 +155,8 @@ def _play_out(appointments, booked: list[domain.Appointment], outcomes, now) -> 
             counts["cancelled"] += 1
         else:
             arrived = appointment.start + dt.timedelta(minutes=minutes)
-            services.appointment_check_in(appointments=appointments, appointment_id=appointment.id, now=arrived)
-            services.appointment_complete(appointments=appointments, appointment_id=appointment.id, now=appointment.end)
+            services.appointment_check_in(actor=actor, appointment_id=appointment.id, now=arrived)
+            services.appointment_complete(actor=actor, appointment_id=appointment.id, now=appointment.end)
             counts["completed"] += 1
     return counts
 
@@ -168,7 +168,8 @@ def seed(*, actor, staff, rng, stdout, patients, **context):
     rooms = _rooms(actor)
     clinicians = [staff[username] for username in CLINICIANS]
     series_plan, intakes = plan(staff=staff, rng=rng, patients=active, rooms=rooms, today=today)
-    appointments = repository.DjangoAppointmentRepository(actor=staff["frontdesk"])
+    desk = staff["frontdesk"]
+    appointments = repository.DjangoAppointmentRepository(actor=desk)
     window = (
         _at(_monday(today) - dt.timedelta(weeks=WEEKS_BEHIND), 0),
         _at(_monday(today) + dt.timedelta(weeks=WEEKS_AHEAD + 1), 0),
@@ -183,15 +184,13 @@ def seed(*, actor, staff, rng, stdout, patients, **context):
     created, counts = [], {"completed": 0, "no_show": 0, "cancelled": 0}
     for item in series_plan:
         # Booked as the front desk would have, the week before the first visit.
-        _, booked = services.series_book(
-            appointments=appointments, series=item.series, now=item.series.start - dt.timedelta(days=7)
-        )
-        for key, value in _play_out(appointments, booked, item.outcomes, now).items():
+        _, booked = services.series_book(series=item.series, actor=desk, now=item.series.start - dt.timedelta(days=7))
+        for key, value in _play_out(desk, booked, item.outcomes, now).items():
             counts[key] += value
         created.extend(booked)
     for intake in intakes:
         try:
-            created.append(services.appointment_book(appointments=appointments, appointment=intake, now=now))
+            created.append(services.appointment_book(appointment=intake, actor=desk, now=now))
         except domain.BookingConflict:
             continue  # the patient's regular visit is at that hour; an intake is not needed
     stdout.write(

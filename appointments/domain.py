@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from novamind.domain import AuditInfo, Collector, RuleViolation
+from novamind.domain import AuditInfo, Collector, RuleViolation, date_bounds_error, years_from
 
 SHORTEST = dt.timedelta(minutes=5)
 # Whatever NOVAMIND_MAX_APPOINTMENT_MINUTES says, no appointment is ever longer than this. The
@@ -24,6 +24,11 @@ LONGEST_EVER = dt.timedelta(hours=12)
 REASON_MAX = 1000
 CANCELLATION_REASON_MAX = 500
 MAX_OCCURRENCES = 52
+# How far from today an appointment may start: far enough back to record a missed visit, far
+# enough ahead for any real plan, and never near the calendar's end, where converting a local
+# time to UTC overflows (9999-12-31 23:00 in New York is year 10,000 in UTC).
+YEARS_BACK = 10
+YEARS_AHEAD = 5
 LONGEST_SERIES = dt.timedelta(days=366)
 
 
@@ -204,13 +209,19 @@ class Appointment:
         """Return whether the two time spans share any instant (back-to-back is not overlap)."""
         return self.start < other.end and other.start < self.end
 
-    def validated(self, *, longest: dt.timedelta) -> Appointment:
+    def validated(self, *, longest: dt.timedelta, today: dt.date | None = None) -> Appointment:
         """Return a tidied copy, or raise RuleViolation naming every field at fault.
 
         `longest` is the practice's maximum length (a setting); it can never exceed LONGEST_EVER.
+        With `today`, the start must also lie within the bookable years around it (`start_error`):
+        every new or moved booking passes it; an old visit that only changes status does not.
         """
         errors = Collector()
         _times(errors, self.start, self.end, min(longest, LONGEST_EVER))
+        if today is not None and isinstance(self.start, dt.datetime):
+            problem = start_error(self.start, today=today)
+            if problem:
+                errors.add("start", problem)
         if self.patient_id is None:
             errors.add("patient", "Choose the patient.")
         if self.clinician_id is None:
@@ -289,6 +300,22 @@ class Appointment:
     def _require(self, target: Status) -> None:
         if target not in TRANSITIONS[self.status]:
             raise TransitionRefused(self.status, target)
+
+
+def start_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
+    """Return the first and last day an appointment may start on, seen from `today`."""
+    return years_from(today, -YEARS_BACK), years_from(today, YEARS_AHEAD)
+
+
+def start_error(start: dt.datetime | dt.date, *, today: dt.date) -> str | None:
+    """Return why an appointment may not start on `start`'s (local) day, or None.
+
+    From YEARS_BACK years before `today` to YEARS_AHEAD years after it; the day sheet's date
+    obeys the same bounds.
+    """
+    day = start.date() if isinstance(start, dt.datetime) else start
+    earliest, latest = start_bounds(today)
+    return date_bounds_error(day, earliest=earliest, latest=latest)
 
 
 def is_late_cancellation(start: dt.datetime, cancelled_at: dt.datetime, window: dt.timedelta) -> bool:
@@ -459,16 +486,22 @@ class Series:
             series_id=self.id,
         )
 
-    def validated(self, *, longest: dt.timedelta, zone: dt.tzinfo) -> Series:
-        """Return a tidied copy, or raise RuleViolation naming every field at fault."""
+    def validated(self, *, longest: dt.timedelta, zone: dt.tzinfo, today: dt.date | None = None) -> Series:
+        """Return a tidied copy, or raise RuleViolation naming every field at fault.
+
+        With `today`, the first start must lie within the bookable years (`start_error`).
+        """
         errors = Collector()
         try:
-            first = self.first().validated(longest=longest)
+            first = self.first().validated(longest=longest, today=today)
         except RuleViolation as violation:
             for field, messages in violation.errors.items():
                 for message in messages:
                     errors.add(field, message)
             first = self.first()
+            if "start" in violation.errors:
+                # A start out of bounds may not survive a conversion to the clinic's zone.
+                errors.raise_if_any()
         if self.count is None and self.until is None:
             errors.add("count", "Give the number of occurrences or the date of the last one.")
         elif self.count is not None and self.until is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django import forms
 from django.contrib.admin import widgets
@@ -11,10 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from appointments import domain, models, policy, repository, schedule, services
+from appointments import domain, models, policy, repository, schedule, scheduling
 from novamind.admin import VersionedModelForm
 from novamind.domain import RuleViolation
 from patients import models as patient_models
+from patients import policy as access_policy
+
+NOT_VISIBLE = "Choose a patient in your care: this one is not."
 
 
 class ClinicianChoiceField(forms.ModelChoiceField):
@@ -113,7 +117,7 @@ class AppointmentForm(VersionedModelForm):
             ):
                 return  # only the reason for visit changed: nothing to re-check
         try:
-            services.booking_problems(
+            scheduling.booking_problems(
                 candidate,
                 appointments=repository.DjangoAppointmentRepository(actor=self.actor),
                 before=before,
@@ -201,15 +205,16 @@ class SeriesForm(forms.Form):
         label="Reason for visit", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Encrypted."
     )
 
-    def __init__(self, *args, admin_site=None, **kwargs):
+    def __init__(self, *args, admin_site=None, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
         if admin_site is not None:
             self.fields["patient"].widget = widgets.AutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
                 admin_site,
             )
-        # Set after the widget: the queryset setter hands the widget its choices.
-        self.fields["patient"].queryset = patient_models.Patient.objects.all()
+        # Set after the widget: the queryset setter hands the widget its choices. Only patients
+        # the user may see: another patient's id is "not a valid choice", next to the field.
+        self.fields["patient"].queryset = access_policy.visible_patients(actor, patient_models.Patient.objects.all())
 
     def to_domain(self) -> domain.Series:
         """Return the series the form describes (not yet validated by the domain)."""
@@ -234,6 +239,21 @@ class DaySheetForm(forms.Form):
 
     clinician = clinician_field(label="Clinician")
     date = forms.DateField(label="Date", widget=widgets.AdminDateWidget())
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        problem = domain.start_error(day, today=policy.today())
+        if problem:
+            raise ValidationError(problem)
+        return day
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """Return the UUID `value` names, or None when it is not one."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def parse_local(value: str) -> dt.datetime | None:

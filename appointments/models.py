@@ -93,7 +93,9 @@ class AppointmentSeries(AuditedModel):
 
     def clean(self):
         try:
-            series = self.to_domain(with_audit=False).validated(longest=policy.longest(), zone=policy.zone())
+            series = self.to_domain(with_audit=False).validated(
+                longest=policy.longest(), zone=policy.zone(), today=policy.today() if self._state.adding else None
+            )
         except RuleViolation as violation:
             _raise_reported(self, violation.errors)
             return
@@ -246,12 +248,13 @@ class Appointment(AuditedModel):
 
     def clean(self):
         candidate = self.to_domain(with_audit=False)
+        stored = None if self._state.adding else type(self).objects.filter(pk=self.pk).first()
+        # The start's bounds bind a new or moved booking; an old visit may still change status.
+        moved = stored is None or stored.start != self.start
         try:
-            candidate = candidate.validated(longest=policy.longest())
-            if not self._state.adding:
-                stored = type(self).objects.filter(pk=self.pk).first()
-                if stored is not None:
-                    domain.check_change(stored.to_domain(with_audit=False), candidate)
+            candidate = candidate.validated(longest=policy.longest(), today=policy.today() if moved else None)
+            if stored is not None:
+                domain.check_change(stored.to_domain(with_audit=False), candidate)
         except RuleViolation as violation:
             _raise_reported(self, violation.errors)
             return

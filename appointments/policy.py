@@ -24,3 +24,8 @@ def no_show_grace() -> dt.timedelta:
 def zone() -> dt.tzinfo:
     """Return the clinic's time zone (TIME_ZONE): days, weeks and messages are in local time."""
     return timezone.get_current_timezone()
+
+
+def today() -> dt.date:
+    """Return today's date in the clinic's time zone (the reference of the bookable years)."""
+    return timezone.localdate()

@@ -1,7 +1,9 @@
 """What staff read off the schedule: a clinician's day at a glance, for the admin and for print.
 
 Read-only. One function builds the day sheet for both the admin page and the `day_sheet`
-command, and records in the access log that the patients on it were shown to the reader.
+command, asks the access policy which rows the reader may see (a clinician sees a colleague's
+day only where they share the patient), and records in the access log that the patients on it
+were shown to the reader.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.utils import timezone
 from appointments import domain, models, repository
 from novamind import access
 from patients import models as patient_models
+from patients import policy as access_policy
 
 ACCESS_CATEGORY = "appointments"
 
@@ -50,6 +53,7 @@ class DaySheet:
     clinician: str
     day: dt.date
     rows: list[DaySheetRow]
+    hidden: int = 0  # appointments of patients outside the reader's care, left out
 
     @property
     def booked(self) -> list[DaySheetRow]:
@@ -75,11 +79,20 @@ def clinician_label(user) -> str:
 
 
 def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "day sheet") -> DaySheet:
-    """Return `clinician`'s day sheet for `day`, logging its patients as shown to `reader`."""
-    appointments = repository.DjangoAppointmentRepository(actor=reader).list_for_clinician(clinician.pk, day=day)
+    """Return `clinician`'s day sheet for `day`, logging its patients as shown to `reader`.
+
+    Raises AccessDenied unless `reader` may view appointments; lists only the appointments of
+    patients `reader` may see.
+    """
+    access_policy.require(reader, "appointments.view_appointment")
+    every = repository.DjangoAppointmentRepository(actor=reader).list_for_clinician(clinician.pk, day=day)
     patient_rows = {
-        row.pk: row for row in patient_models.Patient.objects.filter(pk__in={a.patient_id for a in appointments})
+        row.pk: row
+        for row in access_policy.visible_patients(
+            reader, patient_models.Patient.objects.filter(pk__in={a.patient_id for a in every})
+        )
     }
+    appointments = [a for a in every if a.patient_id in patient_rows]
     rooms = dict(
         models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name")
     )
@@ -103,7 +116,7 @@ def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "d
             request=request,
             detail=f"day sheet of {clinician.get_username()} for {day.isoformat()}",
         )
-    return DaySheet(clinician=clinician_label(clinician), day=day, rows=rows)
+    return DaySheet(clinician=clinician_label(clinician), day=day, rows=rows, hidden=len(every) - len(appointments))
 
 
 def format_text(sheet: DaySheet) -> str:
@@ -115,6 +128,8 @@ def format_text(sheet: DaySheet) -> str:
     ]
     if not sheet.rows:
         lines.append("No appointments.")
+    if sheet.hidden:
+        lines.extend([f"{sheet.hidden} appointment(s) of patients outside your care are not shown.", ""])
     for title, rows in (("Booked", sheet.booked), ("Cancelled, no-show or rescheduled", sheet.released)):
         if not rows:
             continue

@@ -1,320 +1,227 @@
-"""Appointment services: every change to the schedule, with the rules that span appointments.
+"""Appointment services: the only write door to the schedule (admin, commands and the demo call it).
 
-Each service writes through the repository it is given, so the repository's actor is the one
-attributed, and every multi-row write is one repository call, which is atomic. The double
-booking rule is `booking_problems`: booking, moving, rescheduling, series and the admin form all
-call it; on PostgreSQL exclusion constraints back it up against concurrent bookings, and the
-repository reports their refusal as the same `domain.BookingConflict`.
+Every service takes the acting user (`actor`, keyword-only), asks the access policy
+(`patients.policy`) for the role permission and for the care of the patient, then applies the
+scheduling rules (`appointments.scheduling`) through a repository that attributes every write to
+the actor, all in one transaction.
+
+The policy is asked here, in this thin layer, and not inside `scheduling`: the rules stay plain
+code over the repository interface, unit-tested on an in-memory fake with no database and no
+policy stub, while no caller can reach them without passing this door (defence in depth: the
+admin's pages already 404 outside care; the services refuse too, with AccessDenied).
+
+Booking and care (README, "The care relationship"): a booking never opens a record. A user in a
+care role books only patients they may already see, and nobody gains care by it. When the actor
+may assign care (the front desk, `policy.may_assign_care`), booking a patient with a clinician
+puts that clinician on the patient's care team in the same transaction as the booking; so do a
+series, a reschedule and a change to another clinician.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection
 
-from django.utils import timezone
+from django.contrib.auth import get_user_model
+from django.db import transaction
 
-from appointments import domain, policy
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation, new_id
+from appointments import domain, repository, scheduling
+from novamind import audit
+from novamind.domain import NotFound
+from patients import policy as access
+from patients import services as patient_services
 
-_KEEP = object()
-
-
-def conflicts_for(
-    candidate: domain.Appointment, *, appointments: domain.AppointmentRepository, ignore: Collection[uuid.UUID] = ()
-) -> list[domain.Conflict]:
-    """Return the existing appointments `candidate` would double-book, ignoring `ignore`."""
-    others = appointments.overlapping(
-        start=candidate.start,
-        end=candidate.end,
-        clinician_id=candidate.clinician_id,
-        patient_id=candidate.patient_id,
-        room_id=candidate.room_id,
-    )
-    return domain.find_conflicts(candidate, [other for other in others if other.id not in ignore])
+ADD = "appointments.add_appointment"
+CHANGE = "appointments.change_appointment"
+ADD_SERIES = "appointments.add_appointmentseries"
+NoShowRun = scheduling.NoShowRun
 
 
-def booking_problems(
-    candidate: domain.Appointment,
-    *,
-    appointments: domain.AppointmentRepository,
-    now: dt.datetime | None = None,
-    before: domain.Appointment | None = None,
-    ignore: Collection[uuid.UUID] = (),
-) -> None:
-    """Raise RuleViolation (BookingConflict for a clash) unless `candidate` may take its slot.
-
-    The one check for a new or moved booking: the patient, clinician and room can be booked,
-    the day has not passed (unless the times are unchanged from `before`), and no clinician,
-    patient or room would be booked twice. `candidate` must already be `validated()`.
-    """
-    now = now or timezone.now()
-    zone = policy.zone()
-    errors = {field: list(messages) for field, messages in appointments.party_problems(candidate).items()}
-    moved = before is None or (before.start, before.end) != (candidate.start, candidate.end)
-    if moved and candidate.start.astimezone(zone).date() < now.astimezone(zone).date():
-        errors.setdefault("start", []).append("An appointment cannot be booked on a day that has passed.")
-    conflicts = conflicts_for(candidate, appointments=appointments, ignore=ignore)
-    if conflicts:
-        raise domain.BookingConflict(conflicts, zone, extra=errors)
-    if errors:
-        raise RuleViolation(errors)
+def appointment_book(*, appointment: domain.Appointment, actor, now: dt.datetime | None = None) -> domain.Appointment:
+    """Book `appointment` (scheduled) as `actor` and return it as stored."""
+    appointments = _repository(actor)
+    access.require(actor, ADD, patient_id=appointment.patient_id)
+    with transaction.atomic():
+        booked = scheduling.appointment_book(appointments=appointments, appointment=appointment, now=now)
+        _care_follows_booking(booked, actor=actor)
+    return booked
 
 
-def appointment_book(
-    *, appointments: domain.AppointmentRepository, appointment: domain.Appointment, now: dt.datetime | None = None
-) -> domain.Appointment:
-    """Book `appointment` (scheduled) and return it as stored."""
-    if appointment.status is not domain.Status.SCHEDULED:
-        raise RuleViolation({"status": ["A new appointment starts out scheduled."]})
-    candidate = appointment.validated(longest=policy.longest())
-    booking_problems(candidate, appointments=appointments, now=now)
-    return appointments.add(candidate, reason="Booked")
-
-
-def appointment_change(
-    *, appointments: domain.AppointmentRepository, appointment: domain.Appointment, now: dt.datetime | None = None
-) -> domain.Appointment:
+def appointment_change(*, appointment: domain.Appointment, actor, now: dt.datetime | None = None) -> domain.Appointment:
     """Store changed details of a scheduled appointment (move it, change room, kind or reason)."""
-    before = _existing(appointments, appointment.id)
-    _check_version(before, appointment.audit.version if appointment.audit else None)
-    candidate = appointment.validated(longest=policy.longest())
-    domain.check_change(before, candidate)
-    if any(getattr(before, name) != getattr(candidate, name) for name in domain.SCHEDULING_FIELDS):
-        booking_problems(candidate, appointments=appointments, now=now, before=before)
-    moved = (before.start, before.end) != (candidate.start, candidate.end)
-    return appointments.update(candidate, reason="Moved" if moved else "Details changed")
+    appointments = _repository(actor)
+    before = _readable(appointments, appointment.id, actor, CHANGE)
+    if appointment.patient_id != before.patient_id:
+        access.require(actor, CHANGE, patient_id=appointment.patient_id)
+    with transaction.atomic():
+        changed = scheduling.appointment_change(appointments=appointments, appointment=appointment, now=now)
+        if changed.clinician_id != before.clinician_id or changed.patient_id != before.patient_id:
+            _care_follows_booking(changed, actor=actor)
+    return changed
 
 
 def appointment_check_in(
-    *,
-    appointments: domain.AppointmentRepository,
-    appointment_id: uuid.UUID,
-    version: int | None = None,
-    now: dt.datetime | None = None,
+    *, appointment_id: uuid.UUID, actor, version: int | None = None, now: dt.datetime | None = None
 ) -> domain.Appointment:
     """Record that the patient has arrived."""
-    return _transition(
-        appointments, appointment_id, version, now, "Checked in", lambda current, at: current.check_in(at=at)
+    appointments = _repository(actor)
+    _readable(appointments, appointment_id, actor, CHANGE)
+    return scheduling.appointment_check_in(
+        appointments=appointments, appointment_id=appointment_id, version=version, now=now
     )
 
 
 def appointment_complete(
-    *,
-    appointments: domain.AppointmentRepository,
-    appointment_id: uuid.UUID,
-    version: int | None = None,
-    now: dt.datetime | None = None,
+    *, appointment_id: uuid.UUID, actor, version: int | None = None, now: dt.datetime | None = None
 ) -> domain.Appointment:
     """Record that the visit took place."""
-    return _transition(
-        appointments, appointment_id, version, now, "Completed", lambda current, at: current.complete(at=at)
+    appointments = _repository(actor)
+    _readable(appointments, appointment_id, actor, CHANGE)
+    return scheduling.appointment_complete(
+        appointments=appointments, appointment_id=appointment_id, version=version, now=now
     )
 
 
 def appointment_mark_no_show(
-    *,
-    appointments: domain.AppointmentRepository,
-    appointment_id: uuid.UUID,
-    version: int | None = None,
-    now: dt.datetime | None = None,
+    *, appointment_id: uuid.UUID, actor, version: int | None = None, now: dt.datetime | None = None
 ) -> domain.Appointment:
     """Record that the patient did not come."""
-    return _transition(
-        appointments, appointment_id, version, now, "Marked no-show", lambda current, at: current.mark_no_show(at=at)
+    appointments = _repository(actor)
+    _readable(appointments, appointment_id, actor, CHANGE)
+    return scheduling.appointment_mark_no_show(
+        appointments=appointments, appointment_id=appointment_id, version=version, now=now
     )
 
 
 def appointment_cancel(
     *,
-    appointments: domain.AppointmentRepository,
     appointment_id: uuid.UUID,
     by: domain.CancelledBy,
     reason: str,
+    actor,
     version: int | None = None,
     now: dt.datetime | None = None,
 ) -> domain.Appointment:
     """Cancel the appointment on behalf of `by`, flagged late inside the configured window."""
-    window = policy.late_cancellation_window()
-    by = domain.CancelledBy(by)
-
-    def cancel(current, at):
-        return current.cancel(at=at, by=by, reason=reason, late_window=window)
-
-    # The history row's reason is plaintext: it says who cancelled, never why (that is PHI).
-    return _transition(appointments, appointment_id, version, now, f"Cancelled by the {by.value}", cancel)
+    appointments = _repository(actor)
+    _readable(appointments, appointment_id, actor, CHANGE)
+    return scheduling.appointment_cancel(
+        appointments=appointments, appointment_id=appointment_id, by=by, reason=reason, version=version, now=now
+    )
 
 
 def appointment_reschedule(
     *,
-    appointments: domain.AppointmentRepository,
     appointment_id: uuid.UUID,
     start: dt.datetime,
     end: dt.datetime,
-    clinician_id=_KEEP,
-    modality=_KEEP,
-    room_id=_KEEP,
+    actor,
+    clinician_id=scheduling.KEEP,
+    modality=scheduling.KEEP,
+    room_id=scheduling.KEEP,
     version: int | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[domain.Appointment, domain.Appointment]:
     """Book a replacement at the new time and mark this appointment rescheduled, linked to it.
 
-    Both happen or neither. The replacement may overlap the old slot (moved by half an hour):
-    the old appointment releases its time in the same transaction.
+    Both happen or neither, together with the care assignment a new clinician gets when the
+    front desk moves the visit to them.
     """
-    now = now or timezone.now()
-    current = _existing(appointments, appointment_id)
-    _check_version(current, version)
-    if domain.Status.RESCHEDULED not in domain.TRANSITIONS[current.status]:
-        raise domain.TransitionRefused(current.status, domain.Status.RESCHEDULED)
-    changes = {"start": start, "end": end}
-    for name, value in (("clinician_id", clinician_id), ("modality", modality), ("room_id", room_id)):
-        if value is not _KEEP:
-            changes[name] = value
-    replacement = dataclasses.replace(current, id=new_id(), audit=None, **changes).validated(longest=policy.longest())
-    booking_problems(replacement, appointments=appointments, now=now, ignore={current.id})
-    old = current.mark_rescheduled(at=now, replacement_id=replacement.id)
-    return appointments.replace(old, replacement)
-
-
-# --- recurring series --------------------------------------------------------------------------
+    appointments = _repository(actor)
+    current = _readable(appointments, appointment_id, actor, CHANGE)
+    access.require(actor, ADD, patient_id=current.patient_id)
+    with transaction.atomic():
+        old, new = scheduling.appointment_reschedule(
+            appointments=appointments,
+            appointment_id=appointment_id,
+            start=start,
+            end=end,
+            clinician_id=clinician_id,
+            modality=modality,
+            room_id=room_id,
+            version=version,
+            now=now,
+        )
+        if new.clinician_id != current.clinician_id:
+            _care_follows_booking(new, actor=actor)
+    return old, new
 
 
 def series_plan(
-    *, appointments: domain.AppointmentRepository, series: domain.Series, now: dt.datetime | None = None
+    *, series: domain.Series, actor, now: dt.datetime | None = None
 ) -> tuple[domain.Series, list[domain.PlannedOccurrence]]:
-    """Return the checked series and every appointment it would create, with its clashes.
-
-    Raises RuleViolation for what no date could fix (a telehealth room, a series of one, an
-    inactive patient, a first date that has passed); clashes are listed, not raised.
-    """
-    now = now or timezone.now()
-    zone = policy.zone()
-    series = series.validated(longest=policy.longest(), zone=zone)
-    first = series.first()
-    errors = {field: list(messages) for field, messages in appointments.party_problems(first).items()}
-    if first.start.astimezone(zone).date() < now.astimezone(zone).date():
-        errors.setdefault("start", []).append("A series cannot start on a day that has passed.")
-    if errors:
-        raise RuleViolation(errors)
-    plan = [
-        domain.PlannedOccurrence(occurrence, tuple(conflicts_for(occurrence, appointments=appointments)))
-        for occurrence in series.occurrences(zone)
-    ]
-    return series, plan
+    """Return the checked series and every appointment it would create, with its clashes."""
+    access.require(actor, ADD_SERIES, patient_id=series.patient_id)
+    return scheduling.series_plan(appointments=_repository(actor), series=series, now=now)
 
 
 def series_book(
-    *, appointments: domain.AppointmentRepository, series: domain.Series, now: dt.datetime | None = None
+    *, series: domain.Series, actor, now: dt.datetime | None = None
 ) -> tuple[domain.Series, list[domain.Appointment]]:
-    """Create the series and all its appointments, or nothing when any of them would clash."""
-    series, plan = series_plan(appointments=appointments, series=series, now=now)
-    if any(item.conflicts for item in plan):
-        raise domain.SeriesConflict(plan, policy.zone())
-    try:
-        return appointments.add_series(series, [item.appointment for item in plan])
-    except domain.BookingConflict:
-        # Someone booked one of the slots between our check and our insert; the database refused
-        # the whole series. List the clashes as they are now.
-        _, plan = series_plan(appointments=appointments, series=series, now=now)
-        if any(item.conflicts for item in plan):
-            raise domain.SeriesConflict(plan, policy.zone()) from None
-        raise
+    """Create the series and all its appointments (and the care they bring), or nothing."""
+    appointments = _repository(actor)
+    access.require(actor, ADD_SERIES, patient_id=series.patient_id)
+    with transaction.atomic():
+        booked, occurrences = scheduling.series_book(appointments=appointments, series=series, now=now)
+        if occurrences:
+            _care_follows_booking(occurrences[0], actor=actor)
+    return booked, occurrences
 
 
 def series_cancel_from(
-    *,
-    appointments: domain.AppointmentRepository,
-    appointment_id: uuid.UUID,
-    by: domain.CancelledBy,
-    reason: str,
-    now: dt.datetime | None = None,
+    *, appointment_id: uuid.UUID, by: domain.CancelledBy, reason: str, actor, now: dt.datetime | None = None
 ) -> list[domain.Appointment]:
     """Cancel this appointment and every later scheduled one of its series, all or none."""
-    now = now or timezone.now()
-    current = _existing(appointments, appointment_id)
-    if current.series_id is None:
-        raise RuleViolation({"series": [f"{domain.label(current.id).capitalize()} is not part of a series."]})
-    targets = [
-        item
-        for item in appointments.list_for_series(current.series_id)
-        if item.start >= current.start and item.status is domain.Status.SCHEDULED
-    ]
-    if not targets:
-        raise RuleViolation({"series": ["No scheduled appointment of this series is left from this one on."]})
-    window = policy.late_cancellation_window()
-    by = domain.CancelledBy(by)
-    cancelled = [item.cancel(at=now, by=by, reason=reason, late_window=window) for item in targets]
-    return appointments.update_all(cancelled, reason=f"Cancelled with the rest of its series by the {by.value}")
-
-
-# --- no-shows ------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class NoShowRun:
-    """What `appointments_mark_no_shows` found and did."""
-
-    due: list[domain.Appointment]
-    marked: list[domain.Appointment]
-    skipped: list[tuple[domain.Appointment, str]]
+    appointments = _repository(actor)
+    _readable(appointments, appointment_id, actor, CHANGE)
+    return scheduling.series_cancel_from(
+        appointments=appointments, appointment_id=appointment_id, by=by, reason=reason, now=now
+    )
 
 
 def appointments_mark_no_shows(
-    *,
-    appointments: domain.AppointmentRepository,
-    now: dt.datetime | None = None,
-    grace: dt.timedelta | None = None,
-    dry_run: bool = False,
+    *, actor, now: dt.datetime | None = None, grace: dt.timedelta | None = None, dry_run: bool = False
 ) -> NoShowRun:
-    """Mark as no-shows the scheduled appointments that ended more than `grace` ago.
+    """Mark as no-shows the overdue scheduled appointments `actor` may act on (all, unless restricted)."""
+    access.require(actor, CHANGE)
 
-    Each is marked on its own: one that staff check in or cancel meanwhile is skipped and
-    reported, and does not hold back the others.
-    """
-    now = now or timezone.now()
-    grace = policy.no_show_grace() if grace is None else grace
-    if grace < dt.timedelta(0):
-        raise RuleViolation({"grace": ["The grace period cannot be negative."]})
-    due = appointments.overdue(ended_before=now - grace)
-    run = NoShowRun(due=due, marked=[], skipped=[])
-    if dry_run:
-        return run
-    for appointment in due:
-        try:
-            run.marked.append(
-                appointments.update(appointment.mark_no_show(at=now), reason="Marked no-show (not checked in)")
-            )
-        except (ConcurrencyError, RuleViolation) as error:
-            run.skipped.append((appointment, str(error)))
-    return run
+    def visible(due: list[domain.Appointment]) -> list[domain.Appointment]:
+        seen = set(
+            access.visible_patients(actor).filter(pk__in={item.patient_id for item in due}).values_list("pk", flat=True)
+        )
+        return [item for item in due if item.patient_id in seen]
+
+    return scheduling.appointments_mark_no_shows(
+        appointments=_repository(actor), now=now, grace=grace, dry_run=dry_run, select=visible
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _existing(appointments: domain.AppointmentRepository, appointment_id) -> domain.Appointment:
-    appointment = appointments.get_by_id(appointment_id) if appointment_id is not None else None
-    if appointment is None:
+def _repository(actor) -> repository.DjangoAppointmentRepository:
+    return repository.DjangoAppointmentRepository(actor=audit.require_actor(actor))
+
+
+def _readable(appointments, appointment_id, actor, permission: str) -> domain.Appointment:
+    """Return the stored appointment after the policy allowed `actor` `permission` on its patient."""
+    access.require(actor, permission)
+    current = appointments.get_by_id(appointment_id) if appointment_id is not None else None
+    if current is None:
         raise NotFound(f"No appointment with id {appointment_id}.")
-    return appointment
+    access.require(actor, permission, patient_id=current.patient_id)
+    return current
 
 
-def _check_version(current: domain.Appointment, version: int | None) -> None:
-    if version is not None and current.audit is not None and current.audit.version != version:
-        raise ConcurrencyError("Appointment", domain.label(current.id), version, current.audit.version)
+def _care_follows_booking(appointment: domain.Appointment, *, actor) -> None:
+    """Put the booked clinician on the patient's care team when `actor` may assign care.
 
-
-def _transition(
-    appointments: domain.AppointmentRepository,
-    appointment_id,
-    version: int | None,
-    now: dt.datetime | None,
-    reason: str,
-    change: Callable[[domain.Appointment, dt.datetime], domain.Appointment],
-) -> domain.Appointment:
-    current = _existing(appointments, appointment_id)
-    _check_version(current, version)
-    return appointments.update(change(current, now or timezone.now()), reason=reason)
+    A clinician outside the care roles needs no assignment (the policy does not restrict them),
+    and an actor who may not assign care (a clinician booking) creates none.
+    """
+    if not access.may_assign_care(actor):
+        return
+    clinician = get_user_model().objects.filter(pk=appointment.clinician_id).first()
+    if clinician is None or not access.is_care_clinician(clinician):
+        return
+    patient_services.care_assign(patient_id=appointment.patient_id, clinician=clinician, actor=actor)

@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from appointments import domain as appointment_domain
-from appointments import policy, schedule, services
+from appointments import policy, schedule, scheduling
 from appointments import repository as appointment_repository
 from bench import database, report
 from bench.data import PlainPatient
@@ -346,7 +346,7 @@ def _schedule_cases(clinic, days: list[dt.date]):
     """Yield (day sheet, conflict check) callables for four clinicians on each of `days`.
 
     The day sheet is `appointments.schedule.day_sheet` (the admin's and `day_sheet`'s, with its
-    access-log entries); the conflict check is `services.booking_problems`, the one check every
+    access-log entries); the conflict check is `scheduling.booking_problems`, the one check every
     booking path calls, for a new appointment at 08:00, an hour no one uses, so it finds nothing.
     """
     repository = appointment_repository.DjangoAppointmentRepository(actor=clinic.admin)
@@ -366,7 +366,7 @@ def _schedule_cases(clinic, days: list[dt.date]):
                 return schedule.day_sheet(clinician=clinician, day=day, reader=clinic.admin)
 
             def check(candidate=candidate, now=start - dt.timedelta(days=1)):
-                services.booking_problems(candidate, appointments=repository, now=now)
+                scheduling.booking_problems(candidate, appointments=repository, now=now)
 
             yield sheet, check
 

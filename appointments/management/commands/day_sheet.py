@@ -5,16 +5,21 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from appointments import repository, schedule
+from appointments import domain, policy, repository, schedule
 from novamind.commands import active_staff
+from novamind.domain import AccessDenied
 
 
 def iso_date(value: str) -> dt.date:
     """Return the date `value` names (YYYY-MM-DD), or raise CommandError."""
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--date {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-03.") from None
+    problem = domain.start_error(day, today=policy.today())
+    if problem:
+        raise CommandError(f"--date {value}: {problem}")
+    return day
 
 
 class Command(BaseCommand):
@@ -33,7 +38,7 @@ class Command(BaseCommand):
             "--actor",
             required=True,
             metavar="USERNAME",
-            help="The staff user printing the sheet (recorded in the access log).",
+            help="The staff user printing the sheet (recorded in the access log); it lists only their patients if they are in a care role.",
         )
 
     def handle(self, *args, clinician, date, actor, **options):
@@ -44,5 +49,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--clinician {clinician!r} is not an active clinician (a user with a clinician staff profile)."
             )
-        sheet = schedule.day_sheet(clinician=user, day=day, reader=reader, action="print day sheet")
+        try:
+            # The same rule as the admin's day sheet: only the patients --actor may see.
+            sheet = schedule.day_sheet(clinician=user, day=day, reader=reader, action="print day sheet")
+        except AccessDenied as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(schedule.format_text(sheet), ending="")

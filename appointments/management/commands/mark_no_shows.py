@@ -4,9 +4,9 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from appointments import domain, policy, repository, services
+from appointments import domain, policy, services
 from novamind.commands import active_staff
-from novamind.domain import RuleViolation
+from novamind.domain import AccessDenied, RuleViolation
 from patients import models as patient_models
 
 
@@ -38,9 +38,10 @@ class Command(BaseCommand):
         if grace_minutes is not None and grace_minutes < 0:
             raise CommandError("--grace-minutes cannot be negative.")
         grace = dt.timedelta(minutes=grace_minutes) if grace_minutes is not None else policy.no_show_grace()
-        appointments = repository.DjangoAppointmentRepository(actor=user)
         try:
-            run = services.appointments_mark_no_shows(appointments=appointments, grace=grace, dry_run=dry_run)
+            run = services.appointments_mark_no_shows(actor=user, grace=grace, dry_run=dry_run)
+        except AccessDenied as error:
+            raise CommandError(str(error)) from None
         except RuleViolation as violation:
             raise CommandError(" ".join(m for ms in violation.errors.values() for m in ms)) from None
         mrns = mrn_of({a.patient_id for a in run.due})

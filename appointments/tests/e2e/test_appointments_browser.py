@@ -90,7 +90,7 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
         driver = self.driver
         repo = DjangoAppointmentRepository(actor=self.desk)
         soon = services.appointment_book(
-            appointments=repo, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2))
+            actor=repo.actor, appointment=_visit(self, timezone.now() + dt.timedelta(hours=2))
         )
         self.sign_in("frontdesk")
 

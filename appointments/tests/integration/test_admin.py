@@ -48,7 +48,7 @@ def errors_of(response):
 
 @pytest.fixture
 def booked(repo, visit):
-    return services.appointment_book(appointments=repo, appointment=visit())
+    return services.appointment_book(actor=repo.actor, appointment=visit())
 
 
 # --- booking -------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_moving_a_booking_checks_conflicts_and_records_the_move(
     staff_client, booked, patient, clinician, room, repo, visit, other_patient, other_room
 ):
     other = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 14))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 14))
     )
     clash = form_data(patient, clinician, room, start=local(1, 14, 20))
     errors = errors_of(staff_client.post(change_url(booked.id), clash))
@@ -149,8 +149,8 @@ def test_the_status_cannot_be_edited_on_the_form(staff_client, booked, patient, 
 
 def test_a_completed_visit_shows_every_field_read_only(staff_client, repo, visit):
     done = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=10)))
-    services.appointment_check_in(appointments=repo, appointment_id=done.id)
-    services.appointment_complete(appointments=repo, appointment_id=done.id)
+    services.appointment_check_in(actor=repo.actor, appointment_id=done.id)
+    services.appointment_complete(actor=repo.actor, appointment_id=done.id)
     response = staff_client.get(change_url(done.id))
     form = response.context["adminform"].form
     assert not {"start", "end", "clinician", "room", "status"} & set(form.fields)
@@ -205,7 +205,7 @@ def test_check_in_then_complete_with_the_buttons(staff_client, staff, booked):
 
 
 def test_completing_a_cancelled_visit_is_refused_with_a_message_and_nothing_changes(staff_client, repo, booked):
-    services.appointment_cancel(appointments=repo, appointment_id=booked.id, by="patient", reason="flu")
+    services.appointment_cancel(actor=repo.actor, appointment_id=booked.id, by="patient", reason="flu")
     response = press(staff_client, booked.id, "complete", 2)
     assert response.status_code == 200
     text = " ".join(str(m) for m in response.context["messages"])
@@ -214,7 +214,7 @@ def test_completing_a_cancelled_visit_is_refused_with_a_message_and_nothing_chan
 
 
 def test_a_button_pressed_on_a_stale_page_is_refused(staff_client, repo, booked):
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id)  # someone else, meanwhile
+    services.appointment_check_in(actor=repo.actor, appointment_id=booked.id)  # someone else, meanwhile
     response = press(staff_client, booked.id, "no_show", 1)
     assert "changed by someone else" in " ".join(str(m) for m in response.context["messages"])
     assert models.Appointment.objects.get(pk=booked.id).status == "checked_in"
@@ -248,7 +248,7 @@ def test_a_user_without_change_permission_gets_no_buttons_and_a_403(client, book
 
 
 def test_cancelling_inside_the_window_says_so_and_flags_it_late(staff_client, repo, visit):
-    soon = services.appointment_book(appointments=repo, appointment=visit(start=timezone.now() + dt.timedelta(hours=3)))
+    soon = services.appointment_book(actor=repo.actor, appointment=visit(start=timezone.now() + dt.timedelta(hours=3)))
     url = reverse("admin:appointments_appointment_cancel", args=[soon.id])
     assert "late cancellation" in staff_client.get(url).context["explanation"]
     response = staff_client.post(url, {"by": "patient", "reason": "car broke down", "version": "1"})
@@ -269,7 +269,7 @@ def test_cancel_this_and_all_future_from_the_page(staff_client, repo, patient, c
     weekly = domain.Series(
         patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
     )
-    _, occurrences = services.series_book(appointments=repo, series=weekly)
+    _, occurrences = services.series_book(actor=repo.actor, series=weekly)
     url = reverse("admin:appointments_appointment_cancel", args=[occurrences[1].id])
     assert "scope" in staff_client.get(url).context["form"].fields
     staff_client.post(url, {"by": "clinic", "reason": "clinician leaving", "scope": "series", "version": "1"})
@@ -304,7 +304,7 @@ def test_rescheduling_into_a_clash_shows_the_clash_and_changes_nothing(
     staff_client, booked, repo, visit, other_patient, other_room, clinician, room
 ):
     blocker = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(2, 15))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(2, 15))
     )
     url = reverse("admin:appointments_appointment_reschedule", args=[booked.id])
     day = timezone.localtime(local(2)).strftime("%Y-%m-%d")
@@ -335,7 +335,7 @@ def test_list_actions_change_what_they_may_and_report_what_they_may_not(
 ):
     started = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=5)))
     future = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(3))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(3))
     )
     response = staff_client.post(
         reverse(CHANGELIST), {"action": "no_show_selected", "_selected_action": [started.id, future.id]}, follow=True
@@ -371,9 +371,9 @@ def test_the_cancel_action_asks_for_a_reason_first_then_cancels(staff_client, bo
 def test_the_list_filters_by_clinician_status_kind_and_date(
     staff_client, repo, visit, clinician, other_clinician, other_patient, other_room
 ):
-    mine = services.appointment_book(appointments=repo, appointment=visit())
+    mine = services.appointment_book(actor=repo.actor, appointment=visit())
     services.appointment_book(
-        appointments=repo,
+        actor=repo.actor,
         appointment=visit(clinician_id=other_clinician.pk, patient_id=other_patient.id, room_id=other_room.pk),
     )
     url = reverse(CHANGELIST)
@@ -401,9 +401,9 @@ def test_the_list_filters_by_clinician_status_kind_and_date(
 def test_the_day_sheet_shows_the_clinicians_day_in_order_and_logs_the_access(
     staff_client, staff, repo, visit, clinician, other_patient, other_room
 ):
-    late = services.appointment_book(appointments=repo, appointment=visit(start=local(1, 15)))
+    late = services.appointment_book(actor=repo.actor, appointment=visit(start=local(1, 15)))
     early = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 9))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 9))
     )
     day = timezone.localtime(local(1)).date()
     response = staff_client.get(
@@ -429,7 +429,7 @@ def test_the_day_sheet_defaults_to_today_and_refuses_a_bad_date_gently(staff_cli
 
 def test_the_patient_page_lists_upcoming_and_past_appointments(staff_client, repo, visit, patient):
     past = repo.add(visit(start=timezone.now() - dt.timedelta(hours=3)))
-    upcoming = services.appointment_book(appointments=repo, appointment=visit(start=local(2)))
+    upcoming = services.appointment_book(actor=repo.actor, appointment=visit(start=local(2)))
     response = staff_client.get(reverse("admin:patients_patient_change", args=[patient.id]))
     listings = {
         formset.formset.prefix: [form.instance.pk for form in formset.formset.forms]
@@ -444,7 +444,7 @@ def test_the_appointment_listings_add_no_error_to_a_patient_form_posted_without_
     staff_client, repo, visit, patient
 ):
     """Read-only listings take no input, so a POST that lacks their management form is fine."""
-    services.appointment_book(appointments=repo, appointment=visit())
+    services.appointment_book(actor=repo.actor, appointment=visit())
     data = {
         "legal_first_name": "Robin",
         "legal_last_name": "Okafor",
@@ -498,7 +498,7 @@ def test_checking_a_series_lists_its_dates_and_clashes_and_books_nothing(
     staff_client, repo, visit, patient, clinician, room, other_patient, other_room
 ):
     blocker = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(8, 10, 30))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(8, 10, 30))
     )
     response = staff_client.post(
         reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_check": "1"}
@@ -525,7 +525,7 @@ def test_booking_a_clashing_series_books_nothing_and_shows_the_clash(
     staff_client, repo, visit, patient, clinician, room, other_patient, other_room
 ):
     services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(15, 10))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(15, 10))
     )
     response = staff_client.post(
         reverse("admin:appointments_appointmentseries_plan"), {**series_data(patient, clinician, room), "_book": "1"}
@@ -555,7 +555,7 @@ def test_a_booked_series_is_read_only(staff_client, repo, patient, clinician, ro
     weekly = domain.Series(
         patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=2, room_id=room.pk
     )
-    stored, _ = services.series_book(appointments=repo, series=weekly)
+    stored, _ = services.series_book(actor=repo.actor, series=weekly)
     url = reverse("admin:appointments_appointmentseries_change", args=[stored.id])
     assert staff_client.post(url, {"count": "9"}).status_code == 403
     assert models.AppointmentSeries.objects.get().count == 2
@@ -577,9 +577,9 @@ def test_the_race_a_form_cannot_see_is_a_clear_message_not_a_500(staff_client, p
 def test_check_in_and_complete_actions_work_on_several_appointments(
     staff_client, repo, visit, other_patient, other_room
 ):
-    first = services.appointment_book(appointments=repo, appointment=visit())
+    first = services.appointment_book(actor=repo.actor, appointment=visit())
     second = services.appointment_book(
-        appointments=repo, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 12))
+        actor=repo.actor, appointment=visit(patient_id=other_patient.id, room_id=other_room.pk, start=local(1, 12))
     )
     url = reverse(CHANGELIST)
     staff_client.post(url, {"action": "check_in_selected", "_selected_action": [first.id, second.id]})
@@ -593,8 +593,8 @@ def test_check_in_and_complete_actions_work_on_several_appointments(
 def test_reverting_a_completed_visit_to_its_scheduled_version_is_refused(
     staff_client, repo, booked, patient, clinician, room
 ):
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id)
-    services.appointment_complete(appointments=repo, appointment_id=booked.id)
+    services.appointment_check_in(actor=repo.actor, appointment_id=booked.id)
+    services.appointment_complete(actor=repo.actor, appointment_id=booked.id)
     first = models.Appointment.history.filter(id=booked.id).order_by("history_date").first()
     url = reverse("admin:appointments_appointment_simple_history", args=[booked.id, first.history_id])
     assert staff_client.get(url).status_code == 200

@@ -89,14 +89,14 @@ def test_mark_no_shows_requires_an_actor_and_refuses_an_inactive_one(staff):
 def test_day_sheet_prints_the_day_in_order_and_logs_the_access(
     repo, visit, staff, clinician, patient, other_patient, other_room
 ):
-    services.appointment_book(appointments=repo, appointment=visit(start=local(1, 14)))
+    services.appointment_book(actor=repo.actor, appointment=visit(start=local(1, 14)))
     early = services.appointment_book(
-        appointments=repo,
+        actor=repo.actor,
         appointment=visit(
             start=local(1, 9), patient_id=other_patient.id, room_id=other_room.pk, modality=domain.Modality.IN_PERSON
         ),
     )
-    services.appointment_cancel(appointments=repo, appointment_id=early.id, by="patient", reason="ill")
+    services.appointment_cancel(actor=repo.actor, appointment_id=early.id, by="patient", reason="ill")
     day = timezone.localtime(local(1)).date().isoformat()
     out, _ = run("day_sheet", "--clinician", clinician.username, "--date", day, "--actor", staff.username)
     lines = out.splitlines()

@@ -54,7 +54,7 @@ def test_many_concurrent_bookings_of_one_clinician_slot_let_exactly_one_succeed(
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
             return services.appointment_book(
-                appointments=appointments,
+                actor=appointments.actor,
                 appointment=domain.Appointment(
                     patient_id=patient.id,
                     clinician_id=clinician.pk,
@@ -80,7 +80,9 @@ def test_many_concurrent_bookings_of_one_clinician_slot_let_exactly_one_succeed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_database(on_postgres, staff):
+def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_database(
+    on_postgres, staff, monkeypatch
+):
     """Thread A books inside an open transaction; B checks (sees nothing yet) and inserts; A commits."""
     clinician = make_clinician("drrace", actor=staff)
     first, second = make_patient(staff), make_patient(staff)
@@ -95,28 +97,28 @@ def test_a_booking_that_passes_the_python_check_during_a_race_is_refused_by_the_
 
     def job_a():
         with transaction.atomic():
-            booked = services.appointment_book(
-                appointments=repository.DjangoAppointmentRepository(actor=staff), appointment=appointment(first, room_a)
-            )
+            booked = services.appointment_book(actor=staff, appointment=appointment(first, room_a))
             a_booked.set()
             assert b_checked.wait(timeout=30)
             time.sleep(0.5)  # B is now blocked on the exclusion index, waiting for this commit
         return booked
 
-    def job_b():
-        assert a_booked.wait(timeout=30)
-        appointments = repository.DjangoAppointmentRepository(actor=staff)
-        original = appointments.overlapping
+    original = repository.DjangoAppointmentRepository.overlapping
+    b_thread = []
 
-        def overlapping(**kwargs):
-            found = original(**kwargs)
+    def overlapping(self, **kwargs):
+        found = original(self, **kwargs)
+        if threading.get_ident() in b_thread:  # the service builds its own repository: watch B's
             checks.append(found)
             b_checked.set()
-            return found
+        return found
 
-        appointments.overlapping = overlapping
-        return services.appointment_book(appointments=appointments, appointment=appointment(second, room_b))
+    def job_b():
+        assert a_booked.wait(timeout=30)
+        b_thread.append(threading.get_ident())
+        return services.appointment_book(actor=staff, appointment=appointment(second, room_b))
 
+    monkeypatch.setattr(repository.DjangoAppointmentRepository, "overlapping", overlapping)
     outcomes = run_concurrently([job_a, job_b], barrier=False)
     assert outcomes[0][0] == "ok", outcomes
     assert checks and checks[0] == []  # B's Python check saw no clash: only the database could stop it
@@ -151,7 +153,7 @@ def test_two_overlapping_series_booked_at_once_let_exactly_one_succeed_whole(on_
     def booking(series):
         def job():
             appointments = repository.DjangoAppointmentRepository(actor=staff)
-            return services.series_book(appointments=appointments, series=series)
+            return services.series_book(actor=appointments.actor, series=series)
 
         return job
 

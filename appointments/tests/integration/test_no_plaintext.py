@@ -35,12 +35,12 @@ def test_markers_in_every_appointment_phi_field_never_reach_a_table_history_admi
 ):
     caplog.set_level(logging.DEBUG)
     # Through the repository and services: a visit, its cancellation, a series.
-    booked = services.appointment_book(appointments=repo, appointment=visit(reason_for_visit="Qxreasonmark low mood"))
+    booked = services.appointment_book(actor=repo.actor, appointment=visit(reason_for_visit="Qxreasonmark low mood"))
     services.appointment_cancel(
-        appointments=repo, appointment_id=booked.id, by="patient", reason="Qxcancelmark hospital"
+        actor=repo.actor, appointment_id=booked.id, by="patient", reason="Qxcancelmark hospital"
     )
     services.series_book(
-        appointments=repo,
+        actor=repo.actor,
         series=domain.Series(
             patient_id=other_patient.id,
             clinician_id=clinician.pk,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def book(repo, visit, **changes):
-    return services.appointment_book(appointments=repo, appointment=visit(**changes))
+    return services.appointment_book(actor=repo.actor, appointment=visit(**changes))
 
 
 def test_add_and_get_return_domain_objects_attributed_to_the_actor(repo, visit, staff):
@@ -158,8 +158,8 @@ def test_a_user_without_a_clinician_profile_cannot_be_booked(repo, visit, other_
 def test_the_whole_lifecycle_is_kept_in_history_with_who_and_when(repo, visit, staff, other_staff):
     booked = repo.add(visit(start=timezone.now() - dt.timedelta(minutes=5)))
     bob = repository.DjangoAppointmentRepository(actor=other_staff)
-    services.appointment_check_in(appointments=bob, appointment_id=booked.id)
-    services.appointment_complete(appointments=repo, appointment_id=booked.id)
+    services.appointment_check_in(actor=bob.actor, appointment_id=booked.id)
+    services.appointment_complete(actor=repo.actor, appointment_id=booked.id)
     history = list(models.Appointment.history.filter(id=booked.id).order_by("history_date"))
     assert [(h.status, h.history_user.username, h.history_change_reason) for h in history] == [
         ("scheduled", staff.username, "Booked"),
@@ -172,7 +172,7 @@ def test_the_whole_lifecycle_is_kept_in_history_with_who_and_when(repo, visit, s
 def test_rescheduling_writes_both_rows_and_links_them(repo, visit):
     booked = book(repo, visit)
     old, new = services.appointment_reschedule(
-        appointments=repo, appointment_id=booked.id, start=local(1, 10, 30), end=local(1, 11, 20)
+        actor=repo.actor, appointment_id=booked.id, start=local(1, 10, 30), end=local(1, 11, 20)
     )
     assert models.Appointment.objects.get(pk=old.id).replaced_by_id == new.id
     assert models.Appointment.objects.get(pk=new.id).replaces.pk == old.id
@@ -184,7 +184,7 @@ def test_rescheduling_into_a_clash_writes_neither_row(repo, visit, other_patient
     blocker = book(repo, visit, patient_id=other_patient.id, room_id=other_room.pk, start=local(2))
     with pytest.raises(domain.BookingConflict):
         services.appointment_reschedule(
-            appointments=repo, appointment_id=booked.id, start=blocker.start, end=blocker.end
+            actor=repo.actor, appointment_id=booked.id, start=blocker.start, end=blocker.end
         )
     assert models.Appointment.objects.count() == 2
     assert repo.get_by_id(booked.id).status is domain.Status.SCHEDULED
@@ -195,14 +195,14 @@ def test_a_series_is_created_all_or_nothing(repo, visit, patient, clinician, roo
     weekly = domain.Series(
         patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
     )
-    _, plan = services.series_plan(appointments=repo, series=weekly)
+    _, plan = services.series_plan(actor=repo.actor, series=weekly)
     assert [bool(item.conflicts) for item in plan] == [False, False, True, False]
     assert plan[2].conflicts[0].existing.id == blocker.id
     with pytest.raises(domain.SeriesConflict):
-        services.series_book(appointments=repo, series=weekly)
+        services.series_book(actor=repo.actor, series=weekly)
     assert models.Appointment.objects.count() == 1 and models.AppointmentSeries.objects.count() == 0
     stored, occurrences = services.series_book(
-        appointments=repo, series=dataclasses.replace(weekly, start=local(1, 12), end=local(1, 12, 50))
+        actor=repo.actor, series=dataclasses.replace(weekly, start=local(1, 12), end=local(1, 12, 50))
     )
     assert len(occurrences) == 4 and models.Appointment.objects.filter(series_id=stored.id).count() == 4
     assert repo.get_series(stored.id) == stored
@@ -212,7 +212,7 @@ def test_a_series_that_fails_halfway_leaves_nothing_behind(repo, patient, clinic
     weekly = domain.Series(
         patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=5, room_id=room.pk
     )
-    series, plan = services.series_plan(appointments=repo, series=weekly)
+    series, plan = services.series_plan(actor=repo.actor, series=weekly)
     occurrences = [item.appointment for item in plan]
     broken = dataclasses.replace(occurrences[3], end=occurrences[3].start)  # the fourth is refused
     with pytest.raises(RuleViolation):
@@ -225,9 +225,9 @@ def test_cancel_this_and_all_future_in_the_database(repo, patient, clinician, ro
     weekly = domain.Series(
         patient_id=patient.id, clinician_id=clinician.pk, start=local(1), end=local(1, 10, 50), count=4, room_id=room.pk
     )
-    _, occurrences = services.series_book(appointments=repo, series=weekly)
+    _, occurrences = services.series_book(actor=repo.actor, series=weekly)
     cancelled = services.series_cancel_from(
-        appointments=repo, appointment_id=occurrences[1].id, by="patient", reason="moving"
+        actor=repo.actor, appointment_id=occurrences[1].id, by="patient", reason="moving"
     )
     assert len(cancelled) == 3
     statuses = list(models.Appointment.objects.order_by("start").values_list("status", flat=True))
@@ -239,7 +239,7 @@ def test_mark_no_shows_through_the_database(repo, visit, other_patient, other_ro
     recent = repo.add(
         visit(start=timezone.now() - dt.timedelta(minutes=70), patient_id=other_patient.id, room_id=other_room.pk)
     )
-    run = services.appointments_mark_no_shows(appointments=repo)
+    run = services.appointments_mark_no_shows(actor=repo.actor)
     assert [a.id for a in run.marked] == [overdue.id]
     assert repo.get_by_id(recent.id).status is domain.Status.SCHEDULED
     assert (

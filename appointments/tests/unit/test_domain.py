@@ -367,3 +367,44 @@ def test_the_series_conflict_lists_each_clashing_date_and_says_nothing_was_booke
     lines = error.errors["__all__"]
     assert lines[0].startswith("1 of the 6 appointments clash") and "nothing was booked" in lines[0]
     assert lines[1].startswith("Tue 17 Mar 2026, 10:00–10:50 — The clinician is already booked then")
+
+
+# --- the bookable years --------------------------------------------------------------------------
+
+
+def test_a_start_may_lie_from_ten_years_back_to_five_years_ahead_of_today():
+    today = dt.date(2026, 3, 2)
+    assert domain.start_bounds(today) == (dt.date(2016, 3, 2), dt.date(2031, 3, 2))
+    for day in (dt.date(2016, 3, 2), today, dt.date(2031, 3, 2)):
+        assert domain.start_error(day, today=today) is None
+    assert "no later than 2 March 2031" in domain.start_error(dt.date(2031, 3, 3), today=today)
+    assert "no earlier than 2 March 2016" in domain.start_error(dt.date(2016, 3, 1), today=today)
+
+
+def test_a_booking_in_year_9999_is_refused_next_to_the_start():
+    late = dt.datetime(9999, 12, 31, 23, 0, tzinfo=NY)
+    with pytest.raises(RuleViolation) as caught:
+        appointment(start=late, end=late + dt.timedelta(minutes=50)).validated(
+            longest=LONGEST, today=dt.date(2026, 3, 2)
+        )
+    assert list(caught.value.errors) == ["start"]
+
+
+def test_an_old_visit_is_not_held_to_the_bookable_years_without_a_today():
+    old = dt.datetime(2001, 5, 1, 10, 0, tzinfo=NY)
+    assert appointment(start=old, end=old + dt.timedelta(minutes=50)).validated(longest=LONGEST)
+
+
+def test_a_series_starting_in_year_9999_is_refused_without_converting_its_start():
+    late = dt.datetime(9999, 12, 20, 23, 0, tzinfo=NY)
+    series = domain.Series(
+        patient_id=PATIENT,
+        clinician_id=7,
+        start=late,
+        end=late + dt.timedelta(minutes=50),
+        until=dt.date(9999, 12, 31),
+        room_id=ROOM,
+    )
+    with pytest.raises(RuleViolation) as caught:
+        series.validated(longest=LONGEST, zone=NY, today=dt.date(2026, 3, 2))
+    assert "start" in caught.value.errors

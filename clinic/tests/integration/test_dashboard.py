@@ -52,18 +52,18 @@ class Clinic:
         )
         # Booked two days ahead, so a visit in a past week can be set up as it happened.
         return services.appointment_book(
-            appointments=self.repo, appointment=appointment, now=start - dt.timedelta(days=2)
+            actor=self.repo.actor, appointment=appointment, now=start - dt.timedelta(days=2)
         )
 
     def completed(self, *args, **kwargs):
         booked = self.book(*args, **kwargs)
-        services.appointment_check_in(appointments=self.repo, appointment_id=booked.id, now=booked.start)
-        return services.appointment_complete(appointments=self.repo, appointment_id=booked.id, now=booked.end)
+        services.appointment_check_in(actor=self.repo.actor, appointment_id=booked.id, now=booked.start)
+        return services.appointment_complete(actor=self.repo.actor, appointment_id=booked.id, now=booked.end)
 
     def cancelled(self, *args, hours_ahead, **kwargs):
         booked = self.book(*args, **kwargs)
         return services.appointment_cancel(
-            appointments=self.repo,
+            actor=self.repo.actor,
             appointment_id=booked.id,
             by=domain.CancelledBy.PATIENT,
             reason="Unwell",
@@ -73,7 +73,7 @@ class Clinic:
     def no_show(self, *args, **kwargs):
         booked = self.book(*args, **kwargs)
         return services.appointment_mark_no_show(
-            appointments=self.repo,
+            actor=self.repo.actor,
             appointment_id=booked.id,
             now=booked.end + dt.timedelta(hours=2),
         )

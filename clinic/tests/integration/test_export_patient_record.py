@@ -131,7 +131,7 @@ def chart(operator):
     booking = appointments_repository.DjangoAppointmentRepository(actor=operator)
     start = at_local(-7, 10)
     completed = appointments_services.appointment_book(
-        appointments=booking,
+        actor=booking.actor,
         now=start - dt.timedelta(days=1),
         appointment=appointments_domain.Appointment(
             patient_id=patient.id,
@@ -143,13 +143,13 @@ def chart(operator):
             kind=appointments_domain.Kind.INTAKE,
         ),
     )
-    appointments_services.appointment_check_in(appointments=booking, appointment_id=completed.id, now=start)
+    appointments_services.appointment_check_in(actor=booking.actor, appointment_id=completed.id, now=start)
     completed = appointments_services.appointment_complete(
-        appointments=booking, appointment_id=completed.id, now=start + dt.timedelta(minutes=50)
+        actor=booking.actor, appointment_id=completed.id, now=start + dt.timedelta(minutes=50)
     )
     start = at_local(3, 11)
     cancelled = appointments_services.appointment_book(
-        appointments=booking,
+        actor=booking.actor,
         appointment=appointments_domain.Appointment(
             patient_id=patient.id,
             clinician_id=clinician.pk,
@@ -159,14 +159,14 @@ def chart(operator):
         ),
     )
     cancelled = appointments_services.appointment_cancel(
-        appointments=booking,
+        actor=booking.actor,
         appointment_id=cancelled.id,
         by=appointments_domain.CancelledBy.PATIENT,
         reason="Cancel-MARKER: travelling",
     )
     start = at_local(10, 9)
     appointments_services.appointment_book(
-        appointments=booking,
+        actor=booking.actor,
         appointment=appointments_domain.Appointment(
             patient_id=patient.id,
             clinician_id=clinician.pk,

@@ -100,13 +100,13 @@ def build_record(patient, *, staff, clinician):
         )
     )
     appointments_services.appointment_reschedule(
-        appointments=appointments,
+        actor=appointments.actor,
         appointment_id=visit.id,
         start=at(day + 1),
         end=at(day + 1) + dt.timedelta(minutes=50),
     )
     appointments_services.series_book(
-        appointments=appointments,
+        actor=appointments.actor,
         series=appointments_domain.Series(
             patient_id=patient.id,
             clinician_id=clinician.pk,

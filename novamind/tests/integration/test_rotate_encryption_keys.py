@@ -75,7 +75,7 @@ def clinic(staff):
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
     room = make_room(staff, "Room 7")
     booked = appointments_services.appointment_book(
-        appointments=appointments,
+        actor=appointments.actor,
         appointment=appointments_domain.Appointment(
             patient_id=patient.id,
             clinician_id=author.pk,
@@ -86,10 +86,10 @@ def clinic(staff):
         ),
     )
     appointments_services.appointment_cancel(
-        appointments=appointments, appointment_id=booked.id, by="patient", reason="Flu"
+        actor=appointments.actor, appointment_id=booked.id, by="patient", reason="Flu"
     )
     appointments_services.series_book(
-        appointments=appointments,
+        actor=appointments.actor,
         series=appointments_domain.Series(
             patient_id=patient.id,
             clinician_id=author.pk,

@@ -1,4 +1,4 @@
-"""The appointment services on an in-memory repository: booking, moving, lifecycle, series, no-shows."""
+"""The scheduling rules on an in-memory repository: booking, moving, lifecycle, series, no-shows."""
 
 import dataclasses
 import datetime as dt
@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 
-from appointments import domain, services
+from appointments import domain, scheduling
 from appointments.tests.unit.fakes import FakeAppointmentRepository
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation
 
@@ -31,7 +31,7 @@ def visit(**changes):
 
 
 def book(repo, **changes):
-    return services.appointment_book(appointments=repo, appointment=visit(**changes), now=NOW)
+    return scheduling.appointment_book(appointments=repo, appointment=visit(**changes), now=NOW)
 
 
 def test_booking_stores_a_scheduled_appointment_attributed_to_the_actor(repo):
@@ -63,7 +63,7 @@ def test_a_patient_and_a_room_cannot_be_double_booked_either(repo):
 
 def test_a_cancelled_slot_can_be_booked_again(repo):
     first = book(repo)
-    services.appointment_cancel(
+    scheduling.appointment_cancel(
         appointments=repo, appointment_id=first.id, by=domain.CancelledBy.PATIENT, reason="sick", now=NOW
     )
     assert book(repo, patient_id=OTHER_PATIENT).status is domain.Status.SCHEDULED
@@ -101,7 +101,7 @@ def test_a_new_booking_must_start_out_scheduled(repo):
 def test_moving_an_appointment_checks_conflicts_but_not_against_itself(repo):
     booked = book(repo)
     later = dataclasses.replace(booked, start=START + dt.timedelta(minutes=30), end=START + dt.timedelta(minutes=80))
-    moved = services.appointment_change(appointments=repo, appointment=later, now=NOW)
+    moved = scheduling.appointment_change(appointments=repo, appointment=later, now=NOW)
     assert moved.start == later.start and repo.reasons[-1] == (booked.id, "Moved")
     other = book(
         repo,
@@ -112,7 +112,7 @@ def test_moving_an_appointment_checks_conflicts_but_not_against_itself(repo):
     )
     clash = dataclasses.replace(moved, start=other.start, end=other.end)
     with pytest.raises(domain.BookingConflict):
-        services.appointment_change(appointments=repo, appointment=clash, now=NOW)
+        scheduling.appointment_change(appointments=repo, appointment=clash, now=NOW)
     assert repo.get_by_id(booked.id).start == later.start
 
 
@@ -120,7 +120,7 @@ def test_changing_only_the_reason_of_a_visit_on_a_passed_day_is_allowed(repo):
     booked = book(repo)
     edited = dataclasses.replace(booked, reason_for_visit="new reason")
     assert (
-        services.appointment_change(
+        scheduling.appointment_change(
             appointments=repo, appointment=edited, now=START + dt.timedelta(days=5)
         ).reason_for_visit
         == "new reason"
@@ -129,17 +129,17 @@ def test_changing_only_the_reason_of_a_visit_on_a_passed_day_is_allowed(repo):
 
 def test_a_stale_change_is_refused(repo):
     booked = book(repo)
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
+    scheduling.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
     with pytest.raises(ConcurrencyError):
-        services.appointment_change(
+        scheduling.appointment_change(
             appointments=repo, appointment=dataclasses.replace(booked, reason_for_visit="x"), now=NOW
         )
 
 
 def test_check_in_then_complete_records_each_step_with_its_reason(repo):
     booked = book(repo)
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
-    done = services.appointment_complete(
+    scheduling.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
+    done = scheduling.appointment_complete(
         appointments=repo, appointment_id=booked.id, now=START + dt.timedelta(minutes=50)
     )
     assert done.status is domain.Status.COMPLETED and done.audit.version == 3
@@ -148,32 +148,32 @@ def test_check_in_then_complete_records_each_step_with_its_reason(repo):
 
 def test_completing_a_cancelled_visit_is_refused_and_nothing_changes(repo):
     booked = book(repo)
-    cancelled = services.appointment_cancel(
+    cancelled = scheduling.appointment_cancel(
         appointments=repo, appointment_id=booked.id, by="clinic", reason="ill", now=NOW
     )
     with pytest.raises(domain.TransitionRefused):
-        services.appointment_complete(appointments=repo, appointment_id=booked.id, now=START)
+        scheduling.appointment_complete(appointments=repo, appointment_id=booked.id, now=START)
     assert repo.get_by_id(booked.id) == cancelled
 
 
 def test_a_transition_with_a_stale_version_is_refused(repo):
     booked = book(repo)
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id, version=1, now=START)
+    scheduling.appointment_check_in(appointments=repo, appointment_id=booked.id, version=1, now=START)
     with pytest.raises(ConcurrencyError):
-        services.appointment_mark_no_show(
+        scheduling.appointment_mark_no_show(
             appointments=repo, appointment_id=booked.id, version=1, now=START + dt.timedelta(hours=2)
         )
 
 
 def test_an_unknown_appointment_is_not_found(repo):
     with pytest.raises(NotFound):
-        services.appointment_check_in(appointments=repo, appointment_id=uuid.uuid4(), now=START)
+        scheduling.appointment_check_in(appointments=repo, appointment_id=uuid.uuid4(), now=START)
 
 
 def test_cancelling_inside_the_window_flags_it_late_and_the_history_reason_carries_no_phi(repo, settings):
     settings.NOVAMIND_LATE_CANCELLATION_HOURS = 24
     booked = book(repo)
-    late = services.appointment_cancel(
+    late = scheduling.appointment_cancel(
         appointments=repo,
         appointment_id=booked.id,
         by=domain.CancelledBy.PATIENT,
@@ -186,7 +186,7 @@ def test_cancelling_inside_the_window_flags_it_late_and_the_history_reason_carri
 def test_the_late_cancellation_window_follows_the_setting(repo, settings):
     settings.NOVAMIND_LATE_CANCELLATION_HOURS = 48
     booked = book(repo)
-    cancelled = services.appointment_cancel(
+    cancelled = scheduling.appointment_cancel(
         appointments=repo, appointment_id=booked.id, by="patient", reason="trip", now=START - dt.timedelta(hours=30)
     )
     assert cancelled.late_cancellation
@@ -194,7 +194,7 @@ def test_the_late_cancellation_window_follows_the_setting(repo, settings):
 
 def test_rescheduling_links_the_old_appointment_to_its_replacement_which_may_overlap_the_old_slot(repo):
     booked = book(repo)
-    old, new = services.appointment_reschedule(
+    old, new = scheduling.appointment_reschedule(
         appointments=repo,
         appointment_id=booked.id,
         start=START + dt.timedelta(minutes=30),
@@ -215,7 +215,7 @@ def test_rescheduling_into_a_clash_changes_nothing(repo):
         end=START + dt.timedelta(hours=3),
     )
     with pytest.raises(domain.BookingConflict):
-        services.appointment_reschedule(
+        scheduling.appointment_reschedule(
             appointments=repo, appointment_id=booked.id, start=other.start, end=other.end, now=NOW
         )
     assert repo.get_by_id(booked.id).status is domain.Status.SCHEDULED and len(repo.rows) == 2
@@ -224,7 +224,7 @@ def test_rescheduling_into_a_clash_changes_nothing(repo):
 def test_rescheduling_to_telehealth_drops_the_room_when_asked_and_refuses_a_room_kept_by_mistake(repo):
     booked = book(repo)
     with pytest.raises(RuleViolation) as caught:
-        services.appointment_reschedule(
+        scheduling.appointment_reschedule(
             appointments=repo,
             appointment_id=booked.id,
             start=START,
@@ -233,7 +233,7 @@ def test_rescheduling_to_telehealth_drops_the_room_when_asked_and_refuses_a_room
             now=NOW,
         )
     assert "room" in caught.value.errors
-    _, new = services.appointment_reschedule(
+    _, new = scheduling.appointment_reschedule(
         appointments=repo,
         appointment_id=booked.id,
         start=START,
@@ -247,9 +247,9 @@ def test_rescheduling_to_telehealth_drops_the_room_when_asked_and_refuses_a_room
 
 def test_a_completed_visit_cannot_be_rescheduled(repo):
     booked = book(repo)
-    services.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
+    scheduling.appointment_check_in(appointments=repo, appointment_id=booked.id, now=START)
     with pytest.raises(domain.TransitionRefused):
-        services.appointment_reschedule(
+        scheduling.appointment_reschedule(
             appointments=repo,
             appointment_id=booked.id,
             start=START + dt.timedelta(days=1),
@@ -276,7 +276,7 @@ def test_a_series_plan_lists_every_occurrence_and_its_clashes_without_booking(re
         start=START + dt.timedelta(weeks=3),
         end=START + dt.timedelta(weeks=3, minutes=30),
     )
-    _, plan = services.series_plan(appointments=repo, series=weekly(), now=NOW)
+    _, plan = scheduling.series_plan(appointments=repo, series=weekly(), now=NOW)
     assert len(plan) == 6 and [bool(item.conflicts) for item in plan] == [False, False, False, True, False, False]
     assert plan[3].conflicts[0].existing.id == clash.id
     assert len(repo.rows) == 1
@@ -291,13 +291,13 @@ def test_a_series_with_a_clash_books_nothing_at_all(repo):
         end=START + dt.timedelta(weeks=5, minutes=30),
     )
     with pytest.raises(domain.SeriesConflict) as caught:
-        services.series_book(appointments=repo, series=weekly(), now=NOW)
+        scheduling.series_book(appointments=repo, series=weekly(), now=NOW)
     assert "1 of the 6" in caught.value.errors["__all__"][0]
     assert len(repo.rows) == 1 and repo.series == {}
 
 
 def test_a_clear_series_books_every_occurrence_linked_to_it(repo):
-    stored, occurrences = services.series_book(appointments=repo, series=weekly(reason_for_visit="CBT"), now=NOW)
+    stored, occurrences = scheduling.series_book(appointments=repo, series=weekly(reason_for_visit="CBT"), now=NOW)
     assert len(occurrences) == 6 and {o.series_id for o in occurrences} == {stored.id}
     assert {o.reason_for_visit for o in occurrences} == {"CBT"}
 
@@ -314,7 +314,7 @@ def test_a_series_refused_by_the_store_after_a_race_books_nothing_and_reports_th
 
     repo.add_series = racing_add_series
     with pytest.raises(domain.SeriesConflict) as caught:
-        services.series_book(appointments=repo, series=weekly(), now=NOW)
+        scheduling.series_book(appointments=repo, series=weekly(), now=NOW)
     assert "1 of the 6" in caught.value.errors["__all__"][0]
     assert repo.series == {}
 
@@ -322,17 +322,17 @@ def test_a_series_refused_by_the_store_after_a_race_books_nothing_and_reports_th
 def test_a_series_cannot_start_on_a_passed_day_or_for_an_inactive_patient(repo):
     repo.inactive_patients.add(PATIENT)
     with pytest.raises(RuleViolation) as caught:
-        services.series_plan(appointments=repo, series=weekly(), now=START + dt.timedelta(days=2))
+        scheduling.series_plan(appointments=repo, series=weekly(), now=START + dt.timedelta(days=2))
     assert set(caught.value.errors) == {"patient", "start"}
 
 
 def test_cancel_this_and_all_future_cancels_only_the_scheduled_ones_from_this_one_on(repo):
-    _, occurrences = services.series_book(appointments=repo, series=weekly(), now=NOW)
-    services.appointment_check_in(appointments=repo, appointment_id=occurrences[0].id, now=START)
-    services.appointment_cancel(
+    _, occurrences = scheduling.series_book(appointments=repo, series=weekly(), now=NOW)
+    scheduling.appointment_check_in(appointments=repo, appointment_id=occurrences[0].id, now=START)
+    scheduling.appointment_cancel(
         appointments=repo, appointment_id=occurrences[3].id, by="patient", reason="away", now=NOW
     )
-    cancelled = services.series_cancel_from(
+    cancelled = scheduling.series_cancel_from(
         appointments=repo, appointment_id=occurrences[2].id, by="clinic", reason="clinician leaving", now=NOW
     )
     assert [c.id for c in cancelled] == [occurrences[i].id for i in (2, 4, 5)]
@@ -342,7 +342,7 @@ def test_cancel_this_and_all_future_cancels_only_the_scheduled_ones_from_this_on
 
 
 def test_cancel_this_and_all_future_is_all_or_nothing(repo):
-    _, occurrences = services.series_book(appointments=repo, series=weekly(), now=NOW)
+    _, occurrences = scheduling.series_book(appointments=repo, series=weekly(), now=NOW)
     stale = dataclasses.replace(repo.rows[occurrences[4].id], reason_for_visit="edited elsewhere")
     original = repo.update_all
 
@@ -352,7 +352,7 @@ def test_cancel_this_and_all_future_is_all_or_nothing(repo):
 
     repo.update_all = racing_update_all
     with pytest.raises(ConcurrencyError):
-        services.series_cancel_from(
+        scheduling.series_cancel_from(
             appointments=repo, appointment_id=occurrences[1].id, by="clinic", reason="x", now=NOW
         )
     assert all(repo.get_by_id(o.id).status is domain.Status.SCHEDULED for o in occurrences)
@@ -361,7 +361,7 @@ def test_cancel_this_and_all_future_is_all_or_nothing(repo):
 def test_cancel_all_future_needs_a_series(repo):
     booked = book(repo)
     with pytest.raises(RuleViolation, match="not part of a series"):
-        services.series_cancel_from(appointments=repo, appointment_id=booked.id, by="clinic", reason="x", now=NOW)
+        scheduling.series_cancel_from(appointments=repo, appointment_id=booked.id, by="clinic", reason="x", now=NOW)
 
 
 # --- no-shows --------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ def test_cancel_all_future_needs_a_series(repo):
 def test_mark_no_shows_marks_only_scheduled_appointments_past_the_grace_period(repo):
     ended_long_ago = book(repo)
     attended = book(repo, clinician_id=8, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM)
-    services.appointment_check_in(appointments=repo, appointment_id=attended.id, now=START)
+    scheduling.appointment_check_in(appointments=repo, appointment_id=attended.id, now=START)
     just_ended = book(
         repo,
         patient_id=THIRD_PATIENT,
@@ -378,7 +378,7 @@ def test_mark_no_shows_marks_only_scheduled_appointments_past_the_grace_period(r
         end=START + dt.timedelta(hours=1, minutes=50),
     )
     now = just_ended.end + dt.timedelta(minutes=59)
-    run = services.appointments_mark_no_shows(appointments=repo, now=now, grace=dt.timedelta(minutes=60))
+    run = scheduling.appointments_mark_no_shows(appointments=repo, now=now, grace=dt.timedelta(minutes=60))
     assert [a.id for a in run.marked] == [ended_long_ago.id] and run.skipped == []
     assert repo.get_by_id(just_ended.id).status is domain.Status.SCHEDULED
     assert repo.get_by_id(attended.id).status is domain.Status.CHECKED_IN
@@ -386,7 +386,7 @@ def test_mark_no_shows_marks_only_scheduled_appointments_past_the_grace_period(r
 
 def test_a_dry_run_lists_the_due_no_shows_and_changes_nothing(repo):
     booked = book(repo)
-    run = services.appointments_mark_no_shows(appointments=repo, now=START + dt.timedelta(days=1), dry_run=True)
+    run = scheduling.appointments_mark_no_shows(appointments=repo, now=START + dt.timedelta(days=1), dry_run=True)
     assert [a.id for a in run.due] == [booked.id] and run.marked == []
     assert repo.get_by_id(booked.id).status is domain.Status.SCHEDULED
 
@@ -394,8 +394,8 @@ def test_a_dry_run_lists_the_due_no_shows_and_changes_nothing(repo):
 def test_the_grace_period_comes_from_the_setting(repo, settings):
     settings.NOVAMIND_NO_SHOW_GRACE_MINUTES = 180
     booked = book(repo)
-    assert services.appointments_mark_no_shows(appointments=repo, now=booked.end + dt.timedelta(hours=2)).due == []
-    assert services.appointments_mark_no_shows(
+    assert scheduling.appointments_mark_no_shows(appointments=repo, now=booked.end + dt.timedelta(hours=2)).due == []
+    assert scheduling.appointments_mark_no_shows(
         appointments=repo, now=booked.end + dt.timedelta(hours=3, minutes=1)
     ).marked
 
@@ -407,14 +407,14 @@ def test_an_appointment_changed_meanwhile_is_skipped_and_reported_not_fatal(repo
 
     def stale_overdue(*, ended_before):
         due = original(ended_before=ended_before)
-        services.appointment_check_in(appointments=repo, appointment_id=first.id, now=START)
+        scheduling.appointment_check_in(appointments=repo, appointment_id=first.id, now=START)
         return due
 
     repo.overdue = stale_overdue
-    run = services.appointments_mark_no_shows(appointments=repo, now=START + dt.timedelta(days=1))
+    run = scheduling.appointments_mark_no_shows(appointments=repo, now=START + dt.timedelta(days=1))
     assert [a.id for a in run.marked] == [second.id] and [a.id for a, _ in run.skipped] == [first.id]
 
 
 def test_a_negative_grace_period_is_refused(repo):
     with pytest.raises(RuleViolation):
-        services.appointments_mark_no_shows(appointments=repo, now=NOW, grace=dt.timedelta(minutes=-1))
+        scheduling.appointments_mark_no_shows(appointments=repo, now=NOW, grace=dt.timedelta(minutes=-1))

@@ -295,3 +295,12 @@ def test_a_revision_with_an_end_date_beyond_five_years_is_an_error_next_to_the_f
     assert response.status_code == 200
     assert "Enter a date" in " ".join(response.context["form"].errors["end_date"])
     assert models.MedicationOrder.objects.count() == 1
+
+
+def test_an_action_posted_with_a_garbage_id_selects_nothing_and_is_no_server_error(client, current, carer):
+    client.force_login(carer)
+    response = client.post(
+        url("changelist"), {"action": "hold_orders", "_selected_action": ["abc", "%00"], "index": "0"}
+    )
+    assert response.status_code == 302
+    assert models.MedicationOrder.objects.get().status == domain.OrderStatus.ACTIVE.value

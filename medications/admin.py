@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 
 from medications import domain, models, repository, services
 from novamind import access
-from novamind.admin import AuditedAdmin, VersionedModelForm
+from novamind.admin import AuditedAdmin, ReadOnlyListingInline, VersionedModelForm
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
 from patients import models as patients_models
@@ -678,39 +678,12 @@ class AllergyInline(admin.TabularInline):
         return False
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing: it never takes input, so the patient form posts nothing for it."""
-
-    def __init__(self, data=None, files=None, **kwargs):
-        super().__init__(None, None, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
-
-    def save(self, commit=True):
-        return []
-
-
-class ReadOnlyOrderInline(admin.TabularInline):
+class ReadOnlyOrderInline(ReadOnlyListingInline):
     """Orders shown on the patient page; they are changed on their own pages only."""
 
     model = models.MedicationOrder
-    formset = ListingFormSet
     fk_name = "patient"
-    extra = 0
-    max_num = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("prescriber__staff_profile", "replaced_by")

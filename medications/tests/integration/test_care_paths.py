@@ -61,6 +61,23 @@ def current(patient, carer):
     )
 
 
+def revision_form(**changes) -> dict:
+    """Return the POST data of a revision of `current` to 100 mg, taking effect today, with `changes`."""
+    return {
+        "dose_amount": "100",
+        "strength": "50 mg",
+        "dose_form": "tablet",
+        "dose_unit": "mg",
+        "route": "oral",
+        "frequency_kind": "once_daily",
+        "quantity": "30",
+        "refills": "2",
+        "start_date": timezone.localdate().isoformat(),
+        "version": "1",
+        **changes,
+    }
+
+
 def _revision(order):
     return dataclasses.replace(order, dose_amount=Decimal("100"))
 
@@ -141,20 +158,7 @@ def test_the_workflow_pages_of_an_order_outside_care_are_404(client, current, ou
     assert client.get(url(name, current.id)).status_code == 404
     response = client.post(
         url(name, current.id),
-        {
-            "dose_amount": "100",
-            "strength": "50 mg",
-            "dose_form": "tablet",
-            "dose_unit": "mg",
-            "route": "oral",
-            "frequency_kind": "once_daily",
-            "quantity": "30",
-            "refills": "2",
-            "start_date": timezone.localdate().isoformat(),
-            "discontinue_reason": "ineffective",
-            "discontinued_on": timezone.localdate().isoformat(),
-            "version": "1",
-        },
+        {**revision_form(), "discontinue_reason": "ineffective", "discontinued_on": timezone.localdate().isoformat()},
     )
     assert response.status_code == 404
     assert models.MedicationOrder.objects.get().status == domain.OrderStatus.ACTIVE.value
@@ -278,19 +282,7 @@ def test_a_revision_with_an_end_date_beyond_five_years_is_an_error_next_to_the_f
     client.force_login(carer)
     response = client.post(
         url("revise", current.id),
-        {
-            "dose_amount": "100",
-            "strength": "50 mg",
-            "dose_form": "tablet",
-            "dose_unit": "mg",
-            "route": "oral",
-            "frequency_kind": "once_daily",
-            "quantity": "30",
-            "refills": "2",
-            "end_date": "9999-12-31",
-            "start_date": timezone.localdate().isoformat(),
-            "version": "1",
-        },
+        revision_form(end_date="9999-12-31"),
     )
     assert response.status_code == 200
     assert "Enter a date" in " ".join(response.context["form"].errors["end_date"])

@@ -789,6 +789,20 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     def how_severe(self, obj):
         return obj.get_severity_display()
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (RuleViolation, AccessDenied):
+            # The patient's care team or record changed between the form's check and the save
+            # (the transaction was rolled back): nothing was written.
+            self.message_user(
+                request,
+                "Nothing was saved: the patient's record or your access to it changed while you were "
+                "writing. Check the entry and save it again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
     def get_readonly_fields(self, request, obj=None):
         # An allergy stays on the record of the patient it was recorded for.
         readonly = super().get_readonly_fields(request, obj)

@@ -78,6 +78,18 @@ def revision_form(**changes) -> dict:
     }
 
 
+def allergy_form(patient_id) -> dict:
+    """Return the add-page POST data of a penicillin allergy of the patient."""
+    return {
+        "patient": str(patient_id),
+        "substance": "penicillin",
+        "reaction": "",
+        "severity": "unknown",
+        "status": "active",
+        "version": "1",
+    }
+
+
 def _revision(order):
     return dataclasses.replace(order, dose_amount=Decimal("100"))
 
@@ -192,13 +204,7 @@ def test_an_allergy_post_naming_a_patient_outside_care_is_an_error_at_the_patien
     client.force_login(carer)
     response = client.post(
         reverse("admin:medications_allergy_add"),
-        {
-            "patient": str(stranger.id),
-            "substance": "penicillin",
-            "reaction": "",
-            "severity": "unknown",
-            "status": "active",
-        },
+        allergy_form(stranger.id),
     )
     assert response.status_code == 200
     assert "patient" in response.context["adminform"].form.errors
@@ -296,3 +302,34 @@ def test_an_action_posted_with_a_garbage_id_selects_nothing_and_is_no_server_err
     )
     assert response.status_code == 302
     assert models.MedicationOrder.objects.get().status == domain.OrderStatus.ACTIVE.value
+
+
+def test_care_ended_between_the_allergy_form_and_its_save_is_an_error_message_and_nothing_is_saved(
+    client, carer, patient, monkeypatch
+):
+    def refuse(*, allergy, actor):
+        raise AccessDenied("drcare is not on this patient's care team.")
+
+    monkeypatch.setattr(services, "allergy_add", refuse)
+    client.force_login(carer)
+    response = client.post(
+        reverse("admin:medications_allergy_add"),
+        allergy_form(patient.id),
+        follow=True,
+    )
+    assert response.status_code == 200 and "Nothing was saved" in response.content.decode()
+    assert not models.Allergy.objects.exists()
+
+
+def test_an_allergy_added_on_its_own_page_goes_through_the_service_in_the_users_name(client, carer, patient):
+    client.force_login(carer)
+    response = client.post(reverse("admin:medications_allergy_add"), allergy_form(patient.id))
+    assert response.status_code == 302
+    allergy = models.Allergy.objects.get()
+    assert allergy.created_by == carer and allergy.history.get().history_change_reason == "Allergy recorded"
+    change = reverse("admin:medications_allergy_change", args=[allergy.pk])
+    form = client.get(change).context["adminform"].form
+    assert "patient" not in form.fields  # an allergy stays on its patient's record
+    response = client.post(change, {**allergy_form(patient.id), "reaction": "hives", "version": str(allergy.version)})
+    assert response.status_code == 302
+    assert models.Allergy.objects.get().reaction == "hives"

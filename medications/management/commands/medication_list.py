@@ -6,7 +6,6 @@ from django.utils import timezone
 from medications import domain, repository
 from novamind import access
 from novamind.commands import active_staff, add_actor_argument
-from novamind.domain import AccessDenied
 from patients import domain as patients_domain
 from patients import policy
 from patients import repository as patients_repository
@@ -44,12 +43,12 @@ class Command(BaseCommand):
                 f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674)."
             )
         found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
-        if found is None:
+        if found is None or not policy.may_see(user, found.id):
+            # As in the admin, a patient outside the actor's care is not there: the answer does
+            # not tell whether the MRN exists.
+            if policy.is_restricted(user):
+                raise CommandError(f"--actor '{actor}' has no patient with the MRN {mrn} in their care.")
             raise CommandError(f"No patient has the MRN {mrn}.")
-        try:
-            policy.require(user, patient_id=found.id)
-        except AccessDenied as refusal:
-            raise CommandError(f"--actor '{actor}': {refusal}") from None
         orders = repository.DjangoMedicationOrderRepository(actor=user).active_for_patient(found.id)
         show_allergies = policy.may(user, VIEW_ALLERGIES)
         allergies = repository.DjangoAllergyRepository(actor=user).for_patient(found.id) if show_allergies else None

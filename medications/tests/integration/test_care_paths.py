@@ -333,3 +333,14 @@ def test_an_allergy_added_on_its_own_page_goes_through_the_service_in_the_users_
     response = client.post(change, {**allergy_form(patient.id), "reaction": "hives", "version": str(allergy.version)})
     assert response.status_code == 302
     assert models.Allergy.objects.get().reaction == "hives"
+
+
+def test_medication_list_tells_a_restricted_actor_nothing_about_whether_an_mrn_outside_care_exists(
+    current, patient, outsider
+):
+    with pytest.raises(CommandError) as outside:
+        run("--patient", patient.mrn, "--actor", outsider.username)
+    unknown = "NM00000018" if patient.mrn != "NM00000018" else "NM00000026"
+    with pytest.raises(CommandError) as missing:
+        run("--patient", unknown, "--actor", outsider.username)
+    assert str(outside.value).replace(patient.mrn, "MRN") == str(missing.value).replace(unknown, "MRN")

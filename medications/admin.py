@@ -1,8 +1,10 @@
 """The medication pages of the admin: prescribe, then revise or discontinue; allergies on the patient.
 
 An order is read-only once written. Its page offers Revise, Discontinue, Hold, Resume and
-Complete, each calling the repository, which checks who may do it and whether the order's
-state allows it; a refusal is shown as an error and nothing is written.
+Complete, each calling a service (medications.services), which asks the access policy (role and
+care) and the domain whether it may be done; a refusal is shown as an error and nothing is
+written. The pages read orders through the changelist's queryset, which the policy restricts,
+so an order outside the user's care is a 404 on every page, as on its change page.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import dataclasses
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.forms.formsets import TOTAL_FORM_COUNT
 from django.forms.models import BaseInlineFormSet, fields_for_model
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -21,10 +23,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from medications import domain, models, repository
-from novamind import access, audit
-from novamind.admin import AuditedAdmin, VersionedModelForm
-from novamind.domain import ConcurrencyError, DomainError, RuleViolation
+from medications import domain, models, repository, services
+from novamind import access
+from novamind.admin import AuditedAdmin, ReadOnlyListingInline, VersionedModelForm
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation
 from patients import admin as patients_admin
 from patients import models as patients_models
 from patients import policy
@@ -79,7 +81,12 @@ class PrescribeForm(VersionedModelForm):
 
 
 class PatientSearchMixin:
-    """Search a patient's records the way the patient list searches: exact, through blind indexes."""
+    """Search a patient's records the way the patient list searches: exact, through blind indexes.
+
+    Its add form offers only the patients the user may see (patients.policy), so a POST naming
+    another patient is an error next to the patient field; a `?patient=` that names no such
+    patient opens an empty form, and an action posted with a garbage id selects nothing.
+    """
 
     search_fields = ("patient__mrn",)
     search_help_text = "The patient: MRN, full name, last name, date of birth, phone or e-mail (exact)."
@@ -92,6 +99,28 @@ class PatientSearchMixin:
             return queryset.filter(patient__mrn=criteria["mrn"]), False
         matching = patients_models.Patient.objects.filter(patients_repository.search_query(**criteria))
         return queryset.filter(patient__in=matching), False
+
+    def response_action(self, request, queryset):
+        # Django selects the rows by `pk__in`, which raises on an id that is not a UUID: a
+        # garbage id selects nothing instead. (A kernel AuditedAdmin could do this for every app.)
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [value for value in selected if repository.parse_id(value)]
+        if valid != selected:
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "patient" and field is not None:
+            field.queryset = policy.visible_patients(request.user, field.queryset)
+        return field
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "patient" in initial and not policy.may_see(request.user, initial["patient"]):
+            del initial["patient"]
+        return initial
 
 
 ORDER_DETAIL_FIELDS = (
@@ -190,7 +219,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request, obj, form, change):
-        created = repository.DjangoMedicationOrderRepository(actor=request.user).add(obj.to_domain(with_audit=False))
+        created = services.order_prescribe(order=obj.to_domain(with_audit=False), actor=request.user)
         obj.pk = created.id
         obj._state.adding = False
         obj.refresh_from_db()
@@ -201,7 +230,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
             extra_context = {**(extra_context or {}), **self._order_context(request, object_id)}
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation:
+        except (RuleViolation, AccessDenied):
             # The record changed between the form's check and the save (the transaction was
             # rolled back): nothing was written. The details may name a drug or an allergy, and
             # messages travel in a cookie, so they are left to the form on the next attempt.
@@ -288,7 +317,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         return reverse(f"admin:medications_medicationorder_{name}", args=args)
 
     def _order_context(self, request, object_id) -> dict:
-        order = repository.DjangoMedicationOrderRepository(actor=request.user).get_by_id(object_id)
+        order = self._visible_order(request, object_id)
         if order is None:
             return {}
         prescriber = models.prescriber_of(request.user)
@@ -305,10 +334,20 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         self._require_uuid(object_id)
         if not self.has_change_permission(request):
             raise PermissionDenied
-        order = repository.DjangoMedicationOrderRepository(actor=request.user).get_by_id(object_id)
+        order = self._visible_order(request, object_id)
         if order is None:
             raise Http404("No such medication order.")
         return order
+
+    def _visible_order(self, request, object_id) -> domain.MedicationOrder | None:
+        """Return the order if `request.user` may see it (the policy restricts get_queryset), else None."""
+        row = (
+            self.get_queryset(request)
+            .select_related(*repository.ORDER_RELATIONS)
+            .filter(pk=repository.parse_id(object_id))
+            .first()
+        )
+        return row.to_domain() if row else None
 
     def _render_workflow(self, request, order, form, *, title, submit_label, explanation, form_id):
         # These pages show the order, so reading them is recorded like any other view of PHI.
@@ -337,12 +376,15 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
 
     def revise_view(self, request, object_id):
         order = self._workflow_order(request, object_id)
-        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
         if request.method == "POST":
             form = ReviseForm(request.POST)
             if form.is_valid():
                 try:
-                    new = orders.revise(form.revised(order), effective=form.cleaned_data["start_date"])
+                    new = services.order_revise(
+                        order=form.revised(order), effective=form.cleaned_data["start_date"], actor=request.user
+                    )
+                except AccessDenied as refusal:
+                    raise PermissionDenied(str(refusal)) from None
                 except RuleViolation as violation:
                     _place_errors(form, violation, {"discontinued_on": "start_date"})
                 except ConcurrencyError as error:
@@ -369,19 +411,21 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
 
     def discontinue_view(self, request, object_id):
         order = self._workflow_order(request, object_id)
-        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
         if request.method == "POST":
             form = DiscontinueForm(request.POST)
             if form.is_valid():
                 data = form.cleaned_data
                 try:
-                    orders.discontinue(
-                        order.id,
+                    services.order_discontinue(
+                        order_id=order.id,
                         reason=domain.DiscontinueReason(data["discontinue_reason"]),
                         on=data["discontinued_on"],
                         note=data["discontinue_note"],
                         version=data["version"],
+                        actor=request.user,
                     )
+                except AccessDenied as refusal:
+                    raise PermissionDenied(str(refusal)) from None
                 except RuleViolation as violation:
                     _place_errors(form, violation)
                 except ConcurrencyError as error:
@@ -402,9 +446,9 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         )
 
     TRANSITIONS = {
-        "hold": ("hold", "put on hold"),
-        "resume": ("resume", "resumed"),
-        "complete": ("complete", "completed"),
+        "hold": (services.order_hold, "put on hold"),
+        "resume": (services.order_resume, "resumed"),
+        "complete": (services.order_complete, "completed"),
     }
 
     def transition_view(self, request, object_id):
@@ -414,23 +458,21 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         action = request.POST.get("action", "")
         if action not in self.TRANSITIONS:
             raise Http404("No such action.")
-        method, done = self.TRANSITIONS[action]
+        service, done = self.TRANSITIONS[action]
         version = request.POST.get("version", "")
-        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
         try:
-            getattr(orders, method)(order.id, version=int(version) if version.isdigit() else None)
+            service(order_id=order.id, version=int(version) if version.isdigit() else None, actor=request.user)
         except DomainError as error:
             self.message_user(request, f"Order {order.short_id} was not changed: {error}", messages.ERROR)
         else:
             self.message_user(request, f"Order {order.short_id} was {done}.", messages.SUCCESS)
         return HttpResponseRedirect(self._url("change", order.id))
 
-    def _bulk(self, request, queryset, method, done):
-        orders = repository.DjangoMedicationOrderRepository(actor=request.user)
+    def _bulk(self, request, queryset, service, done):
         changed, refused = [], []
         for row in queryset:
             try:
-                getattr(orders, method)(row.pk)
+                service(order_id=row.pk, actor=request.user)
                 changed.append(str(row.pk)[:8])
             except DomainError as error:
                 refused.append(f"order {str(row.pk)[:8]}: {error}")
@@ -441,15 +483,15 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
 
     @admin.action(description="Put selected orders on hold", permissions=["change"])
     def hold_orders(self, request, queryset):
-        self._bulk(request, queryset, "hold", "put on hold")
+        self._bulk(request, queryset, services.order_hold, "put on hold")
 
     @admin.action(description="Resume selected orders", permissions=["change"])
     def resume_orders(self, request, queryset):
-        self._bulk(request, queryset, "resume", "resumed")
+        self._bulk(request, queryset, services.order_resume, "resumed")
 
     @admin.action(description="Mark selected orders completed (course ran to its end date)", permissions=["change"])
     def complete_orders(self, request, queryset):
-        self._bulk(request, queryset, "complete", "completed")
+        self._bulk(request, queryset, services.order_complete, "completed")
 
 
 REVISE_MODEL_FIELDS = (
@@ -567,8 +609,8 @@ class DiscontinueForm(forms.Form):
 # --- On the patient's page ------------------------------------------------------------------
 
 
-class AuditedInlineFormSet(BaseInlineFormSet):
-    """An inline formset that saves each row through audit.audited_save as the signed-in user.
+class AllergyFormSet(BaseInlineFormSet):
+    """The patient page's allergy rows, each saved through the allergy services as the signed-in user.
 
     A patient form posted without this section at all (a script, a page from before the
     section existed) does not change the list: it is read as "nothing here", not refused as a
@@ -576,7 +618,6 @@ class AuditedInlineFormSet(BaseInlineFormSet):
     """
 
     actor = None
-    reasons = ("Added", "Changed")
 
     def __init__(self, data=None, files=None, **kwargs):
         prefix = kwargs.get("prefix") or self.get_default_prefix()
@@ -595,15 +636,19 @@ class AuditedInlineFormSet(BaseInlineFormSet):
 
     def save_new(self, form, commit=True):
         setattr(form.instance, self.fk.name, self.instance)
-        return self._save(form.instance, self.reasons[0])
+        return _save_allergy(form.instance, actor=self.actor)
 
     def save_existing(self, form, obj, commit=True):
-        return self._save(obj, self.reasons[1])
+        return _save_allergy(obj, actor=self.actor)
 
-    def _save(self, obj, reason):
-        # Allergies feed the prescribing check, which locks the patient row: take the same lock.
-        repository.lock_patient(obj.patient_id)
-        return audit.audited_save(obj, actor=self.actor, reason=reason)
+
+def _save_allergy(obj: models.Allergy, *, actor) -> models.Allergy:
+    """Record or change the allergy the admin form filled in, through the services; return its row."""
+    if obj._state.adding:
+        stored = services.allergy_add(allergy=obj.to_domain(with_audit=False), actor=actor)
+    else:
+        stored = services.allergy_update(allergy=obj.to_domain(), actor=actor)
+    return models.Allergy.objects.get(pk=stored.id)
 
 
 class AllergyInlineForm(VersionedModelForm):
@@ -611,10 +656,6 @@ class AllergyInlineForm(VersionedModelForm):
         model = models.Allergy
         fields = ("substance", "reaction", "severity", "status", "version")
         widgets = {"version": forms.HiddenInput}
-
-
-class AllergyFormSet(AuditedInlineFormSet):
-    reasons = ("Allergy recorded", "Allergy changed")
 
 
 @patients_admin.register_patient_inline
@@ -637,39 +678,12 @@ class AllergyInline(admin.TabularInline):
         return False
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing: it never takes input, so the patient form posts nothing for it."""
-
-    def __init__(self, data=None, files=None, **kwargs):
-        super().__init__(None, None, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
-
-    def save(self, commit=True):
-        return []
-
-
-class ReadOnlyOrderInline(admin.TabularInline):
+class ReadOnlyOrderInline(ReadOnlyListingInline):
     """Orders shown on the patient page; they are changed on their own pages only."""
 
     model = models.MedicationOrder
-    formset = ListingFormSet
     fk_name = "patient"
-    extra = 0
-    max_num = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("prescriber__staff_profile", "replaced_by")
@@ -775,9 +789,26 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     def how_severe(self, obj):
         return obj.get_severity_display()
 
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            repository.lock_patient(obj.patient_id)
-            audit.audited_save(
-                obj, actor=request.user, reason="Allergy changed" if change else "Allergy recorded", validate=False
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (RuleViolation, AccessDenied):
+            # The patient's care team or record changed between the form's check and the save
+            # (the transaction was rolled back): nothing was written.
+            self.message_user(
+                request,
+                "Nothing was saved: the patient's record or your access to it changed while you were "
+                "writing. Check the entry and save it again.",
+                messages.ERROR,
             )
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_readonly_fields(self, request, obj=None):
+        # An allergy stays on the record of the patient it was recorded for.
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if obj is None else ("patient", *readonly)
+
+    def save_model(self, request, obj, form, change):
+        saved = _save_allergy(obj, actor=request.user)
+        obj.pk, obj.version = saved.pk, saved.version
+        obj._state.adding = False

@@ -1,7 +1,8 @@
 """Demo medication histories for `seed_demo`: revisions, discontinuations, allergies and overrides.
 
 Orders are written by the demo psychiatrist (drlee, a prescriber with a DEA number) through the
-repository, so every rule and check applies to the demo data too. A patient who already has
+services, so every rule and check applies to the demo data too; the demo administrator first puts
+drlee on the care team of each patient who gets a history. A patient who already has
 orders or allergies is left alone, which makes a second run create nothing.
 
 Which patients get a history, and which one, follows their place in the demo patient list (two
@@ -18,7 +19,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from medications import domain, models, repository
+from medications import domain, models, services
+from patients import services as patients_services
 
 D = domain
 EVERY, CHOSEN = 5, 2  # two patients in every five get a history
@@ -66,15 +68,16 @@ def _daily(kind=D.FrequencyKind.ONCE_DAILY):
     return D.Frequency(kind=kind)
 
 
-def _revise(orders, order, effective, **changes):
-    return orders.revise(dataclasses.replace(order, **changes), effective=effective)
+def _revise(prescriber, order, effective, **changes):
+    return services.order_revise(order=dataclasses.replace(order, **changes), effective=effective, actor=prescriber)
 
 
-def depression_titrated(orders, allergies, patient_id, today, days):
+def depression_titrated(prescriber, recorder, patient_id, today, days):
     """Sertraline started, then increased (a revision); trazodone for sleep, stopped."""
     start = today - dt.timedelta(days=days)
-    first = orders.add(
-        _order(
+    first = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "sertraline",
             "50 mg",
@@ -87,10 +90,10 @@ def depression_titrated(orders, allergies, patient_id, today, days):
             refills=2,
             rxnorm="36437",
             instructions="Take in the morning with food.",
-        )
+        ),
     )
     _revise(
-        orders,
+        prescriber,
         first,
         start + dt.timedelta(days=days // 2),
         dose_amount=Decimal("100"),
@@ -98,8 +101,9 @@ def depression_titrated(orders, allergies, patient_id, today, days):
         quantity=Decimal("60"),
         instructions="Take two 50 mg tablets in the morning with food.",
     )
-    sleep = orders.add(
-        _order(
+    sleep = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "trazodone",
             "50 mg",
@@ -110,19 +114,28 @@ def depression_titrated(orders, allergies, patient_id, today, days):
             start,
             "30",
             refills=1,
-        )
+        ),
     )
-    orders.discontinue(sleep.id, reason=D.DiscontinueReason.NO_LONGER_NEEDED, on=start + dt.timedelta(days=days // 3))
+    services.order_discontinue(
+        actor=prescriber,
+        order_id=sleep.id,
+        reason=D.DiscontinueReason.NO_LONGER_NEEDED,
+        on=start + dt.timedelta(days=days // 3),
+    )
 
 
-def panic_with_bridge(orders, allergies, patient_id, today, days):
+def panic_with_bridge(prescriber, recorder, patient_id, today, days):
     """Escitalopram, with lorazepam as needed while it takes effect, then lorazepam stopped."""
     start = today - dt.timedelta(days=days)
-    allergies.add(
-        D.Allergy(patient_id=patient_id, substance="penicillin", reaction="hives", severity=D.AllergySeverity.MODERATE)
+    services.allergy_add(
+        actor=recorder,
+        allergy=D.Allergy(
+            patient_id=patient_id, substance="penicillin", reaction="hives", severity=D.AllergySeverity.MODERATE
+        ),
     )
-    orders.add(
-        _order(
+    services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "escitalopram",
             "10 mg",
@@ -133,10 +146,11 @@ def panic_with_bridge(orders, allergies, patient_id, today, days):
             start,
             "30",
             refills=5,
-        )
+        ),
     )
-    bridge = orders.add(
-        _order(
+    bridge = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "lorazepam",
             "0.5 mg",
@@ -148,26 +162,31 @@ def panic_with_bridge(orders, allergies, patient_id, today, days):
             "20",
             schedule=D.Schedule.IV,
             instructions="No more than three tablets a day.",
-        )
+        ),
     )
-    orders.discontinue(
-        bridge.id, reason=D.DiscontinueReason.NO_LONGER_NEEDED, on=start + dt.timedelta(days=min(30, days))
+    services.order_discontinue(
+        actor=prescriber,
+        order_id=bridge.id,
+        reason=D.DiscontinueReason.NO_LONGER_NEEDED,
+        on=start + dt.timedelta(days=min(30, days)),
     )
 
 
-def bipolar_with_allergy_override(orders, allergies, patient_id, today, days):
+def bipolar_with_allergy_override(prescriber, recorder, patient_id, today, days):
     """Lithium revised to twice daily; lamotrigine despite a carbamazepine allergy, overridden."""
     start = today - dt.timedelta(days=days)
-    allergies.add(
-        D.Allergy(
+    services.allergy_add(
+        actor=recorder,
+        allergy=D.Allergy(
             patient_id=patient_id,
             substance="carbamazepine",
             reaction="maculopapular rash",
             severity=D.AllergySeverity.SEVERE,
-        )
+        ),
     )
-    lithium = orders.add(
-        _order(
+    lithium = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "lithium carbonate",
             "300 mg",
@@ -179,18 +198,19 @@ def bipolar_with_allergy_override(orders, allergies, patient_id, today, days):
             "60",
             refills=3,
             instructions="Blood level check 5 days after any dose change.",
-        )
+        ),
     )
     _revise(
-        orders,
+        prescriber,
         lithium,
         start + dt.timedelta(days=days // 2),
         dose_amount=Decimal("300"),
         frequency=_daily(D.FrequencyKind.TWICE_DAILY),
         instructions="Take with meals. Level check in 5 days.",
     )
-    orders.add(
-        _order(
+    services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "lamotrigine",
             "25 mg",
@@ -202,15 +222,16 @@ def bipolar_with_allergy_override(orders, allergies, patient_id, today, days):
             "30",
             instructions="Stop and call at once if a rash appears.",
             allergy_override="Rash on carbamazepine years ago was not SJS; slow titration, patient taught rash warning signs.",
-        )
+        ),
     )
 
 
-def psychosis_cross_taper(orders, allergies, patient_id, today, days):
+def psychosis_cross_taper(prescriber, recorder, patient_id, today, days):
     """Aripiprazole started; quetiapine kept during the cross-taper (duplicate override), then stopped."""
     start = today - dt.timedelta(days=days)
-    quetiapine = orders.add(
-        _order(
+    quetiapine = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "quetiapine",
             "100 mg",
@@ -221,10 +242,11 @@ def psychosis_cross_taper(orders, allergies, patient_id, today, days):
             start,
             "60",
             refills=2,
-        )
+        ),
     )
-    orders.add(
-        _order(
+    services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "aripiprazole",
             "5 mg",
@@ -236,21 +258,23 @@ def psychosis_cross_taper(orders, allergies, patient_id, today, days):
             "30",
             refills=2,
             duplicate_override="Cross-taper from quetiapine over four weeks because of weight gain.",
-        )
+        ),
     )
-    orders.discontinue(
-        quetiapine.id,
+    services.order_discontinue(
+        actor=prescriber,
+        order_id=quetiapine.id,
         reason=D.DiscontinueReason.ADVERSE_EFFECT,
         on=start + dt.timedelta(days=days // 2 + 28),
         note="Weight gain of 6 kg; cross-taper to aripiprazole completed.",
     )
 
 
-def adhd_titrated(orders, allergies, patient_id, today, days):
+def adhd_titrated(prescriber, recorder, patient_id, today, days):
     """Methylphenidate ER (schedule II, no refills) increased once; a two-week course completed."""
     start = today - dt.timedelta(days=days)
-    first = orders.add(
-        _order(
+    first = services.order_prescribe(
+        actor=prescriber,
+        order=_order(
             patient_id,
             "methylphenidate ER",
             "18 mg",
@@ -261,11 +285,12 @@ def adhd_titrated(orders, allergies, patient_id, today, days):
             start,
             "30",
             schedule=D.Schedule.II,
-        )
+        ),
     )
-    _revise(orders, first, start + dt.timedelta(days=days // 2), strength="36 mg", dose_amount=Decimal("36"))
-    course = orders.add(
-        dataclasses.replace(
+    _revise(prescriber, first, start + dt.timedelta(days=days // 2), strength="36 mg", dose_amount=Decimal("36"))
+    course = services.order_prescribe(
+        actor=prescriber,
+        order=dataclasses.replace(
             _order(
                 patient_id,
                 "hydroxyzine",
@@ -278,9 +303,9 @@ def adhd_titrated(orders, allergies, patient_id, today, days):
                 "30",
             ),
             end_date=start + dt.timedelta(days=14),
-        )
+        ),
     )
-    orders.complete(course.id)
+    services.order_complete(actor=prescriber, order_id=course.id)
 
 
 SCENARIOS = (
@@ -295,8 +320,6 @@ SCENARIOS = (
 def seed(*, actor, staff, rng, stdout, patients, **context):
     """Create demo medication histories for some of the demo patients; return nothing new."""
     prescriber = staff["drlee"]
-    orders = repository.DjangoMedicationOrderRepository(actor=prescriber)
-    allergies = repository.DjangoAllergyRepository(actor=actor)
     today = timezone.localdate()
     created = skipped = 0
     for position, patient in enumerate(patients):
@@ -311,7 +334,10 @@ def seed(*, actor, staff, rng, stdout, patients, **context):
         ):
             skipped += 1
             continue
-        scenario(orders, allergies, patient.id, today, days)
+        # Care begins by an explicit act, never by prescribing: the demo administrator, as the
+        # front desk would, puts the psychiatrist on the patient's care team first.
+        patients_services.care_assign(patient_id=patient.id, clinician=prescriber, actor=actor)
+        scenario(prescriber, actor, patient.id, today, days)
         created += 1
     stdout.write(f"Medications: histories for {created} patients created, {skipped} already there.")
     return {}

@@ -20,7 +20,7 @@ import enum
 import uuid
 
 from medications import drug_classes
-from novamind.domain import AuditInfo, Collector, RuleViolation
+from novamind.domain import EARLIEST_DATE, AuditInfo, Collector, RuleViolation, date_bounds_error, years_from
 
 REQUIRED = "This field is required."
 NON_FIELD = RuleViolation.NON_FIELD
@@ -36,6 +36,7 @@ DOSE_MAX = decimal.Decimal("99999")
 QUANTITY_MAX = decimal.Decimal("9999999")
 DECIMAL_PLACES = {"dose_amount": 4, "quantity": 2}
 INTERVAL_LIMITS = {"every_n_hours": (1, 72), "every_n_weeks": (1, 12)}
+LATEST_YEARS = 5  # an order's start and end dates lie no further ahead than this, from today
 
 
 class Choice(str, enum.Enum):
@@ -402,9 +403,21 @@ def check_new_order(order: MedicationOrder, *, today: dt.date) -> MedicationOrde
     """Return the normalised order if it is valid and its prescriber may write it; else raise."""
     errors = Collector()
     clean = order._rules(errors, today)
+    _date_rules(errors, order, today)
     _prescribing_rules(errors, order)
     errors.raise_if_any()
     return clean
+
+
+def _date_rules(errors: Collector, order: MedicationOrder, today: dt.date) -> None:
+    # The dates a prescriber writes (a new order's, a revision's) lie between EARLIEST_DATE and
+    # LATEST_YEARS from today, so no typo can reach year 9999 or the Middle Ages.
+    latest = years_from(today, LATEST_YEARS)
+    for field in ("start_date", "end_date"):
+        value = getattr(order, field)
+        problem = date_bounds_error(value, earliest=EARLIEST_DATE, latest=latest) if value is not None else None
+        if problem:
+            errors.add(field, problem)
 
 
 def _prescribing_rules(errors: Collector, order: MedicationOrder) -> None:
@@ -665,6 +678,7 @@ def revise(
     # The new order is a new prescription: every order rule and the prescriber's rights apply,
     # reported together with the faults of the revision itself.
     new = new._rules(errors, today)
+    _date_rules(errors, new, today)
     _prescribing_rules(errors, new)
     errors.raise_if_any()
     closed = discontinue(current, on=effective, reason=DiscontinueReason.CHANGED, today=today)

@@ -76,7 +76,8 @@ def _save(row, actor, reason: str) -> None:
         raise RuleViolation(error.message_dict) from None
 
 
-def _uuid(value) -> uuid.UUID | None:
+def parse_id(value) -> uuid.UUID | None:
+    """Return `value` as a UUID, or None when it is not one (a garbage id finds nothing)."""
     try:
         return uuid.UUID(str(value))
     except ValueError:
@@ -276,13 +277,13 @@ class DjangoMedicationOrderRepository:
         return row.to_domain()
 
     def _rows(self, patient_id):
-        patient_id = _uuid(patient_id)
+        patient_id = parse_id(patient_id)
         if patient_id is None:
             return models.MedicationOrder.objects.none()
         return models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(patient_id=patient_id)
 
     def _row(self, order_id) -> models.MedicationOrder | None:
-        order_id = _uuid(order_id)
+        order_id = parse_id(order_id)
         if order_id is None:
             return None
         return models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(pk=order_id).first()
@@ -295,7 +296,7 @@ class DjangoMedicationOrderRepository:
 
     def _locked(self, order_id, version: int | None) -> models.MedicationOrder:
         """Return the order row locked for this transaction; refuse a stale version."""
-        order_id = _uuid(order_id)
+        order_id = parse_id(order_id)
         row = models.MedicationOrder.objects.select_for_update().filter(pk=order_id).first() if order_id else None
         if row is None:
             raise NotFound(f"No medication order with id {order_id}.")
@@ -335,7 +336,7 @@ class DjangoAllergyRepository:
 
     def get_by_id(self, allergy_id) -> domain.Allergy | None:
         """Return the allergy with this id, or None."""
-        allergy_id = _uuid(allergy_id)
+        allergy_id = parse_id(allergy_id)
         row = (
             models.Allergy.objects.select_related("created_by", "updated_by").filter(pk=allergy_id).first()
             if allergy_id
@@ -348,7 +349,7 @@ class DjangoAllergyRepository:
         if allergy.audit is None:
             raise RuleViolation("Update an allergy that was read from the repository (it carries its version).")
         with transaction.atomic():
-            row = models.Allergy.objects.filter(pk=_uuid(allergy.id)).first() if _uuid(allergy.id) else None
+            row = models.Allergy.objects.filter(pk=parse_id(allergy.id)).first() if parse_id(allergy.id) else None
             if row is None:
                 raise NotFound(f"No allergy with id {allergy.id}.")
             if allergy.patient_id != row.patient_id:
@@ -368,7 +369,7 @@ class DjangoAllergyRepository:
 
     def for_patient(self, patient_id, *, include_inactive: bool = False) -> list[domain.Allergy]:
         """Return the patient's allergies (active only, unless `include_inactive`), oldest first."""
-        patient_id = _uuid(patient_id)
+        patient_id = parse_id(patient_id)
         if patient_id is None:
             return []
         rows = models.Allergy.objects.select_related("created_by", "updated_by").filter(patient_id=patient_id)

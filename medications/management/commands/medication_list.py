@@ -7,14 +7,22 @@ from medications import domain, repository
 from novamind import access
 from novamind.commands import active_staff, add_actor_argument
 from patients import domain as patients_domain
+from patients import policy
 from patients import repository as patients_repository
+
+# The permissions that show a patient's current medication list in the admin (the patient page's
+# current-medications section): the front desk's, or the orders' own.
+LIST_PERMISSIONS = ("medications.view_current_medications", "medications.view_medicationorder")
+VIEW_ALLERGIES = "medications.view_allergy"
 
 
 class Command(BaseCommand):
     help = (
         "Print the current medication list (active and on-hold orders) of the patient with the "
         "given MRN, with their recorded allergies, for the chart or a referral letter. Read-only; "
-        "the output contains PHI, and the read is recorded in the access log under --actor."
+        "the output contains PHI, and the read is recorded in the access log under --actor, who "
+        "must be allowed to read the list in the admin: a role that shows it, and the patient in "
+        "their care. The allergies are printed only for a role that reads allergies."
     )
 
     def add_arguments(self, parser):
@@ -25,28 +33,39 @@ class Command(BaseCommand):
 
     def handle(self, *args, patient, actor, **options):
         user = active_staff(actor)
+        if not any(policy.may(user, permission) for permission in LIST_PERMISSIONS):
+            raise CommandError(
+                f"--actor '{actor}' may not read medication lists: their role shows no current medications."
+            )
         mrn = patient.strip().upper()
         if not patients_domain.is_valid_mrn(mrn):
             raise CommandError(
                 f"{patient!r} is not a NovaMind MRN (NM, seven digits and a check digit, e.g. NM12345674)."
             )
         found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
-        if found is None:
+        if found is None or not policy.may_see(user, found.id):
+            # As in the admin, a patient outside the actor's care is not there: the answer does
+            # not tell whether the MRN exists.
+            if policy.is_restricted(user):
+                raise CommandError(f"--actor '{actor}' has no patient with the MRN {mrn} in their care.")
             raise CommandError(f"No patient has the MRN {mrn}.")
         orders = repository.DjangoMedicationOrderRepository(actor=user).active_for_patient(found.id)
-        allergies = repository.DjangoAllergyRepository(actor=user).for_patient(found.id)
+        show_allergies = policy.may(user, VIEW_ALLERGIES)
+        allergies = repository.DjangoAllergyRepository(actor=user).for_patient(found.id) if show_allergies else None
         access.record(
             user=user,
             action="print",
             category="medications",
             patient=found,
-            detail=f"medication_list: {len(orders)} order(s), {len(allergies)} allerg(ies)",
+            detail=f"medication_list: {len(orders)} order(s), {len(allergies or [])} allerg(ies)",
         )
         self.stdout.write("\n".join(render(found, orders, allergies, reader=user.get_username())))
 
 
-def render(patient, orders: list[domain.MedicationOrder], allergies: list[domain.Allergy], *, reader: str) -> list[str]:
-    """Return the lines of the printed list."""
+def render(
+    patient, orders: list[domain.MedicationOrder], allergies: list[domain.Allergy] | None, *, reader: str
+) -> list[str]:
+    """Return the lines of the printed list; `allergies` None leaves them out (the reader may not see them)."""
     born = f" (born {patient.date_of_birth:%Y-%m-%d})" if patient.date_of_birth else ""
     lines = [
         f"Current medications: {patient.mrn} {patient.display_name}{born}",
@@ -69,7 +88,9 @@ def render(patient, orders: list[domain.MedicationOrder], allergies: list[domain
         if order.instructions:
             lines.append(f"    Instructions: {' '.join(order.instructions.split())}")
     lines.append("")
-    if allergies:
+    if allergies is None:
+        lines.append("Allergies: not shown (the reader's role does not include allergies).")
+    elif allergies:
         described = [
             f"{allergy.substance} ({allergy.severity.label.lower()}{': ' + allergy.reaction if allergy.reaction else ''})"
             for allergy in allergies

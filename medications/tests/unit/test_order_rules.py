@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from medications import domain
-from medications.tests.builders import DRLEE, FRONT_DESK, NO_DEA, TODAY, an_order
+from medications.tests.builders import DRLEE, FRONT_DESK, NO_DEA, TODAY, a_stored_order, an_order
 from novamind.domain import RuleViolation
 
 
@@ -162,3 +162,33 @@ def test_a_discontinued_order_needs_its_stop_date_and_reason():
 def test_an_active_order_has_no_stop_date():
     order = an_order(discontinued_on=TODAY, discontinue_reason=domain.DiscontinueReason.INEFFECTIVE)
     assert "Only a discontinued order" in errors_of(order)[domain.NON_FIELD][0]
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"start_date": dt.date(1899, 12, 31)}, "start_date"),
+        ({"start_date": dt.date(TODAY.year + 5, TODAY.month, TODAY.day + 1)}, "start_date"),
+        ({"end_date": dt.date(9999, 12, 31)}, "end_date"),
+    ],
+)
+def test_a_new_orders_dates_lie_between_1900_and_five_years_from_today(changes, field):
+    assert "Enter a date" in " ".join(errors_of(an_order(**changes), new=True)[field])
+
+
+def test_the_date_bounds_are_inclusive():
+    last = dt.date(TODAY.year + 5, TODAY.month, TODAY.day)
+    assert domain.check_new_order(an_order(start_date=dt.date(1900, 1, 1), end_date=last), today=TODAY).end_date == last
+
+
+def test_a_revision_cannot_end_beyond_five_years_from_today():
+    current = a_stored_order()
+    with pytest.raises(RuleViolation) as caught:
+        domain.revise(
+            current,
+            dataclasses.replace(current, dose_amount=Decimal("100"), end_date=dt.date(2999, 1, 1)),
+            effective=TODAY,
+            prescriber=DRLEE,
+            today=TODAY,
+        )
+    assert "end_date" in caught.value.errors

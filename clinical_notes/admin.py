@@ -451,10 +451,13 @@ class ClinicalNoteAdmin(AuditedAdmin):
         except AccessDenied as error:
             raise PermissionDenied(str(error)) from None  # the transaction of the page rolled back
         except RuleViolation as violation:
-            for field_messages in violation.errors.values():
-                for message in field_messages:
-                    self.message_user(request, message, messages.ERROR)
+            self._report(request, violation)
             return HttpResponseRedirect(request.get_full_path())
+
+    def _report(self, request, violation: RuleViolation) -> None:
+        for field_messages in violation.errors.values():
+            for message in field_messages:
+                self.message_user(request, message, messages.ERROR)
 
     def _note_changeform_view(self, request, object_id, form_url, extra_context):
         if object_id is None:
@@ -490,7 +493,13 @@ class ClinicalNoteAdmin(AuditedAdmin):
             if refusal:
                 self.message_user(request, f"This version cannot be restored. {refusal}", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_history", args=[row.pk]))
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        except AccessDenied as error:
+            raise PermissionDenied(str(error)) from None  # the revert's transaction rolled back
+        except RuleViolation as violation:
+            self._report(request, violation)
+            return HttpResponseRedirect(request.get_full_path())
 
     def changelist_view(self, request, extra_context=None):
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:

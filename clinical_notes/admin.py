@@ -2,8 +2,8 @@
 
 Drafts are edited by their author only; "Save and sign" makes a note final, after which it is
 shown read-only and corrected by addenda. Workflow steps (addendum, co-signature, discard,
-authorization) are buttons leading to small confirmation pages that call the repository or the
-services. Psychotherapy notes live in the same table but are kept apart: the default listing
+authorization) are buttons leading to small confirmation pages; every write (save_model, those
+pages, the actions) calls `clinical_notes.services`, which asks the policy and the domain. Psychotherapy notes live in the same table but are kept apart: the default listing
 and the patient page leave them out, "My psychotherapy notes" lists the user's own (and those
 they are authorized to read), and every other way to a psychotherapy note (change page,
 history, revert, workflow pages) is refused to anyone else, with the refusal logged.
@@ -21,6 +21,7 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -32,10 +33,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from clinical_notes import domain, models, repository, services
-from novamind import audit
+from clinical_notes import domain, models, selectors, services
 from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
-from novamind.domain import ConcurrencyError, DomainError, NotFound, RuleViolation
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation
 from patients import policy
 from patients.admin import register_patient_inline
 
@@ -235,15 +235,18 @@ class AddendumForm(forms.Form):
 class CosignatureRequestForm(forms.Form):
     cosign_requested_from = forms.ModelChoiceField(label="Supervisor", queryset=get_user_model().objects.none())
 
-    def __init__(self, *args, author_id, **kwargs):
+    def __init__(self, *args, author_id, patient_id, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cosign_requested_from"].queryset = (
+        supervisors = (
             get_user_model()
             .objects.with_perm(models.COSIGN_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
             .filter(staff_profile__is_supervisor=True)
             .exclude(pk=author_id)
             .order_by("username")
         )
+        # Only supervisors who can open the note (patients.policy: on the patient's care team).
+        may_cosign = [user.pk for user in supervisors if policy.may_see(user, patient_id)]
+        self.fields["cosign_requested_from"].queryset = supervisors.filter(pk__in=may_cosign)
 
 
 class AuthorizationForm(forms.Form):
@@ -312,6 +315,19 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_changelist(self, request, **kwargs):
         return NoteChangeList
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "patient" and field is not None:
+            # Only patients the user may see: another patient's id is "not one of the choices".
+            field.queryset = policy.visible_patients(request.user, field.queryset)
+        return field
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "patient" in initial and _uuid_or_none(initial["patient"]) is None:
+            del initial["patient"]  # ?patient=abc: an empty choice, not a 500
+        return initial
 
     def _stored(self, pk) -> models.ClinicalNote | None:
         # Deciding access needs no text: a refused reader's request decrypts nothing.
@@ -420,15 +436,30 @@ class ClinicalNoteAdmin(AuditedAdmin):
         except ValueError:
             raise Http404("No clinical note with that ID.") from None
         row = self._stored(pk)
-        if row is None:
+        if row is None or not policy.may_see(request.user, row.patient_id):
+            # Outside the user's care the note does not exist for them, on every page (patients.policy).
             raise Http404("No clinical note with that ID.")
-        decision = services.note_access(row=row, user=request.user, action=action, request=request)
+        decision = selectors.note_access(row=row, user=request.user, action=action, request=request)
         if decision.allowed:
             return row, None
-        self.message_user(request, services.REFUSAL_MESSAGE, messages.ERROR)
+        self.message_user(request, selectors.REFUSAL_MESSAGE, messages.ERROR)
         return row, HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_changelist"))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return self._note_changeform_view(request, object_id, form_url, extra_context)
+        except AccessDenied as error:
+            raise PermissionDenied(str(error)) from None  # the transaction of the page rolled back
+        except RuleViolation as violation:
+            self._report(request, violation)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _report(self, request, violation: RuleViolation) -> None:
+        for field_messages in violation.errors.values():
+            for message in field_messages:
+                self.message_user(request, message, messages.ERROR)
+
+    def _note_changeform_view(self, request, object_id, form_url, extra_context):
         if object_id is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
         row, refused = self._guard(request, object_id, "read" if request.method == "GET" else "update")
@@ -462,11 +493,17 @@ class ClinicalNoteAdmin(AuditedAdmin):
             if refusal:
                 self.message_user(request, f"This version cannot be restored. {refusal}", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:clinical_notes_clinicalnote_history", args=[row.pk]))
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        except AccessDenied as error:
+            raise PermissionDenied(str(error)) from None  # the revert's transaction rolled back
+        except RuleViolation as violation:
+            self._report(request, violation)
+            return HttpResponseRedirect(request.get_full_path())
 
     def changelist_view(self, request, extra_context=None):
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
-            services.psychotherapy_listing(
+            selectors.psychotherapy_listing(
                 user=request.user,
                 patient_id=_uuid_or_none(request.GET.get("patient__id__exact")),
                 request=request,
@@ -501,18 +538,25 @@ class ClinicalNoteAdmin(AuditedAdmin):
     # --- saving and signing ----------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
+        # The services decide and write; the form has already shown the domain's errors next to
+        # the fields. A refusal here (the policy changed since the form was checked) rolls the
+        # page's transaction back (changeform_view): nothing of the request is kept.
         reverting = getattr(request, "_novamind_reverting", False)
-        if not change or form.has_changed() or not form.signing:
-            reason = "Restored an earlier version" if reverting else ("Draft changed" if change else "Drafted")
-            audit.audited_save(obj, actor=request.user, reason=reason, validate=False)
-        if form.signing:
-            signed = repository.sign_row(obj, signer=request.user)
-            audit.audited_save(
-                obj,
-                actor=request.user,
-                reason="Signed (late entry)" if signed.late_entry else "Signed",
-                validate=False,
+        if not change:
+            stored = services.note_create(note=obj.to_domain(with_audit=False), actor=request.user, request=request)
+        elif form.has_changed() or not form.signing:
+            reason = "Restored an earlier version" if reverting else "Draft changed"
+            stored = services.note_update_draft(
+                note=obj.to_domain(), actor=request.user, reason=reason, request=request
             )
+        else:
+            stored = None
+        if form.signing:
+            services.note_sign(note_id=stored.id if stored else obj.pk, actor=request.user, request=request)
+        if stored is not None:
+            obj.pk = stored.id
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     def response_add(self, request, obj, post_url_continue=None):
         if "_sign" in request.POST:
@@ -536,11 +580,10 @@ class ClinicalNoteAdmin(AuditedAdmin):
     # --- actions ---------------------------------------------------------------------------
 
     def _each(self, request, queryset, verb, operation):
-        notes = repository.DjangoClinicalNoteRepository(actor=request.user, request=request)
         done, failed = [], []
         for row in queryset.without_text():
             try:
-                operation(notes, row.pk)
+                operation(row.pk)
                 done.append(str(row))
             except DomainError as error:
                 failed.append(f"{row}: {error}")
@@ -549,13 +592,29 @@ class ClinicalNoteAdmin(AuditedAdmin):
         for failure in failed:
             self.message_user(request, failure, messages.ERROR)
 
+    def response_action(self, request, queryset):
+        # A selected id that is not a UUID names no note: drop it rather than answer 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [value for value in selected if _uuid_or_none(value) is not None]
+        if valid != selected:
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
+
     @admin.action(description="Sign selected drafts (yours; they become final)", permissions=["change"])
     def sign_selected(self, request, queryset):
-        self._each(request, queryset, "Signed", lambda notes, pk: notes.sign(pk))
+        self._each(
+            request, queryset, "Signed", lambda pk: services.note_sign(note_id=pk, actor=request.user, request=request)
+        )
 
     @admin.action(description="Discard selected drafts (yours; kept in history)", permissions=["change"])
     def discard_selected(self, request, queryset):
-        self._each(request, queryset, "Discarded", lambda notes, pk: notes.delete(pk))
+        self._each(
+            request,
+            queryset,
+            "Discarded",
+            lambda pk: services.note_discard(note_id=pk, actor=request.user, request=request),
+        )
 
     # --- workflow pages --------------------------------------------------------------------
 
@@ -599,12 +658,11 @@ class ClinicalNoteAdmin(AuditedAdmin):
         change_url = reverse("admin:clinical_notes_clinicalnote_change", args=[row.pk])
         form = form_class(request.POST if request.method == "POST" else None, **(form_kwargs or {}))
         if request.method == "POST" and form.is_valid():
-            notes = repository.DjangoClinicalNoteRepository(actor=request.user, request=request)
             try:
-                message = perform(notes, row, form.cleaned_data)
+                message = perform(row, form.cleaned_data)
             except RuleViolation as violation:
                 violation_to_form(form, violation)
-            except (ConcurrencyError, NotFound, domain.AccessDenied) as error:
+            except (ConcurrencyError, NotFound, AccessDenied) as error:
                 self.message_user(request, str(error), messages.ERROR)
                 return HttpResponseRedirect(change_url)
             else:
@@ -623,8 +681,10 @@ class ClinicalNoteAdmin(AuditedAdmin):
         return TemplateResponse(request, "admin/clinical_notes/workflow_form.html", context)
 
     def addendum_view(self, request, object_id):
-        def perform(notes, row, data):
-            notes.add_addendum(row.pk, text=data["text"], reason=data["reason"])
+        def perform(row, data):
+            services.addendum_add(
+                note_id=row.pk, text=data["text"], reason=data["reason"], actor=request.user, request=request
+            )
             return "Addendum added and signed."
 
         return self._workflow(
@@ -640,9 +700,11 @@ class ClinicalNoteAdmin(AuditedAdmin):
         )
 
     def request_cosignature_view(self, request, object_id):
-        def perform(notes, row, data):
+        def perform(row, data):
             supervisor = data["cosign_requested_from"]
-            notes.request_cosignature(row.pk, supervisor_id=supervisor.pk)
+            services.cosignature_request(
+                note_id=row.pk, supervisor_id=supervisor.pk, actor=request.user, request=request
+            )
             return f"Co-signature requested from {supervisor.get_username()}."
 
         row = self._stored(_uuid_or_404(object_id))
@@ -653,14 +715,14 @@ class ClinicalNoteAdmin(AuditedAdmin):
             title="Request a co-signature",
             explanation="Ask a supervisor to review and co-sign this note.",
             form_class=CosignatureRequestForm,
-            form_kwargs={"author_id": row.author_id if row else None},
+            form_kwargs={"author_id": row.author_id if row else None, "patient_id": row.patient_id if row else None},
             submit="Request co-signature",
             perform=perform,
         )
 
     def cosign_view(self, request, object_id):
-        def perform(notes, row, data):
-            notes.cosign(row.pk)
+        def perform(row, data):
+            services.note_cosign(note_id=row.pk, actor=request.user, request=request)
             return "Note co-signed."
 
         return self._workflow(
@@ -675,8 +737,8 @@ class ClinicalNoteAdmin(AuditedAdmin):
         )
 
     def discard_view(self, request, object_id):
-        def perform(notes, row, data):
-            notes.delete(row.pk)
+        def perform(row, data):
+            services.note_discard(note_id=row.pk, actor=request.user, request=request)
             return "Draft discarded (its history is kept)."
 
         return self._workflow(
@@ -693,7 +755,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
         )
 
     def authorize_view(self, request, object_id):
-        def perform(notes, row, data):
+        def perform(row, data):
             services.authorization_grant(
                 note_id=row.pk,
                 grantee=data["grantee"],

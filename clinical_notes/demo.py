@@ -1,6 +1,6 @@
 """Demo notes for `seed_demo`: signed notes, drafts, addenda, co-signatures, psychotherapy notes.
 
-Made up, drawn from the seeded random generator, and written through the repository in each
+Made up, drawn from the seeded random generator, and written through the services in each
 clinician's own name, so they follow every rule real notes do. A patient who already has
 notes is left alone, which makes a second run create nothing.
 """
@@ -9,7 +9,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from clinical_notes import domain, models, repository
+from clinical_notes import domain, models, services
+from patients import services as patients_services
 
 PATIENTS_WITH_NOTES = 60
 COMPLAINTS = [
@@ -59,27 +60,30 @@ def seed(*, staff, rng, stdout, patients, **context):
             skipped += 1
             continue
         clinician = rng.choice(clinicians)
-        created += _notes_for(patient, clinician, staff["drlee"], rng, today)
+        # Care begins by an explicit act (patients.policy): the front desk puts the clinician on
+        # the team before they write; writing a note grants nothing.
+        patients_services.care_assign(patient_id=patient.id, clinician=clinician, actor=staff["frontdesk"])
+        created += _notes_for(patient, clinician, staff["drlee"], rng, today, frontdesk=staff["frontdesk"])
     stdout.write(f"Clinical notes: {created} created; {skipped} patients already had notes.")
     return None
 
 
-def _notes_for(patient, clinician, supervisor, rng, today) -> int:
-    notes = repository.DjangoClinicalNoteRepository(actor=clinician)
+def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
     complaint = rng.choice(COMPLAINTS)
 
     def write(kind, note_format, days_ago, sections, *, sign=True):
-        note = notes.add(
-            domain.ClinicalNote(
+        note = services.note_create(
+            note=domain.ClinicalNote(
                 patient_id=patient.id,
                 author=models.staff_of(clinician),
                 kind=kind,
                 format=note_format,
                 date_of_service=today - dt.timedelta(days=days_ago),
                 sections=sections,
-            )
+            ),
+            actor=clinician,
         )
-        return notes.sign(note.id) if sign else note
+        return services.note_sign(note_id=note.id, actor=clinician) if sign else note
 
     intake = write(
         domain.NoteKind.INTAKE_ASSESSMENT,
@@ -94,8 +98,9 @@ def _notes_for(patient, clinician, supervisor, rng, today) -> int:
     )
     count = 1
     if rng.random() < 0.3:
-        notes.add_addendum(
-            intake.id,
+        services.addendum_add(
+            note_id=intake.id,
+            actor=clinician,
             text=f"Patient also mentioned {rng.choice(COMPLAINTS)} at the end of the visit.",
             reason="Information recalled after signing",
         )
@@ -112,9 +117,11 @@ def _notes_for(patient, clinician, supervisor, rng, today) -> int:
     )
     count += 1
     if progress.is_signed and clinician != supervisor and rng.random() < 0.5:
-        notes.request_cosignature(progress.id, supervisor_id=supervisor.pk)
+        # The supervisor must be able to open the note to co-sign it: on the team too.
+        patients_services.care_assign(patient_id=patient.id, clinician=supervisor, actor=frontdesk)
+        services.cosignature_request(note_id=progress.id, supervisor_id=supervisor.pk, actor=clinician)
         if rng.random() < 0.5:
-            repository.DjangoClinicalNoteRepository(actor=supervisor).cosign(progress.id)
+            services.note_cosign(note_id=progress.id, actor=supervisor)
     if rng.random() < 0.3:
         write(
             domain.NoteKind.TREATMENT_PLAN,

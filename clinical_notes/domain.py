@@ -18,7 +18,8 @@ import hashlib
 import json
 import uuid
 
-from novamind.domain import AuditInfo, Collector, DomainError, RuleViolation
+from novamind import domain as kernel
+from novamind.domain import EARLIEST_DATE, AuditInfo, Collector, RuleViolation, date_bounds_error
 
 SECTION_MAX = 50_000
 REASON_MAX = 500
@@ -81,8 +82,8 @@ SECTION_LABELS = {
 }
 
 
-class AccessDenied(DomainError):
-    """The user may not read this record; the refusal has been recorded in the access log."""
+class AccessDenied(kernel.AccessDenied):
+    """The user may not read this psychotherapy note; the refusal has been recorded in the access log."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,8 +316,8 @@ def _check_content(errors: Collector, note: ClinicalNote, today: dt.date) -> Non
         errors.add("patient", "Choose the patient this note is about.")
     if note.date_of_service is None:
         errors.add("date_of_service", "This field is required.")
-    elif note.date_of_service > today:
-        errors.add("date_of_service", "The date of service cannot be in the future.")
+    elif error := date_bounds_error(note.date_of_service, earliest=EARLIEST_DATE, latest=today):
+        errors.add("date_of_service", error)
     if not note.is_signed and not note.author.is_clinician:
         errors.add(NON_FIELD, f"Only clinicians can write clinical notes; {note.author.username} is not one.")
     used = note.used_sections()

@@ -1,80 +1,65 @@
-"""The clinical notes repository: domain objects out, attributed writes in."""
+"""The clinical notes repository: domain objects out, attributed writes in. Persistence only.
+
+It decides nothing about who may write: that is `clinical_notes.services`, the only write door,
+which asks the policy and the domain first and then stores through this module. The model's
+`save()` still runs the domain's write check (`domain.check_write`) as the backstop.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
 
-from clinical_notes import domain, models, services
+from clinical_notes import domain, models, selectors
 from novamind import access, audit
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation
-from patients.models import Patient
+
+
+def save(row, *, actor, reason: str) -> None:
+    """Save `row` through the audited path, turning validation errors into a RuleViolation."""
+    try:
+        audit.audited_save(row, actor=actor, reason=reason)
+    except ValidationError as error:
+        errors = error.message_dict if hasattr(error, "error_dict") else {RuleViolation.NON_FIELD: error.messages}
+        raise RuleViolation(errors) from None
 
 
 class DjangoClinicalNoteRepository:
     """Clinical notes in the database, read and written on behalf of one named user (`actor`).
 
-    Reads are written to the access log; a psychotherapy note is refused (AccessDenied, and
-    the refusal logged) to anyone but its author or someone holding an active authorization.
-    `request`, when given, lets the log name the address the access came from.
+    Writes are attributed to the actor. The listing reads are written to the access log and
+    leave out the psychotherapy notes the actor may not read; `request`, when given, lets the
+    log name the address the access came from.
     """
 
     def __init__(self, *, actor, request=None):
         self.actor = audit.require_actor(actor)
         self.request = request
 
-    def add(self, note: domain.ClinicalNote) -> domain.ClinicalNote:
-        """Store `note` as a new draft written by the actor, and return it as stored."""
-        if note.author is not None and note.author.id != self.actor.pk:
-            raise RuleViolation("A note can be written only in its author's own name.")
-        if note.patient_id is not None:
-            try:
-                patient_id = _uuid(note.patient_id)
-            except ValueError:
-                patient_id = None
-            if patient_id is None or not Patient.objects.filter(pk=patient_id).exists():
-                raise RuleViolation({"patient": [f"No patient with id {note.patient_id} exists."]})
-            note = dataclasses.replace(note, patient_id=patient_id)
-        row = models.ClinicalNote(author=self.actor)
-        row.update_from_domain(note)
-        services.save(row, actor=self.actor, reason="Drafted")
-        return row.to_domain()
+    # --- reads ----------------------------------------------------------------------------
 
-    def get_by_id(self, note_id: uuid.UUID) -> domain.ClinicalNote | None:
-        """Return the note with its text and addenda, or None; AccessDenied if the actor may not read it."""
-        row = self._row(note_id)
-        if row is None:
+    def row(self, note_id) -> models.ClinicalNote | None:
+        """Return the stored note row without its text (for access decisions), or None."""
+        note_id = _uuid_or_none(note_id)
+        if note_id is None:
             return None
-        services.require_access(row=row, user=self.actor, action="read", request=self.request)
-        return _with_addenda(row)
+        return (
+            models.ClinicalNote._base_manager.select_related("author__staff_profile")
+            .defer(*domain.SECTIONS)
+            .filter(pk=note_id)
+            .first()
+        )
 
-    def update(self, note: domain.ClinicalNote) -> domain.ClinicalNote:
-        """Store the changed content of a draft; a signed note is refused and nothing is written."""
-        row = self._existing(note.id, action="update")
-        expected = note.audit.version if note.audit else None
-        if expected is None:
-            raise RuleViolation("Update a note that was read from the repository (it carries its version).")
-        refusal = domain.edit_refusal(row.to_domain(with_audit=False), models.staff_of(self.actor))
-        if refusal:
-            raise RuleViolation(refusal)
-        row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
-        row.update_from_domain(note)
-        services.save(row, actor=self.actor, reason="Draft changed")
-        return row.to_domain()
-
-    def delete(self, note_id: uuid.UUID) -> None:
-        """Discard a draft (its history is kept); a signed note is refused."""
-        row = self._existing(note_id, action="discard")
-        row._history_user = self.actor
-        row._change_reason = "Draft discarded"
-        with transaction.atomic():
-            row.delete()
+    def get(self, note_id) -> domain.ClinicalNote | None:
+        """Return the note with its text and addenda, or None. Decides no access: callers do."""
+        note_id = _uuid_or_none(note_id)
+        if note_id is None:
+            return None
+        row = _loaded(models.ClinicalNote.objects).filter(pk=note_id).first()
+        return None if row is None else _with_addenda(row)
 
     def list_for_patient(self, patient_id: uuid.UUID) -> list[domain.NoteSummary]:
         """Return the patient's notes without their text, psychotherapy notes left out."""
@@ -82,8 +67,8 @@ class DjangoClinicalNoteRepository:
         access.record(
             user=self.actor,
             action="list",
-            category=services.CLINICAL_CATEGORY,
-            patient=services.patient_ref(_uuid(patient_id)),
+            category=selectors.CLINICAL_CATEGORY,
+            patient=selectors.patient_ref(_uuid(patient_id)),
             request=self.request,
             detail=f"{len(rows)} notes listed without their text",
         )
@@ -91,7 +76,7 @@ class DjangoClinicalNoteRepository:
 
     def psychotherapy_notes_for_patient(self, patient_id: uuid.UUID) -> list[domain.NoteSummary]:
         """Return the patient's psychotherapy notes the actor wrote or is authorized to read."""
-        readable = services.psychotherapy_listing(user=self.actor, patient_id=_uuid(patient_id), request=self.request)
+        readable = selectors.psychotherapy_listing(user=self.actor, patient_id=_uuid(patient_id), request=self.request)
         return [row.to_summary() for row in _summaries(readable)]
 
     def drafts_for_author(self, author_id: int | None = None) -> list[domain.NoteSummary]:
@@ -105,91 +90,79 @@ class DjangoClinicalNoteRepository:
             rows = rows.general()
         return [row.to_summary() for row in _summaries(rows)]
 
-    def sign(self, note_id: uuid.UUID, *, version: int | None = None) -> domain.ClinicalNote:
-        """Sign the actor's own draft: its content becomes final and its hash is taken."""
-        row = self._existing(note_id, action="sign")
-        if version is not None and row.version != version:
-            raise ConcurrencyError("Clinical note", row, version, row.version)
-        signed = sign_row(row, signer=self.actor)
-        services.save(row, actor=self.actor, reason="Signed (late entry)" if signed.late_entry else "Signed")
+    # --- writes ---------------------------------------------------------------------------
+
+    def add(self, note: domain.ClinicalNote) -> domain.ClinicalNote:
+        """Store `note` as a new draft written by the actor, and return it as stored."""
+        row = models.ClinicalNote(author=self.actor)
+        row.update_from_domain(note)
+        save(row, actor=self.actor, reason="Drafted")
+        return row.to_domain()
+
+    def store(self, note: domain.ClinicalNote, *, reason: str) -> domain.ClinicalNote:
+        """Store the content, signature and co-signature of `note` at the version it was read at."""
+        expected = note.audit.version if note.audit else None
+        if expected is None:
+            raise RuleViolation("Store a note that was read from the repository (it carries its version).")
+        row = _loaded(models.ClinicalNote.objects).filter(pk=note.id).first()
+        if row is None:
+            raise NotFound(f"No clinical note with id {note.id}.")
+        if row.version != expected:
+            raise ConcurrencyError("Clinical note", row, expected, row.version)
+        row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
+        row.update_from_domain(note)
+        row.record_workflow(note)
+        save(row, actor=self.actor, reason=reason)
         return _with_addenda(row)
 
-    def add_addendum(self, note_id: uuid.UUID, *, text: str, reason: str) -> domain.Addendum:
-        """Add a signed addendum by the actor to a signed note."""
-        row = self._existing(note_id, action="add addendum")
-        addendum = row.to_domain(with_audit=False).new_addendum(
-            author=models.staff_of(self.actor),
-            text=text,
-            reason=reason,
-            at=timezone.now(),
-        )
-        addendum_row = models.Addendum(
-            note=row,
+    def delete(self, note_id: uuid.UUID) -> None:
+        """Delete a draft (its history is kept); the model refuses a signed note."""
+        row = models.ClinicalNote._base_manager.filter(pk=note_id).first()
+        if row is None:
+            raise NotFound(f"No clinical note with id {note_id}.")
+        row._history_user = self.actor
+        row._change_reason = "Draft discarded"
+        with transaction.atomic():
+            row.delete()
+
+    def add_addendum(self, addendum: domain.Addendum) -> domain.Addendum:
+        """Store a signed addendum written by the actor."""
+        row = models.Addendum(
+            note_id=addendum.note_id,
             author=self.actor,
             text=addendum.text,
             reason=addendum.reason,
             signed_at=addendum.signed_at,
             content_hash=addendum.content_hash,
         )
-        services.save(addendum_row, actor=self.actor, reason="Addendum added")
-        return addendum_row.to_domain()
+        save(row, actor=self.actor, reason="Addendum added")
+        return row.to_domain()
 
-    def request_cosignature(self, note_id: uuid.UUID, *, supervisor_id: int) -> domain.ClinicalNote:
-        """Ask a supervisor to co-sign the actor's note."""
-        row = self._existing(note_id, action="request co-signature")
-        supervisor = get_user_model().objects.select_related("staff_profile").filter(pk=supervisor_id).first()
-        if supervisor is None:
-            raise RuleViolation({"cosign_requested_from": [f"No user with id {supervisor_id}."]})
-        note = row.to_domain(with_audit=False).with_cosignature_requested(
-            requester=models.staff_of(self.actor),
-            supervisor=models.supervisor_of(supervisor),
-            at=timezone.now(),
+    def add_authorization(self, *, note_id: uuid.UUID, grantee, reason: str, expires_at) -> domain.Authorization:
+        """Store an authorization granted by the actor (the model runs the domain's rules)."""
+        row = models.PsychotherapyNoteAuthorization(
+            note_id=note_id, grantee=grantee, granted_by=self.actor, reason=reason, expires_at=expires_at
         )
-        row.record_workflow(note)
-        services.save(row, actor=self.actor, reason=f"Co-signature requested from {supervisor.get_username()}")
-        return _with_addenda(row)
+        save(row, actor=self.actor, reason="Access granted")
+        return row.to_domain()
 
-    def cosign(self, note_id: uuid.UUID) -> domain.ClinicalNote:
-        """Record the actor's co-signature on a signed note they were asked to co-sign."""
-        row = self._existing(note_id, action="co-sign")
-        note = row.to_domain(with_audit=False).cosigned(cosigner=models.supervisor_of(self.actor), at=timezone.now())
-        row.record_workflow(note)
-        services.save(row, actor=self.actor, reason="Co-signed")
-        return _with_addenda(row)
-
-    def _row(self, note_id) -> models.ClinicalNote | None:
-        try:
-            note_id = _uuid(note_id)
-        except ValueError:
-            return None
-        return _loaded(models.ClinicalNote.objects).filter(pk=note_id).first()
-
-    def _existing(self, note_id, *, action: str) -> models.ClinicalNote:
-        row = self._row(note_id)
-        if row is None:
-            raise NotFound(f"No clinical note with id {note_id}.")
-        if row.kind == models.PSYCHOTHERAPY:
-            # Someone who may not even read a psychotherapy note learns nothing more by writing.
-            services.require_access(row=row, user=self.actor, action=action, request=self.request)
-        return row
-
-
-def sign_row(row: models.ClinicalNote, *, signer) -> domain.ClinicalNote:
-    """Apply the signature of `signer` to the draft in `row` (not saved), or raise RuleViolation."""
-    now = timezone.now()
-    signed = row.to_domain(with_audit=False).signed(
-        signer=models.staff_of(signer),
-        at=now,
-        signed_on=timezone.localdate(now),
-        late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
-    )
-    row.update_from_domain(signed)
-    row.record_workflow(signed)
-    return signed
+    def revoke_authorization(self, authorization: domain.Authorization) -> domain.Authorization:
+        """Store the revocation of `authorization` by the actor."""
+        row = models.PsychotherapyNoteAuthorization.objects.get(pk=authorization.id)
+        row.revoked_at, row.revoked_by = authorization.revoked_at, self.actor
+        save(row, actor=self.actor, reason="Access revoked")
+        return row.to_domain()
 
 
 def _uuid(value) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return _uuid(value)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _loaded(queryset):

@@ -1,7 +1,16 @@
-"""Rules that span a note and something else: who may read it (and the access log that says so),
-psychotherapy-note authorizations, and the integrity check of signed notes.
+"""The clinical notes' write API: the only door through which a note, an addendum or an
+authorization is written.
 
-One function per rule, called by the repository, the admin and the commands alike.
+Every service takes the acting user (`actor`, keyword-only) and, before anything is written:
+asks the policy (`patients.policy.require`: the role permission, then care: the actor must be
+allowed to see the note's patient), applies the psychotherapy-note rule
+(`selectors.require_access`, i.e. `domain.read_decision`: only the author or someone they
+authorized), and validates through the domain. It then writes through the repository (the
+audited path) in one transaction. Refusals raise AccessDenied or RuleViolation and write nothing;
+a psychotherapy refusal is kept in the access log (written before the transaction).
+
+The admin (save_model, workflow pages, actions) and the commands call these functions with
+`request.user` / `--actor`; nothing else writes notes.
 """
 
 from __future__ import annotations
@@ -10,162 +19,227 @@ import dataclasses
 import datetime as dt
 import uuid
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinical_notes import domain, models
-from novamind import access, audit, encryption
-from novamind.domain import NotFound, RuleViolation
+from clinical_notes import domain, models, repository, selectors
+from novamind import access, audit, encryption, roles
+from novamind.domain import AccessDenied, ConcurrencyError, NotFound, RuleViolation
+from patients import policy
 from patients.models import Patient
 
-PSYCHOTHERAPY_CATEGORY = "psychotherapy_note"
-CLINICAL_CATEGORY = "clinical_note"
-REFUSAL_MESSAGE = (
-    "Psychotherapy notes can be read only by their author, or by someone the author or a privacy "
-    "officer has authorized. This attempt was recorded in the access log."
-)
+# Kept here too: the dashboard names these categories as the notes' services.
+CLINICAL_CATEGORY = selectors.CLINICAL_CATEGORY
+PSYCHOTHERAPY_CATEGORY = selectors.PSYCHOTHERAPY_CATEGORY
+
+VIEW = "clinical_notes.view_clinicalnote"
+ADD = "clinical_notes.add_clinicalnote"
+CHANGE = "clinical_notes.change_clinicalnote"
+ADD_ADDENDUM = "clinical_notes.add_addendum"
+COSIGN = models.COSIGN_PERMISSION
+GRANT = "clinical_notes.add_psychotherapynoteauthorization"
+REVOKE = "clinical_notes.change_psychotherapynoteauthorization"
 
 
-def category_of(note) -> str:
-    """Return the access-log data category of a note row or domain note."""
-    kind = note.kind if isinstance(note.kind, str) else note.kind.value
-    return PSYCHOTHERAPY_CATEGORY if kind == models.PSYCHOTHERAPY else CLINICAL_CATEGORY
+def _notes(actor, request=None) -> repository.DjangoClinicalNoteRepository:
+    return repository.DjangoClinicalNoteRepository(actor=actor, request=request)
 
 
-def patient_ref(patient_id):
-    """Return the patient as the access log names it (id and MRN), decrypting nothing."""
-    return Patient.objects.only("id", "mrn").filter(pk=patient_id).first()
+def _authorized(actor, note_id, permission: str, action: str, request=None, *, psychotherapy_rule=True):
+    """Return the note row (without text) `actor` may act on with `permission`, or raise.
+
+    NotFound if there is no such note; AccessDenied if the role or care refuses (policy), or if it
+    is a psychotherapy note the actor may not read (the refusal is logged).
+    """
+    actor = audit.require_actor(actor)
+    row = _notes(actor, request).row(note_id)
+    if row is None:
+        raise NotFound(f"No clinical note with id {note_id}.")
+    policy.require(actor, permission, patient_id=row.patient_id)
+    if psychotherapy_rule and row.kind == models.PSYCHOTHERAPY:
+        # Someone who may not even read a psychotherapy note learns nothing more by writing.
+        selectors.require_access(row=row, user=actor, action=action, request=request)
+    return row
 
 
-def save(row, *, actor, reason: str) -> None:
-    """Save `row` through the audited path, turning validation errors into a RuleViolation."""
+def _patient_id(value) -> uuid.UUID | None:
+    if value is None:
+        return None
     try:
-        audit.audited_save(row, actor=actor, reason=reason)
-    except ValidationError as error:
-        errors = error.message_dict if hasattr(error, "error_dict") else {RuleViolation.NON_FIELD: error.messages}
-        raise RuleViolation(errors) from None
+        patient_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        patient_id = None
+    if patient_id is None or not Patient.objects.filter(pk=patient_id).exists():
+        raise RuleViolation({"patient": [f"No patient with id {value} exists."]})
+    return patient_id
 
 
-def note_access(*, row: models.ClinicalNote, user, action: str, request=None) -> domain.ReadDecision:
-    """Decide whether `user` may see the content of `row` for `action`, and record it either way.
+def _today() -> dt.date:
+    return timezone.localdate()
 
-    Every note read is logged; for psychotherapy notes the entry names the authorization used,
-    and a refusal is logged as such. The entry is written at once (not in a transaction the
-    caller might roll back), so refusals are kept even when the caller then fails.
+
+def note_read(*, note_id, actor, request=None) -> domain.ClinicalNote:
+    """Return the note with its text and addenda for `actor`, the read logged; or raise.
+
+    The one read of a note's text outside the admin's own pages (commands use it).
     """
-    summary = row.to_summary()
-    authorizations = []
-    if summary.is_psychotherapy_note and user.pk != row.author_id:
-        authorizations = [
-            grant.to_domain()
-            for grant in models.PsychotherapyNoteAuthorization.objects.filter(note=row, grantee=user).select_related(
-                "grantee", "granted_by", "revoked_by"
-            )
-        ]
-    decision = domain.read_decision(
-        summary,
-        reader=models.staff_of(user),
-        authorizations=authorizations,
-        now=timezone.now(),
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, VIEW, "read", request, psychotherapy_rule=False)
+    selectors.require_access(row=row, user=actor, action="read", request=request)
+    return _notes(actor, request).get(row.pk)
+
+
+def note_create(*, note: domain.ClinicalNote, actor, request=None) -> domain.ClinicalNote:
+    """Store `note` as a new draft by `actor` about a patient they may see, and return it."""
+    actor = audit.require_actor(actor)
+    if note.author is not None and note.author.id != actor.pk:
+        raise RuleViolation("A note can be written only in its author's own name.")
+    patient_id = _patient_id(note.patient_id)
+    policy.require(actor, ADD, patient_id=patient_id)
+    note = dataclasses.replace(note, patient_id=patient_id, author=models.staff_of(actor))
+    note = note.validated(today=_today())
+    with transaction.atomic():
+        return _notes(actor, request).add(note)
+
+
+def note_update_draft(
+    *, note: domain.ClinicalNote, actor, reason: str = "Draft changed", request=None
+) -> domain.ClinicalNote:
+    """Store the changed content of `actor`'s own draft, read at `note.audit.version`."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note.id, CHANGE, "update", request)
+    patient_id = _patient_id(note.patient_id)
+    if patient_id != row.patient_id:
+        policy.require(actor, CHANGE, patient_id=patient_id)  # moving a draft needs the new patient too
+    refusal = domain.edit_refusal(row.to_summary(), models.staff_of(actor))
+    if refusal:
+        raise RuleViolation(refusal)
+    note = dataclasses.replace(note, patient_id=patient_id).validated(today=_today())
+    with transaction.atomic():
+        return _notes(actor, request).store(note, reason=reason)
+
+
+def note_sign(*, note_id, actor, version: int | None = None, request=None) -> domain.ClinicalNote:
+    """Sign `actor`'s own draft: its content becomes final and its hash is taken."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, CHANGE, "sign", request)
+    notes = _notes(actor, request)
+    note = notes.get(row.pk)
+    if version is not None and note.audit.version != version:
+        raise ConcurrencyError("Clinical note", row, version, note.audit.version)
+    now = timezone.now()
+    signed = note.signed(
+        signer=models.staff_of(actor),
+        at=now,
+        signed_on=timezone.localdate(now),
+        late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
     )
-    detail = ""
-    if decision.authorization is not None:
-        detail = f"under authorization {decision.authorization.id}"
-    elif not decision.allowed:
-        detail = "not the author and no active authorization"
-    access.record(
-        user=user,
-        action=action,
-        category=category_of(row),
-        patient=patient_ref(row.patient_id),
-        outcome=access.GRANTED if decision.allowed else access.REFUSED,
-        obj=row,
-        request=request,
-        detail=detail,
+    with transaction.atomic():
+        return notes.store(signed, reason="Signed (late entry)" if signed.late_entry else "Signed")
+
+
+def note_discard(*, note_id, actor, request=None) -> None:
+    """Discard `actor`'s own draft (its history is kept); a signed note is refused."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, CHANGE, "discard", request)
+    domain.check_discard(row.to_summary(), editor=models.staff_of(actor))
+    with transaction.atomic():
+        _notes(actor, request).delete(row.pk)
+
+
+def addendum_add(*, note_id, text: str, reason: str, actor, request=None) -> domain.Addendum:
+    """Add a signed addendum by `actor` to a signed note of a patient they may see."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, ADD_ADDENDUM, "add addendum", request)
+    notes = _notes(actor, request)
+    addendum = notes.get(row.pk).new_addendum(
+        author=models.staff_of(actor), text=text, reason=reason, at=timezone.now()
     )
-    return decision
+    with transaction.atomic():
+        return notes.add_addendum(addendum)
 
 
-def require_access(*, row: models.ClinicalNote, user, action: str, request=None) -> domain.ReadDecision:
-    """Return the decision for `user` on `row`, or raise AccessDenied (already recorded)."""
-    decision = note_access(row=row, user=user, action=action, request=request)
-    if not decision.allowed:
-        raise domain.AccessDenied(REFUSAL_MESSAGE)
-    return decision
+def cosignature_request(*, note_id, supervisor_id: int, actor, request=None) -> domain.ClinicalNote:
+    """Ask a supervisor to co-sign `actor`'s note.
 
-
-def psychotherapy_listing(*, user, patient_id=None, request=None):
-    """Return the psychotherapy notes `user` may list (their own and authorized), and log the listing.
-
-    When a patient is named and some of their psychotherapy notes are withheld from `user`,
-    the withholding is recorded as a refused listing.
+    The supervisor must be able to open the note (patients.policy: on the patient's care team);
+    otherwise the request would wait for a co-signature nobody can give.
     """
-    readable = models.ClinicalNote.objects.psychotherapy_readable_by(user)
-    patient = None
-    if patient_id is not None:
-        patient = patient_ref(patient_id)
-        readable = readable.filter(patient_id=patient_id)
-        withheld = (
-            models.ClinicalNote.objects.filter(kind=models.PSYCHOTHERAPY, patient_id=patient_id)
-            .exclude(pk__in=readable.values("pk"))
-            .count()
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, CHANGE, "request co-signature", request)
+    notes = _notes(actor, request)
+    supervisor = get_user_model().objects.select_related("staff_profile").filter(pk=supervisor_id).first()
+    if supervisor is None:
+        raise RuleViolation({"cosign_requested_from": [f"No user with id {supervisor_id}."]})
+    requested = notes.get(row.pk).with_cosignature_requested(
+        requester=models.staff_of(actor),
+        supervisor=models.supervisor_of(supervisor),
+        at=timezone.now(),
+    )
+    if not policy.may_see(supervisor, row.patient_id):
+        raise RuleViolation(
+            {
+                "cosign_requested_from": [
+                    f"{supervisor.get_username()} is not on this patient's care team and could not open "
+                    f"the note; the front desk can add them to the team first."
+                ]
+            }
         )
-        if withheld:
-            access.record(
-                user=user,
-                action="list",
-                category=PSYCHOTHERAPY_CATEGORY,
-                patient=patient,
-                outcome=access.REFUSED,
-                request=request,
-                detail=f"{withheld} psychotherapy note(s) of other authors withheld from the listing",
-            )
-    access.record(
-        user=user,
-        action="list",
-        category=PSYCHOTHERAPY_CATEGORY,
-        patient=patient,
-        request=request,
-        detail="own and authorized psychotherapy notes",
-    )
-    return readable
+    with transaction.atomic():
+        return notes.store(requested, reason=f"Co-signature requested from {supervisor.get_username()}")
+
+
+def note_cosign(*, note_id, actor, request=None) -> domain.ClinicalNote:
+    """Record `actor`'s co-signature on a signed note they were asked to co-sign."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, COSIGN, "co-sign", request)
+    notes = _notes(actor, request)
+    cosigned = notes.get(row.pk).cosigned(cosigner=models.supervisor_of(actor), at=timezone.now())
+    with transaction.atomic():
+        return notes.store(cosigned, reason="Co-signed")
 
 
 def authorization_grant(
     *, note_id: uuid.UUID, grantee, reason: str, expires_at: dt.datetime | None, actor, request=None
 ) -> domain.Authorization:
-    """Authorize `grantee` to read one psychotherapy note until `expires_at`, as `actor`."""
+    """Authorize `grantee` to read one psychotherapy note until `expires_at`, as `actor`.
+
+    The domain (`new_authorization`, run by the model) lets only the note's author or a privacy
+    officer (superuser) grant; the policy asks the role and care first. Granting reads no content,
+    so the psychotherapy read rule is not asked here.
+    """
     actor = audit.require_actor(actor)
-    row = models.ClinicalNote.objects.filter(pk=note_id).first()
-    if row is None:
-        raise NotFound(f"No clinical note with id {note_id}.")
+    row = _authorized(actor, note_id, GRANT, "authorize", request, psychotherapy_rule=False)
     if grantee is None:
         raise RuleViolation({"grantee": ["Choose who may read the note."]})
-    grant = models.PsychotherapyNoteAuthorization(
-        note=row,
-        grantee=grantee,
-        granted_by=actor,
-        reason=reason,
-        expires_at=expires_at,
-    )
-    save(grant, actor=actor, reason="Access granted")
-    access.record(
-        user=actor,
-        action="authorize",
-        category=PSYCHOTHERAPY_CATEGORY,
-        patient=patient_ref(row.patient_id),
-        obj=row,
-        request=request,
-        detail=f"authorization {grant.pk} for {grantee.get_username()} until {expires_at:%Y-%m-%d %H:%M}",
-    )
-    return grant.to_domain()
+    with transaction.atomic():
+        grant = _notes(actor, request).add_authorization(
+            note_id=row.pk, grantee=grantee, reason=reason, expires_at=expires_at
+        )
+        access.record(
+            user=actor,
+            action="authorize",
+            category=PSYCHOTHERAPY_CATEGORY,
+            patient=selectors.patient_ref(row.patient_id),
+            obj=row,
+            request=request,
+            detail=f"authorization {grant.id} for {grantee.get_username()} until {expires_at:%Y-%m-%d %H:%M}",
+        )
+    return grant
 
 
 def authorization_revoke(*, authorization_id: uuid.UUID, actor, request=None) -> domain.Authorization:
-    """Revoke an authorization at once, as `actor`."""
+    """Revoke an authorization at once, as `actor`.
+
+    The role permission is asked, not care: revoking only narrows access, and the domain lets only
+    whoever granted it, the note's author or a privacy officer revoke.
+    """
     actor = audit.require_actor(actor)
+    policy.require(actor, REVOKE)
     grant = (
         models.PsychotherapyNoteAuthorization.objects.select_related("note__author", "grantee", "granted_by")
         .filter(pk=authorization_id)
@@ -178,18 +252,25 @@ def authorization_revoke(*, authorization_id: uuid.UUID, actor, request=None) ->
         at=timezone.now(),
         note_author=models.staff_of(grant.note.author),
     )
-    grant.revoked_at, grant.revoked_by = revoked.revoked_at, actor
-    save(grant, actor=actor, reason="Access revoked")
-    access.record(
-        user=actor,
-        action="revoke",
-        category=PSYCHOTHERAPY_CATEGORY,
-        patient=patient_ref(grant.note.patient_id),
-        obj=grant.note,
-        request=request,
-        detail=f"authorization {grant.pk} revoked",
-    )
-    return grant.to_domain()
+    with transaction.atomic():
+        stored = _notes(actor, request).revoke_authorization(revoked)
+        access.record(
+            user=actor,
+            action="revoke",
+            category=PSYCHOTHERAPY_CATEGORY,
+            patient=selectors.patient_ref(grant.note.patient_id),
+            obj=grant.note,
+            request=request,
+            detail=f"authorization {grant.pk} revoked",
+        )
+    return stored
+
+
+def may_verify(user) -> bool:
+    """Return whether `user` may run the integrity check: the notes' view permission, or an Auditor."""
+    if policy.may(user, VIEW):
+        return True
+    return bool(getattr(user, "pk", None)) and user.is_active and user.groups.filter(name=roles.AUDITOR).exists()
 
 
 @dataclasses.dataclass
@@ -216,9 +297,17 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
     MRN only, never by content.
     """
     actor = audit.require_actor(actor)
+    if not may_verify(actor):
+        raise AccessDenied(
+            f"{actor.get_username()} may not run verify_notes: it needs the view permission on clinical "
+            f"notes or the Auditor role."
+        )
     problems: list[str] = []
+    # A care-restricted actor checks only the notes of patients they may see (their report names
+    # MRNs); an auditor or a superuser checks every note.
+    signed_notes = policy.restrict(models.ClinicalNote.objects.filter(status=domain.NoteStatus.SIGNED.value), actor)
     notes = (
-        _with_ciphertext(models.ClinicalNote.objects.filter(status=domain.NoteStatus.SIGNED.value), domain.SECTIONS)
+        _with_ciphertext(signed_notes, domain.SECTIONS)
         .select_related("author__staff_profile", "signed_by", "cosign_requested_from", "cosigned_by")
         .annotate(patient_mrn=F("patient__mrn"))
         .order_by("signed_at", "id")
@@ -239,7 +328,7 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
             problems.append(f"{label}: its content no longer matches the hash taken at signing")
     addenda_checked = 0
     addenda = (
-        _with_ciphertext(models.Addendum.objects.all(), ADDENDUM_TEXT)
+        _with_ciphertext(policy.restrict(models.Addendum.objects.all(), actor, via="note__patient"), ADDENDUM_TEXT)
         .select_related("author__staff_profile")
         .annotate(patient_mrn=F("note__patient__mrn"))
         .order_by("signed_at", "id")

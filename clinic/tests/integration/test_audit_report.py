@@ -16,7 +16,8 @@ from django.utils import timezone
 from clinic import audit_report
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
-from clinical_notes import repository as notes_repository
+from clinical_notes.tests.factories import notes_as
+from conftest import assign_care
 from novamind import access, roles
 from novamind.models import AccessLogEntry
 from novamind.tests.integration.role_users import member, superuser
@@ -61,7 +62,11 @@ def clinic(client):
             date_of_birth=dt.date(1985, 1, 2),
         )
     )
-    notes = notes_repository.DjangoClinicalNoteRepository(actor=author)
+    # Care begins by an explicit act (patients.policy): the author writes only for their patients.
+    desk = member("desk", roles.FRONT_DESK)
+    assign_care(patient, author, by=desk)
+    assign_care(other, author, by=desk)
+    notes = notes_as(author)
 
     def draft(patient_id):
         return notes.add(
@@ -104,6 +109,7 @@ def test_a_patients_report_merges_their_history_and_accesses_in_time_order(clini
     assert changes == [
         ("felix", "patients.patient", "+"),
         ("felix", "patients.patient", "~"),
+        ("desk", "patients.careassignment", "+"),
         ("drpatel", "clinical_notes.clinicalnote", "+"),
         ("drpatel", "clinical_notes.clinicalnote", "~"),
         ("drpatel", "clinical_notes.addendum", "+"),

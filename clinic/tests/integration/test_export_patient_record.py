@@ -28,8 +28,7 @@ from appointments import services as appointments_services
 from clinic import record_export
 from clinic.management.commands import export_patient_record as command
 from clinical_notes import domain as notes_domain
-from clinical_notes import repository as notes_repository
-from clinical_notes.tests.factories import drafted, make_clinician, signed
+from clinical_notes.tests.factories import drafted, make_clinician, notes_as, signed
 from conftest import make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
@@ -189,10 +188,10 @@ def chart(operator):
             plan="Plan-MARKER",
         ),
     )
-    notes = notes_repository.DjangoClinicalNoteRepository(actor=clinician)
+    notes = notes_as(clinician)
     notes.add_addendum(soap_note.id, text="Addendum-MARKER: dose was 50 mg, not 5 mg.", reason="Reason-MARKER: typo")
     notes.request_cosignature(soap_note.id, supervisor_id=supervisor.pk)
-    notes_repository.DjangoClinicalNoteRepository(actor=supervisor).cosign(soap_note.id)
+    notes_as(supervisor).cosign(soap_note.id)
     signed(
         clinician,
         patient,

@@ -20,8 +20,8 @@ from appointments import services as appointments_services
 from clinic import checks, retention
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
-from clinical_notes import repository as notes_repository
 from clinical_notes import services as notes_services
+from clinical_notes.tests.factories import notes_as
 from conftest import assign_care, make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
@@ -117,7 +117,7 @@ def build_record(patient, *, staff, clinician):
             reason_for_visit="Follow-up",
         ),
     )
-    notes = notes_repository.DjangoClinicalNoteRepository(actor=clinician)
+    notes = notes_as(clinician)
 
     def note(kind=notes_domain.NoteKind.PROGRESS_NOTE):
         return notes_domain.ClinicalNote(

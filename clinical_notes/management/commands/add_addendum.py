@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clinical_notes import repository
+from clinical_notes import services
 from clinical_notes.management.commands import _common
 from novamind.domain import DomainError, RuleViolation
 
@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Add an addendum to a signed clinical note: its text and its reason are read from files "
         "('-' reads standard input for one of them). The addendum is signed in the --actor's name "
-        "when it is added and can never be changed. Drafts take no addenda: edit them instead."
+        "when it is added and can never be changed. Drafts take no addenda: edit them instead. The "
+        "--actor needs what the admin asks: the role to add addenda and the patient on their care team."
     )
 
     def add_arguments(self, parser):
@@ -26,12 +27,12 @@ class Command(BaseCommand):
     def handle(self, *args, actor, note_id, text_file, reason_file, stdin=None, **options):
         if text_file == "-" and reason_file == "-":
             raise CommandError("Only one of --text-file and --reason-file can read standard input.")
-        notes = repository.DjangoClinicalNoteRepository(actor=_common.actor(actor))
+        user = _common.actor(actor)
         identity = _common.note_id(note_id)
         text = _common.read_text(text_file, "addendum text", stdin)
         reason = _common.read_text(reason_file, "reason", stdin)
         try:
-            addendum = notes.add_addendum(identity, text=text, reason=reason)
+            addendum = services.addendum_add(note_id=identity, text=text, reason=reason, actor=user)
         except RuleViolation as violation:
             raise CommandError(f"No addendum was added.\n{_common.describe(violation)}") from None
         except DomainError as error:

@@ -4,7 +4,7 @@ import dataclasses
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clinical_notes import domain, repository
+from clinical_notes import domain, services
 from clinical_notes.management.commands import _common
 from novamind.domain import DomainError, RuleViolation
 
@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Replace one section of one of your draft notes with the text of a file (or standard input "
         "with '-'), e.g. a dictation. Only the author edits a draft; a signed note is never edited "
-        "(add an addendum with add_addendum instead). Nothing is written when the edit is refused."
+        "(add an addendum with add_addendum instead). Nothing is written when the edit is refused, "
+        "and the --actor needs what the admin asks: the role to change notes and the patient on their care team."
     )
 
     def add_arguments(self, parser):
@@ -35,15 +36,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, actor, note_id, section, text_file, stdin=None, **options):
-        notes = repository.DjangoClinicalNoteRepository(actor=_common.actor(actor))
+        user = _common.actor(actor)
         identity = _common.note_id(note_id)
         text = _common.read_text(text_file, "section text", stdin)
         try:
-            note = notes.get_by_id(identity)
-            if note is None:
-                raise CommandError(f"No clinical note with id {note_id}.")
+            note = services.note_read(note_id=identity, actor=user)
             changed = dataclasses.replace(note, sections=dataclasses.replace(note.sections, **{section: text}))
-            notes.update(changed)
+            services.note_update_draft(note=changed, actor=user)
         except RuleViolation as violation:
             raise CommandError(f"The note was not changed.\n{_common.describe(violation)}") from None
         except DomainError as error:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clinical_notes import repository
+from clinical_notes import services
 from clinical_notes.management.commands import _common
 from novamind.domain import DomainError, RuleViolation
 
@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Sign draft clinical notes as their author. A signed note is final: it can only be "
         "corrected by an addendum. Each note is signed on its own; the command exits with status "
-        "1 if any could not be signed (someone else's note, an empty section, already signed)."
+        "1 if any could not be signed (someone else's note, an empty section, already signed, a "
+        "patient not on the --actor's care team or a role that may not change notes)."
     )
 
     def add_arguments(self, parser):
@@ -19,11 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("note_ids", nargs="+", metavar="NOTE_ID", help="Id of a draft to sign.")
 
     def handle(self, *args, actor, note_ids, **options):
-        notes = repository.DjangoClinicalNoteRepository(actor=_common.actor(actor))
+        user = _common.actor(actor)
         failures = 0
         for value in note_ids:
             try:
-                note = notes.sign(_common.note_id(value))
+                note = services.note_sign(note_id=_common.note_id(value), actor=user)
             except RuleViolation as violation:
                 failures += 1
                 self.stderr.write(f"{value}: not signed.\n{_common.describe(violation)}")

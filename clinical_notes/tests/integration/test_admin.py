@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinical_notes import models, repository
-from clinical_notes.tests.factories import drafted, make_clinician, signed
+from clinical_notes import models
+from clinical_notes.tests.factories import drafted, make_clinician, notes_as, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_invalid_note_details_are_reported_next_to_each_field_and_nothing_is_sav
     response = client.post(add_url(), form_data(patient, date_of_service=tomorrow, body="Stray free text"))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "future" in errors["date_of_service"][0]
+    assert "no later than" in errors["date_of_service"][0]
     assert "no Note section" in errors["body"][0]
     assert models.ClinicalNote.objects.count() == 0 and models.ClinicalNote.history.count() == 0
 
@@ -173,7 +173,7 @@ def test_a_supervisor_co_signs_a_note_after_the_author_asks(client, author, supe
 def test_co_signing_a_note_one_was_not_asked_to_co_sign_is_refused(client, author, supervisor, patient):
     note = signed(author, patient)
     other_supervisor = make_clinician("drchen", supervisor=True)
-    repository.DjangoClinicalNoteRepository(actor=author).request_cosignature(note.id, supervisor_id=supervisor.pk)
+    notes_as(author).request_cosignature(note.id, supervisor_id=supervisor.pk)
     client.force_login(other_supervisor)
     response = client.post(tool_url("cosign", note.id), {})
     assert response.status_code == 200

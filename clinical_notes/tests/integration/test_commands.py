@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from clinical_notes import domain, models
-from clinical_notes.tests.factories import drafted, signed
+from clinical_notes.tests.factories import drafted, notes_as, signed
 from novamind import encryption
 from novamind.models import AccessLogEntry
 
@@ -70,12 +70,9 @@ def test_verify_notes_reports_a_row_that_no_longer_decrypts_and_checks_the_other
 
 
 def test_verify_notes_detects_a_changed_addendum(author, patient):
-    from clinical_notes import repository
 
     note = signed(author, patient)
-    addendum = repository.DjangoClinicalNoteRepository(actor=author).add_addendum(
-        note.id, text="Dose 50 mg", reason="Fix"
-    )
+    addendum = notes_as(author).add_addendum(note.id, text="Dose 50 mg", reason="Fix")
     db_pk = models.Addendum._meta.pk.get_db_prep_value(addendum.id, connection)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinical_notes import domain, models, repository, services
-from clinical_notes.tests.factories import make_clinician
+from clinical_notes import domain, models, services
+from clinical_notes.tests.factories import make_clinician, notes_as
 from novamind.tests.phi_scan import assert_no_plaintext
 from patients import domain as patients_domain
 from patients import repository as patients_repository
@@ -33,7 +33,7 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
     markers = []
 
     # Through the repository: one note of each format, every section filled, then signed.
-    notes = repository.DjangoClinicalNoteRepository(actor=author)
+    notes = notes_as(author)
     for note_format, kind in (
         (domain.NoteFormat.SOAP, domain.NoteKind.INTAKE_ASSESSMENT),
         (domain.NoteFormat.DAP, domain.NoteKind.PSYCHOTHERAPY_NOTE),
@@ -67,7 +67,7 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
                 actor=author,
             )
             markers.append(marker("repo-authorization"))
-            repository.DjangoClinicalNoteRepository(actor=reader).get_by_id(note.id)
+            notes_as(reader).get_by_id(note.id)
 
     # Through the admin: draft, edit, save and sign, addendum, co-signature, authorization.
     client.force_login(author)

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinical_notes import domain, models, repository, services
-from clinical_notes.tests.factories import signed, soap
+from clinical_notes import domain, models, services
+from clinical_notes.tests.factories import notes_as, signed, soap
 from novamind.domain import RuleViolation
 from novamind.models import AccessLogEntry
 
@@ -83,7 +83,7 @@ def test_the_psychotherapy_listing_shows_no_one_else_the_note_and_the_withholdin
     general = client.get(changelist, {"kind__exact": "psychotherapy_note"})
     assert general.context["cl"].result_count == 0
 
-    notes = repository.DjangoClinicalNoteRepository(actor=intruder)
+    notes = notes_as(intruder)
     assert notes.psychotherapy_notes_for_patient(patient.id) == []
     assert refusals(intruder, "list").count() == 2
     assert [n.id for n in notes.list_for_patient(patient.id)] == []
@@ -95,7 +95,7 @@ def test_the_author_lists_their_psychotherapy_notes_apart_from_the_record(client
     assert client.get(changelist).context["cl"].result_count == 0
     listing = client.get(changelist, {"record": "psychotherapy"})
     assert [row.pk for row in listing.context["cl"].result_list] == [note.id]
-    notes = repository.DjangoClinicalNoteRepository(actor=author)
+    notes = notes_as(author)
     assert [n.id for n in notes.psychotherapy_notes_for_patient(patient.id)] == [note.id]
     assert notes.list_for_patient(patient.id) == []
     assert AccessLogEntry.objects.filter(
@@ -106,7 +106,7 @@ def test_the_author_lists_their_psychotherapy_notes_apart_from_the_record(client
 @pytest.mark.parametrize("who", ["superuser", "other_clinician"])
 def test_the_repository_refuses_every_operation_to_a_non_author_and_logs_it(note, who, request):
     intruder = request.getfixturevalue(who)
-    notes = repository.DjangoClinicalNoteRepository(actor=intruder)
+    notes = notes_as(intruder)
     attempts = {
         "read": lambda: notes.get_by_id(note.id),
         "add addendum": lambda: notes.add_addendum(note.id, text="x", reason="y"),
@@ -128,7 +128,7 @@ def test_an_authorization_lets_one_person_read_and_each_read_names_it(client, au
         expires_at=timezone.now() + dt.timedelta(days=7),
         actor=author,
     )
-    notes = repository.DjangoClinicalNoteRepository(actor=other_clinician)
+    notes = notes_as(other_clinician)
     assert notes.get_by_id(note.id).sections.subjective == SECRET
     entry = AccessLogEntry.objects.filter(user=other_clinician, action="read", outcome="granted").get()
     assert entry.detail == f"under authorization {grant.id}"
@@ -138,7 +138,7 @@ def test_an_authorization_lets_one_person_read_and_each_read_names_it(client, au
     assert AccessLogEntry.objects.filter(user=author, action="authorize").exists()
     # Someone else still cannot.
     with pytest.raises(domain.AccessDenied):
-        repository.DjangoClinicalNoteRepository(actor=superuser).get_by_id(note.id)
+        notes_as(superuser).get_by_id(note.id)
 
 
 def test_an_expired_or_revoked_authorization_no_longer_opens_the_note(author, other_clinician, note):
@@ -151,7 +151,7 @@ def test_an_expired_or_revoked_authorization_no_longer_opens_the_note(author, ot
     )
     services.authorization_revoke(authorization_id=grant.id, actor=author)
     with pytest.raises(domain.AccessDenied):
-        repository.DjangoClinicalNoteRepository(actor=other_clinician).get_by_id(note.id)
+        notes_as(other_clinician).get_by_id(note.id)
     assert refusals(other_clinician, "read").count() == 1
 
 
@@ -176,7 +176,7 @@ def test_a_superuser_may_authorize_someone_else_as_privacy_officer(superuser, ot
         expires_at=timezone.now() + dt.timedelta(days=3),
         actor=superuser,
     )
-    assert repository.DjangoClinicalNoteRepository(actor=other_clinician).get_by_id(note.id) is not None
+    assert notes_as(other_clinician).get_by_id(note.id) is not None
 
 
 def test_the_author_grants_access_from_the_note_page(client, author, other_clinician, note):
@@ -191,7 +191,7 @@ def test_the_author_grants_access_from_the_note_page(client, author, other_clini
 
 
 def test_a_psychotherapy_draft_is_not_listed_among_someone_elses_drafts(author, other_clinician, patient):
-    notes = repository.DjangoClinicalNoteRepository(actor=author)
+    notes = notes_as(author)
     notes.add(
         domain.ClinicalNote(
             patient_id=patient.id,
@@ -203,7 +203,7 @@ def test_a_psychotherapy_draft_is_not_listed_among_someone_elses_drafts(author, 
         )
     )
     assert len(notes.drafts_for_author()) == 1
-    assert repository.DjangoClinicalNoteRepository(actor=other_clinician).drafts_for_author(author.pk) == []
+    assert notes_as(other_clinician).drafts_for_author(author.pk) == []
 
 
 def test_authorizations_are_listed_to_those_concerned_and_never_restored_from_history(

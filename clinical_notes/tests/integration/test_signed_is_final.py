@@ -8,8 +8,8 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
 
-from clinical_notes import domain, models, repository
-from clinical_notes.tests.factories import signed
+from clinical_notes import domain, models
+from clinical_notes.tests.factories import notes_as, signed
 from novamind import audit
 from novamind.domain import RuleViolation
 from novamind.models import UnauditedWriteError
@@ -82,7 +82,7 @@ def test_the_signed_note_page_is_read_only(client, author, note):
 
 def test_a_repository_update_is_refused_and_changes_nothing(author, note):
     before = stored(note.id)
-    notes = repository.DjangoClinicalNoteRepository(actor=author)
+    notes = notes_as(author)
     current = notes.get_by_id(note.id)
     for change in (
         {"sections": dataclasses.replace(current.sections, plan="Discontinue")},
@@ -149,7 +149,7 @@ def test_bulk_update_and_delete_are_refused(note):
 def test_deleting_a_signed_note_is_refused(author, note):
     before = stored(note.id)
     with pytest.raises(RuleViolation) as refused:
-        repository.DjangoClinicalNoteRepository(actor=author).delete(note.id)
+        notes_as(author).delete(note.id)
     assert "cannot be deleted" in str(refused.value)
     assert stored(note.id) == before
 
@@ -178,6 +178,6 @@ def test_a_note_changed_behind_the_application_cannot_be_saved_again(author, sup
             [encryption.encrypt("Forged plan"), note_id],
         )
     with pytest.raises(RuleViolation) as refused:
-        repository.DjangoClinicalNoteRepository(actor=author).request_cosignature(note.id, supervisor_id=supervisor.pk)
+        notes_as(author).request_cosignature(note.id, supervisor_id=supervisor.pk)
     assert "no longer matches the hash" in str(refused.value)
     assert models.ClinicalNote.objects.get(pk=note.id).cosign_requested_from is None

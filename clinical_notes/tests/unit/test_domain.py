@@ -49,7 +49,7 @@ class TestDrafting:
     def test_a_date_of_service_in_the_future_is_refused(self):
         with pytest.raises(RuleViolation) as refused:
             draft(date_of_service=TODAY + dt.timedelta(days=1)).validated(today=TODAY)
-        assert "future" in refused.value.errors["date_of_service"][0]
+        assert "no later than" in refused.value.errors["date_of_service"][0]
 
     def test_a_section_the_format_does_not_use_must_be_empty(self):
         note = draft(sections=domain.Sections(subjective="s", data="stray"))

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
-from clinical_notes import repository as notes_repository
+from clinical_notes.tests.factories import notes_as
 from conftest import assign_care
 from medications import models as medications_models
 from medications import repository as medications_repository
@@ -187,7 +187,7 @@ def clinic(db):
     )
     author = member("drpatel", roles.CLINICIAN, profile=CLINICIAN_PROFILE)
     assign_care(patient, author, by=root)
-    notes = notes_repository.DjangoClinicalNoteRepository(actor=author)
+    notes = notes_as(author)
 
     def note(kind):
         staff = notes_models.staff_of(author)
@@ -278,6 +278,7 @@ def test_only_the_prescriber_role_opens_the_prescribing_page(client, clinic):
 def test_a_psychotherapy_note_is_refused_to_every_other_clinical_role(client, clinic, role):
     url = reverse("admin:clinical_notes_clinicalnote_change", args=[clinic.private.id])
     reader = member("reader", role, profile=SUPERVISOR_PROFILE | {"is_prescriber": True, "dea_number": "BL1234563"})
+    assign_care(clinic.patient, reader)  # on the care team: only the psychotherapy rule is left to refuse
     client.force_login(reader)
     response = client.get(url)
     assert response.status_code == 302 and "BODYMARKER" not in response.content.decode()
@@ -296,19 +297,23 @@ def test_a_psychotherapy_note_is_forbidden_to_roles_without_notes(client, clinic
 
 
 def test_co_signing_needs_the_supervisor_role_as_well_as_the_profile(clinic):
-    notes = notes_repository.DjangoClinicalNoteRepository(actor=clinic.author)
+    notes = notes_as(clinic.author)
     profile_only = member("drwho", roles.CLINICIAN, profile=SUPERVISOR_PROFILE)
     supervisor = member("drkim", roles.SUPERVISOR, profile=SUPERVISOR_PROFILE)
+    assign_care(clinic.patient, supervisor)  # a co-signer must be able to open the note
     with pytest.raises(RuleViolation, match="not an active supervisor"):
         notes.request_cosignature(clinic.progress.id, supervisor_id=profile_only.pk)
     notes.request_cosignature(clinic.progress.id, supervisor_id=supervisor.pk)
-    cosigned = notes_repository.DjangoClinicalNoteRepository(actor=supervisor).cosign(clinic.progress.id)
+    cosigned = notes_as(supervisor).cosign(clinic.progress.id)
     assert cosigned.cosigned_by.username == "drkim"
 
 
 def test_only_holders_of_the_supervisor_role_are_offered_for_co_signing(client, clinic):
-    member("drwho", roles.CLINICIAN, profile=SUPERVISOR_PROFILE)
-    member("drkim", roles.SUPERVISOR, profile=SUPERVISOR_PROFILE)
+    for user in (
+        member("drwho", roles.CLINICIAN, profile=SUPERVISOR_PROFILE),
+        member("drkim", roles.SUPERVISOR, profile=SUPERVISOR_PROFILE),
+    ):
+        assign_care(clinic.patient, user)  # both could open the note; only the role differs
     client.force_login(clinic.author)
     page = client.get(reverse("admin:clinical_notes_clinicalnote_request_cosignature", args=[clinic.progress.id]))
     assert "drkim" in page.content.decode() and "drwho" not in page.content.decode()

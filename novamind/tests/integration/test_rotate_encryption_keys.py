@@ -18,9 +18,8 @@ from appointments import repository as appointments_repository
 from appointments import services as appointments_services
 from appointments.tests.conftest import local, make_patient, make_room
 from clinical_notes import domain as notes_domain
-from clinical_notes import repository as notes_repository
 from clinical_notes import services as notes_services
-from clinical_notes.tests.factories import make_clinician, signed
+from clinical_notes.tests.factories import make_clinician, notes_as, signed
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -102,9 +101,7 @@ def clinic(staff):
     )
 
     note = signed(author, patient)
-    notes_repository.DjangoClinicalNoteRepository(actor=author).add_addendum(
-        note.id, text="Patient called back.", reason="Late information"
-    )
+    notes_as(author).add_addendum(note.id, text="Patient called back.", reason="Late information")
     private = signed(author, patient, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)
     notes_services.authorization_grant(
         note_id=private.id,

@@ -198,7 +198,10 @@ def test_the_review_list_shows_each_grant_with_its_access_count(settings, client
 
 
 def test_writing_a_note_about_a_patient_does_not_put_its_author_on_the_care_team(clinician, stranger):
-    drafted(clinician, stranger)
+    from novamind.domain import AccessDenied
+
+    with pytest.raises(AccessDenied):  # outside one's care the write itself is refused (clinical_notes.services)
+        drafted(clinician, stranger)
     assert not policy.treats(clinician, stranger.id)
     assert not policy.may_see(clinician, stranger.id)
 

@@ -89,7 +89,14 @@ class Patient:
         return name
 
     def validated(self, *, today: dt.date, phone_region: str) -> Patient:
-        """Return a normalised copy, or raise RuleViolation naming every field at fault."""
+        """Return a normalised copy, or raise RuleViolation naming every field at fault.
+
+        A copy this returned is returned as it is when validated again under the same terms, so
+        a caller (an import) and the service it calls do not pay for the rules twice; a copy
+        made with `dataclasses.replace` is checked afresh.
+        """
+        if self.__dict__.get("_validated_under") == (today, phone_region):
+            return self
         errors = Collector()
         clean = dataclasses.replace(
             self,
@@ -121,6 +128,7 @@ class Patient:
         if self.mrn and not is_valid_mrn(self.mrn):
             errors.add("mrn", "This is not a NovaMind medical record number.")
         errors.raise_if_any()
+        clean.__dict__["_validated_under"] = (today, phone_region)
         return clean
 
 

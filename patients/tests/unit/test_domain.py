@@ -101,3 +101,10 @@ def test_generated_mrns_are_well_formed_and_a_typo_breaks_the_check_digit():
 def test_display_name_shows_a_preferred_name_only_when_it_differs():
     assert patient().display_name == "Okafor, Robin"
     assert patient(preferred_name="Rob").display_name == "Okafor, Robin (Rob)"
+
+
+def test_a_validated_patient_is_not_checked_twice_but_a_changed_copy_is():
+    clean = patient(phone="(617) 555-0142").validated(today=TODAY, phone_region="US")
+    assert clean.validated(today=TODAY, phone_region="US") is clean
+    assert "email" in errors_of(dataclasses.replace(clean, email="nope"))
+    assert clean.validated(today=TODAY + dt.timedelta(days=1), phone_region="US") is not clean

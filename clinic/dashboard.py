@@ -6,6 +6,10 @@ cancellations and no-shows. Each panel costs a fixed number of queries whatever 
 clinic: rows are grouped and counted in the database (weeks in the clinic's time zone), and no
 encrypted column is read, filtered or ordered on. Patients appear by MRN only, and a panel that
 lists them writes one entry to the access log, as an admin list does.
+
+Every panel counts and lists only the patients the viewer may see (`patients.policy.restrict`, a
+subquery, so no query per row): a clinician sees their own patients' appointments and notes, and
+every link on the page opens (a colleague's appointment would answer 404).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import services as notes_services
 from novamind import access
+from patients import policy as access_policy
 
 TREND_WEEKS = 12
 ACCESS_ACTION = "dashboard"
@@ -97,13 +102,13 @@ class TodaySchedule:
         return sum(len(day.items) for day in self.clinicians)
 
 
-def todays_schedule(*, day: dt.date | None = None) -> TodaySchedule:
-    """Return the appointments starting on `day` (today, clinic time), per clinician, in two queries."""
+def todays_schedule(*, viewer, day: dt.date | None = None) -> TodaySchedule:
+    """Return the appointments starting on `day` (today, clinic time) that `viewer` may see, per clinician, in two queries."""
     day = day or timezone.localdate(timezone.now(), policy.zone())
     start, end = repository.day_bounds(day)
     zone = policy.zone()
     rows = (
-        appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end)
+        access_policy.restrict(appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end), viewer)
         .order_by("start", "pk")
         .values_list("pk", "clinician_id", "start", "end", "kind", "status", "late_cancellation", "patient__mrn")
     )
@@ -182,17 +187,18 @@ def late_entry_cutoff(today: dt.date, late_entry_days: int) -> dt.date:
 
 
 def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days: int | None = None) -> LateNotes:
-    """Return the drafts older than NOVAMIND_LATE_ENTRY_DAYS, per author, in two queries.
+    """Return the drafts older than NOVAMIND_LATE_ENTRY_DAYS that `viewer` may see, per author, in two queries.
 
     Psychotherapy notes are listable only by their author, so another author's psychotherapy
     drafts are left out (as `drafts_for_author` does); the viewer's own are listed.
     """
     today = today or timezone.localdate(timezone.now(), policy.zone())
     days = settings.NOVAMIND_LATE_ENTRY_DAYS if older_than_days is None else older_than_days
+    drafts = notes_models.ClinicalNote.objects.filter(
+        status=notes_domain.NoteStatus.DRAFT.value, date_of_service__lt=late_entry_cutoff(today, days)
+    )
     rows = (
-        notes_models.ClinicalNote.objects.filter(
-            status=notes_domain.NoteStatus.DRAFT.value, date_of_service__lt=late_entry_cutoff(today, days)
-        )
+        access_policy.restrict(drafts, viewer)
         .filter(~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk))
         .order_by("date_of_service", "pk")
         .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn")
@@ -249,8 +255,8 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def weekly_trend(*, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> Trend:
-    """Return `weeks` weeks of visits, late cancellations and no-shows up to this one, in one query.
+def weekly_trend(*, viewer, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> Trend:
+    """Return `weeks` weeks of visits, late cancellations and no-shows of the patients `viewer` may see, in one query.
 
     An appointment counts in the week (Monday to Sunday, clinic time) in which it was due to
     start: a completed one as a visit, a cancellation flagged late, a no-show. The current week is
@@ -265,8 +271,9 @@ def weekly_trend(*, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> T
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min), zone)
     end = timezone.make_aware(dt.datetime.combine(this_week + dt.timedelta(weeks=1), dt.time.min), zone)
     counted = (Status.COMPLETED.value, Status.CANCELLED.value, Status.NO_SHOW.value)
+    due = appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end, status__in=counted)
     rows = (
-        appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end, status__in=counted)
+        access_policy.restrict(due, viewer)
         .annotate(week=TruncWeek("start", tzinfo=zone))
         .values("week")
         .annotate(
@@ -328,9 +335,9 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     sees_notes = may_view(user, notes_models.ClinicalNote)
     board = Dashboard(
         today=today,
-        schedule=todays_schedule(day=today) if sees_appointments else None,
+        schedule=todays_schedule(viewer=user, day=today) if sees_appointments else None,
         late_notes=late_unsigned_notes(viewer=user, today=today) if sees_notes else None,
-        trend=weekly_trend(today=today) if sees_appointments else None,
+        trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
     )
     _log_listing(user, request, board)
     return board

@@ -46,6 +46,7 @@ from medications import domain as medications_domain
 from medications import repository as medications_repository
 from novamind import access
 from patients import domain as patients_domain
+from patients import policy
 
 SCHEMA = "novamind.patient_record"
 SCHEMA_VERSION = 1
@@ -54,6 +55,15 @@ TEMPLATE = "clinic/patient_record.html"
 DISCLOSURE_ACTION = "disclose"
 DISCLOSURE_CATEGORY = "designated_record_set"
 NOTE_CHUNK = 100  # notes (with their addenda) held in memory at once
+# What the admin asks of a user who reads every part of the copy: a role that sees each of them.
+PERMISSIONS = (
+    "patients.view_patient",
+    "appointments.view_appointment",
+    "clinical_notes.view_clinicalnote",
+    "clinical_notes.view_addendum",
+    "medications.view_medicationorder",
+    "medications.view_allergy",
+)
 
 PSYCHOTHERAPY_STATEMENT = (
     "Psychotherapy notes (45 CFR 164.501) are kept apart from the rest of the record and are not "
@@ -648,6 +658,13 @@ class _Tracked:
             self.out.write(text)
 
 
+def require_may_export(actor, patient_id) -> None:
+    """Raise AccessDenied unless `actor` may read every part of the patient's record (roles, then care)."""
+    for permission in PERMISSIONS:
+        policy.require(actor, permission)
+    policy.require(actor, patient_id=patient_id)
+
+
 def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO, retractable: bool = True) -> Counts:
     """Write the copy of `patient`'s record to `out` in `format`, and log the disclosure as `actor`.
 
@@ -658,6 +675,7 @@ def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO,
     """
     if format not in WRITERS:
         raise ValueError(f"Unknown format {format!r}; use one of {', '.join(FORMATS)}.")
+    require_may_export(actor, patient.id)
     tracked = _Tracked(out)
     try:
         with transaction.atomic():

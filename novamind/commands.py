@@ -1,7 +1,10 @@
 """What every management command shares: the acting user (`--actor`) and error wording.
 
 Every command that reads or writes PHI acts in the name of a named, active staff user, so its
-writes are attributed and its reads are logged like the admin's.
+writes are attributed and its reads are logged like the admin's. The actor passes the checks the
+admin would make: the role permissions the command needs (`active_staff(..., permissions=...)`)
+and, for one patient's records, the access policy's care rule, whose refusal (`AccessDenied`)
+`refusals()` turns into the command's error: exit status 1, the reason on standard error.
 """
 
 import contextlib
@@ -12,7 +15,7 @@ import tempfile
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from novamind.domain import RuleViolation
+from novamind.domain import AccessDenied, RuleViolation
 
 
 def add_actor_argument(parser, *, help_text: str | None = None) -> None:
@@ -26,14 +29,35 @@ def add_actor_argument(parser, *, help_text: str | None = None) -> None:
     )
 
 
-def active_staff(username: str, *, option: str = "--actor"):
-    """Return the active staff user `username`, or raise CommandError naming the option."""
+def active_staff(username: str, *, option: str = "--actor", permissions: tuple[str, ...] = (), superuser=False):
+    """Return the active staff user `username`, or raise CommandError naming the option.
+
+    `permissions` ("app.codename") are the role permissions the command needs, the ones the
+    admin asks for the same work; `superuser` says that no role may do it.
+    """
     user = get_user_model().objects.select_related("staff_profile").filter(username=username).first()
     if user is None:
         raise CommandError(f"{option} '{username}': no user named '{username}'. Give an existing staff username.")
     if not user.is_active or not user.is_staff:
         raise CommandError(f"{option} '{username}' is not an active staff user and cannot act.")
+    if superuser and not user.is_superuser:
+        raise CommandError(f"{option} '{username}' may not do this: only a superuser may.")
+    missing = [permission for permission in permissions if not user.has_perm(permission)]
+    if missing:
+        raise CommandError(
+            f"{option} '{username}' may not do this: their roles lack {', '.join(missing)} "
+            f"(the permission(s) the admin asks for the same work)."
+        )
     return user
+
+
+@contextlib.contextmanager
+def refusals(option: str = "--actor"):
+    """Turn the access policy's refusal (AccessDenied) inside the block into a CommandError."""
+    try:
+        yield
+    except AccessDenied as refusal:
+        raise CommandError(f"{option}: refused. {refusal} Nothing was read or written.") from None
 
 
 def describe(violation: RuleViolation) -> str:

@@ -5,6 +5,10 @@
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
+- `BadInputMiddleware` answers 400, with a sentence saying what was wrong, to input no page can
+  use: a NUL byte in the query string (PostgreSQL refuses such strings), and, on any admin page,
+  selected records or related-record ids that are not ids of that model (`?patient=abc`,
+  `_selected_action=abc`), which would otherwise reach the database and answer 500.
 - `TwoFactorMiddleware` sends a signed-in user whose password was reset by someone else to the
   password change page until they choose their own (novamind.staff), and one who has not
   proved a second factor to the verification page (or to enrolment), where it is required.
@@ -15,10 +19,14 @@ import logging
 
 from django.conf import settings
 from django.contrib import auth, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, HttpResponseRedirect
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connection
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import urlencode
 
 from novamind import access, mfa, staff
@@ -128,6 +136,74 @@ class SessionTimeoutMiddleware:
         auth.logout(request)
         messages.warning(request, f"You were signed out {why}. Please sign in again.")
         return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+class BadInputMiddleware:
+    """Answer 400 to input that cannot name anything: NUL bytes, ids that are not ids.
+
+    One rule for every admin page, the project's and third parties' (auth, axes, otp), so a new
+    admin cannot forget it. Values that are well formed but name nothing are the view's to
+    answer (a 404, an empty selection).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            return bad_request("The address holds a NUL character, which no search or filter can use.")
+        model_admin = getattr(view_func, "model_admin", None)
+        if model_admin is None:
+            return None
+        model = model_admin.model
+        if request.method == "POST" and ACTION_CHECKBOX_NAME in request.POST:
+            pk = model._meta.pk
+            if not all(_is_value_of(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+                return bad_request(f"The selection names something that is not a {model._meta.verbose_name}.")
+        for name, values in request.GET.lists():
+            target = _related_key(model, name)
+            if target is None:
+                continue
+            for value in values:
+                parts = value.split(",") if target[1] else [value]
+                if not all(_is_value_of(target[0], part) for part in parts):
+                    return bad_request(
+                        f"“{name}” in the address is not the id of a {target[0].model._meta.verbose_name}."
+                    )
+        return None
+
+
+def bad_request(message: str) -> HttpResponseBadRequest:
+    """Return a 400 page that says, in a sentence, what was wrong with the request."""
+    return HttpResponseBadRequest(f"<h1>Bad request</h1><p>{escape(message)} Nothing was read or changed.</p>")
+
+
+def _related_key(model, name: str):
+    """Return (the key field a relation `name` of `model` points at, whether it is many), or None."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if not field.is_relation or field.auto_created or not field.concrete and not field.many_to_many:
+        return None
+    if field.many_to_many:
+        return field.related_model._meta.pk, True
+    return field.target_field, False
+
+
+def _is_value_of(field, value: str) -> bool:
+    """Return whether `value` is a value the database column `field` can hold."""
+    try:
+        prepared = field.get_prep_value(field.to_python(value))
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        return False
+    if isinstance(prepared, int):
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        return (low is None or prepared >= low) and (high is None or prepared <= high)
+    return True
 
 
 class TwoFactorMiddleware:

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     # After messages (the sign-out notice is a message), before anything that reads PHI.
     "novamind.middleware.SessionTimeoutMiddleware",
     "novamind.middleware.TwoFactorMiddleware",
+    # After sign-in and two-factor: a stranger's garbage URL gets the login page, not a hint.
+    "novamind.middleware.BadInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "novamind.middleware.DecryptionErrorMiddleware",

@@ -224,12 +224,20 @@ class PatientAdmin(AuditedAdmin):
     def get_inlines(self, request, obj):
         return [*self.inlines, *_related_inlines] if obj is not None else list(self.inlines)
 
+    def save_model(self, request, obj, form, change):
+        """Register or update the patient through patients.services (the revert from history too)."""
+        if change:
+            stored = services.patient_update(patient=obj.to_domain(), actor=request.user)
+        else:
+            stored = services.patient_register(patient=obj.to_domain(with_audit=False), actor=request.user)
+        obj.pk, obj.mrn, obj.version = stored.id, stored.mrn, stored.audit.version
+        obj._state.adding = False
+
     def _set_status(self, request, queryset, status, verb):
-        patients = repository.DjangoPatientRepository(actor=request.user)
         done, failed = [], []
         for row in queryset:
             try:
-                patients.set_status(row.pk, status)
+                services.patient_status_set(patient_id=row.pk, status=status, actor=request.user)
                 done.append(row.mrn)
             except DomainError as error:
                 failed.append(f"{row.mrn}: {error}")

@@ -5,7 +5,7 @@ import unicodedata
 
 from django.utils import timezone
 
-from patients import domain, repository
+from patients import domain, repository, services
 
 FIRST_NAMES = [
     "Olivia",
@@ -130,7 +130,7 @@ def seed(*, actor, rng, stdout, patient_count, **context):
         if existing:
             result.append(existing[0])
             continue
-        result.append(patients.add(candidate))
+        result.append(services.patient_register(patient=candidate, actor=actor))
         created += 1
     stdout.write(f"Patients: {created} created, {len(result) - created} already there.")
     return {"patients": result}

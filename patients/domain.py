@@ -15,10 +15,9 @@ import uuid
 import email_validator
 import phonenumbers
 
-from novamind.domain import AuditInfo, Collector, RuleViolation
+from novamind.domain import EARLIEST_DATE, AuditInfo, Collector, RuleViolation, date_bounds_error
 
 NAME_MAX = 100
-OLDEST_PLAUSIBLE_AGE_YEARS = 130
 MRN_PREFIX = "NM"
 
 
@@ -90,7 +89,14 @@ class Patient:
         return name
 
     def validated(self, *, today: dt.date, phone_region: str) -> Patient:
-        """Return a normalised copy, or raise RuleViolation naming every field at fault."""
+        """Return a normalised copy, or raise RuleViolation naming every field at fault.
+
+        A copy this returned is returned as it is when validated again under the same terms, so
+        a caller (an import) and the service it calls do not pay for the rules twice; a copy
+        made with `dataclasses.replace` is checked afresh.
+        """
+        if self.__dict__.get("_validated_under") == (today, phone_region):
+            return self
         errors = Collector()
         clean = dataclasses.replace(
             self,
@@ -122,6 +128,7 @@ class Patient:
         if self.mrn and not is_valid_mrn(self.mrn):
             errors.add("mrn", "This is not a NovaMind medical record number.")
         errors.raise_if_any()
+        clean.__dict__["_validated_under"] = (today, phone_region)
         return clean
 
 
@@ -167,12 +174,13 @@ def _email(errors: Collector, field: str, value: str) -> str:
 
 
 def _date_of_birth(errors: Collector, value: dt.date | None, today: dt.date) -> None:
+    """A birth date lies between 1900-01-01 and today: anything else is a typing error."""
     if value is None:
         errors.add("date_of_birth", "This field is required.")
-    elif value > today:
-        errors.add("date_of_birth", "The date of birth cannot be in the future.")
-    elif today.year - value.year > OLDEST_PLAUSIBLE_AGE_YEARS:
-        errors.add("date_of_birth", f"The date of birth is more than {OLDEST_PLAUSIBLE_AGE_YEARS} years ago.")
+        return
+    problem = date_bounds_error(value, earliest=EARLIEST_DATE, latest=today)
+    if problem:
+        errors.add("date_of_birth", problem)
 
 
 def _luhn_check_digit(digits: str) -> str:

@@ -6,8 +6,8 @@ The file is streamed: it is read line by line and only the current batch (and at
 physical line is decoded on its own, which is exact for UTF-8 (a newline byte never occurs
 inside a multi-byte character), so an undecodable byte is reported with its own line number.
 
-The patient rows are written with bulk_create and their creation history rows by one
-INSERT … SELECT per batch (see `_write_creation_history`), attributed to the actor. The whole
+The patient rows and their creation history rows are written in bulk by
+`services.patient_register_batch` (one service call per batch), attributed to the actor. The whole
 run is one transaction: an all-or-nothing run that meets an invalid row, a run
 that fails half-way (a broken file, an interruption, a database error) and a dry run leave
 the database as it was. The CSV layer only turns text into domain values (dates, choices);
@@ -23,18 +23,16 @@ import dataclasses
 import datetime as dt
 import enum
 import re
-import uuid
 from collections.abc import Callable, Iterator
 
 from django import db
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db import transaction
 from django.utils import timezone
 
 from novamind import access, audit
 from novamind.domain import Collector, RuleViolation
-from patients import domain, models
+from patients import domain, models, policy, services
 
 REQUIRED_COLUMNS = ("legal_first_name", "legal_last_name", "date_of_birth")
 # The domain Patient's fields, under the names the domain's errors and the model use: the
@@ -64,7 +62,6 @@ DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 5000  # also keeps every IN (…) list below SQLite's parameter limit
 ERRORS_KEPT = 1000
 MAX_LINE_BYTES = 1 << 20
-MRN_ATTEMPTS = 20
 CHANGE_REASON = "Imported from CSV"
 ACCESS_ACTION = "import duplicate check"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -348,6 +345,8 @@ def import_patients(
     Raises ImportFileError (nothing written) when the file is not a readable import file.
     """
     actor = audit.require_actor(actor)
+    # Even a dry run tells who is already registered: it needs the permission to register.
+    policy.require(actor, services.REGISTER)
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"The batch size must be 1 to {MAX_BATCH_SIZE}.")
     run = _Run(
@@ -437,27 +436,9 @@ class _Run:
         self.outcome.valid += len(batch)
         if not self.writing or not batch:
             return
-        mrns = _unused_mrns(len(batch))
-        patients = []
-        for (_, patient), mrn in zip(batch, mrns, strict=True):
-            row = models.Patient(
-                id=uuid.uuid4(),
-                mrn=mrn,
-                created_by=self.actor,
-                updated_by=self.actor,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-            row.update_from_domain(patient)
-            for column, value in row.blind_indexes().items():
-                setattr(row, column, value)
-            patients.append(row)
-        if connection.vendor == "postgresql":
-            _copy_with_history(patients, reason=CHANGE_REASON)
-        else:
-            models.Patient.objects.bulk_create(patients)
-            _write_creation_history([row.pk for row in patients], reason=CHANGE_REASON)
-        self.written += len(patients)
+        self.written += services.patient_register_batch(
+            patients=[patient for _, patient in batch], actor=self.actor, now=self.now, reason=CHANGE_REASON
+        )
 
     def _without_duplicates(self, batch):
         self.outcome.duplicates_checked = True
@@ -506,92 +487,3 @@ class _Run:
             bytes_read=lines.bytes_read,
             total_bytes=lines.total_bytes,
         )
-
-
-def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
-    """Write the creation history row of each patient in `ids`, attributed to its creator.
-
-    What simple_history's bulk_history_create would write (the tracked fields, type "+", the
-    reason; the user is `updated_by` and the date `updated_at`, as AuditedModel.save() records
-    them), but copied by the database from the rows just inserted in this transaction: the
-    ciphertext is copied, not encrypted a second time, and no second set of 40-column
-    objects goes through Python: about half the cost of an import.
-    """
-    history = models.Patient.history.model
-    tracked = [field.attname for field in history.tracked_fields]
-    copies = (
-        models.Patient.objects.filter(pk__in=ids)
-        .order_by()
-        .annotate(
-            import_history_date=F("updated_at"),
-            import_history_user=F("updated_by_id"),
-            import_history_type=Value("+"),
-            import_history_reason=Value(reason),
-        )
-        .values_list(
-            *tracked, "import_history_date", "import_history_user", "import_history_type", "import_history_reason"
-        )
-    )
-    select, params = copies.query.sql_with_params()
-    columns = [
-        history._meta.get_field(name).column
-        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
-    ]
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, columns))}) {select}",
-            params,
-        )
-
-
-def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
-    """PostgreSQL: write `rows` and their creation history rows with COPY, attributed to their creator.
-
-    The values are the ones bulk_create would send (each field's pre_save, then its
-    get_db_prep_save, which encrypts), and each history row repeats its live row's prepared
-    values, so the ciphertext is copied, not encrypted again, as in `_write_creation_history`.
-    COPY spares the compilation and client-side quoting of two 40-column INSERTs per batch,
-    which cost more than the encryption (see bench/ and the README's performance section).
-    """
-    fields = models.Patient._meta.concrete_fields
-    history = models.Patient.history.model
-    tracked = [field.attname for field in history.tracked_fields]
-    history_columns = [
-        history._meta.get_field(name).column
-        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
-    ]
-    quote = connection.ops.quote_name
-    statement = "COPY {} ({}) FROM STDIN"
-    live = statement.format(quote(models.Patient._meta.db_table), ", ".join(quote(f.column) for f in fields))
-    creation = statement.format(quote(history._meta.db_table), ", ".join(map(quote, history_columns)))
-    prepared = []
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        # Each row is sent as soon as it is encrypted: the server stores it while the next is prepared.
-        with cursor.cursor.copy(live) as copy:
-            for row in rows:
-                values = {
-                    field.attname: field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
-                }
-                copy.write_row(list(values.values()))
-                prepared.append(values)
-        with cursor.cursor.copy(creation) as copy:
-            for row, values in zip(rows, prepared, strict=True):
-                copy.write_row([*(values[name] for name in tracked), row.updated_at, row.updated_by_id, "+", reason])
-
-
-def _unused_mrns(count: int) -> list[str]:
-    """Return `count` distinct random MRNs no patient has, with one query per draw.
-
-    The bulk counterpart of models.unused_mrn (one query per patient would dominate an import);
-    the unique constraint backs both up.
-    """
-    mrns: set[str] = set()
-    for _ in range(MRN_ATTEMPTS):
-        while len(mrns) < count:
-            mrns.add(domain.generate_mrn())
-        taken = set(models.Patient.objects.filter(mrn__in=mrns).values_list("mrn", flat=True))
-        if not taken:
-            return list(mrns)
-        mrns -= taken
-    raise RuntimeError("Could not draw unused medical record numbers.")

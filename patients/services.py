@@ -6,14 +6,60 @@ domain and writes through the audited path, in one transaction with its access-l
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from novamind import access, audit
 from novamind.domain import AccessDenied, NotFound, RuleViolation
-from patients import domain, models, policy
+from patients import domain, models, policy, repository
 
 CARE_CATEGORY = "care team"
+REGISTER = "patients.add_patient"
+CHANGE = "patients.change_patient"
+
+
+def patient_register(*, patient: domain.Patient, actor) -> domain.Patient:
+    """Register `patient` under a new MRN, as `actor` (who needs patients.add_patient); return it as stored.
+
+    Registering gives nobody care: the front desk assigns clinicians (`care_assign`).
+    """
+    policy.require(actor, REGISTER)
+    with transaction.atomic():
+        return repository.DjangoPatientRepository(actor=actor).add(patient)
+
+
+def patient_register_batch(*, patients: list[domain.Patient], actor, now: dt.datetime, reason: str) -> int:
+    """Register many patients at once (an import), each validated by the domain; return how many.
+
+    Written in bulk with their creation history rows, attributed to `actor` at `now`; all of
+    them or, on a RuleViolation naming the first patient at fault, none.
+    """
+    policy.require(actor, REGISTER)
+    today, region = timezone.localdate(), settings.NOVAMIND_DEFAULT_PHONE_REGION
+    checked = [patient.validated(today=today, phone_region=region) for patient in patients]
+    with transaction.atomic():
+        return repository.DjangoPatientRepository(actor=actor).add_many(checked, now=now, reason=reason)
+
+
+def patient_update(*, patient: domain.Patient, actor) -> domain.Patient:
+    """Store the changed details of `patient` (read at its version), as `actor`; return it as stored.
+
+    `actor` needs patients.change_patient and must see the patient (care, for a clinician); an
+    edit of a record changed since it was read raises ConcurrencyError and writes nothing.
+    """
+    policy.require(actor, CHANGE, patient_id=patient.id)
+    with transaction.atomic():
+        return repository.DjangoPatientRepository(actor=actor).update(patient)
+
+
+def patient_status_set(*, patient_id, status: domain.PatientStatus, actor) -> domain.Patient:
+    """Set the patient's status (deactivate, reactivate, record a death), as `actor`."""
+    policy.require(actor, CHANGE, patient_id=patient_id)
+    with transaction.atomic():
+        return repository.DjangoPatientRepository(actor=actor).set_status(patient_id, status)
 
 
 def _patient_ref(patient_id) -> models.Patient:
@@ -130,6 +176,7 @@ def _change_hold(patient_id, *, place: bool, reason: str, actor) -> models.Patie
         row = models.Patient.objects.select_for_update().filter(pk=patient_id).first()
         if row is None:
             raise NotFound(f"No patient with id {patient_id}.")
+        policy.require(actor, CHANGE, patient_id=patient_id)
         reason = domain.check_hold_change(held=row.legal_hold, place=place, reason=reason)
         row.legal_hold, row.legal_hold_reason = place, reason
         row.legal_hold_changed_by, row.legal_hold_changed_at = actor, timezone.now()

@@ -43,9 +43,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, patient, user, date_from, date_to, output, actor, **options):
-        auditor = active_staff(actor)
-        if not audit_report.may_run(auditor):
-            raise CommandError(f"--actor '{actor}' may not produce audit reports: that needs the Auditor role.")
+        auditor = active_staff(actor, permissions=(audit_report.PERMISSION,))
         try:
             scope = audit_report.scope_for(
                 patient_mrn=patient,

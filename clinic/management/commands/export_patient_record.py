@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinic import record_export
 from novamind import encryption
-from novamind.commands import active_staff, add_actor_argument, private_file
+from novamind.commands import active_staff, add_actor_argument, private_file, refusals
 from patients import domain as patients_domain
 from patients import repository as patients_repository
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, patient, format, output, actor, **options):
-        user = active_staff(actor)
+        user = active_staff(actor, permissions=record_export.PERMISSIONS)
         mrn = patient.strip().upper()
         if not patients_domain.is_valid_mrn(mrn):
             raise CommandError(
@@ -56,6 +56,8 @@ class Command(BaseCommand):
             found = patients_repository.DjangoPatientRepository(actor=user).find_by_mrn(mrn)
             if found is None:
                 raise CommandError(f"--patient {mrn}: no patient has this MRN.")
+            with refusals():
+                record_export.require_may_export(user, found.id)
             if output:
                 with private_file(output) as handle:
                     counts = record_export.export(patient=found, actor=user, format=format, out=handle)

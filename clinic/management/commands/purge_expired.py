@@ -37,15 +37,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, actor, dry_run, patient, **options):
-        user = active_staff(actor)
+        user = active_staff(actor, permissions=(retention.PURGE_PERMISSION,))
         try:
             policy = retention.Policy.from_settings()
         except RuleViolation as violation:
             raise CommandError(describe(violation)) from None
-        if not retention.may_purge(user):
-            raise CommandError(
-                f"--actor '{user.get_username()}' may not purge records: it needs the {retention.PURGE_PERMISSION} permission."
-            )
         uncovered = retention.uncovered_references()
         if uncovered:
             raise CommandError(

@@ -106,7 +106,7 @@ def counts(trend):
 # --- the twelve weeks ------------------------------------------------------------------------------
 
 
-def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, clinic, drwho, patients):
+def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, staff, clinic, drwho, patients):
     settings.TIME_ZONE = "America/New_York"
     today = dt.date(2025, 2, 12)  # a Wednesday
     this_monday, last_monday = dt.date(2025, 2, 10), dt.date(2025, 2, 3)
@@ -121,7 +121,7 @@ def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, c
     clinic.no_show(drwho, second, at(settings.TIME_ZONE, dt.date(2024, 11, 25), 10))  # eleven weeks before
     clinic.completed(drwho, third, at(settings.TIME_ZONE, dt.date(2024, 11, 18), 10))  # twelve: too old
 
-    trend = dashboard.weekly_trend(today=today)
+    trend = dashboard.weekly_trend(viewer=staff, today=today)
 
     weeks = counts(trend)
     assert list(weeks) == [dt.date(2024, 11, 25) + dt.timedelta(weeks=n) for n in range(12)]
@@ -143,17 +143,19 @@ def test_each_week_counts_its_visits_late_cancellations_and_no_shows(settings, c
         ("Pacific/Auckland", (dt.date(2025, 3, 9), 23), dt.date(2025, 3, 3)),
     ],
 )
-def test_weeks_run_monday_to_sunday_in_the_clinic_time_zone(settings, clinic, drwho, patients, zone_name, moment, week):
+def test_weeks_run_monday_to_sunday_in_the_clinic_time_zone(
+    settings, staff, clinic, drwho, patients, zone_name, moment, week
+):
     settings.TIME_ZONE = zone_name
     clinic.completed(drwho, patients[0], at(zone_name, *moment, minute=5))
 
-    weeks = counts(dashboard.weekly_trend(today=dt.date(2025, 3, 12)))
+    weeks = counts(dashboard.weekly_trend(viewer=staff, today=dt.date(2025, 3, 12)))
 
     assert weeks[week] == (1, 0, 0)
     assert sum(visits for visits, _, _ in weeks.values()) == 1
 
 
-def test_the_trend_is_one_query_whatever_the_data(clinic, drwho, drno, patients, django_assert_num_queries):
+def test_the_trend_is_one_query_whatever_the_data(staff, clinic, drwho, drno, patients, django_assert_num_queries):
     # One visit on the Monday of each of the 12 weeks shown (a day before today fell out of the
     # window on Mondays: eleven weeks and a day ago is thirteen Mondays back).
     monday = dashboard.week_start(timezone.localdate())
@@ -161,8 +163,9 @@ def test_the_trend_is_one_query_whatever_the_data(clinic, drwho, drno, patients,
         start = timezone.make_aware(dt.datetime.combine(monday - dt.timedelta(weeks=weeks_ago), dt.time(9)))
         clinic.completed(drwho, patients[0], start)
         clinic.no_show(drno, patients[1], start + dt.timedelta(hours=2))
+    dashboard.weekly_trend(viewer=staff)  # whether staff are in a care role is asked once per user
     with django_assert_num_queries(1):
-        trend = dashboard.weekly_trend()
+        trend = dashboard.weekly_trend(viewer=staff)
     assert sum(w.visits for w in trend.weeks) == 12 and sum(w.no_shows for w in trend.weeks) == 12
 
 
@@ -177,7 +180,7 @@ def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(
     cancelled = clinic.cancelled(drwho, patients[2], nine + dt.timedelta(hours=5), hours_ahead=2)
     clinic.book(drwho, patients[0], nine + dt.timedelta(days=1))  # tomorrow
 
-    schedule = dashboard.todays_schedule()
+    schedule = dashboard.todays_schedule(viewer=staff)
 
     assert schedule.day == today
     by_clinician = {day.clinician: day for day in schedule.clinicians}
@@ -361,9 +364,53 @@ def test_the_index_costs_the_same_queries_with_more_data(
     assert index_queries() == small
 
     staff = get_user_model().objects.get(pk=staff.pk)  # a fresh user: its permissions are loaded again
-    # Two for the permissions, two for the schedule, two for the notes, one for the weeks, and
-    # five per access-log entry (savepoint, lock the chain head, insert, move the head, release).
-    with django_assert_max_num_queries(2 + 2 + 2 + 1 + 2 * 5):
+    # Two for the permissions, one for whether the viewer is in a care role (patients.policy),
+    # two for the schedule, two for the notes, one for the weeks, and five per access-log entry
+    # (savepoint, lock the chain head, insert, move the head, release).
+    with django_assert_max_num_queries(2 + 1 + 2 + 2 + 1 + 2 * 5):
         board = dashboard.for_user(staff)
     assert board.schedule.appointment_count == 13 and board.late_notes.note_count == 13
     assert sum(w.no_shows for w in board.trend.weeks) == 12 * 11
+
+
+# --- care: a clinician's dashboard lists their own patients only -----------------------------------
+
+
+@pytest.fixture
+def two_practices(staff, clinic, patients, settings):
+    """Two clinicians in the Clinician role, each treating one patient, each with a visit today and a late draft."""
+    from conftest import assign_care
+    from novamind import roles
+    from novamind.tests.integration.role_users import member
+
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    mine = member("drmine", roles.CLINICIAN, profile={"credentials": "PhD", "is_clinician": True})
+    theirs = member("drtheirs", roles.CLINICIAN, profile={"credentials": "PhD", "is_clinician": True})
+    assign_care(patients[0], mine)
+    assign_care(patients[1], theirs)
+    nine = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(9)))
+    clinic.book(mine, patients[0], nine)
+    clinic.book(theirs, patients[1], nine + dt.timedelta(hours=1))
+    clinic.completed(theirs, patients[1], nine - dt.timedelta(weeks=1))
+    drafted(mine, patients[0], days_ago=5)
+    drafted(theirs, patients[1], days_ago=5)
+    return get_user_model().objects.get(pk=mine.pk), patients[0], patients[1]
+
+
+def test_a_clinicians_dashboard_lists_only_the_patients_in_their_care(client, two_practices):
+    clinician, own, colleagues = two_practices
+    page = admin_page(client, clinician)
+    assert own.mrn in page and colleagues.mrn not in page
+    board = dashboard.for_user(clinician)
+    assert board.schedule.appointment_count == 1 and board.late_notes.note_count == 1
+    assert sum(week.visits for week in board.trend.weeks) == 0  # the colleague's patient's visit is not counted
+
+
+def test_every_link_on_a_clinicians_dashboard_opens(client, two_practices):
+    clinician, _, _ = two_practices
+    page = admin_page(client, clinician)
+    dashboard_part = page[page.index('id="clinic-dashboard"') : page.index('id="content-main"')]
+    links = re.findall(r'href="(/admin/(?:appointments|clinical_notes)/[^"]+/change/)"', dashboard_part)
+    assert len(links) == 2
+    for link in links:
+        assert client.get(link).status_code == 200, link

@@ -155,6 +155,14 @@ def plaintexts(*keys):
     return {where: crypter.decrypt(token.encode()).decode() for where, token in tokens().items()}
 
 
+@pytest.fixture(autouse=True)
+def operator(staff):
+    """alice runs the rotations: a superuser, as the command requires."""
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
+    return staff
+
+
 def rotate(*arguments, keys):
     out, err = io.StringIO(), io.StringIO()
     with encryption.keys(keys):

@@ -80,7 +80,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file, actor, dry_run, skip_invalid, allow_duplicates, batch_size, progress, **options):
-        user = active_staff(actor)
+        user = active_staff(actor, permissions=("patients.add_patient",))
         if not 1 <= batch_size <= importer.MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be 1 to {importer.MAX_BATCH_SIZE} (given {batch_size}).")
         self._on_terminal = self.stderr.isatty()

@@ -71,7 +71,7 @@ def test_invalid_details_are_reported_next_to_each_field_and_nothing_is_saved(st
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert set(errors) >= {"legal_first_name", "date_of_birth", "email", "phone", "legal_last_name"}
-    assert "future" in errors["date_of_birth"][0]
+    assert "no later than" in errors["date_of_birth"][0]
     assert models.Patient.objects.count() == 0
     assert models.Patient.history.count() == 0
 
@@ -80,6 +80,15 @@ def test_an_impossible_date_of_birth_is_a_field_error_not_a_crash(staff_client):
     response = staff_client.post(add_url(), {**VALID, "date_of_birth": "1990-02-31"})
     assert response.status_code == 200
     assert "date_of_birth" in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize("written", ["1899-12-31", "0001-01-01", "9999-12-31"])
+def test_a_date_of_birth_outside_1900_to_today_is_an_error_next_to_the_field(staff_client, written):
+    response = staff_client.post(add_url(), {**VALID, "date_of_birth": written})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["date_of_birth"] and errors["date_of_birth"][0].startswith("Enter a date no ")
+    assert models.Patient.objects.count() == 0
 
 
 def test_a_garbage_or_unknown_id_in_the_url_is_a_404(staff_client):

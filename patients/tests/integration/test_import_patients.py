@@ -366,7 +366,7 @@ def test_a_database_refusal_is_a_clear_error_without_its_details_and_nothing_is_
         domain.Patient(legal_first_name="Robin", legal_last_name="Okafor", date_of_birth=dt.date(1990, 5, 17))
     )
     # Someone registers a patient under the drawn MRN between the check and the insert.
-    monkeypatch.setattr(importer, "_unused_mrns", lambda count: [existing.mrn] * count)
+    monkeypatch.setattr(repository, "_unused_mrns", lambda count: [existing.mrn] * count)
     message, _ = refused(write_csv(tmp_path / "p.csv", [person(1)]))
     assert message == (
         "The database refused the import (IntegrityError); nothing was imported. "

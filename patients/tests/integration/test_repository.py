@@ -45,6 +45,13 @@ def test_invalid_patients_are_refused_with_field_errors_and_nothing_is_written(p
     assert models.Patient.objects.count() == 0 and models.Patient.history.count() == 0
 
 
+def test_a_date_of_birth_before_1900_is_refused_on_its_field(patients):
+    with pytest.raises(RuleViolation) as caught:
+        patients.add(new_patient(date_of_birth=dt.date(1899, 12, 31)))
+    assert caught.value.errors == {"date_of_birth": ["Enter a date no earlier than 1 January 1900."]}
+    assert models.Patient.objects.count() == 0
+
+
 def test_every_write_leaves_a_history_row_with_the_acting_user(staff, other_staff):
     added = repository.DjangoPatientRepository(actor=staff).add(new_patient())
     by_bob = repository.DjangoPatientRepository(actor=other_staff)

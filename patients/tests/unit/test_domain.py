@@ -37,10 +37,17 @@ def test_required_names_and_date_of_birth():
     }
 
 
-def test_date_of_birth_may_be_today_but_not_tomorrow_nor_implausibly_old():
+def test_date_of_birth_lies_between_1900_and_today_inclusive():
     patient(date_of_birth=TODAY).validated(today=TODAY, phone_region="US")
-    assert "future" in errors_of(patient(date_of_birth=TODAY + dt.timedelta(days=1)))["date_of_birth"][0]
-    assert "130" in errors_of(patient(date_of_birth=dt.date(1890, 1, 1)))["date_of_birth"][0]
+    patient(date_of_birth=dt.date(1900, 1, 1)).validated(today=TODAY, phone_region="US")
+    assert errors_of(patient(date_of_birth=TODAY + dt.timedelta(days=1)))["date_of_birth"] == [
+        "Enter a date no later than 28 November 2026."
+    ]
+    assert errors_of(patient(date_of_birth=dt.date(1899, 12, 31)))["date_of_birth"] == [
+        "Enter a date no earlier than 1 January 1900."
+    ]
+    assert "date_of_birth" in errors_of(patient(date_of_birth=dt.date(1, 1, 1)))
+    assert "date_of_birth" in errors_of(patient(date_of_birth=dt.date(9999, 12, 31)))
 
 
 def test_over_long_names_are_refused_with_the_limit():
@@ -94,3 +101,10 @@ def test_generated_mrns_are_well_formed_and_a_typo_breaks_the_check_digit():
 def test_display_name_shows_a_preferred_name_only_when_it_differs():
     assert patient().display_name == "Okafor, Robin"
     assert patient(preferred_name="Rob").display_name == "Okafor, Robin (Rob)"
+
+
+def test_a_validated_patient_is_not_checked_twice_but_a_changed_copy_is():
+    clean = patient(phone="(617) 555-0142").validated(today=TODAY, phone_region="US")
+    assert clean.validated(today=TODAY, phone_region="US") is clean
+    assert "email" in errors_of(dataclasses.replace(clean, email="nope"))
+    assert clean.validated(today=TODAY + dt.timedelta(days=1), phone_region="US") is not clean

@@ -117,8 +117,13 @@ def test_the_domain_rules_decide_and_every_field_at_fault_is_named():
         emergency_contact_name="Ana",
     )
     assert set(errors) == {"legal_first_name", "date_of_birth", "phone", "email", "emergency_contact_phone"}
-    assert errors["date_of_birth"] == ["The date of birth cannot be in the future."]
+    assert errors["date_of_birth"] == ["Enter a date no later than 28 November 2026."]
     assert errors["legal_first_name"] == ["This field is required."]
+
+
+def test_a_date_of_birth_before_1900_is_a_line_error_on_its_field():
+    errors = errors_of(legal_first_name="Robin", legal_last_name="Okafor", date_of_birth="1899-12-31")
+    assert errors == {"date_of_birth": ["Enter a date no earlier than 1 January 1900."]}
 
 
 def test_an_unknown_choice_lists_the_allowed_values_and_parse_and_rule_errors_come_together():

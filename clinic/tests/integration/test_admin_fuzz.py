@@ -168,7 +168,8 @@ def send(client, method, url, data):
     with transaction.atomic():
         before = walk.fingerprint()
         try:
-            response = client.post(url, data) if method == "POST" else client.get(url, data)
+            with transaction.atomic():  # a failed request leaves the outer transaction usable (PostgreSQL)
+                response = client.post(url, data) if method == "POST" else client.get(url, data)
             status = response.status_code
         except Exception as error:  # noqa: BLE001 - what the test reports
             status = f"{type(error).__name__}: {str(error)[:150]}"

@@ -163,18 +163,23 @@ def record_text(records) -> list[str]:
 def run(name, arguments, models):
     """Run the command in a transaction rolled back after it; return (outcome, output, tables written)."""
     out, err = io.StringIO(), io.StringIO()
+    wrote = []
     with transaction.atomic():
         before = walk.fingerprint(models)
         try:
-            call_command(name, *arguments, stdout=out, stderr=err)
-            outcome = "runs"
-        except CommandError as error:
-            outcome, err = "refused", io.StringIO(err.getvalue() + str(error))
-        except SystemExit as error:
-            outcome = "runs" if not error.code else "refused"
+            # A savepoint, so that a crash leaves the outer transaction usable (PostgreSQL); what a
+            # refused run wrote is counted inside it, before anything is rolled back.
+            with transaction.atomic():
+                try:
+                    call_command(name, *arguments, stdout=out, stderr=err)
+                    outcome = "runs"
+                except CommandError as error:
+                    outcome, err = "refused", io.StringIO(err.getvalue() + str(error))
+                except SystemExit as error:
+                    outcome = "runs" if not error.code else "refused"
+                wrote = walk.written(before, walk.fingerprint(models))
         except Exception as error:  # noqa: BLE001 - a crash is what the walk reports
             outcome = f"crashed ({type(error).__name__}: {str(error)[:100]})"
-        wrote = walk.written(before, walk.fingerprint(models))
         transaction.set_rollback(True)
     return outcome, out.getvalue() + err.getvalue(), wrote
 

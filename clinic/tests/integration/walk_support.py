@@ -216,6 +216,8 @@ def _global_objects(root, users) -> dict[str, object]:
     from novamind.models import AccessLogEntry, StaffProfile
 
     desk = users[roles.FRONT_DESK]
+    # Not one of the walked users: a page about oneself (one's own password) answers differently.
+    colleague = member("walk-desk-colleague", roles.FRONT_DESK)
     room = audit.audited_save(appointments_models.Room(name="Walk room"), actor=root)
     attempt = AccessAttempt.objects.create(username="walk-x", ip_address="10.0.0.9", failures_since_start=1)
     log = AccessLog.objects.create(username="walk-desk", ip_address="10.0.0.9")
@@ -223,7 +225,7 @@ def _global_objects(root, users) -> dict[str, object]:
     totp = TOTPDevice.objects.create(user=desk, name="phone", confirmed=True)
     static = StaticDevice.objects.create(user=desk, name="backup", confirmed=True)
     return {
-        "user": desk.pk,
+        "user": colleague.pk,
         "group": Group.objects.get(name=roles.FRONT_DESK).pk,
         "staffprofile": StaffProfile.objects.get(user=users[roles.CLINICIAN]).pk,
         "room": room.pk,

@@ -44,7 +44,7 @@ NASTY = [
 ]
 values = st.one_of(st.sampled_from(NASTY), st.text(max_size=30))
 FUZZ = settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: the budget is a minute a test
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -153,6 +153,36 @@ def forms(clinic) -> list[tuple[str, str, dict]]:
                 "refills": "1",
                 "version": "1",
             },
+        ),
+        (
+            "clinical_notes_clinicalnote_request_cosignature",
+            reverse("admin:clinical_notes_clinicalnote_request_cosignature", args=[ids["draft"]]),
+            {"cosign_requested_from": str(clinic.users["Supervisor"].pk)},
+        ),
+        (
+            "clinical_notes_clinicalnote_discard",
+            reverse("admin:clinical_notes_clinicalnote_discard", args=[ids["draft"]]),
+            {"confirm": "on"},
+        ),
+        (
+            "clinical_notes_clinicalnote_authorize",
+            reverse("admin:clinical_notes_clinicalnote_authorize", args=[ids["therapy_note"]]),
+            {"grantee": str(clinic.users["Supervisor"].pk), "reason": "Consultation on the plan.", "days": "7"},
+        ),
+        (
+            "clinical_notes_clinicalnote_change",
+            reverse("admin:clinical_notes_clinicalnote_change", args=[ids["draft"]]),
+            {**add_body("clinical_notes_clinicalnote_add", root, clinic, records), "version": "1"},
+        ),
+        (
+            "appointments_appointment_change",
+            reverse("admin:appointments_appointment_change", args=[ids["appointment"]]),
+            add_body("appointments_appointment_add", root, clinic, records),
+        ),
+        (
+            "medications_allergy_change",
+            reverse("admin:medications_allergy_change", args=[ids["allergy"]]),
+            add_body("medications_allergy_add", root, clinic, records),
         ),
         (
             "medications_medicationorder_transition",

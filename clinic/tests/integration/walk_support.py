@@ -41,6 +41,7 @@ from patients import services as patients_services
 
 INSIDE, OUTSIDE = "inside", "outside"
 SUPERUSER = "superuser"
+DESK_AND_CLINICIAN = "Front desk + Clinician"
 # The walked users: role name (or SUPERUSER) -> username.
 USERNAMES = {
     roles.FRONT_DESK: "walk-desk",
@@ -50,6 +51,7 @@ USERNAMES = {
     roles.PRACTICE_ADMIN: "walk-office",
     roles.AUDITOR: "walk-auditor",
     SUPERUSER: "root",
+    DESK_AND_CLINICIAN: "walk-desk-clinician",
 }
 CLINICAL = (roles.CLINICIAN, roles.PRESCRIBER, roles.SUPERVISOR)
 PROFILES = {
@@ -187,12 +189,16 @@ def build_clinic() -> Clinic:
     users = {
         role: member(username, role, profile=PROFILES.get(role))
         for role, username in USERNAMES.items()
-        if role != SUPERUSER
+        if role not in (SUPERUSER, DESK_AND_CLINICIAN)
     }
     users[SUPERUSER] = root
+    # A care role restricts whatever other role a user holds (patients.policy): walk one such user.
+    users[DESK_AND_CLINICIAN] = member(
+        "walk-desk-clinician", roles.FRONT_DESK, roles.CLINICIAN, profile=PROFILES[roles.CLINICIAN]
+    )
     other = member("walk-other", *CLINICAL, profile={**PROFILES[roles.PRESCRIBER], "is_supervisor": True})
     visitor = member("walk-visitor", roles.CLINICIAN, profile=PROFILES[roles.CLINICIAN])
-    clinical = [users[role] for role in CLINICAL]
+    clinical = [users[role] for role in (*CLINICAL, DESK_AND_CLINICIAN)]
     inside = _records(
         root, name="Insidewalk", author=users[roles.PRESCRIBER], treating=clinical, day=2, visitor=visitor
     )

@@ -39,6 +39,7 @@ class Command:
     scope: str
     args: Callable  # (clinic, records, files) -> argument list, --actor excluded
     inside: str | None = None  # "any": authorship decides inside care too (a colleague's draft)
+    clinician_only: bool = False  # signs in the actor's name: needs a clinician's staff profile
 
 
 COMMANDS: dict[str, Command] = {
@@ -66,7 +67,8 @@ COMMANDS: dict[str, Command] = {
     "add_addendum": Command(
         ("clinical_notes.add_addendum",),
         ONE_PATIENT,
-        lambda clinic, records, files: [
+        clinician_only=True,
+        args=lambda clinic, records, files: [
             str(records.ids["note"]),
             "--text-file",
             files["text"],
@@ -147,6 +149,9 @@ def may(user, perms) -> bool:
 
 def expected(command: Command, user, which: str) -> str:
     if not may(user, command.perms):
+        return "refused"
+    profile = getattr(user, "staff_profile", None)
+    if command.clinician_only and not (profile and profile.is_clinician):
         return "refused"
     if command.scope == ONE_PATIENT and policy.is_restricted(user) and which == walk.OUTSIDE:
         return "refused"

@@ -658,17 +658,6 @@ class AppointmentAdmin(AuditedAdmin):
 
     # --- list actions ------------------------------------------------------------------------------
 
-    def response_action(self, request, queryset):
-        # A garbled id in the selection names no appointment: drop it instead of answering 500
-        # (the actions then run on the restricted queryset's rows that remain, if any).
-        # A candidate for the kernel's AuditedAdmin, for every changelist.
-        selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
-        if any(forms.parse_uuid(value) is None for value in selected):
-            post = request.POST.copy()
-            post.setlist(ACTION_CHECKBOX_NAME, [value for value in selected if forms.parse_uuid(value) is not None])
-            request.POST = post
-        return super().response_action(request, queryset)
-
     def _apply(self, request, queryset, action_name):
         service, _, done = TRANSITIONS[action_name]
         succeeded, failed = [], []

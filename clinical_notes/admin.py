@@ -21,7 +21,6 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -591,15 +590,6 @@ class ClinicalNoteAdmin(AuditedAdmin):
             self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
         for failure in failed:
             self.message_user(request, failure, messages.ERROR)
-
-    def response_action(self, request, queryset):
-        # A selected id that is not a UUID names no note: drop it rather than answer 500.
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        valid = [value for value in selected if _uuid_or_none(value) is not None]
-        if valid != selected:
-            request.POST = request.POST.copy()
-            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
-        return super().response_action(request, queryset)
 
     @admin.action(description="Sign selected drafts (yours; they become final)", permissions=["change"])
     def sign_selected(self, request, queryset):

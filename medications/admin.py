@@ -13,7 +13,6 @@ import dataclasses
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.forms.formsets import TOTAL_FORM_COUNT
 from django.forms.models import BaseInlineFormSet, fields_for_model
@@ -99,16 +98,6 @@ class PatientSearchMixin:
             return queryset.filter(patient__mrn=criteria["mrn"]), False
         matching = patients_models.Patient.objects.filter(patients_repository.search_query(**criteria))
         return queryset.filter(patient__in=matching), False
-
-    def response_action(self, request, queryset):
-        # Django selects the rows by `pk__in`, which raises on an id that is not a UUID: a
-        # garbage id selects nothing instead. (A kernel AuditedAdmin could do this for every app.)
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        valid = [value for value in selected if repository.parse_id(value)]
-        if valid != selected:
-            request.POST = request.POST.copy()
-            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
-        return super().response_action(request, queryset)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -131,7 +131,7 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
     assignments = [assign_care(patient, clinician, by=root) for clinician in treating]
     appointment = _appointment(root, patient.id, author, local(day, 10))
     series, _ = appointments_services.series_book(
-        appointments=appointments_repository.DjangoAppointmentRepository(actor=root),
+        actor=root,
         series=appointments_domain.Series(
             patient_id=patient.id,
             clinician_id=author.pk,

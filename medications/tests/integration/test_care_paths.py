@@ -126,12 +126,14 @@ def test_a_prescribe_post_naming_a_patient_outside_care_is_an_error_at_the_patie
     assert not models.MedicationOrder.objects.exists()
 
 
-@pytest.mark.parametrize("value", ["abc", "00000000-0000-4000-8000-000000000009", "%00"])
-def test_the_add_pages_with_a_garbage_patient_id_are_not_a_server_error(client, carer, value):
+@pytest.mark.parametrize(
+    ("value", "status"), [("abc", 400), ("\x00", 400), ("00000000-0000-4000-8000-000000000009", 200)]
+)
+def test_the_add_pages_with_a_garbage_or_unknown_patient_id_are_not_a_server_error(client, carer, value, status):
     client.force_login(carer)
     for name in ("medicationorder", "allergy"):
         response = client.get(reverse(f"admin:medications_{name}_add"), {"patient": value})
-        assert response.status_code == 200
+        assert response.status_code == status
 
 
 def test_revising_an_order_outside_care_is_refused_by_the_service(current, outsider):
@@ -295,12 +297,12 @@ def test_a_revision_with_an_end_date_beyond_five_years_is_an_error_next_to_the_f
     assert models.MedicationOrder.objects.count() == 1
 
 
-def test_an_action_posted_with_a_garbage_id_selects_nothing_and_is_no_server_error(client, current, carer):
+def test_an_action_posted_with_a_garbage_id_answers_400_and_changes_nothing(client, current, carer):
     client.force_login(carer)
     response = client.post(
-        url("changelist"), {"action": "hold_orders", "_selected_action": ["abc", "%00"], "index": "0"}
+        url("changelist"), {"action": "hold_orders", "_selected_action": ["abc", str(current.id)], "index": "0"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 400
     assert models.MedicationOrder.objects.get().status == domain.OrderStatus.ACTIVE.value
 
 

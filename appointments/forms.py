@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, models, policy, repository, schedule, scheduling
-from novamind.admin import VersionedModelForm
+from novamind.admin import SafeAutocompleteSelect, VersionedModelForm
 from novamind.domain import RuleViolation
 from patients import models as patient_models
 from patients import policy as access_policy
@@ -208,7 +208,7 @@ class SeriesForm(forms.Form):
     def __init__(self, *args, admin_site=None, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
         if admin_site is not None:
-            self.fields["patient"].widget = widgets.AutocompleteSelect(
+            self.fields["patient"].widget = SafeAutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
                 admin_site,
             )

@@ -638,9 +638,13 @@ class ClinicalNoteAdmin(AuditedAdmin):
         perform,
         form_kwargs=None,
         success_url=None,
+        permission=None,
     ):
-        """Render a small confirmation form for one workflow step and perform it on POST."""
-        if not self.has_change_permission(request):
+        """Render a small confirmation form for one workflow step and perform it on POST.
+
+        The step needs the change permission on notes, or the one `permission` it names.
+        """
+        if not (request.user.has_perm(permission) if permission else self.has_change_permission(request)):
             raise PermissionDenied
         row, refused = self._guard(request, object_id, action)
         if refused:
@@ -724,6 +728,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
             form_class=ConfirmForm,
             submit="Co-sign",
             perform=perform,
+            permission=models.COSIGN_PERMISSION,
         )
 
     def discard_view(self, request, object_id):

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, domain, encryption, models, staff
+from novamind import access, audit, domain, encryption, middleware, models, staff
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -85,6 +86,20 @@ class EncryptionAwareChangeList(ChangeList):
         if isinstance(order_field, str) and is_encrypted_column(self.model, order_field):
             return None
         return order_field
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, re-rendering a posted value that is not an id without a 500.
+
+    To show the selected option Django looks the posted value up in the related table; a value
+    its key column cannot hold ("abc" for a UUID) raised there, after the form had already put
+    "Select a valid choice" next to the field. Such a value selects nothing instead.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.target_field
+        value = [item for item in value if item in ("", None) or middleware.is_value_of(target, str(item))]
+        return super().optgroups(name, value, attr)
 
 
 class RefusalLoggingMixin:
@@ -234,6 +249,11 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             )
         return form
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         audit.audited_save(obj, actor=request.user, validate=False)
 
@@ -249,6 +269,10 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except domain.AccessDenied:
+            # A service refused the save (the policy changed between the form and the write, or
+            # the page offered more than the user may do): the transaction rolled back.
+            raise PermissionDenied from None
         except domain.ConcurrencyError as error:
             # Saved by someone else between our form check and our UPDATE: the transaction
             # rolled back, so nothing of this request was written.
@@ -272,6 +296,12 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
         if not str(version_id).isdigit():
             raise Http404("No such history entry.")
         self._require_in_care(request, object_id)
+        if request.method == "POST" and not self.has_change_permission(
+            request, self.model._base_manager.filter(pk=object_id).first()
+        ):
+            # simple_history saves a revert for anyone who may view the history; a revert is a
+            # change, so it needs the change permission on this record.
+            raise PermissionDenied
         request._novamind_reverting = True
         try:
             with transaction.atomic():
@@ -280,6 +310,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
                     obj = self.model._base_manager.filter(pk=object_id).first()
                     self.log_access(request, "history version", obj, detail=f"history entry {version_id}")
             return response
+        except domain.AccessDenied:
+            raise PermissionDenied from None
         except domain.ConcurrencyError as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

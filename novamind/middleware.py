@@ -20,6 +20,7 @@ import logging
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection
@@ -43,6 +44,7 @@ PASSWORD_CHECKED = "novamind_password_checked"
 PASSWORD_CHANGE_VIEWS = ("password-change", "admin:password_change", "admin:password_change_done", "admin:logout")
 IDLE = "idle"
 ABSOLUTE = "absolute"
+LONGEST_SEARCH = 200  # characters of an admin search
 
 MESSAGE = (
     "<h1>Encrypted data cannot be read</h1><p>This server's encryption key does not match the "
@@ -155,13 +157,16 @@ class BadInputMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
             return bad_request("The address holds a NUL character, which no search or filter can use.")
+        if len(request.GET.get(SEARCH_VAR, "")) > LONGEST_SEARCH:
+            # No name, MRN or username is this long; SQLite refuses such a LIKE pattern outright.
+            return bad_request(f"The search is longer than {LONGEST_SEARCH} characters.")
         model_admin = getattr(view_func, "model_admin", None)
         if model_admin is None:
             return None
         model = model_admin.model
         if request.method == "POST" and ACTION_CHECKBOX_NAME in request.POST:
             pk = model._meta.pk
-            if not all(_is_value_of(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            if not all(is_value_of(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
                 return bad_request(f"The selection names something that is not a {model._meta.verbose_name}.")
         for name, values in request.GET.lists():
             target = _related_key(model, name)
@@ -169,7 +174,7 @@ class BadInputMiddleware:
                 continue
             for value in values:
                 parts = value.split(",") if target[1] else [value]
-                if not all(_is_value_of(target[0], part) for part in parts):
+                if not all(is_value_of(target[0], part) for part in parts):
                     return bad_request(
                         f"“{name}” in the address is not the id of a {target[0].model._meta.verbose_name}."
                     )
@@ -194,7 +199,7 @@ def _related_key(model, name: str):
     return field.target_field, False
 
 
-def _is_value_of(field, value: str) -> bool:
+def is_value_of(field, value: str) -> bool:
     """Return whether `value` is a value the database column `field` can hold."""
     try:
         prepared = field.get_prep_value(field.to_python(value))

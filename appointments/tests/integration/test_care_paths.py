@@ -308,6 +308,16 @@ def their_series(staff, theirs, colleague):
     return series
 
 
+def test_a_series_planned_for_a_patient_that_is_no_id_is_an_error_next_to_the_patient(client, carer):
+    start = local(day_offset=3, hour=9)
+    response = signed_in(client, carer).post(
+        reverse("admin:appointments_appointmentseries_plan"),
+        {"patient": "abc", "clinician": str(carer.pk), "start_0": start.strftime("%Y-%m-%d"), "start_1": "09:00"},
+    )
+    assert response.status_code == 200 and "patient" in response.context["form"].errors
+    assert not models.AppointmentSeries.objects.exists()
+
+
 def test_a_clinician_sees_no_series_of_a_patient_outside_their_care(client, carer, their_series):
     signed_in(client, carer)
     listing = client.get(reverse("admin:appointments_appointmentseries_changelist"))

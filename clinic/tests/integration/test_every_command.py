@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.tests.integration import walk_support as walk
+from novamind import roles
 from patients import policy
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,7 @@ class Command:
     args: Callable  # (clinic, records, files) -> argument list, --actor excluded
     inside: str | None = None  # "any": authorship decides inside care too (a colleague's draft)
     clinician_only: bool = False  # signs in the actor's name: needs a clinician's staff profile
+    or_roles: tuple[str, ...] = ()  # roles that suffice instead of `perms`
 
 
 COMMANDS: dict[str, Command] = {
@@ -109,7 +111,11 @@ COMMANDS: dict[str, Command] = {
     "mark_no_shows": Command(("appointments.change_appointment",), LIST, lambda clinic, records, files: ["--dry-run"]),
     "purge_expired": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--dry-run"]),
     # Integrity checks and key rotation decrypt every record: operations of a superuser (no role grants them).
-    "verify_notes": Command(SUPER, GLOBAL, lambda clinic, records, files: []),
+    # An integrity check, not a read of content: the notes' viewers (a care role checks only its
+    # own patients' notes, whose MRNs a problem names) and the Auditor role.
+    "verify_notes": Command(
+        ("clinical_notes.view_clinicalnote",), LIST, lambda clinic, records, files: [], or_roles=(roles.AUDITOR,)
+    ),
     "rotate_encryption_keys": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--verify-only"]),
     # "Any active staff actor may run it: it gives nobody a role" (its docstring).
     "sync_roles": Command((), GLOBAL, lambda clinic, records, files: ["--check"]),
@@ -141,14 +147,16 @@ def test_every_actor_command_is_classified():
     )
 
 
-def may(user, perms) -> bool:
+def may(user, perms, or_roles=()) -> bool:
     if perms == SUPER:
         return user.is_superuser
+    if or_roles and user.groups.filter(name__in=or_roles).exists():
+        return True
     return user.is_superuser or all(user.has_perm(perm) for perm in perms)
 
 
 def expected(command: Command, user, which: str) -> str:
-    if not may(user, command.perms):
+    if not may(user, command.perms, command.or_roles):
         return "refused"
     profile = getattr(user, "staff_profile", None)
     if command.clinician_only and not (profile and profile.is_clinician):

@@ -177,6 +177,15 @@ def test_a_supervisor_on_the_care_team_co_signs_the_note_they_were_asked_to(clin
     assert cosigned.cosigned_by.id == clinic.supervisor.pk
 
 
+def test_the_co_sign_page_is_forbidden_to_a_clinician_without_the_supervisor_role(client, clinic):
+    note = colleagues_signed_note(clinic)
+    client.force_login(clinic.colleague)  # the author, in care, but no co-sign permission
+    url = reverse("admin:clinical_notes_clinicalnote_cosign", args=[note.id])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {}).status_code == 403
+    assert models.ClinicalNote.objects.get(pk=note.id).cosigned_by_id is None
+
+
 # --- 4. commands with --actor ----------------------------------------------------------------------
 
 

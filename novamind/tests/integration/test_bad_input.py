@@ -96,3 +96,27 @@ def test_a_garbage_initial_value_on_an_add_page_is_ignored_not_a_500(root_client
         for garbage in ("abc", "\x00", "1,abc"):
             response = root_client.get(url, {name: garbage})
             assert response.status_code in (200, 302, 400, 403), (name, garbage, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("model_admin",),
+    [(model_admin,) for model, model_admin in ADMINS if model_admin.autocomplete_fields],
+    ids=lambda model_admin: model_admin.model._meta.label,
+)
+@pytest.mark.parametrize("value", ["abc", "-Infinity", "99999999999999999999999"])
+def test_an_add_form_posted_with_a_picked_record_that_is_no_id_shows_the_error_next_to_it(
+    root_client, model_admin, value
+):
+    url = url_of(model_admin, "add")
+    name = model_admin.autocomplete_fields[0]
+    before = model_admin.model._base_manager.count()
+    response = root_client.post(url, {name: value})
+    assert response.status_code == 200
+    assert name in response.context["adminform"].form.errors
+    assert model_admin.model._base_manager.count() == before
+
+
+def test_a_search_longer_than_any_name_answers_400(root_client):
+    response = root_client.get(reverse("admin:clinical_notes_clinicalnote_changelist"), {"q": "x" * 50_000})
+    assert response.status_code == 400 and b"longer than 200 characters" in response.content
+    assert root_client.get(reverse("admin:clinical_notes_clinicalnote_changelist"), {"q": "x" * 200}).status_code == 200

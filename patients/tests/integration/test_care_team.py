@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -95,3 +96,19 @@ def test_a_clinician_sees_only_the_care_teams_of_their_own_patients(client, pati
     assert [row.patient_id for row in listing.context["cl"].result_list] == [patient.id]
     page = client.get(reverse("admin:patients_patient_change", args=[patient.id]))
     assert "care team" in page.content.decode() and "drpatel" in page.content.decode()
+
+
+@pytest.mark.parametrize("role", [roles.FRONT_DESK, roles.CLINICIAN])
+def test_a_care_assignment_is_never_reverted_from_its_history(client, patient, role):
+    desk = member("frontdesk", roles.FRONT_DESK)
+    doctor = member("drpatel", roles.CLINICIAN, clinician=True)
+    client.force_login(desk)
+    client.post(ADD, {"patient": str(patient.id), "clinician": str(doctor.pk)})
+    assignment = models.CareAssignment.objects.get()
+    version = assignment.history.get()
+    client.force_login(desk if role == roles.FRONT_DESK else doctor)
+    url = reverse("admin:patients_careassignment_simple_history", args=[assignment.pk, version.history_id])
+    response = client.post(url, {"patient": str(patient.id), "clinician": str(doctor.pk)})
+    assert response.status_code == 403
+    assert assignment.history.count() == 1
+    assert not LogEntry.objects.filter(object_id=str(assignment.pk), action_flag=CHANGE).exists()

@@ -24,7 +24,7 @@ from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
 from novamind.admin import AuditedAdmin
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import models as patient_models
 from patients import policy as access_policy
 from patients.admin import register_patient_inline
@@ -312,7 +312,7 @@ class AppointmentAdmin(AuditedAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         # Prefilled from links (the day sheet's "book"); a garbled value is dropped, not a 500.
-        if "patient" in initial and forms.parse_uuid(initial["patient"]) is None:
+        if "patient" in initial and parse_id(initial["patient"]) is None:
             del initial["patient"]
         if "clinician" in initial and not str(initial["clinician"]).isdigit():
             del initial["clinician"]
@@ -447,7 +447,7 @@ class AppointmentAdmin(AuditedAdmin):
 
     def _visible(self, request, object_id) -> domain.Appointment | None:
         """Return the appointment if this user's (policy-restricted) list holds it, else None."""
-        if forms.parse_uuid(object_id) is None:
+        if parse_id(object_id) is None:
             return None
         row = self.get_queryset(request).filter(pk=object_id).first()
         return row.to_domain() if row is not None else None

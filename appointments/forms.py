@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django import forms
 from django.contrib.admin import widgets
@@ -246,14 +245,6 @@ class DaySheetForm(forms.Form):
         if problem:
             raise ValidationError(problem)
         return day
-
-
-def parse_uuid(value) -> uuid.UUID | None:
-    """Return the UUID `value` names, or None when it is not one."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def parse_local(value: str) -> dt.datetime | None:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from appointments import domain, models, policy
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from novamind.models import StaffProfile
 from patients import domain as patient_domain
 from patients import models as patient_models
@@ -142,9 +142,8 @@ class DjangoAppointmentRepository:
 
     def get_series(self, series_id: uuid.UUID) -> domain.Series | None:
         """Return the series with this id, or None."""
-        try:
-            series_id = uuid.UUID(str(series_id))
-        except ValueError:
+        series_id = parse_id(series_id)
+        if series_id is None:
             return None
         row = models.AppointmentSeries.objects.select_related("created_by", "updated_by").filter(pk=series_id).first()
         return row.to_domain() if row else None
@@ -187,9 +186,8 @@ class DjangoAppointmentRepository:
         return models.Appointment.objects.select_related("created_by", "updated_by")
 
     def _row(self, appointment_id) -> models.Appointment | None:
-        try:
-            appointment_id = uuid.UUID(str(appointment_id))
-        except ValueError:
+        appointment_id = parse_id(appointment_id)
+        if appointment_id is None:
             return None
         return self._rows().filter(pk=appointment_id).first()
 

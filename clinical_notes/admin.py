@@ -16,7 +16,6 @@ table and saves through it skip the note's own history (django-simple-history #5
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django import forms
 from django.conf import settings
@@ -34,7 +33,7 @@ from django.utils.html import format_html
 
 from clinical_notes import domain, models, selectors, services
 from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy
 from patients.admin import register_patient_inline
 
@@ -324,7 +323,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if "patient" in initial and _uuid_or_none(initial["patient"]) is None:
+        if "patient" in initial and parse_id(initial["patient"]) is None:
             del initial["patient"]  # ?patient=abc: an empty choice, not a 500
         return initial
 
@@ -430,11 +429,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
         """Record the access to the note; return a refusing redirect if the user may not read it."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied  # a role without notes (novamind.roles); the refusal is logged
-        try:
-            pk = uuid.UUID(str(object_id))
-        except ValueError:
-            raise Http404("No clinical note with that ID.") from None
-        row = self._stored(pk)
+        row = self._stored(_uuid_or_404(object_id))
         if row is None or not policy.may_see(request.user, row.patient_id):
             # Outside the user's care the note does not exist for them, on every page (patients.policy).
             raise Http404("No clinical note with that ID.")
@@ -504,7 +499,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
             selectors.psychotherapy_listing(
                 user=request.user,
-                patient_id=_uuid_or_none(request.GET.get("patient__id__exact")),
+                patient_id=parse_id(request.GET.get("patient__id__exact")),
                 request=request,
             )
         return super().changelist_view(request, extra_context)
@@ -832,15 +827,8 @@ class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
                 self.message_user(request, f"{grant}: {error}", messages.ERROR)
 
 
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _uuid_or_404(value):
-    parsed = _uuid_or_none(value)
+    parsed = parse_id(value)
     if parsed is None:
         raise Http404("No clinical note with that ID.")
     return parsed

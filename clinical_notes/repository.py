@@ -15,7 +15,7 @@ from django.db.models import Count
 
 from clinical_notes import domain, models, selectors
 from novamind import access, audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 
 
 def save(row, *, actor, reason: str) -> None:
@@ -43,7 +43,7 @@ class DjangoClinicalNoteRepository:
 
     def row(self, note_id) -> models.ClinicalNote | None:
         """Return the stored note row without its text (for access decisions), or None."""
-        note_id = _uuid_or_none(note_id)
+        note_id = parse_id(note_id)
         if note_id is None:
             return None
         return (
@@ -55,7 +55,7 @@ class DjangoClinicalNoteRepository:
 
     def get(self, note_id) -> domain.ClinicalNote | None:
         """Return the note with its text and addenda, or None. Decides no access: callers do."""
-        note_id = _uuid_or_none(note_id)
+        note_id = parse_id(note_id)
         if note_id is None:
             return None
         row = _loaded(models.ClinicalNote.objects).filter(pk=note_id).first()
@@ -155,14 +155,11 @@ class DjangoClinicalNoteRepository:
 
 
 def _uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def _uuid_or_none(value) -> uuid.UUID | None:
-    try:
-        return _uuid(value)
-    except (TypeError, ValueError, AttributeError):
-        return None
+    """Return the patient id `value` names; a garbage id is a caller's error (ValueError)."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValueError(f"badly formed patient id: {value!r}")
+    return parsed
 
 
 def _loaded(queryset):

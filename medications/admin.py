@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 from medications import domain, models, repository, services
 from novamind import access
 from novamind.admin import AuditedAdmin, ReadOnlyListingInline, VersionedModelForm
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation, parse_id
 from patients import admin as patients_admin
 from patients import models as patients_models
 from patients import policy
@@ -333,7 +333,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         row = (
             self.get_queryset(request)
             .select_related(*repository.ORDER_RELATIONS)
-            .filter(pk=repository.parse_id(object_id))
+            .filter(pk=parse_id(object_id))
             .first()
         )
         return row.to_domain() if row else None

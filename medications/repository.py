@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from medications import domain, models
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain as patients_domain
 from patients import models as patients_models
 
@@ -74,14 +73,6 @@ def _save(row, actor, reason: str) -> None:
         audit.audited_save(row, actor=actor, reason=reason)
     except ValidationError as error:
         raise RuleViolation(error.message_dict) from None
-
-
-def parse_id(value) -> uuid.UUID | None:
-    """Return `value` as a UUID, or None when it is not one (a garbage id finds nothing)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def _override_note(order: domain.MedicationOrder) -> str:

@@ -5,7 +5,6 @@ Also the access log (read-only, with the audit report) and staff accounts (roles
 
 import functools
 import types
-import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -134,10 +133,7 @@ class RefusalLoggingMixin:
     def log_refusal(self, request, action, object_id=None):
         """Append a refused access-log entry: `request.user` may not `action` this model (or record)."""
         record, patient = None, None
-        try:
-            pk = uuid.UUID(str(object_id)) if object_id else None
-        except ValueError:
-            pk = None
+        pk = domain.parse_id(object_id) if object_id else None
         if pk is not None:
             record = types.SimpleNamespace(_meta=self.model._meta, pk=pk)  # named, not read
             names = {field.name for field in self.model._meta.concrete_fields}
@@ -325,10 +321,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
 
     @staticmethod
     def _require_uuid(object_id):
-        try:
-            uuid.UUID(str(object_id))
-        except ValueError:
-            raise Http404("No record with that ID.") from None
+        if domain.parse_id(object_id) is None:
+            raise Http404("No record with that ID.")
 
 
 class ListingFormSet(forms.BaseInlineFormSet):

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-import uuid
 
 from django import forms
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from novamind import access
 from novamind.admin import AuditedAdmin, ReadOnlyListingInline
-from novamind.domain import DomainError, RuleViolation
+from novamind.domain import DomainError, RuleViolation, parse_id
 from patients import domain, models, policy, repository, services
 
 _related_inlines: list = []
@@ -151,9 +150,8 @@ class PatientAdmin(AuditedAdmin):
 
     def _outside_care(self, request, object_id):
         """Return the patient (id and MRN only) if it exists but is outside the user's care, else None."""
-        try:
-            pk = uuid.UUID(str(object_id))
-        except ValueError:
+        pk = parse_id(object_id)
+        if pk is None:
             return None
         if not policy.is_restricted(request.user) or not self.has_view_permission(request):
             return None
@@ -484,7 +482,7 @@ class CareAssignmentAdmin(AuditedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        patient = policy._uuid(request.GET.get("patient"))
+        patient = parse_id(request.GET.get("patient"))
         if patient is None or not models.Patient.objects.filter(pk=patient).exists():
             initial.pop("patient", None)
         return initial

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F, Q, Value
 
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain, models
 
 
@@ -127,9 +127,8 @@ class DjangoPatientRepository:
         return domain.Page(items=items, number=page, page_size=page_size, total=rows.count())
 
     def _row(self, patient_id) -> models.Patient | None:
-        try:
-            patient_id = uuid.UUID(str(patient_id))
-        except ValueError:
+        patient_id = parse_id(patient_id)
+        if patient_id is None:
             return None
         # get(), not filter().first(): first() adds ORDER BY mrn, and compiling that over the
         # selected columns of three tables cost more than the lookup itself (see bench/).

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -251,9 +250,7 @@ def save(row, *, actor, reason: str, validate: bool = True) -> None:
     """
     try:
         with transaction.atomic():
-            audit.audited_save(row, actor=actor, reason=reason, validate=validate)
-    except ValidationError as error:
-        raise RuleViolation(error.message_dict) from None
+            audit.checked_save(row, actor=actor, reason=reason, validate=validate)
     except IntegrityError as error:
         if not is_overlap_violation(error) or not isinstance(row, models.Appointment):
             raise

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
 from clinical_notes import domain, models, selectors
 from novamind import access, audit
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
-
-
-def save(row, *, actor, reason: str) -> None:
-    """Save `row` through the audited path, turning validation errors into a RuleViolation."""
-    try:
-        audit.audited_save(row, actor=actor, reason=reason)
-    except ValidationError as error:
-        errors = error.message_dict if hasattr(error, "error_dict") else {RuleViolation.NON_FIELD: error.messages}
-        raise RuleViolation(errors) from None
 
 
 class DjangoClinicalNoteRepository:
@@ -96,7 +86,7 @@ class DjangoClinicalNoteRepository:
         """Store `note` as a new draft written by the actor, and return it as stored."""
         row = models.ClinicalNote(author=self.actor)
         row.update_from_domain(note)
-        save(row, actor=self.actor, reason="Drafted")
+        audit.checked_save(row, actor=self.actor, reason="Drafted")
         return row.to_domain()
 
     def store(self, note: domain.ClinicalNote, *, reason: str) -> domain.ClinicalNote:
@@ -112,7 +102,7 @@ class DjangoClinicalNoteRepository:
         row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
         row.update_from_domain(note)
         row.record_workflow(note)
-        save(row, actor=self.actor, reason=reason)
+        audit.checked_save(row, actor=self.actor, reason=reason)
         return _with_addenda(row)
 
     def delete(self, note_id: uuid.UUID) -> None:
@@ -135,7 +125,7 @@ class DjangoClinicalNoteRepository:
             signed_at=addendum.signed_at,
             content_hash=addendum.content_hash,
         )
-        save(row, actor=self.actor, reason="Addendum added")
+        audit.checked_save(row, actor=self.actor, reason="Addendum added")
         return row.to_domain()
 
     def add_authorization(self, *, note_id: uuid.UUID, grantee, reason: str, expires_at) -> domain.Authorization:
@@ -143,14 +133,14 @@ class DjangoClinicalNoteRepository:
         row = models.PsychotherapyNoteAuthorization(
             note_id=note_id, grantee=grantee, granted_by=self.actor, reason=reason, expires_at=expires_at
         )
-        save(row, actor=self.actor, reason="Access granted")
+        audit.checked_save(row, actor=self.actor, reason="Access granted")
         return row.to_domain()
 
     def revoke_authorization(self, authorization: domain.Authorization) -> domain.Authorization:
         """Store the revocation of `authorization` by the actor."""
         row = models.PsychotherapyNoteAuthorization.objects.get(pk=authorization.id)
         row.revoked_at, row.revoked_by = authorization.revoked_at, self.actor
-        save(row, actor=self.actor, reason="Access revoked")
+        audit.checked_save(row, actor=self.actor, reason="Access revoked")
         return row.to_domain()
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, selectors, services
-from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
+from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm, show_violation
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy
 from patients.admin import register_patient_inline
@@ -50,16 +50,6 @@ SIGNATURE_FIELDS = (
     "cosigned_at",
 )
 STRUCTURED = ("subjective", "objective", "data", "assessment", "plan")
-
-
-def violation_to_form(form, violation: RuleViolation) -> None:
-    """Show each error of `violation` next to its field, or above the form if the form lacks it."""
-    for field, messages_ in violation.errors.items():
-        target = field if field in form.fields else None
-        for message in messages_:
-            if target is None and field != RuleViolation.NON_FIELD:
-                message = f"{field.replace('_', ' ').capitalize()}: {message}"
-            form.add_error(target, message)
 
 
 class NoteForm(VersionedModelForm):
@@ -86,23 +76,7 @@ class NoteForm(VersionedModelForm):
                     late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
                 )
             except RuleViolation as violation:
-                violation_to_form(self, violation)
-
-    def add_error(self, field, error):
-        # The model's rules may name fields this form does not show (the author, the
-        # signature); those errors are shown above the form instead of failing.
-        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-            shown = {}
-            for name, errors in error.error_dict.items():
-                if name in self.fields or name == NON_FIELD_ERRORS:
-                    shown.setdefault(name, []).extend(errors)
-                else:
-                    label = name.replace("_", " ").capitalize()
-                    shown.setdefault(NON_FIELD_ERRORS, []).extend(
-                        f"{label}: {message}" for message in ValidationError(errors).messages
-                    )
-            error = ValidationError(shown)
-        super().add_error(field, error)
+                show_violation(self, violation)
 
 
 class ListingFormSet(BaseInlineFormSet):
@@ -650,7 +624,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
             try:
                 message = perform(row, form.cleaned_data)
             except RuleViolation as violation:
-                violation_to_form(form, violation)
+                show_violation(form, violation)
             except (ConcurrencyError, NotFound, AccessDenied) as error:
                 self.message_user(request, str(error), messages.ERROR)
                 return HttpResponseRedirect(change_url)

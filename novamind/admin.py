@@ -14,11 +14,12 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
 from novamind import access, audit, domain, encryption, middleware, models, staff
@@ -47,8 +48,51 @@ def describe_conflict(instance, seen_version: int) -> str:
     )
 
 
+def field_label(form, field: str, model=None) -> str:
+    """Return the name staff know `field` by: its verbose name on the form's model (else `model`)."""
+    model = getattr(getattr(form, "_meta", None), "model", None) or model
+    try:
+        return capfirst(str(model._meta.get_field(field).verbose_name))
+    except Exception:  # noqa: BLE001 - any unknown name (or no model) is shown as it is
+        return capfirst(field.replace("_", " "))
+
+
+def show_violation(form, violation: domain.RuleViolation, *, render=None, aliases=None, model=None) -> None:
+    """Show each message of `violation` next to its field on `form`, or above the form.
+
+    A message about a field the form does not show goes above it, prefixed by the field's label.
+    `render(message)` may return the message dressed (a link to the record it names), and that
+    one is shown as it is; `aliases` maps a rule's field to the form field that shows it.
+    """
+    aliases = aliases or {}
+    for field, messages_ in violation.errors.items():
+        field = aliases.get(field, field)
+        target = field if field in form.fields else None
+        for message in messages_:
+            shown = render(message) if render is not None else message
+            if target is None and field not in (domain.RuleViolation.NON_FIELD, None) and shown is message:
+                shown = f"{field_label(form, field, model)}: {message}"
+            form.add_error(target, shown)
+
+
 class VersionedModelForm(forms.ModelForm):
     """A model form that carries the version it was loaded at and refuses a stale save."""
+
+    def add_error(self, field, error):
+        # The model's rules may speak of fields this form does not show, or shows read-only (the
+        # author, the signature, the status on a revert): those errors go above the form,
+        # prefixed by the field's label, instead of Django failing on a field it cannot find.
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            shown = {}
+            for name, errors in error.error_dict.items():
+                if name in self.fields or name == NON_FIELD_ERRORS:
+                    shown.setdefault(name, []).extend(errors)
+                else:
+                    shown.setdefault(NON_FIELD_ERRORS, []).extend(
+                        f"{field_label(self, name)}: {message}" for message in ValidationError(errors).messages
+                    )
+            error = ValidationError(shown)
+        super().add_error(field, error)
 
     def clean(self):
         cleaned = super().clean()

@@ -15,7 +15,6 @@ from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
-from novamind.admin import AuditedAdmin
+from novamind.admin import AuditedAdmin, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import models as patient_models
 from patients import policy as access_policy
@@ -104,21 +103,10 @@ class ClinicianFilter(admin.SimpleListFilter):
 # --- read-only listings for the patient page and the series page ---------------------------------
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing: it never takes input, so it needs no management form in the POST.
-
-    The patient page's own form posts without our rows; binding them would only add a
-    "management form missing" error to a page that is not about appointments.
-    """
+class LimitedListingFormSet(ListingFormSet):
+    """The kernel's read-only listing, showing at most `limit` rows."""
 
     limit: int | None = None
-
-    def __init__(self, data=None, files=None, **kwargs):
-        super().__init__(None, None, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
 
     def get_queryset(self):
         # Kept once: a fresh slice on every call would run the query again for each row
@@ -128,31 +116,16 @@ class ListingFormSet(BaseInlineFormSet):
             self._limited_queryset = queryset[: self.limit] if self.limit else queryset
         return self._limited_queryset
 
-    def save(self, commit=True):
-        return []
 
-
-class AppointmentListing(admin.TabularInline):
+class AppointmentListing(ReadOnlyListingInline):
     """Appointments shown as a table with a link to each; nothing editable."""
 
     model = models.Appointment
-    formset = ListingFormSet
-    extra = 0
-    max_num = 0
-    can_delete = False
+    formset = LimitedListingFormSet
     show_change_link = False
     fields = ("when", "clinician_name", "kind", "place", "status_text")
     readonly_fields = fields
     ordering = ("start",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="when")
     def when(self, obj):
@@ -185,7 +158,7 @@ class UpcomingAppointmentsInline(AppointmentListing):
         return super().get_queryset(request).filter(end__gt=timezone.now()).order_by("start")
 
 
-class PastListingFormSet(ListingFormSet):
+class PastListingFormSet(LimitedListingFormSet):
     limit = 20
 
 

@@ -24,7 +24,6 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,7 +31,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, selectors, services
-from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm, show_violation
+from novamind.admin import (
+    AuditedAdmin,
+    EncryptionAwareChangeList,
+    ReadOnlyListingInline,
+    VersionedModelForm,
+    show_violation,
+)
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy
 from patients.admin import register_patient_inline
@@ -79,42 +84,11 @@ class NoteForm(VersionedModelForm):
                 show_violation(self, violation)
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing of related rows: never bound to the parent's POST, never saved.
-
-    The parent page can then be saved by any client, including one that does not post the
-    listing's management form back.
-    """
-
-    def __init__(self, data=None, files=None, *args, **kwargs):
-        super().__init__(None, None, *args, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
-
-    def save(self, commit=True):
-        return []
-
-
-class ListingInline(admin.TabularInline):
-    """A read-only table of related rows."""
-
-    formset = ListingFormSet
-    extra = 0
-    can_delete = False
+class ListingInline(ReadOnlyListingInline):
+    """The kernel's read-only table of related rows, each of its fields shown as text."""
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AddendumInline(ListingInline):

@@ -631,21 +631,20 @@ class AppointmentAdmin(AuditedAdmin):
 
     # --- list actions ------------------------------------------------------------------------------
 
+    ACTION_ERRORS = (RuleViolation, ConcurrencyError, NotFound, AccessDenied)
+
     def _apply(self, request, queryset, action_name):
         service, _, done = TRANSITIONS[action_name]
-        succeeded, failed = [], []
-        for row in queryset.order_by("start"):
-            try:
-                service(appointment_id=row.pk, actor=request.user)
-            except (RuleViolation, ConcurrencyError, NotFound, AccessDenied) as error:
-                failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
-            else:
-                self.log_change(request, row, done.capitalize())
-                succeeded.append(domain.label(row.pk))
-        if succeeded:
-            self.message_user(request, f"{done.capitalize()}: {', '.join(succeeded)}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, f"Not changed. {failure}", messages.ERROR)
+        self.act_on_each(
+            request,
+            queryset.order_by("start"),
+            lambda row: service(appointment_id=row.pk, actor=request.user),
+            done=f"{done.capitalize()}: {{}}.",
+            name=lambda row: domain.label(row.pk),
+            refused=lambda row, error: f"Not changed. {domain.label(row.pk).capitalize()}: {plain(error)}",
+            catch=self.ACTION_ERRORS,
+            log=done.capitalize(),
+        )
 
     @admin.action(description="Check in selected appointments", permissions=["change"])
     def check_in_selected(self, request, queryset):
@@ -663,24 +662,21 @@ class AppointmentAdmin(AuditedAdmin):
     def cancel_selected(self, request, queryset):
         form = forms.CancelForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            succeeded, failed = [], []
-            for row in queryset.order_by("start"):
-                try:
-                    cancelled = services.appointment_cancel(
-                        appointment_id=row.pk,
-                        by=form.cleaned_data["by"],
-                        reason=form.cleaned_data["reason"],
-                        actor=request.user,
-                    )
-                except (RuleViolation, ConcurrencyError, NotFound, AccessDenied) as error:
-                    failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
-                else:
-                    self.log_change(request, row, "Cancelled")
-                    succeeded.append(domain.label(row.pk) + (" (late)" if cancelled.late_cancellation else ""))
-            if succeeded:
-                self.message_user(request, f"Cancelled: {', '.join(succeeded)}.", messages.SUCCESS)
-            for failure in failed:
-                self.message_user(request, f"Not cancelled. {failure}", messages.ERROR)
+            self.act_on_each(
+                request,
+                queryset.order_by("start"),
+                lambda row: services.appointment_cancel(
+                    appointment_id=row.pk,
+                    by=form.cleaned_data["by"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                ),
+                done="Cancelled: {}.",
+                shown=lambda row, cancelled: domain.label(row.pk) + (" (late)" if cancelled.late_cancellation else ""),
+                refused=lambda row, error: f"Not cancelled. {domain.label(row.pk).capitalize()}: {plain(error)}",
+                catch=self.ACTION_ERRORS,
+                log="Cancelled",
+            )
             return None
         context = {
             **self.admin_site.each_context(request),

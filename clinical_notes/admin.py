@@ -521,32 +521,22 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     # --- actions ---------------------------------------------------------------------------
 
-    def _each(self, request, queryset, verb, operation):
-        done, failed = [], []
-        for row in queryset.without_text():
-            try:
-                operation(row.pk)
-                done.append(str(row))
-            except DomainError as error:
-                failed.append(f"{row}: {error}")
-        if done:
-            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, failure, messages.ERROR)
-
     @admin.action(description="Sign selected drafts (yours; they become final)", permissions=["change"])
     def sign_selected(self, request, queryset):
-        self._each(
-            request, queryset, "Signed", lambda pk: services.note_sign(note_id=pk, actor=request.user, request=request)
+        self.act_on_each(
+            request,
+            queryset.without_text(),
+            lambda row: services.note_sign(note_id=row.pk, actor=request.user, request=request),
+            done="Signed: {}.",
         )
 
     @admin.action(description="Discard selected drafts (yours; kept in history)", permissions=["change"])
     def discard_selected(self, request, queryset):
-        self._each(
+        self.act_on_each(
             request,
-            queryset,
-            "Discarded",
-            lambda pk: services.note_discard(note_id=pk, actor=request.user, request=request),
+            queryset.without_text(),
+            lambda row: services.note_discard(note_id=row.pk, actor=request.user, request=request),
+            done="Discarded: {}.",
         )
 
     # --- workflow pages --------------------------------------------------------------------

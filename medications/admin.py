@@ -450,17 +450,14 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         return HttpResponseRedirect(self._url("change", order.id))
 
     def _bulk(self, request, queryset, service, done):
-        changed, refused = [], []
-        for row in queryset:
-            try:
-                service(order_id=row.pk, actor=request.user)
-                changed.append(str(row.pk)[:8])
-            except DomainError as error:
-                refused.append(f"order {str(row.pk)[:8]}: {error}")
-        if changed:
-            self.message_user(request, f"{done.capitalize()}: order {', '.join(changed)}.", messages.SUCCESS)
-        for refusal in refused:
-            self.message_user(request, f"Not changed, {refusal}", messages.ERROR)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda row: service(order_id=row.pk, actor=request.user),
+            done=f"{done.capitalize()}: order {{}}.",
+            name=lambda row: str(row.pk)[:8],
+            refused=lambda row, error: f"Not changed, order {str(row.pk)[:8]}: {error}",
+        )
 
     @admin.action(description="Put selected orders on hold", permissions=["change"])
     def hold_orders(self, request, queryset):

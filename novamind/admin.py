@@ -297,6 +297,31 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         audit.audited_save(obj, actor=request.user, validate=False)
 
+    def act_on_each(
+        self, request, rows, perform, *, done, name=str, shown=None, refused=None, catch=(domain.DomainError,), log=None
+    ):
+        """Call `perform(row)` (a service) for each row; report the rows it changed together, each refusal alone.
+
+        `done` is the success message with `{}` for the changed rows' names: `name(row)`, or
+        `shown(row, result)` when the name tells what `perform` returned. A refusal (an error in
+        `catch`) reads `refused(row, error)`, by default "<name>: <error>". With `log`, each
+        change is also written to the admin's log under that message.
+        """
+        succeeded, failed = [], []
+        for row in rows:
+            try:
+                result = perform(row)
+            except catch as error:
+                failed.append(refused(row, error) if refused is not None else f"{name(row)}: {error}")
+            else:
+                if log is not None:
+                    self.log_change(request, row, log)
+                succeeded.append(shown(row, result) if shown is not None else name(row))
+        if succeeded:
+            self.message_user(request, done.format(", ".join(succeeded)), messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
+
     def has_delete_permission(self, request, obj=None):
         # Clinical records are retained: records are deactivated, never deleted, on any path.
         return False

@@ -72,6 +72,9 @@ class RoomAdmin(AuditedAdmin):
     fields = ("name", "is_active")
     access_category = ACCESS_CATEGORY
 
+    def save_model(self, request, obj, form, change):
+        services.room_save(room=obj, actor=request.user)
+
 
 # --- filters -------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, domain, encryption, middleware, models, staff
+from novamind import access, domain, encryption, middleware, models, staff
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -295,7 +295,11 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        audit.audited_save(obj, actor=request.user, validate=False)
+        # The admin is a caller like any other: each app's admin saves through its services,
+        # which ask the policy. A new admin that forgets to say which fails here, loudly.
+        raise ImproperlyConfigured(
+            f"{type(self).__name__} has no save_model of its own: write through the app's services."
+        )
 
     def act_on_each(
         self, request, rows, perform, *, done, name=str, shown=None, refused=None, catch=(domain.DomainError,), log=None

@@ -202,7 +202,7 @@ class RefusalLoggingMixin:
 
 
 class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
-    """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user.
+    """Admin for an AuditedModel: each app's admin saves through its services, as the user.
 
     Every page that shows PHI (a record, its history, a list or a search) appends one entry to
     the access log, in the transaction that read the data; a page refused for lack of

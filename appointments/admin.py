@@ -15,7 +15,6 @@ from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,8 +22,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
-from novamind.admin import AuditedAdmin
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation
+from novamind.admin import AuditedAdmin, ListingFormSet, ReadOnlyListingInline
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import models as patient_models
 from patients import policy as access_policy
 from patients.admin import register_patient_inline
@@ -73,6 +72,9 @@ class RoomAdmin(AuditedAdmin):
     fields = ("name", "is_active")
     access_category = ACCESS_CATEGORY
 
+    def save_model(self, request, obj, form, change):
+        services.room_save(room=obj, actor=request.user)
+
 
 # --- filters -------------------------------------------------------------------------------------
 
@@ -104,21 +106,10 @@ class ClinicianFilter(admin.SimpleListFilter):
 # --- read-only listings for the patient page and the series page ---------------------------------
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing: it never takes input, so it needs no management form in the POST.
-
-    The patient page's own form posts without our rows; binding them would only add a
-    "management form missing" error to a page that is not about appointments.
-    """
+class LimitedListingFormSet(ListingFormSet):
+    """The kernel's read-only listing, showing at most `limit` rows."""
 
     limit: int | None = None
-
-    def __init__(self, data=None, files=None, **kwargs):
-        super().__init__(None, None, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
 
     def get_queryset(self):
         # Kept once: a fresh slice on every call would run the query again for each row
@@ -128,31 +119,16 @@ class ListingFormSet(BaseInlineFormSet):
             self._limited_queryset = queryset[: self.limit] if self.limit else queryset
         return self._limited_queryset
 
-    def save(self, commit=True):
-        return []
 
-
-class AppointmentListing(admin.TabularInline):
+class AppointmentListing(ReadOnlyListingInline):
     """Appointments shown as a table with a link to each; nothing editable."""
 
     model = models.Appointment
-    formset = ListingFormSet
-    extra = 0
-    max_num = 0
-    can_delete = False
+    formset = LimitedListingFormSet
     show_change_link = False
     fields = ("when", "clinician_name", "kind", "place", "status_text")
     readonly_fields = fields
     ordering = ("start",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="when")
     def when(self, obj):
@@ -185,7 +161,7 @@ class UpcomingAppointmentsInline(AppointmentListing):
         return super().get_queryset(request).filter(end__gt=timezone.now()).order_by("start")
 
 
-class PastListingFormSet(ListingFormSet):
+class PastListingFormSet(LimitedListingFormSet):
     limit = 20
 
 
@@ -312,7 +288,7 @@ class AppointmentAdmin(AuditedAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         # Prefilled from links (the day sheet's "book"); a garbled value is dropped, not a 500.
-        if "patient" in initial and forms.parse_uuid(initial["patient"]) is None:
+        if "patient" in initial and parse_id(initial["patient"]) is None:
             del initial["patient"]
         if "clinician" in initial and not str(initial["clinician"]).isdigit():
             del initial["clinician"]
@@ -447,7 +423,7 @@ class AppointmentAdmin(AuditedAdmin):
 
     def _visible(self, request, object_id) -> domain.Appointment | None:
         """Return the appointment if this user's (policy-restricted) list holds it, else None."""
-        if forms.parse_uuid(object_id) is None:
+        if parse_id(object_id) is None:
             return None
         row = self.get_queryset(request).filter(pk=object_id).first()
         return row.to_domain() if row is not None else None
@@ -658,21 +634,20 @@ class AppointmentAdmin(AuditedAdmin):
 
     # --- list actions ------------------------------------------------------------------------------
 
+    ACTION_ERRORS = (RuleViolation, ConcurrencyError, NotFound, AccessDenied)
+
     def _apply(self, request, queryset, action_name):
         service, _, done = TRANSITIONS[action_name]
-        succeeded, failed = [], []
-        for row in queryset.order_by("start"):
-            try:
-                service(appointment_id=row.pk, actor=request.user)
-            except (RuleViolation, ConcurrencyError, NotFound, AccessDenied) as error:
-                failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
-            else:
-                self.log_change(request, row, done.capitalize())
-                succeeded.append(domain.label(row.pk))
-        if succeeded:
-            self.message_user(request, f"{done.capitalize()}: {', '.join(succeeded)}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, f"Not changed. {failure}", messages.ERROR)
+        self.act_on_each(
+            request,
+            queryset.order_by("start"),
+            lambda row: service(appointment_id=row.pk, actor=request.user),
+            done=f"{done.capitalize()}: {{}}.",
+            name=lambda row: domain.label(row.pk),
+            refused=lambda row, error: f"Not changed. {domain.label(row.pk).capitalize()}: {plain(error)}",
+            catch=self.ACTION_ERRORS,
+            log=done.capitalize(),
+        )
 
     @admin.action(description="Check in selected appointments", permissions=["change"])
     def check_in_selected(self, request, queryset):
@@ -690,24 +665,21 @@ class AppointmentAdmin(AuditedAdmin):
     def cancel_selected(self, request, queryset):
         form = forms.CancelForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            succeeded, failed = [], []
-            for row in queryset.order_by("start"):
-                try:
-                    cancelled = services.appointment_cancel(
-                        appointment_id=row.pk,
-                        by=form.cleaned_data["by"],
-                        reason=form.cleaned_data["reason"],
-                        actor=request.user,
-                    )
-                except (RuleViolation, ConcurrencyError, NotFound, AccessDenied) as error:
-                    failed.append(f"{domain.label(row.pk).capitalize()}: {plain(error)}")
-                else:
-                    self.log_change(request, row, "Cancelled")
-                    succeeded.append(domain.label(row.pk) + (" (late)" if cancelled.late_cancellation else ""))
-            if succeeded:
-                self.message_user(request, f"Cancelled: {', '.join(succeeded)}.", messages.SUCCESS)
-            for failure in failed:
-                self.message_user(request, f"Not cancelled. {failure}", messages.ERROR)
+            self.act_on_each(
+                request,
+                queryset.order_by("start"),
+                lambda row: services.appointment_cancel(
+                    appointment_id=row.pk,
+                    by=form.cleaned_data["by"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                ),
+                done="Cancelled: {}.",
+                shown=lambda row, cancelled: domain.label(row.pk) + (" (late)" if cancelled.late_cancellation else ""),
+                refused=lambda row, error: f"Not cancelled. {domain.label(row.pk).capitalize()}: {plain(error)}",
+                catch=self.ACTION_ERRORS,
+                log="Cancelled",
+            )
             return None
         context = {
             **self.admin_site.each_context(request),

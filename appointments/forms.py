@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django import forms
 from django.contrib.admin import widgets
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, models, policy, repository, schedule, scheduling
-from novamind.admin import SafeAutocompleteSelect, VersionedModelForm
+from novamind.admin import SafeAutocompleteSelect, VersionedModelForm, show_violation
 from novamind.domain import RuleViolation
 from patients import models as patient_models
 from patients import policy as access_policy
@@ -52,9 +51,9 @@ def appointment_link(appointment_id) -> str:
 
 
 def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
-    """Show each of the violation's messages next to its field, or above the form.
+    """Show the violation on `form` (novamind.admin.show_violation), each clash linked to its appointment.
 
-    A clash links to the appointment it names, so staff can open it in one click.
+    The link lets staff open the appointment it names in one click.
     """
     zone = policy.zone()
     linked = {}
@@ -68,40 +67,13 @@ def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
             appointment_link(conflict.existing.id),
             domain.label(conflict.existing.id),
         )
-    for field, messages in violation.errors.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            shown = linked.get(message, message)
-            if target is None and field not in (RuleViolation.NON_FIELD, None) and shown is message:
-                shown = f"{form_label(form, field)}: {message}"
-            form.add_error(target, shown)
-
-
-def form_label(form, field: str) -> str:
-    """Return the name staff know a field by (for errors about fields the form does not show)."""
-    model = getattr(getattr(form, "_meta", None), "model", None) or models.Appointment
-    try:
-        return str(model._meta.get_field(field).verbose_name).capitalize()
-    except Exception:  # noqa: BLE001 - any unknown name is shown as it is
-        return field.replace("_", " ").capitalize()
+    show_violation(form, violation, render=lambda message: linked.get(message, message), model=models.Appointment)
 
 
 class AppointmentForm(VersionedModelForm):
     """The booking form: the domain rules through the model, then the double-booking check."""
 
     actor = None  # the signed-in user, set by the admin for each request
-
-    def _update_errors(self, errors):
-        # The model's rules also speak of fields this form shows read-only (the status, on a
-        # revert from the history page; the patient, on a change): show those above the form
-        # instead of letting Django fail on a field it cannot find.
-        if hasattr(errors, "error_dict"):
-            remapped: dict = {}
-            for field, messages in errors.error_dict.items():
-                target = field if field in self.fields else NON_FIELD_ERRORS
-                remapped.setdefault(target, []).extend(messages)
-            errors = ValidationError(remapped)
-        super()._update_errors(errors)
 
     def _post_clean(self):
         super()._post_clean()
@@ -246,14 +218,6 @@ class DaySheetForm(forms.Form):
         if problem:
             raise ValidationError(problem)
         return day
-
-
-def parse_uuid(value) -> uuid.UUID | None:
-    """Return the UUID `value` names, or None when it is not one."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def parse_local(value: str) -> dt.datetime | None:

@@ -8,14 +8,13 @@ import uuid
 from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from appointments import domain, models, policy
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from novamind.models import StaffProfile
 from patients import domain as patient_domain
 from patients import models as patient_models
@@ -142,9 +141,8 @@ class DjangoAppointmentRepository:
 
     def get_series(self, series_id: uuid.UUID) -> domain.Series | None:
         """Return the series with this id, or None."""
-        try:
-            series_id = uuid.UUID(str(series_id))
-        except ValueError:
+        series_id = parse_id(series_id)
+        if series_id is None:
             return None
         row = models.AppointmentSeries.objects.select_related("created_by", "updated_by").filter(pk=series_id).first()
         return row.to_domain() if row else None
@@ -187,9 +185,8 @@ class DjangoAppointmentRepository:
         return models.Appointment.objects.select_related("created_by", "updated_by")
 
     def _row(self, appointment_id) -> models.Appointment | None:
-        try:
-            appointment_id = uuid.UUID(str(appointment_id))
-        except ValueError:
+        appointment_id = parse_id(appointment_id)
+        if appointment_id is None:
             return None
         return self._rows().filter(pk=appointment_id).first()
 
@@ -253,9 +250,7 @@ def save(row, *, actor, reason: str, validate: bool = True) -> None:
     """
     try:
         with transaction.atomic():
-            audit.audited_save(row, actor=actor, reason=reason, validate=validate)
-    except ValidationError as error:
-        raise RuleViolation(error.message_dict) from None
+            audit.checked_save(row, actor=actor, reason=reason, validate=validate)
     except IntegrityError as error:
         if not is_overlap_violation(error) or not isinstance(row, models.Appointment):
             raise

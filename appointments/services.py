@@ -25,7 +25,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from appointments import domain, repository, scheduling
+from appointments import domain, models, repository, scheduling
 from novamind import audit
 from novamind.domain import NotFound
 from patients import policy as access
@@ -34,7 +34,15 @@ from patients import services as patient_services
 ADD = "appointments.add_appointment"
 CHANGE = "appointments.change_appointment"
 ADD_SERIES = "appointments.add_appointmentseries"
+ADD_ROOM = "appointments.add_room"
+CHANGE_ROOM = "appointments.change_room"
 NoShowRun = scheduling.NoShowRun
+
+
+def room_save(*, room: models.Room, actor) -> models.Room:
+    """Store a new or changed room as `actor`, who needs the permission to add or to change rooms."""
+    access.require(actor, ADD_ROOM if room._state.adding else CHANGE_ROOM)
+    return audit.checked_save(room, actor=actor)
 
 
 def appointment_book(*, appointment: domain.Appointment, actor, now: dt.datetime | None = None) -> domain.Appointment:

@@ -16,16 +16,14 @@ table and saves through it skip the note's own history (django-simple-history #5
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,8 +31,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, selectors, services
-from novamind.admin import AuditedAdmin, EncryptionAwareChangeList, VersionedModelForm
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation
+from novamind.admin import (
+    AuditedAdmin,
+    EncryptionAwareChangeList,
+    ReadOnlyListingInline,
+    VersionedModelForm,
+    show_violation,
+)
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy
 from patients.admin import register_patient_inline
 
@@ -51,16 +55,6 @@ SIGNATURE_FIELDS = (
     "cosigned_at",
 )
 STRUCTURED = ("subjective", "objective", "data", "assessment", "plan")
-
-
-def violation_to_form(form, violation: RuleViolation) -> None:
-    """Show each error of `violation` next to its field, or above the form if the form lacks it."""
-    for field, messages_ in violation.errors.items():
-        target = field if field in form.fields else None
-        for message in messages_:
-            if target is None and field != RuleViolation.NON_FIELD:
-                message = f"{field.replace('_', ' ').capitalize()}: {message}"
-            form.add_error(target, message)
 
 
 class NoteForm(VersionedModelForm):
@@ -87,61 +81,14 @@ class NoteForm(VersionedModelForm):
                     late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
                 )
             except RuleViolation as violation:
-                violation_to_form(self, violation)
-
-    def add_error(self, field, error):
-        # The model's rules may name fields this form does not show (the author, the
-        # signature); those errors are shown above the form instead of failing.
-        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-            shown = {}
-            for name, errors in error.error_dict.items():
-                if name in self.fields or name == NON_FIELD_ERRORS:
-                    shown.setdefault(name, []).extend(errors)
-                else:
-                    label = name.replace("_", " ").capitalize()
-                    shown.setdefault(NON_FIELD_ERRORS, []).extend(
-                        f"{label}: {message}" for message in ValidationError(errors).messages
-                    )
-            error = ValidationError(shown)
-        super().add_error(field, error)
+                show_violation(self, violation)
 
 
-class ListingFormSet(BaseInlineFormSet):
-    """A read-only listing of related rows: never bound to the parent's POST, never saved.
-
-    The parent page can then be saved by any client, including one that does not post the
-    listing's management form back.
-    """
-
-    def __init__(self, data=None, files=None, *args, **kwargs):
-        super().__init__(None, None, *args, **kwargs)
-        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
-
-    def is_valid(self):
-        return True
-
-    def save(self, commit=True):
-        return []
-
-
-class ListingInline(admin.TabularInline):
-    """A read-only table of related rows."""
-
-    formset = ListingFormSet
-    extra = 0
-    can_delete = False
+class ListingInline(ReadOnlyListingInline):
+    """The kernel's read-only table of related rows, each of its fields shown as text."""
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AddendumInline(ListingInline):
@@ -324,7 +271,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if "patient" in initial and _uuid_or_none(initial["patient"]) is None:
+        if "patient" in initial and parse_id(initial["patient"]) is None:
             del initial["patient"]  # ?patient=abc: an empty choice, not a 500
         return initial
 
@@ -430,11 +377,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
         """Record the access to the note; return a refusing redirect if the user may not read it."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied  # a role without notes (novamind.roles); the refusal is logged
-        try:
-            pk = uuid.UUID(str(object_id))
-        except ValueError:
-            raise Http404("No clinical note with that ID.") from None
-        row = self._stored(pk)
+        row = self._stored(_uuid_or_404(object_id))
         if row is None or not policy.may_see(request.user, row.patient_id):
             # Outside the user's care the note does not exist for them, on every page (patients.policy).
             raise Http404("No clinical note with that ID.")
@@ -504,7 +447,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
             selectors.psychotherapy_listing(
                 user=request.user,
-                patient_id=_uuid_or_none(request.GET.get("patient__id__exact")),
+                patient_id=parse_id(request.GET.get("patient__id__exact")),
                 request=request,
             )
         return super().changelist_view(request, extra_context)
@@ -578,32 +521,22 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     # --- actions ---------------------------------------------------------------------------
 
-    def _each(self, request, queryset, verb, operation):
-        done, failed = [], []
-        for row in queryset.without_text():
-            try:
-                operation(row.pk)
-                done.append(str(row))
-            except DomainError as error:
-                failed.append(f"{row}: {error}")
-        if done:
-            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, failure, messages.ERROR)
-
     @admin.action(description="Sign selected drafts (yours; they become final)", permissions=["change"])
     def sign_selected(self, request, queryset):
-        self._each(
-            request, queryset, "Signed", lambda pk: services.note_sign(note_id=pk, actor=request.user, request=request)
+        self.act_on_each(
+            request,
+            queryset.without_text(),
+            lambda row: services.note_sign(note_id=row.pk, actor=request.user, request=request),
+            done="Signed: {}.",
         )
 
     @admin.action(description="Discard selected drafts (yours; kept in history)", permissions=["change"])
     def discard_selected(self, request, queryset):
-        self._each(
+        self.act_on_each(
             request,
-            queryset,
-            "Discarded",
-            lambda pk: services.note_discard(note_id=pk, actor=request.user, request=request),
+            queryset.without_text(),
+            lambda row: services.note_discard(note_id=row.pk, actor=request.user, request=request),
+            done="Discarded: {}.",
         )
 
     # --- workflow pages --------------------------------------------------------------------
@@ -655,7 +588,7 @@ class ClinicalNoteAdmin(AuditedAdmin):
             try:
                 message = perform(row, form.cleaned_data)
             except RuleViolation as violation:
-                violation_to_form(form, violation)
+                show_violation(form, violation)
             except (ConcurrencyError, NotFound, AccessDenied) as error:
                 self.message_user(request, str(error), messages.ERROR)
                 return HttpResponseRedirect(change_url)
@@ -832,15 +765,8 @@ class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
                 self.message_user(request, f"{grant}: {error}", messages.ERROR)
 
 
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _uuid_or_404(value):
-    parsed = _uuid_or_none(value)
+    parsed = parse_id(value)
     if parsed is None:
         raise Http404("No clinical note with that ID.")
     return parsed

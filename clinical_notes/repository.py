@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
 from clinical_notes import domain, models, selectors
 from novamind import access, audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
-
-
-def save(row, *, actor, reason: str) -> None:
-    """Save `row` through the audited path, turning validation errors into a RuleViolation."""
-    try:
-        audit.audited_save(row, actor=actor, reason=reason)
-    except ValidationError as error:
-        errors = error.message_dict if hasattr(error, "error_dict") else {RuleViolation.NON_FIELD: error.messages}
-        raise RuleViolation(errors) from None
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 
 
 class DjangoClinicalNoteRepository:
@@ -43,7 +33,7 @@ class DjangoClinicalNoteRepository:
 
     def row(self, note_id) -> models.ClinicalNote | None:
         """Return the stored note row without its text (for access decisions), or None."""
-        note_id = _uuid_or_none(note_id)
+        note_id = parse_id(note_id)
         if note_id is None:
             return None
         return (
@@ -55,7 +45,7 @@ class DjangoClinicalNoteRepository:
 
     def get(self, note_id) -> domain.ClinicalNote | None:
         """Return the note with its text and addenda, or None. Decides no access: callers do."""
-        note_id = _uuid_or_none(note_id)
+        note_id = parse_id(note_id)
         if note_id is None:
             return None
         row = _loaded(models.ClinicalNote.objects).filter(pk=note_id).first()
@@ -96,7 +86,7 @@ class DjangoClinicalNoteRepository:
         """Store `note` as a new draft written by the actor, and return it as stored."""
         row = models.ClinicalNote(author=self.actor)
         row.update_from_domain(note)
-        save(row, actor=self.actor, reason="Drafted")
+        audit.checked_save(row, actor=self.actor, reason="Drafted")
         return row.to_domain()
 
     def store(self, note: domain.ClinicalNote, *, reason: str) -> domain.ClinicalNote:
@@ -112,7 +102,7 @@ class DjangoClinicalNoteRepository:
         row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
         row.update_from_domain(note)
         row.record_workflow(note)
-        save(row, actor=self.actor, reason=reason)
+        audit.checked_save(row, actor=self.actor, reason=reason)
         return _with_addenda(row)
 
     def delete(self, note_id: uuid.UUID) -> None:
@@ -135,7 +125,7 @@ class DjangoClinicalNoteRepository:
             signed_at=addendum.signed_at,
             content_hash=addendum.content_hash,
         )
-        save(row, actor=self.actor, reason="Addendum added")
+        audit.checked_save(row, actor=self.actor, reason="Addendum added")
         return row.to_domain()
 
     def add_authorization(self, *, note_id: uuid.UUID, grantee, reason: str, expires_at) -> domain.Authorization:
@@ -143,26 +133,23 @@ class DjangoClinicalNoteRepository:
         row = models.PsychotherapyNoteAuthorization(
             note_id=note_id, grantee=grantee, granted_by=self.actor, reason=reason, expires_at=expires_at
         )
-        save(row, actor=self.actor, reason="Access granted")
+        audit.checked_save(row, actor=self.actor, reason="Access granted")
         return row.to_domain()
 
     def revoke_authorization(self, authorization: domain.Authorization) -> domain.Authorization:
         """Store the revocation of `authorization` by the actor."""
         row = models.PsychotherapyNoteAuthorization.objects.get(pk=authorization.id)
         row.revoked_at, row.revoked_by = authorization.revoked_at, self.actor
-        save(row, actor=self.actor, reason="Access revoked")
+        audit.checked_save(row, actor=self.actor, reason="Access revoked")
         return row.to_domain()
 
 
 def _uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def _uuid_or_none(value) -> uuid.UUID | None:
-    try:
-        return _uuid(value)
-    except (TypeError, ValueError, AttributeError):
-        return None
+    """Return the patient id `value` names; a garbage id is a caller's error (ValueError)."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValueError(f"badly formed patient id: {value!r}")
+    return parsed
 
 
 def _loaded(queryset):

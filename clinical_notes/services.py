@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from clinical_notes import domain, models, repository, selectors
 from novamind import access, audit, encryption, roles
-from novamind.domain import AccessDenied, ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import AccessDenied, ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import policy
 from patients.models import Patient
 
@@ -69,10 +69,7 @@ def _authorized(actor, note_id, permission: str, action: str, request=None, *, p
 def _patient_id(value) -> uuid.UUID | None:
     if value is None:
         return None
-    try:
-        patient_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        patient_id = None
+    patient_id = parse_id(value)
     if patient_id is None or not Patient.objects.filter(pk=patient_id).exists():
         raise RuleViolation({"patient": [f"No patient with id {value} exists."]})
     return patient_id

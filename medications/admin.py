@@ -24,20 +24,12 @@ from django.utils.html import format_html, format_html_join
 
 from medications import domain, models, repository, services
 from novamind import access
-from novamind.admin import AuditedAdmin, ReadOnlyListingInline, VersionedModelForm
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation
+from novamind.admin import AuditedAdmin, ReadOnlyListingInline, VersionedModelForm, show_violation
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation, parse_id
 from patients import admin as patients_admin
 from patients import models as patients_models
 from patients import policy
 from patients import repository as patients_repository
-
-
-def _place_errors(form: forms.BaseForm, violation: RuleViolation, aliases: dict[str, str] | None = None) -> None:
-    """Show each error of `violation` next to its field on `form`, or above the form."""
-    aliases = aliases or {}
-    for name, messages_ in violation.errors.items():
-        name = aliases.get(name, name)
-        form.add_error(name if name in form.fields else None, messages_)
 
 
 def _order_label(order: domain.MedicationOrder) -> str:
@@ -73,7 +65,7 @@ class PrescribeForm(VersionedModelForm):
         try:
             checked = repository.check_prescribing(order.to_domain(with_audit=False))
         except RuleViolation as violation:
-            _place_errors(self, violation)
+            show_violation(self, violation)
             return
         order.allergy_override_reason = checked.allergy_override_reason
         order.duplicate_override_reason = checked.duplicate_override_reason
@@ -333,7 +325,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         row = (
             self.get_queryset(request)
             .select_related(*repository.ORDER_RELATIONS)
-            .filter(pk=repository.parse_id(object_id))
+            .filter(pk=parse_id(object_id))
             .first()
         )
         return row.to_domain() if row else None
@@ -375,7 +367,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
                 except AccessDenied as refusal:
                     raise PermissionDenied(str(refusal)) from None
                 except RuleViolation as violation:
-                    _place_errors(form, violation, {"discontinued_on": "start_date"})
+                    show_violation(form, violation, aliases={"discontinued_on": "start_date"})
                 except ConcurrencyError as error:
                     form.add_error(None, str(error))
                 else:
@@ -416,7 +408,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
                 except AccessDenied as refusal:
                     raise PermissionDenied(str(refusal)) from None
                 except RuleViolation as violation:
-                    _place_errors(form, violation)
+                    show_violation(form, violation)
                 except ConcurrencyError as error:
                     form.add_error(None, str(error))
                 else:
@@ -458,17 +450,14 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         return HttpResponseRedirect(self._url("change", order.id))
 
     def _bulk(self, request, queryset, service, done):
-        changed, refused = [], []
-        for row in queryset:
-            try:
-                service(order_id=row.pk, actor=request.user)
-                changed.append(str(row.pk)[:8])
-            except DomainError as error:
-                refused.append(f"order {str(row.pk)[:8]}: {error}")
-        if changed:
-            self.message_user(request, f"{done.capitalize()}: order {', '.join(changed)}.", messages.SUCCESS)
-        for refusal in refused:
-            self.message_user(request, f"Not changed, {refusal}", messages.ERROR)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda row: service(order_id=row.pk, actor=request.user),
+            done=f"{done.capitalize()}: order {{}}.",
+            name=lambda row: str(row.pk)[:8],
+            refused=lambda row, error: f"Not changed, order {str(row.pk)[:8]}: {error}",
+        )
 
     @admin.action(description="Put selected orders on hold", permissions=["change"])
     def hold_orders(self, request, queryset):

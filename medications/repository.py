@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import uuid
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from medications import domain, models
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain as patients_domain
 from patients import models as patients_models
 
@@ -66,21 +64,6 @@ def _collect(errors: dict[str, list[str]], check):
     except RuleViolation as violation:
         for field, messages in violation.errors.items():
             errors.setdefault(field, []).extend(messages)
-        return None
-
-
-def _save(row, actor, reason: str) -> None:
-    try:
-        audit.audited_save(row, actor=actor, reason=reason)
-    except ValidationError as error:
-        raise RuleViolation(error.message_dict) from None
-
-
-def parse_id(value) -> uuid.UUID | None:
-    """Return `value` as a UUID, or None when it is not one (a garbage id finds nothing)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
         return None
 
 
@@ -156,7 +139,7 @@ class DjangoMedicationOrderRepository:
             )
             row = models.MedicationOrder(prescriber=self.actor)
             row.update_from_domain(order)
-            _save(row, self.actor, "Prescribed" + _override_note(order))
+            audit.checked_save(row, actor=self.actor, reason="Prescribed" + _override_note(order))
         return self.get_by_id(row.pk)
 
     def update(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
@@ -210,10 +193,12 @@ class DjangoMedicationOrderRepository:
             )
             new = check_prescribing(new)
             row.update_from_domain(closed)
-            _save(row, self.actor, "Discontinued: changed (revised)")
+            audit.checked_save(row, actor=self.actor, reason="Discontinued: changed (revised)")
             new_row = models.MedicationOrder(prescriber=self.actor)
             new_row.update_from_domain(new)
-            _save(new_row, self.actor, f"Revised: replaces order {closed.short_id}" + _override_note(new))
+            audit.checked_save(
+                new_row, actor=self.actor, reason=f"Revised: replaces order {closed.short_id}" + _override_note(new)
+            )
         return self.get_by_id(new_row.pk)
 
     def discontinue(
@@ -259,7 +244,7 @@ class DjangoMedicationOrderRepository:
             row = self._locked(order_id, version)
             changed = change(row.to_domain(), timezone.localdate())
             row.update_from_domain(changed)
-            _save(row, self.actor, reason)
+            audit.checked_save(row, actor=self.actor, reason=reason)
         return self.get_by_id(row.pk)
 
     def _require_prescriber(self) -> None:
@@ -331,7 +316,7 @@ class DjangoAllergyRepository:
             lock_patient(allergy.patient_id)
             row = models.Allergy()
             row.update_from_domain(allergy)
-            _save(row, self.actor, "Allergy recorded")
+            audit.checked_save(row, actor=self.actor, reason="Allergy recorded")
         return self.get_by_id(row.pk)
 
     def get_by_id(self, allergy_id) -> domain.Allergy | None:
@@ -357,7 +342,7 @@ class DjangoAllergyRepository:
             lock_patient(row.patient_id)
             row.version = allergy.audit.version  # the UPDATE itself checks it
             row.update_from_domain(allergy)
-            _save(row, self.actor, "Allergy changed")
+            audit.checked_save(row, actor=self.actor, reason="Allergy changed")
         return self.get_by_id(row.pk)
 
     def delete(self, allergy_id) -> domain.Allergy:

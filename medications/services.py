@@ -14,7 +14,7 @@ import datetime as dt
 
 from medications import domain, models, repository
 from novamind import audit
-from novamind.domain import NotFound
+from novamind.domain import NotFound, parse_id
 from patients import policy
 
 PRESCRIBE = "medications.add_medicationorder"
@@ -34,9 +34,7 @@ def _allergies(actor) -> repository.DjangoAllergyRepository:
 def _order_patient(order_id, actor, *permissions: str):
     """Ask the policy about the stored order `order_id`; return its patient's id."""
     patient_id = (
-        models.MedicationOrder.objects.filter(pk=repository.parse_id(order_id))
-        .values_list("patient_id", flat=True)
-        .first()
+        models.MedicationOrder.objects.filter(pk=parse_id(order_id)).values_list("patient_id", flat=True).first()
     )
     if patient_id is None:
         raise NotFound(f"No medication order with id {order_id}.")
@@ -112,9 +110,7 @@ def allergy_retire(*, allergy_id, actor) -> domain.Allergy:
 
 
 def _allergy_patient(allergy_id, actor):
-    patient_id = (
-        models.Allergy.objects.filter(pk=repository.parse_id(allergy_id)).values_list("patient_id", flat=True).first()
-    )
+    patient_id = models.Allergy.objects.filter(pk=parse_id(allergy_id)).values_list("patient_id", flat=True).first()
     if patient_id is None:
         raise NotFound(f"No allergy with id {allergy_id}.")
     policy.require(actor, CHANGE_ALLERGY, patient_id=patient_id)

@@ -5,7 +5,6 @@ Also the access log (read-only, with the audit report) and staff accounts (roles
 
 import functools
 import types
-import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,14 +14,15 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from novamind import access, audit, domain, encryption, middleware, models, staff
+from novamind import access, domain, encryption, middleware, models, staff
 
 AUDIT_FIELDS = ("created_by", "created_at", "updated_by", "updated_at")
 
@@ -48,8 +48,51 @@ def describe_conflict(instance, seen_version: int) -> str:
     )
 
 
+def field_label(form, field: str, model=None) -> str:
+    """Return the name staff know `field` by: its verbose name on the form's model (else `model`)."""
+    model = getattr(getattr(form, "_meta", None), "model", None) or model
+    try:
+        return capfirst(str(model._meta.get_field(field).verbose_name))
+    except Exception:  # noqa: BLE001 - any unknown name (or no model) is shown as it is
+        return capfirst(field.replace("_", " "))
+
+
+def show_violation(form, violation: domain.RuleViolation, *, render=None, aliases=None, model=None) -> None:
+    """Show each message of `violation` next to its field on `form`, or above the form.
+
+    A message about a field the form does not show goes above it, prefixed by the field's label.
+    `render(message)` may return the message dressed (a link to the record it names), and that
+    one is shown as it is; `aliases` maps a rule's field to the form field that shows it.
+    """
+    aliases = aliases or {}
+    for field, messages_ in violation.errors.items():
+        field = aliases.get(field, field)
+        target = field if field in form.fields else None
+        for message in messages_:
+            shown = render(message) if render is not None else message
+            if target is None and field not in (domain.RuleViolation.NON_FIELD, None) and shown is message:
+                shown = f"{field_label(form, field, model)}: {message}"
+            form.add_error(target, shown)
+
+
 class VersionedModelForm(forms.ModelForm):
     """A model form that carries the version it was loaded at and refuses a stale save."""
+
+    def add_error(self, field, error):
+        # The model's rules may speak of fields this form does not show, or shows read-only (the
+        # author, the signature, the status on a revert): those errors go above the form,
+        # prefixed by the field's label, instead of Django failing on a field it cannot find.
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            shown = {}
+            for name, errors in error.error_dict.items():
+                if name in self.fields or name == NON_FIELD_ERRORS:
+                    shown.setdefault(name, []).extend(errors)
+                else:
+                    shown.setdefault(NON_FIELD_ERRORS, []).extend(
+                        f"{field_label(self, name)}: {message}" for message in ValidationError(errors).messages
+                    )
+            error = ValidationError(shown)
+        super().add_error(field, error)
 
     def clean(self):
         cleaned = super().clean()
@@ -134,10 +177,7 @@ class RefusalLoggingMixin:
     def log_refusal(self, request, action, object_id=None):
         """Append a refused access-log entry: `request.user` may not `action` this model (or record)."""
         record, patient = None, None
-        try:
-            pk = uuid.UUID(str(object_id)) if object_id else None
-        except ValueError:
-            pk = None
+        pk = domain.parse_id(object_id) if object_id else None
         if pk is not None:
             record = types.SimpleNamespace(_meta=self.model._meta, pk=pk)  # named, not read
             names = {field.name for field in self.model._meta.concrete_fields}
@@ -162,7 +202,7 @@ class RefusalLoggingMixin:
 
 
 class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
-    """Admin for an AuditedModel: every save goes through `audit.audited_save` as the user.
+    """Admin for an AuditedModel: each app's admin saves through its services, as the user.
 
     Every page that shows PHI (a record, its history, a list or a search) appends one entry to
     the access log, in the transaction that read the data; a page refused for lack of
@@ -255,7 +295,36 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        audit.audited_save(obj, actor=request.user, validate=False)
+        # The admin is a caller like any other: each app's admin saves through its services,
+        # which ask the policy. A new admin that forgets to say which fails here, loudly.
+        raise ImproperlyConfigured(
+            f"{type(self).__name__} has no save_model of its own: write through the app's services."
+        )
+
+    def act_on_each(
+        self, request, rows, perform, *, done, name=str, shown=None, refused=None, catch=(domain.DomainError,), log=None
+    ):
+        """Call `perform(row)` (a service) for each row; report the rows it changed together, each refusal alone.
+
+        `done` is the success message with `{}` for the changed rows' names: `name(row)`, or
+        `shown(row, result)` when the name tells what `perform` returned. A refusal (an error in
+        `catch`) reads `refused(row, error)`, by default "<name>: <error>". With `log`, each
+        change is also written to the admin's log under that message.
+        """
+        succeeded, failed = [], []
+        for row in rows:
+            try:
+                result = perform(row)
+            except catch as error:
+                failed.append(refused(row, error) if refused is not None else f"{name(row)}: {error}")
+            else:
+                if log is not None:
+                    self.log_change(request, row, log)
+                succeeded.append(shown(row, result) if shown is not None else name(row))
+        if succeeded:
+            self.message_user(request, done.format(", ".join(succeeded)), messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
 
     def has_delete_permission(self, request, obj=None):
         # Clinical records are retained: records are deactivated, never deleted, on any path.
@@ -325,10 +394,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
 
     @staticmethod
     def _require_uuid(object_id):
-        try:
-            uuid.UUID(str(object_id))
-        except ValueError:
-            raise Http404("No record with that ID.") from None
+        if domain.parse_id(object_id) is None:
+            raise Http404("No record with that ID.")
 
 
 class ListingFormSet(forms.BaseInlineFormSet):

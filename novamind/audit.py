@@ -1,7 +1,9 @@
 """The one write path for audited records: attribution, change reason, validation, save."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from novamind.domain import RuleViolation
 from novamind.models import AnonymousWriteError
 
 
@@ -25,3 +27,17 @@ def audited_save(instance, *, actor, reason: str | None = None, validate: bool =
             instance._change_reason = reason
         instance.save()
     return instance
+
+
+def rule_violation(error: ValidationError) -> RuleViolation:
+    """Return the RuleViolation that says what `error` says, field by field (others under NON_FIELD)."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {RuleViolation.NON_FIELD: error.messages}
+    return RuleViolation(errors)
+
+
+def checked_save(instance, *, actor, reason: str | None = None, validate: bool = True):
+    """Save `instance` as audited_save does; a failed validation raises the domain's RuleViolation."""
+    try:
+        return audited_save(instance, actor=actor, reason=reason, validate=validate)
+    except ValidationError as error:
+        raise rule_violation(error) from None

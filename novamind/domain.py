@@ -105,3 +105,13 @@ class AuditInfo:
 def new_id() -> uuid.UUID:
     """Return a new random identity."""
     return uuid.uuid4()
+
+
+def parse_id(value) -> uuid.UUID | None:
+    """Return the identity `value` names (a UUID or its text), or None when it names none."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-import uuid
 
 from django import forms
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from novamind import access
 from novamind.admin import AuditedAdmin, ReadOnlyListingInline
-from novamind.domain import DomainError, RuleViolation
+from novamind.domain import RuleViolation, parse_id
 from patients import domain, models, policy, repository, services
 
 _related_inlines: list = []
@@ -151,9 +150,8 @@ class PatientAdmin(AuditedAdmin):
 
     def _outside_care(self, request, object_id):
         """Return the patient (id and MRN only) if it exists but is outside the user's care, else None."""
-        try:
-            pk = uuid.UUID(str(object_id))
-        except ValueError:
+        pk = parse_id(object_id)
+        if pk is None:
             return None
         if not policy.is_restricted(request.user) or not self.has_view_permission(request):
             return None
@@ -234,17 +232,13 @@ class PatientAdmin(AuditedAdmin):
         obj._state.adding = False
 
     def _set_status(self, request, queryset, status, verb):
-        done, failed = [], []
-        for row in queryset:
-            try:
-                services.patient_status_set(patient_id=row.pk, status=status, actor=request.user)
-                done.append(row.mrn)
-            except DomainError as error:
-                failed.append(f"{row.mrn}: {error}")
-        if done:
-            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, failure, messages.ERROR)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda row: services.patient_status_set(patient_id=row.pk, status=status, actor=request.user),
+            done=f"{verb}: {{}}.",
+            name=lambda row: row.mrn,
+        )
 
     @admin.action(description="Deactivate selected patients (records are kept)", permissions=["change"])
     def deactivate(self, request, queryset):
@@ -273,21 +267,15 @@ class PatientAdmin(AuditedAdmin):
         form = LegalHoldForm(request.POST if "apply" in request.POST else None)
         rows = list(queryset.order_by("mrn"))
         if "apply" in request.POST and form.is_valid():
-            succeeded, failed = [], []
-            for row in rows:
-                try:
-                    change(patient_id=row.pk, reason=form.cleaned_data["reason"], actor=request.user)
-                except RuleViolation as violation:
-                    failed.append(f"{row.mrn}: {' '.join(m for ms in violation.errors.values() for m in ms)}")
-                except DomainError as error:
-                    failed.append(f"{row.mrn}: {error}")
-                else:
-                    self.log_change(request, row, done)
-                    succeeded.append(row.mrn)
-            if succeeded:
-                self.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
-            for failure in failed:
-                self.message_user(request, f"Not changed. {failure}", messages.ERROR)
+            self.act_on_each(
+                request,
+                rows,
+                lambda row: change(patient_id=row.pk, reason=form.cleaned_data["reason"], actor=request.user),
+                done=f"{done}: {{}}.",
+                name=lambda row: row.mrn,
+                refused=lambda row, error: f"Not changed. {row.mrn}: {_spoken(error)}",
+                log=done,
+            )
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -484,7 +472,7 @@ class CareAssignmentAdmin(AuditedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        patient = policy._uuid(request.GET.get("patient"))
+        patient = parse_id(request.GET.get("patient"))
         if patient is None or not models.Patient.objects.filter(pk=patient).exists():
             initial.pop("patient", None)
         return initial
@@ -539,3 +527,10 @@ class CareTeamInline(ReadOnlyListingInline):
     @admin.display(description="clinician")
     def clinician_name(self, obj):
         return staff_label(obj.clinician)
+
+
+def _spoken(error) -> str:
+    """Return a refusal's messages without the field names a RuleViolation's text carries."""
+    if isinstance(error, RuleViolation):
+        return " ".join(message for messages_ in error.errors.values() for message in messages_)
+    return str(error)

@@ -28,14 +28,13 @@ grant; it caches the user's live grants on the user object, so a page costs one 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from novamind import roles
-from novamind.domain import AccessDenied
+from novamind.domain import AccessDenied, parse_id
 from patients import models
 
 CARE_ROLES = (roles.CLINICIAN, roles.PRESCRIBER, roles.SUPERVISOR)
@@ -90,13 +89,13 @@ def restrict(queryset, user, *, via: str = "patient"):
 
 def may_see(user, patient_id) -> bool:
     """Return whether `user` may see the records of the patient `patient_id`."""
-    patient_id = _uuid(patient_id)
+    patient_id = parse_id(patient_id)
     return patient_id is not None and visible_patients(user).filter(pk=patient_id).exists()
 
 
 def treats(user, patient_id) -> bool:
     """Return whether `user` is on the patient's care team (emergency grants do not count)."""
-    patient_id = _uuid(patient_id)
+    patient_id = parse_id(patient_id)
     return (
         patient_id is not None
         and models.CareAssignment.objects.filter(patient_id=patient_id, clinician=user, ended_at=None).exists()
@@ -158,7 +157,7 @@ def emergency_for(user, patient_id) -> bool:
     """Return whether an access by `user` to the patient happens only because of an emergency grant."""
     if patient_id is None or not getattr(user, "pk", None) or user.is_superuser:
         return False
-    patient_id = _uuid(patient_id)
+    patient_id = parse_id(patient_id)
     if patient_id is None:
         return False
     expires = _live_grants(user).get(patient_id)
@@ -170,12 +169,3 @@ def emergency_for(user, patient_id) -> bool:
 def grant_duration() -> dt.timedelta:
     """Return how long an emergency grant lasts (NOVAMIND_EMERGENCY_ACCESS_MINUTES)."""
     return dt.timedelta(minutes=settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES)
-
-
-def _uuid(value) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None

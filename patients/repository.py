@@ -6,12 +6,11 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F, Q, Value
 
 from novamind import audit
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation
+from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain, models
 
 
@@ -25,7 +24,7 @@ class DjangoPatientRepository:
         """Register `patient` under a new MRN and return it as stored."""
         row = models.Patient()
         row.update_from_domain(patient)
-        _save(row, self.actor, "Registered")
+        audit.checked_save(row, actor=self.actor, reason="Registered")
         return row.to_domain()
 
     def add_many(self, patients: list[domain.Patient], *, now: dt.datetime, reason: str) -> int:
@@ -71,7 +70,7 @@ class DjangoPatientRepository:
             raise RuleViolation("Update a patient that was read from the repository (it carries its version).")
         row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
         row.update_from_domain(patient)
-        _save(row, self.actor, "Details changed")
+        audit.checked_save(row, actor=self.actor, reason="Details changed")
         return row.to_domain()
 
     def delete(self, patient_id: uuid.UUID) -> domain.Patient:
@@ -88,7 +87,7 @@ class DjangoPatientRepository:
         if row.status == status.value:
             return row.to_domain()
         row.status = status.value
-        _save(row, self.actor, f"Status set to {status.value}")
+        audit.checked_save(row, actor=self.actor, reason=f"Status set to {status.value}")
         return row.to_domain()
 
     def find_by_mrn(self, mrn: str) -> domain.Patient | None:
@@ -127,9 +126,8 @@ class DjangoPatientRepository:
         return domain.Page(items=items, number=page, page_size=page_size, total=rows.count())
 
     def _row(self, patient_id) -> models.Patient | None:
-        try:
-            patient_id = uuid.UUID(str(patient_id))
-        except ValueError:
+        patient_id = parse_id(patient_id)
+        if patient_id is None:
             return None
         # get(), not filter().first(): first() adds ORDER BY mrn, and compiling that over the
         # selected columns of three tables cost more than the lookup itself (see bench/).
@@ -143,13 +141,6 @@ class DjangoPatientRepository:
         if row is None:
             raise NotFound(f"No patient with id {patient_id}.")
         return row
-
-
-def _save(row: models.Patient, actor, reason: str) -> None:
-    try:
-        audit.audited_save(row, actor=actor, reason=reason)
-    except ValidationError as error:
-        raise RuleViolation(error.message_dict) from None
 
 
 def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:

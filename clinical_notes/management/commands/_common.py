@@ -10,6 +10,7 @@ import uuid
 from django.core.management.base import CommandError
 
 from novamind.commands import active_staff, add_actor_argument, describe  # noqa: F401 (the note commands' toolkit)
+from novamind.domain import parse_id
 
 
 def actor(username: str):
@@ -19,10 +20,10 @@ def actor(username: str):
 
 def note_id(value: str) -> uuid.UUID:
     """Return `value` as a note id, or raise CommandError."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise CommandError(f"'{value}' is not a note id (a UUID such as 3f2b…-…).") from None
+    parsed = parse_id(value)
+    if parsed is None:
+        raise CommandError(f"'{value}' is not a note id (a UUID such as 3f2b…-…).")
+    return parsed
 
 
 def read_text(path: str, what: str, stdin=None) -> str:

@@ -15,7 +15,6 @@ import datetime as dt
 from django.utils import timezone
 
 from appointments import domain, models, repository, services
-from novamind import audit
 from patients import domain as patient_domain
 
 ROOMS = ("Room 1", "Room 2", "Room 3", "Group room")
@@ -127,7 +126,7 @@ def _rooms(actor) -> dict[str, models.Room]:
     rooms = {}
     for name in ROOMS:
         room = models.Room.objects.filter(name=name).first()
-        rooms[name] = room or audit.audited_save(models.Room(name=name), actor=actor, reason="Demo room")
+        rooms[name] = room or services.room_save(room=models.Room(name=name), actor=actor)
     return rooms
 
 

@@ -209,19 +209,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         if object_id is not None:
             self._require_uuid(object_id)
             extra_context = {**(extra_context or {}), **self._order_context(request, object_id)}
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (RuleViolation, AccessDenied):
-            # The record changed between the form's check and the save (the transaction was
-            # rolled back): nothing was written. The details may name a drug or an allergy, and
-            # messages travel in a cookie, so they are left to the form on the next attempt.
-            self.message_user(
-                request,
-                "Nothing was saved: the patient's record or your prescribing rights changed "
-                "while you were writing the order. Check the order and save it again.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(request.get_full_path())
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     # --- columns and read-only fields ----------------------------------------------------
 
@@ -766,20 +754,6 @@ class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
     @admin.display(description="severity")
     def how_severe(self, obj):
         return obj.get_severity_display()
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (RuleViolation, AccessDenied):
-            # The patient's care team or record changed between the form's check and the save
-            # (the transaction was rolled back): nothing was written.
-            self.message_user(
-                request,
-                "Nothing was saved: the patient's record or your access to it changed while you were "
-                "writing. Check the entry and save it again.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(request.get_full_path())
 
     def get_readonly_fields(self, request, obj=None):
         # An allergy stays on the record of the patient it was recorded for.

@@ -338,10 +338,23 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except domain.AccessDenied:
-            # A service refused the save (the policy changed between the form and the write, or
-            # the page offered more than the user may do): the transaction rolled back.
-            raise PermissionDenied from None
+        except (domain.AccessDenied, domain.RuleViolation) as refusal:
+            # A service refused what the form allowed: the patient's care team, the user's rights
+            # or the record changed between the form's check and the write. The transaction
+            # rolled back, so nothing was written. A rule's details may name a drug or a
+            # diagnosis and messages travel in a cookie, so only the policy's reason is shown.
+            if request.method != "POST":
+                if isinstance(refusal, domain.AccessDenied):
+                    raise PermissionDenied from None
+                raise
+            reason = f" {refusal}" if isinstance(refusal, domain.AccessDenied) else ""
+            self.message_user(
+                request,
+                "Nothing was saved: the record or your access to it changed while you were writing."
+                f"{reason} Check the entry and save it again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
         except domain.ConcurrencyError as error:
             # Saved by someone else between our form check and our UPDATE: the transaction
             # rolled back, so nothing of this request was written.

@@ -147,7 +147,9 @@ def test_the_repository_does_not_import_the_services():
 @pytest.mark.parametrize("tool", ["addendum", "request_cosignature", "cosign", "discard", "authorize"])
 def test_a_workflow_page_of_a_note_outside_ones_care_is_not_found(client, clinic, tool):
     note = colleagues_signed_note(clinic)
-    client.force_login(clinic.doctor)
+    # Co-signing needs the co-sign permission first (a clinician without it gets 403 anywhere):
+    # the supervisor has it, and is not on this patient's care team either.
+    client.force_login(clinic.supervisor if tool == "cosign" else clinic.doctor)
     url = reverse(f"admin:clinical_notes_clinicalnote_{tool}", args=[note.id])
     assert client.get(url).status_code == 404
     assert client.post(url, {"text": "Late information.", "reason": "Correction."}).status_code == 404

@@ -311,16 +311,12 @@ class AppointmentAdmin(AuditedAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         context = {**(extra_context or {}), **self._workflow_context(request, object_id)}
-        try:
-            return super().changeform_view(request, object_id, form_url, context)
-        except RuleViolation as violation:
-            # Someone booked the slot (or changed the record) between our check and our save;
-            # the service refused it and the whole request was rolled back.
-            self.message_user(request, f"Nothing was saved. {plain(violation)}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-        except (AccessDenied, ConcurrencyError) as error:
-            self.message_user(request, f"Nothing was saved. {plain(error)}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def refusal_message(self, refusal):
+        # Someone booked the slot (or changed the record) between our check and our save: the
+        # clash names times and an appointment's short id, never the patient.
+        return f"Nothing was saved. {plain(refusal)}"
 
     # --- list columns and read-only fields ----------------------------------------------------------
 

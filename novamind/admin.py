@@ -347,19 +347,21 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
                 if isinstance(refusal, domain.AccessDenied):
                     raise PermissionDenied from None
                 raise
-            reason = f" {refusal}" if isinstance(refusal, domain.AccessDenied) else ""
-            self.message_user(
-                request,
-                "Nothing was saved: the record or your access to it changed while you were writing."
-                f"{reason} Check the entry and save it again.",
-                messages.ERROR,
-            )
+            self.message_user(request, self.refusal_message(refusal), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         except domain.ConcurrencyError as error:
             # Saved by someone else between our form check and our UPDATE: the transaction
             # rolled back, so nothing of this request was written.
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+    def refusal_message(self, refusal: domain.DomainError) -> str:
+        """Return the message for a posted form a service refused (no PHI: it travels in a cookie)."""
+        reason = f" {refusal}" if isinstance(refusal, domain.AccessDenied) else ""
+        return (
+            "Nothing was saved: the record or your access to it changed while you were writing."
+            f"{reason} Check the entry and save it again."
+        )
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(f"No {opts.verbose_name} with ID “{object_id}”.")

@@ -24,9 +24,8 @@ from django.utils.html import format_html
 from appointments import domain, forms, models, policy, repository, schedule, services
 from novamind.admin import AuditedAdmin, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
-from patients import models as patient_models
 from patients import policy as access_policy
-from patients.admin import register_patient_inline
+from patients.admin import PatientPickerMixin, register_patient_inline
 
 ACCESS_CATEGORY = schedule.ACCESS_CATEGORY
 STATUS_FIELDS = (
@@ -188,7 +187,7 @@ class SeriesAppointmentsInline(AppointmentListing):
 
 
 @admin.register(models.Appointment)
-class AppointmentAdmin(AuditedAdmin):
+class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     form = forms.AppointmentForm
     access_category = ACCESS_CATEGORY
     list_display = ("when", "clinician_name", "patient_label", "kind", "place", "status_text")
@@ -273,9 +272,6 @@ class AppointmentAdmin(AuditedAdmin):
             kwargs["form_class"] = forms.ClinicianChoiceField
         elif db_field.name == "room":
             kwargs["queryset"] = models.Room.objects.filter(is_active=True)
-        elif db_field.name == "patient":
-            # Only patients the user may see: another patient's id is "not a valid choice".
-            kwargs["queryset"] = access_policy.visible_patients(request.user, patient_models.Patient.objects.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -288,8 +284,6 @@ class AppointmentAdmin(AuditedAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         # Prefilled from links (the day sheet's "book"); a garbled value is dropped, not a 500.
-        if "patient" in initial and parse_id(initial["patient"]) is None:
-            del initial["patient"]
         if "clinician" in initial and not str(initial["clinician"]).isdigit():
             del initial["clinician"]
         start = forms.parse_local(request.GET.get("start", ""))

@@ -40,7 +40,7 @@ from novamind.admin import (
 )
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy
-from patients.admin import register_patient_inline
+from patients.admin import PatientPickerMixin, register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
 SIGNATURE_FIELDS = (
@@ -225,7 +225,7 @@ class ConfirmForm(forms.Form):
 
 
 @admin.register(models.ClinicalNote)
-class ClinicalNoteAdmin(AuditedAdmin):
+class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
     form = NoteForm
     change_form_template = "admin/clinical_notes/clinicalnote/change_form.html"
     list_display = (
@@ -261,19 +261,6 @@ class ClinicalNoteAdmin(AuditedAdmin):
 
     def get_changelist(self, request, **kwargs):
         return NoteChangeList
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "patient" and field is not None:
-            # Only patients the user may see: another patient's id is "not one of the choices".
-            field.queryset = policy.visible_patients(request.user, field.queryset)
-        return field
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if "patient" in initial and parse_id(initial["patient"]) is None:
-            del initial["patient"]  # ?patient=abc: an empty choice, not a 500
-        return initial
 
     def _stored(self, pk) -> models.ClinicalNote | None:
         # Deciding access needs no text: a refused reader's request decrypts nothing.

@@ -71,12 +71,10 @@ class PrescribeForm(VersionedModelForm):
         order.duplicate_override_reason = checked.duplicate_override_reason
 
 
-class PatientSearchMixin:
+class PatientSearchMixin(patients_admin.PatientPickerMixin):
     """Search a patient's records the way the patient list searches: exact, through blind indexes.
 
-    Its add form offers only the patients the user may see (patients.policy), so a POST naming
-    another patient is an error next to the patient field; a `?patient=` that names no such
-    patient opens an empty form, and an action posted with a garbage id selects nothing.
+    Its add form offers only the patients the user may see (patients.admin.PatientPickerMixin).
     """
 
     search_fields = ("patient__mrn",)
@@ -90,18 +88,6 @@ class PatientSearchMixin:
             return queryset.filter(patient__mrn=criteria["mrn"]), False
         matching = patients_models.Patient.objects.filter(patients_repository.search_query(**criteria))
         return queryset.filter(patient__in=matching), False
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "patient" and field is not None:
-            field.queryset = policy.visible_patients(request.user, field.queryset)
-        return field
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if "patient" in initial and not policy.may_see(request.user, initial["patient"]):
-            del initial["patient"]
-        return initial
 
 
 ORDER_DETAIL_FIELDS = (

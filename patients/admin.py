@@ -49,6 +49,27 @@ def parse_search_term(term: str):
     return {"name": term}
 
 
+class PatientPickerMixin:
+    """For the admin of a patient's records: the patient picker offers only the patients the user may see.
+
+    The choices (and the autocomplete, through PatientAdmin's queryset) come from the access
+    policy, so a posted other patient is "not one of the choices", next to the patient field;
+    a `?patient=` naming a patient the user may not see opens an empty form.
+    """
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "patient" and field is not None:
+            field.queryset = policy.visible_patients(request.user, field.queryset)
+        return field
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "patient" in initial and not policy.may_see(request.user, initial["patient"]):
+            del initial["patient"]
+        return initial
+
+
 @admin.register(models.Patient)
 class PatientAdmin(AuditedAdmin):
     list_display = ("mrn", "name", "date_of_birth", "status", "updated_at")
@@ -430,7 +451,7 @@ class CareStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(models.CareAssignment)
-class CareAssignmentAdmin(AuditedAdmin):
+class CareAssignmentAdmin(PatientPickerMixin, AuditedAdmin):
     """Care teams: the front desk assigns clinicians to patients and ends assignments.
 
     How care begins is the access policy's rule (patients.policy): this page and bookings by the
@@ -469,13 +490,6 @@ class CareAssignmentAdmin(AuditedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # an assignment is ended (the action), never edited
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        patient = parse_id(request.GET.get("patient"))
-        if patient is None or not models.Patient.objects.filter(pk=patient).exists():
-            initial.pop("patient", None)
-        return initial
 
     def save_model(self, request, obj, form, change):
         assignment = services.care_assign(

@@ -6,11 +6,29 @@ chrome_driver_factory fixture in the root conftest.py, which fails rather than s
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import STAFF_PASSWORD
+
+
+def replaced(element) -> bool:
+    """Return whether `element`'s page has been replaced by another.
+
+    Selenium's staleness_of expects StaleElementReferenceException; Chromium 156 sometimes
+    answers for a node of a page being replaced with "Node with given id does not belong to the
+    document" instead, which is the same news.
+    """
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 @pytest.mark.browser
@@ -46,7 +64,7 @@ class AdminTestCase(StaticLiveServerTestCase):
         """
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 30).until(lambda driver: replaced(page))
 
     def message(self):
         """Return the text of the messages at the top of the page."""

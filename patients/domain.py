@@ -91,11 +91,11 @@ class Patient:
     def validated(self, *, today: dt.date, phone_region: str) -> Patient:
         """Return a normalised copy, or raise RuleViolation naming every field at fault.
 
-        A copy this returned is returned as it is when validated again under the same terms, so
-        a caller (an import) and the service it calls do not pay for the rules twice; a copy
-        made with `dataclasses.replace` is checked afresh.
+        A copy this returned is returned as it is when validated again under the same terms and
+        unchanged, so a caller (an import) and the service it calls do not pay for the rules
+        twice; a copy made with `dataclasses.replace`, or changed in place, is checked afresh.
         """
-        if self.__dict__.get("_validated_under") == (today, phone_region):
+        if self.__dict__.get("_validated_under") == (today, phone_region, _snapshot(self)):
             return self
         errors = Collector()
         clean = dataclasses.replace(
@@ -128,8 +128,14 @@ class Patient:
         if self.mrn and not is_valid_mrn(self.mrn):
             errors.add("mrn", "This is not a NovaMind medical record number.")
         errors.raise_if_any()
-        clean.__dict__["_validated_under"] = (today, phone_region)
+        clean.__dict__["_validated_under"] = (today, phone_region, _snapshot(clean))
         return clean
+
+
+def _snapshot(patient: Patient) -> tuple:
+    """Return the patient's values, so a validated copy changed in place is validated again."""
+    own = tuple(value for name, value in vars(patient).items() if name != "_validated_under")
+    return own, tuple(vars(patient.address).values()), tuple(vars(patient.emergency_contact).values())
 
 
 def _name(errors: Collector, field: str, value: str, *, required=False, limit=NAME_MAX) -> str:

@@ -108,3 +108,17 @@ def test_a_validated_patient_is_not_checked_twice_but_a_changed_copy_is():
     assert clean.validated(today=TODAY, phone_region="US") is clean
     assert "email" in errors_of(dataclasses.replace(clean, email="nope"))
     assert clean.validated(today=TODAY + dt.timedelta(days=1), phone_region="US") is not clean
+
+
+def test_a_validated_copy_changed_in_place_is_validated_again():
+    clean = patient(emergency_contact=domain.EmergencyContact()).validated(today=TODAY, phone_region="US")
+    assert clean.validated(today=TODAY, phone_region="US") is clean  # unchanged: not checked twice
+    clean.legal_first_name = ""
+    with pytest.raises(RuleViolation) as refused:
+        clean.validated(today=TODAY, phone_region="US")
+    assert "legal_first_name" in refused.value.errors
+    other = patient(emergency_contact=domain.EmergencyContact()).validated(today=TODAY, phone_region="US")
+    other.emergency_contact.name = "Sam Okafor"
+    with pytest.raises(RuleViolation) as refused:
+        other.validated(today=TODAY, phone_region="US")
+    assert "emergency_contact_phone" in refused.value.errors

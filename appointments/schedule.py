@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
 from appointments import domain, models, repository
@@ -85,6 +86,12 @@ def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "d
     patients `reader` may see.
     """
     access_policy.require(reader, "appointments.view_appointment")
+    # The reads and the entries are one transaction: the sheet is on record for every patient on it or for none.
+    with transaction.atomic():
+        return _day_sheet(clinician=clinician, day=day, reader=reader, request=request, action=action)
+
+
+def _day_sheet(*, clinician, day: dt.date, reader, request, action: str) -> DaySheet:
     every = repository.DjangoAppointmentRepository(actor=reader).list_for_clinician(clinician.pk, day=day)
     patient_rows = {
         row.pk: row

@@ -299,6 +299,21 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
             f"{actor.get_username()} may not run verify_notes: it needs the view permission on clinical "
             f"notes or the Auditor role."
         )
+    # The reads and both entries are one transaction: the run is on record in both categories or in neither.
+    with transaction.atomic():
+        notes_checked, addenda_checked, problems = _check_hashes(actor, batch_size)
+        for category in (CLINICAL_CATEGORY, PSYCHOTHERAPY_CATEGORY):
+            access.record(
+                user=actor,
+                action="verify",
+                category=category,
+                detail=f"integrity check of {notes_checked} signed notes and {addenda_checked} addenda; no content shown",
+            )
+    return Verification(notes_checked=notes_checked, addenda_checked=addenda_checked, problems=problems)
+
+
+def _check_hashes(actor, batch_size: int) -> tuple[int, int, list[str]]:
+    """Return how many signed notes and addenda `actor` may see were checked, and the problems found."""
     problems: list[str] = []
     # A care-restricted actor checks only the notes of patients they may see (their report names
     # MRNs); an auditor or a superuser checks every note.
@@ -341,14 +356,7 @@ def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
         actual = dataclasses.replace(row.to_domain(with_text=False), **text).compute_hash()
         if actual != row.content_hash:
             problems.append(f"{label}: its content no longer matches the hash taken when it was added")
-    for category in (CLINICAL_CATEGORY, PSYCHOTHERAPY_CATEGORY):
-        access.record(
-            user=actor,
-            action="verify",
-            category=category,
-            detail=f"integrity check of {notes_checked} signed notes and {addenda_checked} addenda; no content shown",
-        )
-    return Verification(notes_checked=notes_checked, addenda_checked=addenda_checked, problems=problems)
+    return notes_checked, addenda_checked, problems
 
 
 ADDENDUM_TEXT = ("text", "reason")

@@ -10,7 +10,10 @@ The patient rows and their creation history rows are written in bulk by
 `services.patient_register_batch` (one service call per batch), attributed to the actor. The whole
 run is one transaction: an all-or-nothing run that meets an invalid row, a run
 that fails half-way (a broken file, an interruption, a database error) and a dry run leave
-the database as it was. The CSV layer only turns text into domain values (dates, choices);
+the database as it was. The access-log entry of the duplicate check is written in that
+transaction when patients are written (both commit or neither does); a run that writes no
+patient (a dry run, a refused run) still told the operator who is registered, so its entry is
+written on its own after the rollback. The CSV layer only turns text into domain values (dates, choices);
 every rule about a patient is `domain.Patient.validated`, the same one the admin and the
 repository apply.
 """
@@ -376,15 +379,11 @@ def import_patients(
             transaction.set_rollback(True)
         else:
             run.outcome.imported = run.written
-    if run.outcome.duplicates_checked:
-        # Telling the operator which rows name registered patients discloses who is a patient.
-        access.record(
-            user=actor,
-            action=ACCESS_ACTION,
-            category="demographics",
-            detail=f"import_patients{' (dry run)' if dry_run else ''}: {run.outcome.valid + run.duplicates} "
-            f"rows compared by legal name and date of birth, {run.duplicates} matched; no content shown",
-        )
+            # In the import's transaction: the patients and the entry commit together or not at all.
+            run.record_duplicate_check()
+    if dry_run or run.outcome.refused:
+        # Nothing was written, yet the report tells who is registered: the check is recorded on its own.
+        run.record_duplicate_check()
     return run.outcome
 
 
@@ -475,6 +474,19 @@ class _Run:
                 line, {ROW: [message + " Pass --allow-duplicates if they are different people."]}, {}
             )
         return kept
+
+    def record_duplicate_check(self) -> None:
+        """Log the duplicate check, if one ran: telling which rows name registered patients discloses who is one."""
+        if not self.outcome.duplicates_checked:
+            return
+        access.record(
+            user=self.actor,
+            action=ACCESS_ACTION,
+            category="demographics",
+            detail=f"import_patients{' (dry run)' if self.outcome.dry_run else ''}: "
+            f"{self.outcome.valid + self.duplicates} rows compared by legal name and date of birth, "
+            f"{self.duplicates} matched; no content shown",
+        )
 
     def progress(self, line: int, lines: _Lines) -> Progress:
         """Return the progress so far."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from appointments import demo, domain, models, services
 from appointments.tests.conftest import local
 from clinic.management.commands.seed_demo import Command as SeedDemo
+from novamind import access
 from novamind.models import AccessLogEntry
 from patients import demo as patient_demo
 
@@ -107,6 +108,36 @@ def test_day_sheet_prints_the_day_in_order_and_logs_the_access(
     cancelled = next(line for line in lines if "09:00–09:50" in line)
     assert lines.index(cancelled) > lines.index(booked) and "Cancelled" in cancelled
     assert AccessLogEntry.objects.filter(action="print day sheet", user=staff).count() == 2
+
+
+class LogWriteFailed(Exception):
+    """The access-log write broke half-way through a command."""
+
+
+def test_a_day_sheet_whose_second_access_log_entry_fails_is_logged_for_no_patient(
+    repo, visit, staff, clinician, other_patient, other_room, monkeypatch
+):
+    services.appointment_book(actor=repo.actor, appointment=visit(start=local(1, 14)))
+    services.appointment_book(
+        actor=repo.actor,
+        appointment=visit(
+            start=local(1, 9), patient_id=other_patient.id, room_id=other_room.pk, modality=domain.Modality.IN_PERSON
+        ),
+    )
+    real, calls = access.record, []
+
+    def second_fails(**kwargs):
+        calls.append(kwargs["patient"])
+        if len(calls) == 2:
+            raise LogWriteFailed
+        return real(**kwargs)
+
+    monkeypatch.setattr(access, "record", second_fails)
+    day = timezone.localtime(local(1)).date().isoformat()
+    with pytest.raises(LogWriteFailed):
+        run("day_sheet", "--clinician", clinician.username, "--date", day, "--actor", staff.username)
+    assert len(calls) == 2
+    assert not AccessLogEntry.objects.filter(action="print day sheet").exists()
 
 
 @pytest.mark.parametrize(

@@ -271,3 +271,27 @@ def test_other_roles_cannot_reach_the_report(client, clinic, role):
     assert reverse("admin:novamind_accesslogentry_report") not in client.get(reverse("admin:index")).content.decode()
     attempts = AccessLogEntry.objects.filter(action=audit_report.ACTION)
     assert list(attempts.values_list("username", "outcome")) == [("someone", access.REFUSED)] * 2
+
+
+def test_a_report_whose_access_log_entry_fails_writes_no_file_and_shows_nothing(clinic, tmp_path, monkeypatch):
+    class LogWriteFailed(Exception):
+        pass
+
+    def broken(**kwargs):
+        raise LogWriteFailed
+
+    monkeypatch.setattr(audit_report.access, "record", broken)
+    target = tmp_path / "report.csv"
+    with pytest.raises(LogWriteFailed):
+        report("--patient", clinic.patient.mrn, "--output", str(target))
+    assert not target.exists()
+    out = io.StringIO()
+    with pytest.raises(LogWriteFailed):
+        call_command("audit_report", "--patient", clinic.patient.mrn, "--actor", "audra", stdout=out)
+    assert out.getvalue() == ""
+
+
+def test_a_report_is_recorded_exactly_once(clinic):
+    _, rows = report("--patient", clinic.patient.mrn)
+    assert rows
+    assert AccessLogEntry.objects.filter(action=audit_report.ACTION).count() == 1

@@ -665,6 +665,21 @@ def test_a_failure_part_way_leaves_no_file_and_no_disclosure(chart, tmp_path, mo
     assert access.verify().ok
 
 
+def test_an_export_whose_disclosure_cannot_be_logged_leaves_no_file(chart, tmp_path, monkeypatch):
+    class LogWriteFailed(Exception):
+        pass
+
+    def broken(**kwargs):
+        raise LogWriteFailed
+
+    monkeypatch.setattr(record_export.access, "record", broken)
+    with pytest.raises(LogWriteFailed):
+        export(
+            "--patient", chart.patient.mrn, "--format", "json", "--output", str(tmp_path / "x.json"), "--actor", "alice"
+        )
+    assert os.listdir(tmp_path) == [] and disclosures() == []
+
+
 def test_a_wrong_encryption_key_is_a_clear_error_not_a_traceback(chart, tmp_path):
     from cryptography.fernet import Fernet
 

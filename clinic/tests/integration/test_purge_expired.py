@@ -273,6 +273,30 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
     assert "entries verified" in out.getvalue()
 
 
+def test_a_purge_whose_tombstone_cannot_be_written_deletes_nothing(staff, drlee, monkeypatch):
+    from django.db import OperationalError
+
+    gone = expired(staff, drlee)
+    before = retention.count_record(gone.id)
+    assert before.rows["patient"] == 1 and before.history
+
+    def broken(**kwargs):
+        raise OperationalError("the access log is unavailable")
+
+    monkeypatch.setattr(retention.access, "record", broken)
+    with pytest.raises(CommandError, match="1 record\\(s\\) could not be purged"):
+        run("--actor", "alice")
+    assert retention.count_record(gone.id) == before
+    assert not AccessLogEntry.objects.filter(action="purge").exists()
+
+
+def test_a_purge_leaves_no_record_and_exactly_one_tombstone(staff, drlee):
+    gone = expired(staff, drlee)
+    run("--actor", "alice")
+    assert sum(retention.count_record(gone.id).rows.values()) == retention.count_record(gone.id).history == 0
+    assert AccessLogEntry.objects.filter(action="purge", patient_id=gone.id).count() == 1
+
+
 def test_the_access_log_about_a_purged_patient_is_kept(staff, drlee):
     gone = expired(staff, drlee)
     access.record(

@@ -196,3 +196,34 @@ def test_add_addendum_adds_a_signed_addendum_and_refuses_a_draft(author, patient
         )
     assert "signed note only" in str(refused.value)
     assert models.Addendum.objects.count() == 1
+
+
+class LogWriteFailed(Exception):
+    """The access-log write broke half-way through a command."""
+
+
+def test_verify_notes_whose_second_access_log_entry_fails_leaves_neither_entry(author, patient, monkeypatch):
+    from novamind import access
+
+    signed(author, patient)
+    real, calls = access.record, []
+
+    def second_fails(**kwargs):
+        calls.append(kwargs["category"])
+        if len(calls) == 2:
+            raise LogWriteFailed
+        return real(**kwargs)
+
+    monkeypatch.setattr(access, "record", second_fails)
+    with pytest.raises(LogWriteFailed):
+        run("verify_notes", "--actor", author.username)
+    assert len(calls) == 2
+    assert not AccessLogEntry.objects.filter(action="verify").exists()
+
+
+def test_verify_notes_logs_one_entry_per_category_in_one_run(author, patient):
+    signed(author, patient)
+    run("verify_notes", "--actor", author.username)
+    assert sorted(AccessLogEntry.objects.filter(action="verify").values_list("category", flat=True)) == sorted(
+        ["clinical_note", "psychotherapy_note"]
+    )

@@ -419,6 +419,25 @@ def test_sync_roles_repairs_a_group_changed_by_hand():
     assert "match the matrix" in out.getvalue()
 
 
+def test_a_sync_whose_access_log_entry_fails_leaves_the_groups_as_they_were(monkeypatch):
+    from novamind import access
+
+    class LogWriteFailed(Exception):
+        pass
+
+    def broken(**kwargs):
+        raise LogWriteFailed
+
+    auditor = Group.objects.get(name=roles.AUDITOR)
+    auditor.permissions.add(Permission.objects.get(codename="view_clinicalnote"))
+    before = set(auditor.permissions.values_list("codename", flat=True))
+    monkeypatch.setattr(access, "record", broken)
+    with pytest.raises(LogWriteFailed):
+        call_command("sync_roles", "--actor", superuser().username, stdout=io.StringIO())
+    assert set(auditor.permissions.values_list("codename", flat=True)) == before
+    assert not AccessLogEntry.objects.filter(action="sync roles").exists()
+
+
 def test_a_matrix_naming_a_missing_permission_is_an_error(monkeypatch):
     broken = roles.Role("Typo", "", {"patients.patient": frozenset({"veiw"})})
     monkeypatch.setattr(roles, "ROLES", (*roles.ROLES, broken))

@@ -378,3 +378,19 @@ def test_help_explains_the_procedure_and_that_blind_indexes_are_untouched(capsys
 
 def _table(name):
     return next(table for table in rotation.encrypted_tables() if table.table == name)
+
+
+def test_a_rotation_is_on_record_before_it_changes_any_value(clinic, staff, monkeypatch):
+    # Its batches commit one by one (a run resumes), so the access log is written ahead of them:
+    # no value is re-encrypted unless the "started" entry is already committed.
+    class LogWriteFailed(Exception):
+        pass
+
+    def broken(**kwargs):
+        raise LogWriteFailed
+
+    before = tokens()
+    monkeypatch.setattr(rotation.access, "record", broken)
+    with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]), pytest.raises(LogWriteFailed):
+        rotation.rotate(actor=staff, batch_size=2)
+    assert tokens() == before

@@ -373,3 +373,33 @@ def test_a_database_refusal_is_a_clear_error_without_its_details_and_nothing_is_
         "Run it again; if it fails again, check the database."
     )
     assert stored_counts() == (1, 1)
+
+
+class LogWriteFailed(Exception):
+    """The access-log write broke (a crash after the patients were written)."""
+
+
+def test_an_import_whose_access_log_entry_fails_leaves_no_patient_behind(tmp_path, staff, monkeypatch):
+    def broken(**kwargs):
+        raise LogWriteFailed
+
+    monkeypatch.setattr(importer.access, "record", broken)
+    with pytest.raises(LogWriteFailed):
+        run(write_csv(tmp_path / "p.csv", [person(1), person(2)]))
+    assert stored_counts() == (0, 0)
+    assert not AccessLogEntry.objects.filter(action=importer.ACCESS_ACTION).exists()
+
+
+def test_an_import_leaves_its_patients_and_exactly_one_access_log_entry(tmp_path, staff):
+    out, _ = run(write_csv(tmp_path / "p.csv", [person(1), person(2)]))
+    assert "Imported 2 patients" in out
+    assert stored_counts() == (2, 2)
+    assert AccessLogEntry.objects.filter(action=importer.ACCESS_ACTION).count() == 1
+
+
+def test_a_dry_run_writes_no_patient_but_logs_its_duplicate_check_once(tmp_path, staff):
+    out, _ = run(write_csv(tmp_path / "p.csv", [person(1), person(2)]), "--dry-run")
+    assert "Nothing was written." in out
+    assert stored_counts() == (0, 0)
+    entry = AccessLogEntry.objects.get(action=importer.ACCESS_ACTION)
+    assert entry.detail.startswith("import_patients (dry run): 2 rows compared")

@@ -15,6 +15,7 @@ import json
 from django.conf import settings
 from django.db import transaction
 
+from novamind import chains
 from novamind.models import AccessLogEntry, AccessLogHead
 
 GRANTED = "granted"
@@ -131,17 +132,7 @@ def compute_digest(entry: AccessLogEntry) -> str:
     return hmac.new(settings.AUDIT_LOG_KEY.encode("utf-8"), canonical(entry), hashlib.sha256).hexdigest()
 
 
-@dataclasses.dataclass
-class Verification:
-    """The outcome of checking the chain."""
-
-    checked: int
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        """Return whether the chain is intact."""
-        return not self.problems
+Verification = chains.Verification
 
 
 def verify(batch_size: int = 2000) -> Verification:
@@ -168,3 +159,24 @@ def verify(batch_size: int = 2000) -> Verification:
             f"the log ends at #{expected_sequence - 1} but entries up to #{head.sequence} were written (entries removed from the end)"
         )
     return Verification(checked=checked, problems=problems)
+
+
+class AccessLogChain:
+    """The access log as one of the audit trail's chains (see novamind.chains)."""
+
+    name = "novamind_accesslogentry"
+    label = "access log"
+
+    def state(self) -> chains.ChainState:
+        """Return the log's last entry, as the entries (not the head row) say."""
+        last = AccessLogEntry.objects.order_by("-sequence").values_list("sequence", "digest").first()
+        sequence, digest = last or (0, "")
+        return chains.ChainState(self.name, sequence, digest, AccessLogEntry.objects.count())
+
+    def digest_at(self, sequence: int) -> str | None:
+        """Return the digest of entry #`sequence`, if it is there."""
+        return AccessLogEntry.objects.filter(sequence=sequence).values_list("digest", flat=True).first()
+
+    def verify(self) -> chains.Verification:
+        """Walk the log (see `verify`)."""
+        return verify()

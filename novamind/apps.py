@@ -15,7 +15,9 @@ class NovamindConfig(AppConfig):
     verbose_name = "NovaMind"
 
     def ready(self):
-        from novamind import checks  # noqa: F401  (registers the system checks)
+        from novamind import access, chains, checks  # noqa: F401  (checks registers the system checks)
+
+        chains.register(access.AccessLogChain())
 
         post_migrate.connect(create_encryption_canary, sender=self)
 

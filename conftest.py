@@ -120,3 +120,22 @@ def chrome_driver_factory():
         return driver
 
     return start
+
+
+@pytest.fixture
+def hostile_dba(db):
+    """Return a function that runs raw SQL as an insider with the tables' owner rights would.
+
+    Tamper tests act through it (altering, deleting or inserting audit rows), inside the test's
+    transaction. On PostgreSQL the access log's append-only trigger is switched off first, as
+    the owner of the table could.
+    """
+
+    def run(sql, params=()):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred FK check
+                cursor.execute("ALTER TABLE novamind_accesslogentry DISABLE TRIGGER novamind_access_log_append_only")
+            cursor.execute(sql, params)
+
+    return run

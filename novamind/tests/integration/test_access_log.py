@@ -46,39 +46,28 @@ def test_entries_record_who_what_and_from_where(staff, rf):
     )
 
 
-def sabotage_allowed():
-    """Act as a database superuser would: on PostgreSQL, switch the append-only trigger off."""
-    if connection.vendor == "postgresql":
-        raw("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred FK check
-        raw("ALTER TABLE novamind_accesslogentry DISABLE TRIGGER novamind_access_log_append_only")
-
-
-def test_a_changed_entry_is_detected(entries):
-    sabotage_allowed()
-    raw("UPDATE novamind_accesslogentry SET action = 'export' WHERE sequence = 2")
+def test_a_changed_entry_is_detected(entries, hostile_dba):
+    hostile_dba("UPDATE novamind_accesslogentry SET action = 'export' WHERE sequence = 2")
     assert access.verify().problems == ["entry #2 was altered (its digest does not match its content)"]
     with pytest.raises(CommandError, match="broken"):
         call_command("verify_audit", stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_a_deleted_entry_is_detected(entries):
-    sabotage_allowed()
-    raw("DELETE FROM novamind_accesslogentry WHERE sequence = 2")
+def test_a_deleted_entry_is_detected(entries, hostile_dba):
+    hostile_dba("DELETE FROM novamind_accesslogentry WHERE sequence = 2")
     problems = access.verify().problems
     assert any("#2 is missing" in p for p in problems)
 
 
-def test_a_deleted_last_entry_is_detected(entries):
-    sabotage_allowed()
-    raw("DELETE FROM novamind_accesslogentry WHERE sequence = 4")
+def test_a_deleted_last_entry_is_detected(entries, hostile_dba):
+    hostile_dba("DELETE FROM novamind_accesslogentry WHERE sequence = 4")
     assert any("removed from the end" in p for p in access.verify().problems)
 
 
-def test_swapped_entries_are_detected(entries):
-    sabotage_allowed()
-    raw("UPDATE novamind_accesslogentry SET sequence = 99 WHERE sequence = 2")
-    raw("UPDATE novamind_accesslogentry SET sequence = 2 WHERE sequence = 3")
-    raw("UPDATE novamind_accesslogentry SET sequence = 3 WHERE sequence = 99")
+def test_swapped_entries_are_detected(entries, hostile_dba):
+    hostile_dba("UPDATE novamind_accesslogentry SET sequence = 99 WHERE sequence = 2")
+    hostile_dba("UPDATE novamind_accesslogentry SET sequence = 2 WHERE sequence = 3")
+    hostile_dba("UPDATE novamind_accesslogentry SET sequence = 3 WHERE sequence = 99")
     problems = access.verify().problems
     assert any("does not follow" in p for p in problems)
 

@@ -18,7 +18,9 @@ booked in the meantime wins.
 Purging deletes the live rows and their history rows (the history holds the same PHI) of every
 table in `PARTS`, in one transaction per patient that ends by appending a tombstone to the
 access log: action "purge", the patient's id and MRN, the row counts. The access log names
-patients by id and MRN only and is never purged, so `verify_audit` keeps verifying.
+patients by id and MRN only and is never purged, so `verify_audit` keeps verifying. Each
+history row deleted leaves an erasure receipt (its place and seal, none of its content), so
+every history table's chain verifies too (`novamind.history_chain`).
 
 This is the one sanctioned path around the models' deletion guards (PROTECT foreign keys,
 notes, addenda and authorizations that refuse `delete()`, `NoteQuerySet.delete()`, the
@@ -42,7 +44,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from novamind import access, audit
+from novamind import access, audit, history_chain
 from novamind.domain import DomainError, NotFound, RuleViolation
 from patients import domain as patients_domain
 from patients import models as patients_models
@@ -372,7 +374,7 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
         decision = decide(record_facts(patient), policy)
         if not decision.due:
             raise NotDue(patient.mrn, decision)
-        counts = _delete_record(patient.pk)
+        counts = _delete_record(patient.pk, detail=f"retention purge of patient {patient.pk}")
         connection.check_constraints(table_names=[part.model._meta.db_table for part in (*PARTS, PATIENT)])
         entry = access.record(
             user=actor,
@@ -384,10 +386,12 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
     return Purged(patient_id=patient.pk, mrn=patient.mrn, counts=counts, tombstone=entry.sequence)
 
 
-def _delete_record(patient_id) -> Counts:
+def _delete_record(patient_id, *, detail: str) -> Counts:
     rows, history = {}, 0
     for part in DELETION_ORDER:
         # History first: which history rows are the record's is found through its live rows.
+        # Each leaves an erasure receipt, so its table's chain stays whole without its content.
+        history_chain.record_erasure(history_rows(part, patient_id), detail=detail)
         history += _delete(history_rows(part, patient_id))
         rows[part.name] = _delete(live_rows(part, patient_id))
     return Counts(rows={part.name: rows[part.name] for part in (PATIENT, *PARTS)}, history=history)

@@ -19,6 +19,13 @@ class NovamindConfig(AppConfig):
 
         chains.register(access.AccessLogChain())
 
+        from simple_history.signals import pre_create_historical_record
+
+        from novamind import history_chain
+
+        history_chain.register_chains()
+        pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid="novamind.seal_history")
+
         post_migrate.connect(create_encryption_canary, sender=self)
 
         from novamind import signals

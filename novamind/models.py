@@ -34,6 +34,20 @@ class AuditedQuerySet(models.QuerySet):
     update.queryset_only = True
 
 
+class SealedHistory(models.Model):
+    """The seal every change-history row carries: its place in its table's chain and its HMAC.
+
+    Set by `novamind.history_chain` when the row is inserted, in the same transaction as the
+    change it records; `verify_audit` recomputes it.
+    """
+
+    history_sequence = models.BigIntegerField("chain sequence", null=True, unique=True, editable=False)
+    history_digest = models.CharField("chain digest", max_length=64, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 def _history_user(instance, request=None, **kwargs):
     """Return the actor of the write that is being recorded: the audit field, by design."""
     return instance.updated_by
@@ -71,7 +85,7 @@ class AuditedModel(models.Model):
     updated_at = models.DateTimeField("last changed", default=timezone.now, editable=False)
 
     objects = models.Manager.from_queryset(AuditedQuerySet)()
-    history = HistoricalRecords(inherit=True, get_user=_history_user)
+    history = HistoricalRecords(inherit=True, get_user=_history_user, bases=[SealedHistory])
 
     class Meta:
         abstract = True
@@ -265,3 +279,41 @@ class AccessLogHead(models.Model):
 
     def __str__(self):
         return f"access log head at #{self.sequence}"
+
+
+class HistoryChainHead(models.Model):
+    """Where one history table's chain ends: locked while a history row is sealed."""
+
+    table = models.CharField(max_length=100, unique=True)
+    sequence = models.BigIntegerField(default=0)
+    digest = models.CharField(max_length=64, default="")
+
+    class Meta:
+        verbose_name = "history chain head"
+
+    def __str__(self):
+        return f"{self.table} chain at #{self.sequence}"
+
+
+class HistoryErasure(models.Model):
+    """A receipt for a history row deleted on purpose (retention), standing in for it in the chain.
+
+    It keeps the erased row's place and digest, never its content; `mac` (AUDIT_LOG_KEY) shows
+    the application wrote it, so a receipt cannot be forged to cover a deletion.
+    """
+
+    novamind_audit_table = True
+
+    table = models.CharField(max_length=100, editable=False)
+    sequence = models.BigIntegerField(editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    erased_at = models.DateTimeField(default=timezone.now, editable=False)
+    detail = models.CharField(max_length=255, blank=True, editable=False)
+    mac = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        verbose_name = "history erasure receipt"
+        constraints = [models.UniqueConstraint(fields=["table", "sequence"], name="novamind_erasure_once")]
+
+    def __str__(self):
+        return f"{self.table} #{self.sequence} erased"

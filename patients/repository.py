@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Value
 
-from novamind import audit
+from novamind import audit, history_chain
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain, models
 
@@ -50,11 +50,13 @@ class DjangoPatientRepository:
             rows.append(row)
         if not rows:
             return 0
+        history = models.Patient.history.model
+        seals = history_chain.seal(history, [_creation_history_values(row, reason) for row in rows])
         if connection.vendor == "postgresql":
-            _copy_with_history(rows, reason=reason)
+            _copy_with_history(rows, seals, reason=reason)
         else:
             models.Patient.objects.bulk_create(rows)
-            _write_creation_history([row.pk for row in rows], reason=reason)
+            _write_creation_history(rows, seals, reason=reason)
         return len(rows)
 
     def get_by_id(self, patient_id: uuid.UUID) -> domain.Patient | None:
@@ -143,8 +145,20 @@ class DjangoPatientRepository:
         return row
 
 
-def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
-    """Write the creation history row of each patient in `ids`, attributed to its creator.
+def _creation_history_values(row: models.Patient, reason: str) -> dict:
+    """Return the values of `row`'s creation history row, as the copies below write it (for its seal)."""
+    tracked = {field.attname: getattr(row, field.attname) for field in models.Patient.history.model.tracked_fields}
+    return {
+        **tracked,
+        "history_date": row.updated_at,
+        "history_user_id": row.updated_by_id,
+        "history_type": "+",
+        "history_change_reason": reason,
+    }
+
+
+def _write_creation_history(rows: list[models.Patient], seals: list[tuple[int, str]], *, reason: str) -> None:
+    """Write the creation history row of each patient in `rows`, attributed to its creator, with its seal.
 
     What simple_history's bulk_history_create would write (the tracked fields, type "+", the
     reason; the user is `updated_by` and the date `updated_at`, as AuditedModel.save() records
@@ -153,6 +167,7 @@ def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
     objects goes through Python: about half the cost of an import.
     """
     history = models.Patient.history.model
+    ids = [row.pk for row in rows]
     tracked = [field.attname for field in history.tracked_fields]
     copies = (
         models.Patient.objects.filter(pk__in=ids)
@@ -162,15 +177,28 @@ def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
             import_history_user=F("updated_by_id"),
             import_history_type=Value("+"),
             import_history_reason=Value(reason),
+            import_history_digest=Value(""),
         )
         .values_list(
-            *tracked, "import_history_date", "import_history_user", "import_history_type", "import_history_reason"
+            *tracked,
+            "import_history_date",
+            "import_history_user",
+            "import_history_type",
+            "import_history_reason",
+            "import_history_digest",
         )
     )
     select, params = copies.query.sql_with_params()
     columns = [
         history._meta.get_field(name).column
-        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
+        for name in (
+            *tracked,
+            "history_date",
+            "history_user_id",
+            "history_type",
+            "history_change_reason",
+            "history_digest",
+        )
     ]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -178,9 +206,17 @@ def _write_creation_history(ids: list[uuid.UUID], *, reason: str) -> None:
             f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, columns))}) {select}",
             params,
         )
+        cursor.executemany(
+            f"UPDATE {quote(history._meta.db_table)} SET {quote('history_sequence')} = %s, {quote('history_digest')} = %s "
+            f"WHERE {quote('id')} = %s AND {quote('history_sequence')} IS NULL",
+            [
+                (sequence, digest, history._meta.get_field("id").get_db_prep_value(pk, connection))
+                for pk, (sequence, digest) in zip(ids, seals, strict=True)
+            ],
+        )
 
 
-def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
+def _copy_with_history(rows: list[models.Patient], seals: list[tuple[int, str]], *, reason: str) -> None:
     """PostgreSQL: write `rows` and their creation history rows with COPY, attributed to their creator.
 
     The values are the ones bulk_create would send (each field's pre_save, then its
@@ -194,7 +230,15 @@ def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
     tracked = [field.attname for field in history.tracked_fields]
     history_columns = [
         history._meta.get_field(name).column
-        for name in (*tracked, "history_date", "history_user_id", "history_type", "history_change_reason")
+        for name in (
+            *tracked,
+            "history_date",
+            "history_user_id",
+            "history_type",
+            "history_change_reason",
+            "history_sequence",
+            "history_digest",
+        )
     ]
     quote = connection.ops.quote_name
     statement = "COPY {} ({}) FROM STDIN"
@@ -211,8 +255,18 @@ def _copy_with_history(rows: list[models.Patient], *, reason: str) -> None:
                 copy.write_row(list(values.values()))
                 prepared.append(values)
         with cursor.cursor.copy(creation) as copy:
-            for row, values in zip(rows, prepared, strict=True):
-                copy.write_row([*(values[name] for name in tracked), row.updated_at, row.updated_by_id, "+", reason])
+            for row, values, (sequence, digest) in zip(rows, prepared, seals, strict=True):
+                copy.write_row(
+                    [
+                        *(values[name] for name in tracked),
+                        row.updated_at,
+                        row.updated_by_id,
+                        "+",
+                        reason,
+                        sequence,
+                        digest,
+                    ]
+                )
 
 
 def _unused_mrns(count: int) -> list[str]:

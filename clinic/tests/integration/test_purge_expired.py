@@ -26,9 +26,9 @@ from conftest import assign_care, make_staff
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
-from novamind import access, audit, encryption
+from novamind import access, audit, chains, encryption
 from novamind.domain import RuleViolation
-from novamind.models import AccessLogEntry, StaffProfile
+from novamind.models import AccessLogEntry, HistoryErasure, StaffProfile
 from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import repository as patients_repository
@@ -268,6 +268,11 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
     assert tombstone.detail.startswith("retention 10 years; deleted patient 1, appointments 4,")
     assert "history rows" in tombstone.detail and "Purgelast" not in tombstone.detail
     assert access.verify().ok
+    # The purged history rows left erasure receipts: every history table's chain is still whole.
+    assert HistoryErasure.objects.filter(detail=f"retention purge of patient {gone.id}").count() > 0
+    assert {chain.name: chain.verify().problems for chain in chains.all_chains()} == {
+        chain.name: [] for chain in chains.all_chains()
+    }
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
     assert "entries verified" in out.getvalue()

@@ -24,7 +24,7 @@ from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
 from medications.tests.conftest import make_prescriber
-from novamind import access, checks, encryption, rotation
+from novamind import access, chains, checks, encryption, rotation
 from novamind.models import AccessLogEntry, EncryptionCanary
 from patients import repository as patients_repository
 
@@ -221,9 +221,11 @@ def test_rotation_moves_every_value_to_the_new_key_and_changes_no_record(clinic,
         # Blind indexes were not touched, and search through them still finds the patient.
         found = patients_repository.DjangoPatientRepository(actor=staff).search(name="quarrelwood")
         assert [patient.id for patient in found] == [clinic.patient.id]
-        # The content hashes of signed notes and the access log's chain still verify.
+        # The content hashes of signed notes and the access log's chain still verify, and so does
+        # every history table's chain: its seals cover values, not ciphertext.
         call_command("verify_notes", "--actor", "alice", stdout=io.StringIO())
         call_command("verify_audit", stdout=io.StringIO())
+        assert [chain.name for chain in chains.all_chains() if not chain.verify().ok] == []
     rotation_entries = AccessLogEntry.objects.filter(action=rotation.ROTATE_ACTION).order_by("sequence")
     assert [entry.detail.split(":")[0] for entry in rotation_entries] == ["started", "finished"]
     assert all(entry.username == "alice" and entry.patient_id is None for entry in rotation_entries)

@@ -42,7 +42,7 @@ from appointments import models as appointment_models
 from clinical_notes import domain as note_domain
 from clinical_notes import models as note_models
 from medications import models as medication_models
-from novamind import audit, blind_index
+from novamind import audit, blind_index, history_chain
 from novamind.models import StaffProfile
 from patients import domain as patient_domain
 from patients import models as patient_models
@@ -141,15 +141,30 @@ def dea_number(prefix: str, serial: int) -> str:
     return f"{prefix}{serial:06d}{total % 10}"
 
 
-def copy_into_history(model, ids, reason: str) -> int:
-    """Insert one creation history row per live row of `model` in `ids`, copied in SQL.
+def copy_into_history(model, rows: list, reason: str) -> int:
+    """Insert one creation history row per live row of `model` in `rows`, copied in SQL, and sealed.
 
     Every column of the history table that is a column of the live table is copied as stored
     (the same ciphertext); the history metadata says: created ("+"), when the row was created,
-    by its creator. A history column this function does not know raises, so a new kind of
-    history column cannot be left empty silently.
+    by its creator. Each row carries its seal (`novamind.history_chain.seal`, computed from the
+    same values in Python), as every history row must. A history column this function does
+    not know raises, so a new kind of history column cannot be left empty silently.
     """
     history = model.history.model
+    tracked = [field.attname for field in history.tracked_fields]
+    seals = history_chain.seal(
+        history,
+        [
+            {
+                **{name: getattr(row, name) for name in tracked},
+                "history_date": row.created_at,
+                "history_user_id": row.created_by_id,
+                "history_type": "+",
+                "history_change_reason": reason,
+            }
+            for row in rows
+        ],
+    )
     live_columns = {field.column for field in model._meta.concrete_fields}
     columns, values = [], []
     for field in history._meta.concrete_fields:
@@ -170,6 +185,9 @@ def copy_into_history(model, ids, reason: str) -> int:
         elif field.column == "history_change_reason":
             columns.append(field.column)
             values.append("%s")
+        elif field.column in ("history_sequence", "history_digest"):
+            columns.append(field.column)
+            values.append(f"seal.{field.column}")
         else:
             raise RuntimeError(f"{history.__name__}.{field.column}: a history column the benchmark cannot fill.")
     quote = connection.ops.quote_name
@@ -177,11 +195,20 @@ def copy_into_history(model, ids, reason: str) -> int:
         f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
         # The ids travel as one text parameter: psycopg's client-side array dumping of a
         # thousand UUIDs cost more than the insert itself.
-        f"SELECT {', '.join(values)} FROM {quote(model._meta.db_table)} "
-        f"WHERE {quote('id')} = ANY(string_to_array(%s, ',')::uuid[])"
+        f"SELECT {', '.join(values)} FROM {quote(model._meta.db_table)} JOIN unnest("
+        f"string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::text[]"
+        f") AS seal(seal_id, history_sequence, history_digest) ON seal.seal_id = {quote(model._meta.db_table)}.{quote('id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [reason, ",".join(str(pk) for pk in ids)])
+        cursor.execute(
+            statement,
+            [
+                reason,
+                ",".join(str(row.pk) for row in rows),
+                ",".join(str(sequence) for sequence, _ in seals),
+                ",".join(digest for _, digest in seals),
+            ],
+        )
         return cursor.rowcount
 
 
@@ -191,7 +218,7 @@ def insert(model, rows: list) -> None:
         return
     with transaction.atomic():
         model.objects.bulk_create(rows, batch_size=BATCH)
-        copy_into_history(model, [row.id for row in rows], GENERATED)
+        copy_into_history(model, rows, GENERATED)
 
 
 def check_history(model) -> None:

@@ -327,6 +327,58 @@ def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int
     return rows
 
 
+# --- history chain ------------------------------------------------------------------------------
+
+
+def history_chain_row(actor, patient_ids, *, repeat: int, seed: int = 11) -> report.Row:
+    """Return the cost of sealing a history row: a patient save with its seal against the same save without.
+
+    Each save is what a staff edit does (`patients.services.patient_update`: policy, validation,
+    the UPDATE, its history row), timed alone; the patient is read before the clock starts. The
+    control is the very same save with the seal's signal handler disconnected, so the
+    difference is the head lock, the digest and the head update. The two alternate, and which
+    goes first alternates too.
+    """
+    from simple_history.signals import pre_create_historical_record
+
+    from novamind import history_chain
+    from patients import services as patient_services
+
+    rng = random.Random(seed)
+    repository = patient_repository.DjangoPatientRepository(actor=actor)
+    ids = rng.sample(patient_ids, min(20, len(patient_ids)))
+    timings: dict[bool, list[float]] = {True: [], False: []}
+
+    def save(patient_id, sealed: bool, n: int) -> None:
+        patient = repository.get_by_id(patient_id)
+        changed = dataclasses.replace(patient, preferred_name=f"Bench {n} {'sealed' if sealed else 'control'}")
+        if not sealed:
+            pre_create_historical_record.disconnect(dispatch_uid="novamind.seal_history")
+        try:
+            timings[sealed].append(elapsed_ms(lambda: patient_services.patient_update(patient=changed, actor=actor)))
+        finally:
+            if not sealed:
+                pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid="novamind.seal_history")
+
+    for n in range(repeat + 1):
+        for index, patient_id in enumerate(ids):
+            order = (True, False) if (n + index) % 2 == 0 else (False, True)
+            for sealed in order:
+                save(patient_id, sealed, n)
+    # The first round warms both paths up (the head row, the statement caches): it is not counted.
+    figures, controls = timings[True][len(ids) :], timings[False][len(ids) :]
+    return report.judged(
+        "history_chain.save",
+        "a patient save with its sealed history row (patient_update)",
+        "the same save, its history row not sealed",
+        "ms",
+        report.at_most(1.3),
+        figure=report.median(figures),
+        control=report.median(controls),
+        detail={"patients": len(ids), "repetitions": repeat},
+    )
+
+
 # --- schedule -----------------------------------------------------------------------------------
 
 

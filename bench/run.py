@@ -35,7 +35,17 @@ from bench import database, report
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SCALE = 100_000
-GROUPS = ("search", "changelist", "patient_page", "repository", "schedule", "export", "import", "rotate")
+GROUPS = (
+    "search",
+    "changelist",
+    "patient_page",
+    "repository",
+    "history_chain",
+    "schedule",
+    "export",
+    "import",
+    "rotate",
+)
 COMMAND_GROUPS = ("export", "import", "rotate")
 
 
@@ -228,6 +238,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     if "repository" not in skip:
         rows += measures.repository_rows(clinic.admin, clinic.patient_ids, patients=scale, repeat=repeat)
         out("  measured the repository")
+    if "history_chain" not in skip:
+        rows.append(measures.history_chain_row(clinic.admin, clinic.patient_ids, repeat=repeat))
+        out("  measured the history chain's cost on a save")
 
     from patients.models import Patient
 

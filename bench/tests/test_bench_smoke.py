@@ -26,6 +26,7 @@ EXPECTED_ROWS = {
     "patient_page.queries",
     "repository.get_by_id",
     "repository.list",
+    "history_chain.save",
     "export.rss",
     "import.throughput",
 }

@@ -83,6 +83,7 @@ def production_environment(**overrides) -> dict[str, str]:
         DATABASE_URL=loopback_postgres_url(),
         DATABASE_SSLMODE="disable",  # loopback only: accepted by novamind.E021
         DATABASE_POOL="false",
+        NOVAMIND_AUDIT_CHECKPOINT_DIR="/var/lib/novamind/audit-checkpoints",  # only named: `check` writes none
     )
     environment.update(overrides)
     return environment
@@ -112,6 +113,7 @@ def test_check_deploy_passes_at_warning_level_in_production_mode():
         ({"FIELD_ENCRYPTION_KEY": config.generate_development_keys()["FIELD_ENCRYPTION_KEY"]}, "novamind.E005"),
         ({"DEBUG": "on"}, "novamind.E009"),
         ({"NOVAMIND_SESSION_IDLE_MINUTES": "0"}, "novamind.E032"),
+        ({"NOVAMIND_AUDIT_CHECKPOINT_DIR": ""}, "novamind.E050"),
     ],
 )
 def test_check_deploy_fails_in_production_with(overrides, expected):

@@ -49,8 +49,9 @@ def verify(*, checkpoint: bool = True) -> TrailVerification:
         return TrailVerification(checked, 0, problems)
     found, unreadable = checkpoints.read_all(source)
     problems += unreadable
+    digests = {}
     for witness in found:
-        problems += checkpoints.compare(witness, states)
+        problems += checkpoints.compare(witness, states, digests)
 
     outcome = TrailVerification(checked, len(found), problems)
     if checkpoint and outcome.ok:

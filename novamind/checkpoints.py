@@ -130,13 +130,15 @@ def read(path: Path, *, database: str) -> Checkpoint:
     return Checkpoint(file=path.name, written_at=written_at, database=database, chains=states)
 
 
-def compare(checkpoint: Checkpoint, now: dict[str, chains.ChainState]) -> list[str]:
+def compare(checkpoint: Checkpoint, now: dict[str, chains.ChainState], digests: dict | None = None) -> list[str]:
     """Return what the database contradicts in `checkpoint`; `now` holds each chain's current state.
 
     A chain that ends below the checkpoint was emptied, trimmed or rewound; a chain whose link at
     the checkpoint's sequence is missing or holds another digest was cut and written again. A
-    chain the checkpoint witnessed must still be registered.
+    chain the checkpoint witnessed must still be registered. `digests` keeps the links looked up
+    across calls: a quiet chain stands at the same sequence in many checkpoints.
     """
+    digests = {} if digests is None else digests
     problems = []
     for witnessed in checkpoint.chains:
         chain, current = chains.get(witnessed.name), now.get(witnessed.name)
@@ -153,7 +155,10 @@ def compare(checkpoint: Checkpoint, now: dict[str, chains.ChainState]) -> list[s
             continue
         if witnessed.sequence == 0:
             continue  # an empty chain witnesses no link
-        digest = chain.digest_at(witnessed.sequence)
+        key = (witnessed.name, witnessed.sequence)
+        if key not in digests:
+            digests[key] = chain.digest_at(witnessed.sequence)
+        digest = digests[key]
         if digest is None:
             problems.append(f"{chain.label}: entry #{witnessed.sequence}, witnessed by {where}, is missing")
         elif not hmac.compare_digest(digest, witnessed.digest):

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from novamind import access, chains, checkpoints
 from novamind.models import AccessLogEntry
@@ -193,3 +194,16 @@ def test_a_checkpoint_directory_that_cannot_be_written_fails_verification(entrie
     settings.NOVAMIND_AUDIT_CHECKPOINT_DIR = str(tmp_path / "a-file")
     status, _, err = verify_audit()
     assert status == 1 and f"checkpoints: cannot write a checkpoint into {tmp_path / 'a-file'}/" in err
+
+
+def test_a_link_witnessed_by_many_checkpoints_is_read_once(entries, store):
+    def queries():
+        with CaptureQueriesContext(connection) as run:
+            assert verify_audit("--no-checkpoint")[0] == 0
+        return len(run.captured_queries)
+
+    checkpointed(store)
+    with_one = queries()
+    for _ in range(4):
+        checkpointed(store)
+    assert queries() == with_one

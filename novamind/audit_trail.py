@@ -5,8 +5,11 @@ Only a trail found intact is checkpointed, so a checkpoint never blesses a broke
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
+
+from django.db import connection, transaction
 
 from novamind import chains, checkpoints
 
@@ -29,29 +32,26 @@ class TrailVerification:
 def verify(*, checkpoint: bool = True) -> TrailVerification:
     """Verify every chain and compare it with every checkpoint; if all is intact, write a checkpoint.
 
-    Each chain's state is taken before it is walked, so a checkpoint covers only entries the walk
-    has seen, even while staff keep appending.
+    The database is read in one snapshot, so an entry staff append meanwhile is neither half-seen
+    (a head row ahead of the entries walked reads as a cut tail) nor checkpointed unverified.
     """
-    registered = chains.all_chains()
-    states = {chain.name: chain.state() for chain in registered}
-    checked, problems = {}, []
-    for chain in registered:
-        result = chain.verify()
-        checked[chain.label] = result.checked
-        problems += [f"{chain.label}: {problem}" for problem in result.problems]
-
     source = checkpoints.directory()
+    found, problems = checkpoints.read_all(source) if source else ([], [])
+    checked, digests = {}, {}
+    with _snapshot():
+        registered = chains.all_chains()
+        states = {chain.name: chain.state() for chain in registered}
+        for chain in registered:
+            result = chain.verify()
+            checked[chain.label] = result.checked
+            problems += [f"{chain.label}: {problem}" for problem in result.problems]
+        for witness in found:
+            problems += checkpoints.compare(witness, states, digests)
     if source is None:
         problems.append(
             "checkpoints: NOVAMIND_AUDIT_CHECKPOINT_DIR is not set, so nothing outside the database "
             "witnesses the trail (an emptied or trimmed chain would pass)"
         )
-        return TrailVerification(checked, 0, problems)
-    found, unreadable = checkpoints.read_all(source)
-    problems += unreadable
-    digests = {}
-    for witness in found:
-        problems += checkpoints.compare(witness, states, digests)
 
     outcome = TrailVerification(checked, len(found), problems)
     if checkpoint and outcome.ok:
@@ -62,3 +62,19 @@ def verify(*, checkpoint: bool = True) -> TrailVerification:
                 f"checkpoints: cannot write a checkpoint into {source} ({error.__class__.__name__}: {error.strerror})"
             )
     return outcome
+
+
+@contextlib.contextmanager
+def _snapshot():
+    """Read in one transaction that sees the database as of its first query (PostgreSQL: REPEATABLE READ).
+
+    Inside a caller's transaction (a test's), that transaction's view is the one there is.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield

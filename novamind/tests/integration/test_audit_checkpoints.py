@@ -8,11 +8,13 @@ chain, the checkpoint and what it expected.
 import io
 import json
 import stat
+import threading
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from novamind import access, chains, checkpoints
@@ -207,3 +209,32 @@ def test_a_link_witnessed_by_many_checkpoints_is_read_once(entries, store):
     for _ in range(4):
         checkpointed(store)
     assert queries() == with_one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_committed_while_the_trail_is_walked_is_no_false_alarm(staff, settings, tmp_path, on_postgres):
+    """verify_audit runs from cron while staff work: it reads the trail as of one moment."""
+    settings.NOVAMIND_AUDIT_CHECKPOINT_DIR = str(tmp_path)
+    for _ in range(3):
+        access.record(user=staff, action="view", category="demographics")
+    original, appended = access.compute_digest, []
+
+    def append_from_another_connection():
+        try:
+            access.record(user=staff, action="view", category="demographics", detail="meanwhile")
+        finally:
+            connections.close_all()
+
+    def digest_while_someone_appends(entry):
+        if not appended:
+            appended.append(True)
+            worker = threading.Thread(target=append_from_another_connection)
+            worker.start()
+            worker.join()
+        return original(entry)
+
+    with mock.patch.object(access, "compute_digest", digest_while_someone_appends):
+        status, out, err = verify_audit()
+    assert (status, err) == (0, ""), err
+    assert "access log: 3 entries verified." in out
+    assert AccessLogEntry.objects.count() == 4 and verify_audit()[0] == 0

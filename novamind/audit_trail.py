@@ -35,6 +35,8 @@ def verify(*, checkpoint: bool = True) -> TrailVerification:
     The database is read in one snapshot, so an entry staff append meanwhile is neither half-seen
     (a head row ahead of the entries walked reads as a cut tail) nor checkpointed unverified.
     """
+    # Checkpoints first: one that a concurrent run writes after the snapshot began could witness
+    # entries the snapshot cannot see, and would read as a cut tail.
     source = checkpoints.directory()
     found, problems = checkpoints.read_all(source) if source else ([], [])
     checked, digests = {}, {}

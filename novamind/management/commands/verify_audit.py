@@ -7,8 +7,8 @@ from novamind import audit_trail
 
 class Command(BaseCommand):
     help = (
-        "Verify the tamper-evident audit trail: walk every registered chain (the access log and the "
-        "change histories), recomputing each entry's HMAC (AUDIT_LOG_KEY) over its content and its "
+        "Verify the tamper-evident audit trail: walk every registered chain (the access log, and any "
+        "other that registered), recomputing each entry's HMAC (AUDIT_LOG_KEY) over its content and its "
         "predecessor's digest, then compare every chain with every signed checkpoint in "
         "NOVAMIND_AUDIT_CHECKPOINT_DIR, so an emptied, trimmed or rewound chain is found. When all is "
         "intact, write a new checkpoint. Exits with status 1, listing each problem, otherwise."

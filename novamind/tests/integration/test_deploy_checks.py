@@ -162,6 +162,28 @@ def test_production_reads_the_safeguards_from_the_environment():
     ]
 
 
+@pytest.mark.parametrize("configured", ["audit-checkpoints", "/mnt/worm/novamind"])
+def test_the_checkpoint_directory_does_not_depend_on_the_working_directory(configured, tmp_path):
+    """cron starts verify_audit elsewhere than the web server: a relative path is taken from the project root."""
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.NOVAMIND_AUDIT_CHECKPOINT_DIR)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=production_environment(
+            DJANGO_SETTINGS_MODULE="novamind.settings",
+            PYTHONPATH=str(BASE_DIR),
+            NOVAMIND_AUDIT_CHECKPOINT_DIR=configured,
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(BASE_DIR / configured)
+
+
 # --- Content security policy -----------------------------------------------------------------
 
 

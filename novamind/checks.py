@@ -118,7 +118,20 @@ def check_production_configuration(app_configs=None, **kwargs):
         errors.append(
             checks.Error("DEBUG must be off in production.", hint="Unset DEBUG in the environment.", id="novamind.E009")
         )
-    return errors + _login_safeguard_errors()
+    return errors + _login_safeguard_errors() + _checkpoint_errors()
+
+
+def _checkpoint_errors() -> list[checks.CheckMessage]:
+    if settings.NOVAMIND_AUDIT_CHECKPOINT_DIR:
+        return []
+    return [
+        checks.Error(
+            "NOVAMIND_AUDIT_CHECKPOINT_DIR is not set: nothing outside the database would show that the audit "
+            "trail was emptied or trimmed.",
+            hint="Set it to a directory on write-once (object-lock) storage, or on another host, that verify_audit may write to.",
+            id="novamind.E050",
+        )
+    ]
 
 
 # What production must have in MIDDLEWARE for sessions, two-factor login, lockout and the CSP.

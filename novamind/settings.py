@@ -214,6 +214,16 @@ CONTENT_SECURITY_POLICY = {
 # The revert button stays: it is a normal, attributed, version-checked save.
 SIMPLE_HISTORY_REVERT_DISABLED = False
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+# verify_audit writes a signed checkpoint of every chain here after each intact run, and compares
+# the database with all of them (novamind.checkpoints): outside the database, ideally write-once
+# storage on another host. Required in production (novamind.E050); var/ in development. A
+# relative path is taken from the project root, so cron (another working directory) finds the
+# same checkpoints.
+NOVAMIND_AUDIT_CHECKPOINT_DIR = env.str("NOVAMIND_AUDIT_CHECKPOINT_DIR", default="") or (
+    None if PRODUCTION else "var/audit-checkpoints"
+)
+if NOVAMIND_AUDIT_CHECKPOINT_DIR:
+    NOVAMIND_AUDIT_CHECKPOINT_DIR = str(BASE_DIR / NOVAMIND_AUDIT_CHECKPOINT_DIR)
 
 # --- Logging --------------------------------------------------------------------------------
 # Request bodies and model values are never logged; 500s are logged with the path only.

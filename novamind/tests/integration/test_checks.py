@@ -53,6 +53,13 @@ def test_the_production_check_is_silent_in_development():
         assert checks.check_production_configuration() == []
 
 
+def test_production_needs_a_checkpoint_directory_outside_the_database():
+    with override_settings(NOVAMIND_AUDIT_CHECKPOINT_DIR=None):
+        assert [message.id for message in checks._checkpoint_errors()] == ["novamind.E050"]
+    with override_settings(NOVAMIND_AUDIT_CHECKPOINT_DIR="/mnt/worm/novamind"):
+        assert checks._checkpoint_errors() == []
+
+
 def test_a_remote_database_without_tls_is_refused_in_production():
     remote = {**TLS_DATABASE["default"], "OPTIONS": {"sslmode": "disable"}}
     assert [m.id for m in checks._tls_errors({"default": remote})] == ["novamind.E021"]

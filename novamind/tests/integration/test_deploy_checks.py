@@ -83,6 +83,7 @@ def production_environment(**overrides) -> dict[str, str]:
         DATABASE_URL=loopback_postgres_url(),
         DATABASE_SSLMODE="disable",  # loopback only: accepted by novamind.E021
         DATABASE_POOL="false",
+        NOVAMIND_AUDIT_CHECKPOINT_DIR="/var/lib/novamind/audit-checkpoints",  # only named: `check` writes none
     )
     environment.update(overrides)
     return environment
@@ -112,6 +113,7 @@ def test_check_deploy_passes_at_warning_level_in_production_mode():
         ({"FIELD_ENCRYPTION_KEY": config.generate_development_keys()["FIELD_ENCRYPTION_KEY"]}, "novamind.E005"),
         ({"DEBUG": "on"}, "novamind.E009"),
         ({"NOVAMIND_SESSION_IDLE_MINUTES": "0"}, "novamind.E032"),
+        ({"NOVAMIND_AUDIT_CHECKPOINT_DIR": ""}, "novamind.E050"),
     ],
 )
 def test_check_deploy_fails_in_production_with(overrides, expected):
@@ -158,6 +160,28 @@ def test_production_reads_the_safeguards_from_the_environment():
         "True",
         "31536000",
     ]
+
+
+@pytest.mark.parametrize("configured", ["audit-checkpoints", "/mnt/worm/novamind"])
+def test_the_checkpoint_directory_does_not_depend_on_the_working_directory(configured, tmp_path):
+    """cron starts verify_audit elsewhere than the web server: a relative path is taken from the project root."""
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.NOVAMIND_AUDIT_CHECKPOINT_DIR)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=production_environment(
+            DJANGO_SETTINGS_MODULE="novamind.settings",
+            PYTHONPATH=str(BASE_DIR),
+            NOVAMIND_AUDIT_CHECKPOINT_DIR=configured,
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(BASE_DIR / configured)
 
 
 # --- Content security policy -----------------------------------------------------------------

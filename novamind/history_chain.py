@@ -190,7 +190,7 @@ class HistoryChain:
     def __init__(self, model):
         self.model = model
         self.name = model._meta.db_table
-        self.label = f"change history of {model.instance_type._meta.verbose_name_plural}"
+        self.label = f"change history of {model.instance_type._meta.verbose_name_plural} ({self.name})"
 
     def _rows(self):
         return self.model._base_manager.order_by()
@@ -222,14 +222,13 @@ class HistoryChain:
     def verify(self) -> chains.Verification:
         """Walk the table in sequence order and report every row that breaks the chain."""
         problems: list[str] = []
-        where = self.name
         unsealed = self._rows().filter(history_sequence__isnull=True).values_list("history_id", flat=True)
         for history_id in unsealed.order_by("history_id").iterator(chunk_size=BATCH):
-            problems.append(f"{where}: history row {history_id} has no seal (inserted outside the application)")
+            problems.append(f"history row {history_id} has no seal (inserted outside the application)")
         receipts = {}
         for receipt in self._receipts().iterator(chunk_size=BATCH):
             if not hmac.compare_digest(receipt.mac, erasure_mac(receipt)):
-                problems.append(f"{where}: the erasure receipt of #{receipt.sequence} is forged or altered")
+                problems.append(f"the erasure receipt of #{receipt.sequence} is forged or altered")
             else:
                 receipts[receipt.sequence] = receipt
         expected, previous, checked = 1, "", 0
@@ -245,7 +244,7 @@ class HistoryChain:
                 while gap_end + 1 < upto and gap_end + 1 not in receipts:
                     gap_end += 1
                 span = f"#{expected}" + (f"–#{gap_end}" if gap_end > expected else "")
-                problems.append(f"{where}: history row {span} is missing (deleted)")
+                problems.append(f"history row {span} is missing (deleted)")
                 previous, expected = None, gap_end + 1
 
         rows = self._rows().filter(history_sequence__isnull=False).order_by("history_sequence")
@@ -253,17 +252,17 @@ class HistoryChain:
             checked += 1
             sequence = row.history_sequence
             if sequence < expected:
-                problems.append(f"{where}: history row {row.history_id} repeats #{sequence} (inserted)")
+                problems.append(f"history row {row.history_id} repeats #{sequence} (inserted)")
                 continue
             through_receipts(sequence)
             if sequence in receipts:
-                problems.append(f"{where}: history row #{sequence} is present although its erasure was recorded")
+                problems.append(f"history row #{sequence} is present although its erasure was recorded")
             # After a gap the link before is unknown: the row's own digest carries the chain on.
             if previous is not None:
                 recomputed = compute_digest(self.model, sequence, previous, row_values(self.model, row))
                 if not hmac.compare_digest(row.history_digest, recomputed):
                     problems.append(
-                        f"{where}: history row {row.history_id} (#{sequence}) was altered or moved "
+                        f"history row {row.history_id} (#{sequence}) was altered or moved "
                         f"(its digest does not match its content and place)"
                     )
             previous, expected = row.history_digest, sequence + 1
@@ -273,7 +272,7 @@ class HistoryChain:
         last = expected - 1
         if head is not None and (head.sequence != last or (previous is not None and head.digest != previous)):
             problems.append(
-                f"{where}: the chain ends at #{last} but rows up to #{head.sequence} were written "
+                f"the chain ends at #{last} but rows up to #{head.sequence} were written "
                 f"(rows removed from the end, or the head was rewound)"
             )
         return chains.Verification(checked=checked, problems=problems)

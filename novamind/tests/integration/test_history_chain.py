@@ -2,9 +2,12 @@
 
 import dataclasses
 import datetime as dt
+import io
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -69,7 +72,7 @@ def test_every_audited_write_is_sealed_in_order_and_the_chains_verify(history):
 def test_a_changed_history_value_is_detected(history, hostile_dba):
     hostile_dba(f"UPDATE {TABLE} SET history_change_reason = 'nothing happened' WHERE history_sequence = 3")
     assert problems() == [
-        f"{TABLE}: history row {history[2].history_id} (#3) was altered or moved (its digest does not match its content and place)"
+        f"history row {history[2].history_id} (#3) was altered or moved (its digest does not match its content and place)"
     ]
 
 
@@ -84,7 +87,7 @@ def test_ciphertext_moved_between_rows_is_detected(history, hostile_dba):
 
 def test_a_deleted_history_row_is_detected(history, hostile_dba):
     hostile_dba(f"DELETE FROM {TABLE} WHERE history_sequence = 3")
-    assert f"{TABLE}: history row #3 is missing (deleted)" in problems()
+    assert "history row #3 is missing (deleted)" in problems()
 
 
 def test_a_deleted_last_history_row_is_detected(history, hostile_dba):
@@ -100,7 +103,7 @@ def test_a_history_row_inserted_without_a_seal_is_detected(history, hostile_dba)
         # Written below the application, as an insider with a database login would.
         HISTORY.objects.bulk_create([row])
     inserted = HISTORY.objects.get(history_change_reason="backdated")
-    assert f"{TABLE}: history row {inserted.history_id} has no seal (inserted outside the application)" in problems()
+    assert f"history row {inserted.history_id} has no seal (inserted outside the application)" in problems()
 
 
 def test_a_history_row_inserted_with_a_made_up_seal_is_detected(history, hostile_dba):
@@ -146,8 +149,8 @@ def test_a_forged_erasure_receipt_does_not_cover_a_deletion(history, hostile_dba
     HistoryErasure.objects.create(
         table=TABLE, sequence=3, digest=history[2].history_digest, erased_at=timezone.now(), mac="0" * 64
     )
-    assert f"{TABLE}: the erasure receipt of #3 is forged or altered" in problems()
-    assert f"{TABLE}: history row #3 is missing (deleted)" in problems()
+    assert "the erasure receipt of #3 is forged or altered" in problems()
+    assert "history row #3 is missing (deleted)" in problems()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -182,3 +185,43 @@ def test_a_value_stored_differently_than_it_was_given_still_verifies(desk):
         actor=desk,
     )
     assert problems() == []
+
+
+@pytest.fixture
+def store(settings, tmp_path):
+    settings.NOVAMIND_AUDIT_CHECKPOINT_DIR = str(tmp_path)
+    return tmp_path
+
+
+def verify_audit():
+    """Run verify_audit; return its exit status and everything it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_audit", stdout=out, stderr=err)
+    except CommandError as error:
+        return error.returncode, out.getvalue() + err.getvalue() + str(error)
+    return 0, out.getvalue() + err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "tampering, named",
+    [
+        (f"UPDATE {TABLE} SET history_change_reason = 'x' WHERE history_sequence = 2", "(#2) was altered or moved"),
+        (f"DELETE FROM {TABLE} WHERE history_sequence = 2", "history row #2 is missing (deleted)"),
+        (f"UPDATE {TABLE} SET history_sequence = NULL WHERE history_sequence = 2", "has no seal"),
+    ],
+)
+def test_verify_audit_exits_1_and_names_the_tampered_history_row(history, store, hostile_dba, tampering, named):
+    assert verify_audit()[0] == 0
+    hostile_dba(tampering)
+    status, printed = verify_audit()
+    assert status == 1 and f"change history of patients ({TABLE}): " in printed and named in printed
+
+
+def test_a_trimmed_history_tail_with_a_rewound_head_is_caught_by_the_checkpoint(history, store, hostile_dba):
+    status, printed = verify_audit()
+    assert status == 0 and f"change history of patients ({TABLE}): 5 entries verified." in printed
+    test_a_rewound_head_does_not_hide_a_trimmed_tail_from_the_rows_it_points_at(history, hostile_dba)
+    status, printed = verify_audit()
+    assert status == 1
+    assert f"change history of patients ({TABLE})" in printed and "#5" in printed

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
-from novamind import chains
+from novamind import chains, encryption
 from novamind.models import HistoryChainHead, HistoryErasure, SealedHistory
 
 SEAL_FIELDS = frozenset({"history_id", "history_sequence", "history_digest"})
@@ -219,6 +219,33 @@ class HistoryChain:
             digest = self._receipts().filter(sequence=sequence).values_list("digest", flat=True).first()
         return digest
 
+    def _sealed_rows(self):
+        """Yield (history id, sequence, digest, values) of each sealed row in sequence order.
+
+        Values are read raw and decrypted here, field by field, so one value that does not
+        decrypt (ciphertext altered in place) is reported for its row (values None) instead of
+        ending the walk. A wrong key never gets this far: the system check novamind.E010 stops
+        every command first.
+        """
+        fields = covered_fields(self.model)
+        names = ["history_id", "history_sequence", "history_digest", *(field.attname for field in fields)]
+        query = self._rows().filter(history_sequence__isnull=False).order_by("history_sequence").values_list(*names)
+        sql, params = query.query.sql_with_params()
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(BATCH):
+                for history_id, sequence, digest, *raw in batch:
+                    try:
+                        values = {
+                            field.attname: field.from_db_value(value, None, connection)
+                            if encryption.is_encrypted(field)
+                            else value
+                            for field, value in zip(fields, raw, strict=True)
+                        }
+                    except encryption.DecryptionError:
+                        values = None
+                    yield history_id, sequence, digest, values
+
     def verify(self) -> chains.Verification:
         """Walk the table in sequence order and report every row that breaks the chain."""
         problems: list[str] = []
@@ -247,25 +274,25 @@ class HistoryChain:
                 problems.append(f"history row {span} is missing (deleted)")
                 previous, expected = None, gap_end + 1
 
-        rows = self._rows().filter(history_sequence__isnull=False).order_by("history_sequence")
-        for row in rows.iterator(chunk_size=BATCH):
+        for history_id, sequence, stored, values in self._sealed_rows():
             checked += 1
-            sequence = row.history_sequence
             if sequence < expected:
-                problems.append(f"history row {row.history_id} repeats #{sequence} (inserted)")
+                problems.append(f"history row {history_id} repeats #{sequence} (inserted)")
                 continue
             through_receipts(sequence)
             if sequence in receipts:
                 problems.append(f"history row #{sequence} is present although its erasure was recorded")
+            if values is None:
+                problems.append(f"history row {history_id} (#{sequence}) holds a value that does not decrypt (altered)")
             # After a gap the link before is unknown: the row's own digest carries the chain on.
-            if previous is not None:
-                recomputed = compute_digest(self.model, sequence, previous, row_values(self.model, row))
-                if not hmac.compare_digest(row.history_digest, recomputed):
+            elif previous is not None:
+                recomputed = compute_digest(self.model, sequence, previous, values)
+                if not hmac.compare_digest(stored, recomputed):
                     problems.append(
-                        f"history row {row.history_id} (#{sequence}) was altered or moved "
+                        f"history row {history_id} (#{sequence}) was altered or moved "
                         f"(its digest does not match its content and place)"
                     )
-            previous, expected = row.history_digest, sequence + 1
+            previous, expected = stored, sequence + 1
         if receipts:
             through_receipts(max(receipts) + 1)
         head = HistoryChainHead.objects.filter(table=self.name).first()

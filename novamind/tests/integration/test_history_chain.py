@@ -209,6 +209,7 @@ def verify_audit():
         (f"UPDATE {TABLE} SET history_change_reason = 'x' WHERE history_sequence = 2", "(#2) was altered or moved"),
         (f"DELETE FROM {TABLE} WHERE history_sequence = 2", "history row #2 is missing (deleted)"),
         (f"UPDATE {TABLE} SET history_sequence = NULL WHERE history_sequence = 2", "has no seal"),
+        (f"UPDATE {TABLE} SET legal_last_name = 'not a token' WHERE history_sequence = 2", "does not decrypt"),
     ],
 )
 def test_verify_audit_exits_1_and_names_the_tampered_history_row(history, store, hostile_dba, tampering, named):

@@ -3,12 +3,13 @@
 import dataclasses
 import datetime as dt
 import io
+import threading
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from conftest import make_staff
@@ -226,3 +227,40 @@ def test_a_trimmed_history_tail_with_a_rewound_head_is_caught_by_the_checkpoint(
     status, printed = verify_audit()
     assert status == 1
     assert f"change history of patients ({TABLE})" in printed and "#5" in printed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_saving_at_the_same_moment_are_sealed_one_after_the_other(on_postgres):
+    desk = make_staff("racedesk", superuser=True)
+    ids = [
+        services.patient_register(
+            patient=domain.Patient(
+                legal_first_name="Race", legal_last_name=f"Runner{n}", date_of_birth=dt.date(1990, 1, n + 1)
+            ),
+            actor=desk,
+        ).id
+        for n in range(4)
+    ]
+    barrier, failures = threading.Barrier(len(ids)), []
+
+    def edit(patient_id):
+        try:
+            barrier.wait(timeout=30)
+            for n in range(5):
+                services.patient_update(
+                    patient=dataclasses.replace(_read(patient_id), preferred_name=f"P{n}"), actor=desk
+                )
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=edit, args=(patient_id,)) for patient_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    sequences = list(HISTORY.objects.order_by("history_sequence").values_list("history_sequence", flat=True))
+    assert sequences == list(range(1, 4 + 4 * 5 + 1))
+    assert problems() == []

@@ -1,7 +1,7 @@
 """Request-wide rules: undecryptable data answers 503, sessions time out, the second factor.
 
-- `DecryptionErrorMiddleware` turns a stored value that does not decrypt into a clear 503 page
-  instead of a crash page.
+- `DecryptionErrorMiddleware` turns a stored value that does not decrypt, and a write refused
+  because the key cannot decrypt the canary, into a clear 503 page instead of a crash page.
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
@@ -31,7 +31,7 @@ from django.utils.html import escape
 from django.utils.http import urlencode
 
 from novamind import access, mfa, staff
-from novamind.encryption import DecryptionError
+from novamind.encryption import DecryptionError, WrongKeyError
 
 logger = logging.getLogger("novamind.encryption")
 security_logger = logging.getLogger("novamind.security")
@@ -51,6 +51,12 @@ MESSAGE = (
     "data in its database. Nothing was changed. Ask the operator to restore the correct "
     "FIELD_ENCRYPTION_KEY (see <code>manage.py check</code>).</p>"
 )
+WRONG_KEY_MESSAGE = (
+    "<h1>The encryption key is wrong: nothing was saved</h1><p>This server's encryption key "
+    "cannot decrypt the data in its database, so it refused to store anything under it (the "
+    "right key could never read it back). Ask the operator to restore the correct "
+    "FIELD_ENCRYPTION_KEY (see <code>manage.py check</code>).</p>"
+)
 
 
 class DecryptionErrorMiddleware:
@@ -63,6 +69,9 @@ class DecryptionErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, WrongKeyError):
+            logger.error("Refused %s %s: the configured key cannot decrypt the canary", request.method, request.path)
+            return HttpResponse(WRONG_KEY_MESSAGE, status=503)
         if isinstance(exception, DecryptionError):
             logger.error(
                 "Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path

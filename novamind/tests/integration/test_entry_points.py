@@ -70,9 +70,7 @@ def database_url(tmp_path):
 
 
 @pytest.mark.parametrize("module", ["novamind.wsgi", "novamind.asgi"])
-def test_an_entry_point_refuses_to_load_in_development_with_a_key_that_cannot_decrypt_the_canary(
-    module, database_url
-):
+def test_an_entry_point_refuses_to_load_in_development_with_a_key_that_cannot_decrypt_the_canary(module, database_url):
     wrong = child_environment(database_url, FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
     result = run(f"import {module}", wrong)
     assert result.returncode != 0

@@ -189,6 +189,8 @@ def check_encryption_canary(app_configs=None, **kwargs):
             )
             continue
         except DatabaseError as error:
+            if outages.in_command() and outages.is_unavailable(error):
+                raise  # a command cannot work without its database: manage.py says so in one line
             # A warning, not an error: a server may start before its database and answer 503 until
             # it is back; the first encrypted write checks the key then (novamind.encryption).
             reason = "the database is unavailable" if outages.is_unavailable(error) else "the query failed"

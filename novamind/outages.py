@@ -10,6 +10,7 @@ and keeps its usual handling.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import sys
 
@@ -24,6 +25,10 @@ GOING_AWAY = {"57P01", "57P02", "57P03"}
 SQLITE_CANTOPEN = 14
 
 PAGE = "novamind/database_unavailable.html"
+
+# Whether this thread runs a manage.py command. A context variable, so a server's request
+# threads (runserver's too) keep the servers' rule: start without the database and answer 503.
+_in_command = contextvars.ContextVar("novamind_in_command", default=False)
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -48,9 +53,15 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
+def in_command() -> bool:
+    """Return whether this thread runs a command, which cannot do its work without the database."""
+    return _in_command.get()
+
+
 @contextlib.contextmanager
 def commands_exit_on_outage(argv: list[str]):
     """Turn a database outage inside the block into one line on standard error and exit status 1."""
+    token = _in_command.set(True)
     try:
         yield
     except (OperationalError, InterfaceError) as error:
@@ -59,3 +70,5 @@ def commands_exit_on_outage(argv: list[str]):
         command = argv[1] if len(argv) > 1 else "manage.py"
         sys.stderr.write(f"{command}: the database is unavailable ({describe(error)}); nothing was saved.\n")
         sys.exit(1)
+    finally:
+        _in_command.reset(token)

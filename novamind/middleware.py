@@ -72,8 +72,8 @@ class DatabaseUnavailableMiddleware:
 
     def __call__(self, request):
         # Every page reads the session or the user, so the connection is needed anyway; taking it
-        # here, before any middleware, makes an outage one answer instead of a 500 from whichever
-        # middleware first touched the database.
+        # here, before the first middleware that reads the database, makes an outage one answer
+        # instead of a 500 from whichever middleware happened to touch the database first.
         try:
             connection.ensure_connection()
         except (OperationalError, InterfaceError) as error:
@@ -94,7 +94,8 @@ def database_unavailable(request, error) -> HttpResponse:
     # Rendered without the request: the context processors would ask the database for the user.
     response = HttpResponse(render_to_string(outages.PAGE), status=503)
     response["Retry-After"] = "30"
-    # The line above is the one log line; Django would add "Service Unavailable: <path>".
+    # The outage was logged above, in one line; without this Django's request logger would add
+    # a second ("Service Unavailable: <path>"). A private flag, set by Django's own handlers too.
     response._has_been_logged = True
     return response
 

@@ -9,7 +9,11 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "novamind.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from novamind import outages
+
+    # A database outage ends any command with one line on standard error and exit status 1.
+    with outages.commands_exit_on_outage(sys.argv):
+        execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

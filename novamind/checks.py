@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
 
-from novamind import config, encryption
+from novamind import config, encryption, outages
 
 LOOPBACK_HOSTS = {"", "127.0.0.1", "localhost", "::1"}
 TLS_MODES = {"require", "verify-ca", "verify-full"}
@@ -202,9 +202,14 @@ def check_encryption_canary(app_configs=None, **kwargs):
             )
             continue
         except DatabaseError as error:
+            if outages.in_command() and outages.is_unavailable(error):
+                raise  # a command cannot work without its database: manage.py says so in one line
+            # A warning, not an error: a server may start before its database and answer 503 until
+            # it is back; the first encrypted write checks the key then (novamind.encryption).
+            reason = "the database is unavailable" if outages.is_unavailable(error) else "the query failed"
             messages.append(
                 checks.Warning(
-                    f"Could not read the encryption canary of '{alias}': {error.__class__.__name__}.",
+                    f"Could not read the encryption canary of '{alias}': {reason} ({error.__class__.__name__}).",
                     id="novamind.W010",
                 )
             )

@@ -69,10 +69,13 @@ def is_development_fernet_key(key: str) -> bool:
 def database_options(env, database: dict, production: bool) -> dict:
     """Return the connection settings that DATABASE_URL cannot express safely.
 
-    The seed's SQLAlchemy engine had a pool (5 + 10 overflow, 30 s wait, 30 min recycle) and
-    required TLS; this carries both over to Django's psycopg 3 pool. Pool and health-check
-    switches are read here with real booleans, because django-environ 0.14 passes URL query
-    flags through as truthy strings.
+    The seed's SQLAlchemy engine had a pool (5 + 10 overflow, 30 min recycle) and required
+    TLS; this carries both over to Django's psycopg 3 pool. Its 30 s wait is not carried over:
+    during an outage every request waited that long before failing, so a request now waits
+    DATABASE_POOL_TIMEOUT (5 s) for a pooled connection and each connection attempt gives up
+    after DATABASE_CONNECT_TIMEOUT (5 s, libpq's `connect_timeout`; a host that drops packets
+    would otherwise hold it for minutes). Pool and health-check switches are read here with
+    real booleans, because django-environ 0.14 passes URL query flags through as truthy strings.
     """
     if database["ENGINE"] != "django.db.backends.postgresql":
         return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False}
@@ -81,6 +84,7 @@ def database_options(env, database: dict, production: bool) -> dict:
         options.pop(flag, None)
     sslmode = env.str("DATABASE_SSLMODE", default="require" if production else "prefer")
     options["sslmode"] = sslmode
+    options["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=int(options.get("connect_timeout", 5)))
     root_cert = env.str("DATABASE_SSLROOTCERT", default="")
     if root_cert:
         options["sslrootcert"] = root_cert
@@ -88,7 +92,7 @@ def database_options(env, database: dict, production: bool) -> dict:
         options["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=15),
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
             "max_lifetime": env.float("DATABASE_POOL_MAX_LIFETIME", default=1800.0),
         }
     return {

@@ -11,14 +11,20 @@ behaviours are unsafe for PHI and are changed here:
 - `filter()` on an encrypted column silently matches nothing and `order_by` sorts ciphertext.
   Here every lookup but `isnull` raises `EncryptedFieldQueryError`, and so does ordering
   (see `AuditedQuerySet.order_by`): search goes through a blind index instead;
-- its crypter is built once at import; `reload_keys()` rebuilds it from settings.
+- its crypter is built once at import; `reload_keys()` rebuilds it from settings;
+- it encrypts under whatever key is configured. Here the first write to a database (after each
+  `reload_keys()`) decrypts the encryption canary first, and a key that cannot is refused with
+  `WrongKeyError` before anything is written: data encrypted under a wrong key could never
+  be read with the right one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import cryptography.fernet
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, FieldError
 from encrypted_model_fields import fields as library
@@ -28,8 +34,20 @@ class DecryptionError(Exception):
     """A stored value does not decrypt under the configured FIELD_ENCRYPTION_KEY."""
 
 
+class WrongKeyError(DecryptionError):
+    """FIELD_ENCRYPTION_KEY cannot decrypt the encryption canary, so a write under it was refused."""
+
+
 class EncryptedFieldQueryError(FieldError):
     """A query filtered or ordered on an encrypted column, which can only match ciphertext."""
+
+
+# The value of the encryption canary (novamind.models.EncryptionCanary) once decrypted.
+CANARY_PLAINTEXT = "novamind encryption canary v1"
+
+# Databases (alias, name) whose canary the current crypter has decrypted; emptied by reload_keys().
+_writable: set[tuple[str, str]] = set()
+_writable_lock = threading.Lock()
 
 
 def encrypt(plaintext: str) -> str:
@@ -52,7 +70,45 @@ def decrypt(token: str) -> str:
 
 def reload_keys() -> None:
     """Rebuild the crypter from settings.FIELD_ENCRYPTION_KEY."""
-    library.CRYPTER = library.get_crypter()
+    with _writable_lock:
+        library.CRYPTER = library.get_crypter()
+        _writable.clear()
+
+
+def require_writable_key(connection) -> None:
+    """Raise WrongKeyError unless the configured keys decrypt the canary of `connection`'s database.
+
+    Checked once per database and key set: the first encrypted write pays one query. A database
+    without a canary yet (before the first `migrate` has finished) holds no ciphertext, so any
+    key may write; the check is repeated until the canary exists.
+    """
+    database = (connection.alias, str(connection.settings_dict["NAME"]))
+    if database in _writable:
+        return
+    crypter = library.CRYPTER
+    table = apps.get_model("novamind", "EncryptionCanary")._meta.db_table
+    if table not in connection.introspection.table_names():
+        return
+    with connection.cursor() as cursor:
+        # Raw SQL: this runs while another model's INSERT is being compiled.
+        cursor.execute(f"SELECT value FROM {connection.ops.quote_name(table)}")
+        tokens = [row[0] for row in cursor.fetchall()]
+    if not tokens:
+        return
+    for token in tokens:
+        try:
+            plaintext = decrypt(token)
+        except DecryptionError:
+            plaintext = None
+        if plaintext != CANARY_PLAINTEXT:
+            raise WrongKeyError(
+                f"FIELD_ENCRYPTION_KEY cannot decrypt the encryption canary of database '{connection.alias}': "
+                f"the key is wrong, and data written under it could never be read with the right one. "
+                f"Nothing was saved."
+            )
+    with _writable_lock:
+        if library.CRYPTER is crypter:  # the keys did not change while the canary was read
+            _writable.add(database)
 
 
 @contextlib.contextmanager
@@ -81,6 +137,11 @@ class StrictEncryptedMixin:
         if value is None:
             return None
         return self.to_python(decrypt(value))
+
+    def get_db_prep_save(self, value, connection):
+        if value is not None:
+            require_writable_key(connection)
+        return super().get_db_prep_save(value, connection)
 
     def get_lookup(self, lookup_name):
         if lookup_name == "isnull":

@@ -1,7 +1,11 @@
-"""Request-wide rules: undecryptable data answers 503, sessions time out, the second factor.
+"""Request-wide rules: outages and undecryptable data answer 503, sessions time out, the second factor.
 
-- `DecryptionErrorMiddleware` turns a stored value that does not decrypt into a clear 503 page
-  instead of a crash page.
+- `DatabaseUnavailableMiddleware` takes the request's database connection before anything else
+  reads the session, so an outage answers a styled 503 page ("the database is unavailable;
+  nothing was saved") after DATABASE_POOL_TIMEOUT, with one log line, instead of Django's bare
+  500 and a traceback; an outage in the middle of a view gets the same page.
+- `DecryptionErrorMiddleware` turns a stored value that does not decrypt, and a write refused
+  because the key cannot decrypt the canary, into a clear 503 page instead of a crash page.
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
@@ -23,15 +27,16 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import urlencode
 
-from novamind import access, mfa, staff
-from novamind.encryption import DecryptionError
+from novamind import access, mfa, outages, staff
+from novamind.encryption import DecryptionError, WrongKeyError
 
 logger = logging.getLogger("novamind.encryption")
 security_logger = logging.getLogger("novamind.security")
@@ -51,6 +56,48 @@ MESSAGE = (
     "data in its database. Nothing was changed. Ask the operator to restore the correct "
     "FIELD_ENCRYPTION_KEY (see <code>manage.py check</code>).</p>"
 )
+WRONG_KEY_MESSAGE = (
+    "<h1>The encryption key is wrong: nothing was saved</h1><p>This server's encryption key "
+    "cannot decrypt the data in its database, so it refused to store anything under it (the "
+    "right key could never read it back). Ask the operator to restore the correct "
+    "FIELD_ENCRYPTION_KEY (see <code>manage.py check</code>).</p>"
+)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with a styled page, and log one line, when the database cannot be reached."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # Every page reads the session or the user, so the connection is needed anyway; taking it
+        # here, before the first middleware that reads the database, makes an outage one answer
+        # instead of a 500 from whichever middleware happened to touch the database first.
+        try:
+            connection.ensure_connection()
+        except (OperationalError, InterfaceError) as error:
+            return database_unavailable(request, error)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if outages.is_unavailable(exception):
+            return database_unavailable(request, exception)
+        return None
+
+
+def database_unavailable(request, error) -> HttpResponse:
+    """Log one line (no traceback, no SQL) and return the 503 page that says nothing was saved."""
+    outages.logger.error(
+        "Refused %s %s: the database is unavailable (%s)", request.method, request.path, outages.describe(error)
+    )
+    # Rendered without the request: the context processors would ask the database for the user.
+    response = HttpResponse(render_to_string(outages.PAGE), status=503)
+    response["Retry-After"] = "30"
+    # The outage was logged above, in one line; without this Django's request logger would add
+    # a second ("Service Unavailable: <path>"). A private flag, set by Django's own handlers too.
+    response._has_been_logged = True
+    return response
 
 
 class DecryptionErrorMiddleware:
@@ -63,6 +110,9 @@ class DecryptionErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, WrongKeyError):
+            logger.error("Refused %s %s: the configured key cannot decrypt the canary", request.method, request.path)
+            return HttpResponse(WRONG_KEY_MESSAGE, status=503)
         if isinstance(exception, DecryptionError):
             logger.error(
                 "Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path

@@ -154,7 +154,7 @@ class EncryptionCanary(models.Model):
     process before any page can show or re-save ciphertext.
     """
 
-    PLAINTEXT = "novamind encryption canary v1"
+    PLAINTEXT = encryption.CANARY_PLAINTEXT
 
     value = encryption.EncryptedCharField("value", max_length=64)
     created_at = models.DateTimeField("created", default=timezone.now)

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before the first middleware that reads the database (the session): an outage answers 503.
+    "novamind.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -247,6 +249,9 @@ LOGGING = {
         # SQL parameters carry ciphertext and blind indexes at best; keep them out anyway (the
         # level stops them at the source, the handler filter if someone lowers the level).
         "django.db.backends": {"level": "WARNING", "propagate": True},
+        # The pool warns at every failed connection attempt, each in two lines; an outage is told
+        # once per request or command instead (novamind.outages), and the pool's errors still show.
+        "psycopg.pool": {"level": "ERROR", "propagate": True},
         # runserver's request lines: a search's query string is PHI.
         "django.server": {"handlers": ["server"], "filters": ["no_query_strings"], "level": "INFO", "propagate": False},
     },

@@ -141,3 +141,58 @@ def test_a_change_reason_is_not_carried_over_to_the_next_save(patient, staff):
 def test_the_canary_is_created_by_migrate_and_decrypts():
     (canary,) = EncryptionCanary.objects.all()
     assert canary.value == EncryptionCanary.PLAINTEXT
+
+
+ADD_FORM = {
+    "legal_first_name": "Robin",
+    "legal_last_name": "Okafor",
+    "date_of_birth": "1990-05-17",
+    "sex_assigned_at_birth": "female",
+    "phone": "(617) 555-0142",
+    "address_country": "US",
+    "version": "1",
+}
+
+
+def test_a_wrong_key_saves_nothing_from_the_add_form_and_the_right_key_still_lists_patients(patient, staff_client):
+    tables = ("patients_patient", "patients_historicalpatient", "novamind_accesslogentry")
+    before = {table: raw_values(table, "COUNT(*)") for table in tables}
+    with encryption.keys([Fernet.generate_key().decode()]):
+        response = staff_client.post("/admin/patients/patient/add/", ADD_FORM)
+    assert response.status_code == 503
+    assert b"nothing was saved" in response.content.lower()
+    assert {table: raw_values(table, "COUNT(*)") for table in tables} == before
+    listing = staff_client.get("/admin/patients/patient/")
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 1
+
+
+def test_the_right_key_adds_a_patient_from_the_same_form(staff_client):
+    response = staff_client.post("/admin/patients/patient/add/", ADD_FORM)
+    assert response.status_code == 302
+    assert models.Patient.objects.get().legal_last_name == "Okafor"
+
+
+def test_a_wrong_key_is_refused_on_the_service_path_too_and_nothing_is_written(patient, staff):
+    from patients import services
+
+    before = raw_values("patients_historicalpatient", "COUNT(*)")
+    with encryption.keys([Fernet.generate_key().decode()]):
+        with pytest.raises(encryption.WrongKeyError, match="Nothing was saved"):
+            services.patient_register(
+                patient=domain.Patient(legal_first_name="A", legal_last_name="B", date_of_birth=dt.date(1990, 1, 1)),
+                actor=staff,
+            )
+    assert raw_values("patients_historicalpatient", "COUNT(*)") == before
+    assert models.Patient.objects.count() == 1
+
+
+def test_a_database_without_a_canary_yet_may_be_written_under_any_key(staff):
+    # As during the first migrate, before post_migrate stores the canary.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM novamind_encryptioncanary")
+    with encryption.keys([Fernet.generate_key().decode()]):
+        repository.DjangoPatientRepository(actor=staff).add(
+            domain.Patient(legal_first_name="A", legal_last_name="B", date_of_birth=dt.date(1990, 1, 1))
+        )
+    assert models.Patient.history.count() == 1

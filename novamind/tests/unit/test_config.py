@@ -16,6 +16,7 @@ def make_env(monkeypatch, **values):
         "DATABASE_POOL_MAX_SIZE",
         "DATABASE_POOL_TIMEOUT",
         "DATABASE_POOL_MAX_LIFETIME",
+        "DATABASE_CONNECT_TIMEOUT",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
@@ -64,8 +65,26 @@ def test_postgres_gets_a_pool_with_a_thirty_minute_lifetime_and_no_persistent_co
     options = config.database_options(make_env(monkeypatch), postgres(), production=True)
     assert options["CONN_MAX_AGE"] == 0
     assert options["CONN_HEALTH_CHECKS"] is True
-    assert options["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 15, "timeout": 30.0, "max_lifetime": 1800.0}
+    assert options["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 15, "timeout": 5.0, "max_lifetime": 1800.0}
     assert options["OPTIONS"]["sslmode"] == "require"
+
+
+def test_a_request_waits_a_few_seconds_for_an_unreachable_database_not_thirty(monkeypatch):
+    options = config.database_options(make_env(monkeypatch), postgres(), production=True)["OPTIONS"]
+    assert options["pool"]["timeout"] <= 5
+    assert options["connect_timeout"] <= 5
+
+
+def test_both_database_waits_can_be_configured(monkeypatch):
+    env = make_env(monkeypatch, DATABASE_POOL_TIMEOUT="2.5", DATABASE_CONNECT_TIMEOUT="3")
+    options = config.database_options(env, postgres(), production=True)["OPTIONS"]
+    assert options["pool"]["timeout"] == 2.5
+    assert options["connect_timeout"] == 3
+
+
+def test_a_connection_without_the_pool_also_gives_up_after_the_connect_timeout(monkeypatch):
+    env = make_env(monkeypatch, DATABASE_POOL="false", DATABASE_CONNECT_TIMEOUT="4")
+    assert config.database_options(env, postgres(), production=True)["OPTIONS"]["connect_timeout"] == 4
 
 
 def test_tls_can_be_verified_against_a_root_certificate(monkeypatch):
@@ -86,7 +105,7 @@ def test_pool_and_health_flags_in_the_url_are_dropped_instead_of_passed_as_strin
     url = "postgres://u:p@h/db?pool=true&conn_health_checks=false&conn_max_age=600"
     database = postgres(url)
     options = config.database_options(make_env(monkeypatch), database, production=False)
-    assert set(options["OPTIONS"]) == {"sslmode", "pool"}
+    assert set(options["OPTIONS"]) == {"sslmode", "connect_timeout", "pool"}
     assert isinstance(options["OPTIONS"]["pool"], dict)
 
 

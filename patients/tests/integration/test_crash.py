@@ -64,6 +64,8 @@ def child_environment() -> dict[str, str]:
         FIELD_ENCRYPTION_KEY=",".join(settings.FIELD_ENCRYPTION_KEY),
         BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
         AUDIT_LOG_KEY=settings.AUDIT_LOG_KEY,
+        # The test's own checkpoints (novamind/tests/audit_checkpoints.py), never var/'s.
+        NOVAMIND_AUDIT_CHECKPOINT_DIR=str(settings.NOVAMIND_AUDIT_CHECKPOINT_DIR),
         DATABASE_URL=url,
         DATABASE_SSLMODE="disable",
         PYTHONPATH=str(BASE_DIR),
@@ -124,4 +126,5 @@ def test_every_write_acknowledged_before_a_kill_minus_9_is_stored_with_its_histo
         timeout=300,
     )
     assert verification.returncode == 0, verification.stdout + verification.stderr
-    assert "Access log intact" in verification.stdout
+    assert "Audit trail intact" in verification.stdout
+    assert "change history of patients (patients_historicalpatient): " in verification.stdout

@@ -7,8 +7,6 @@ PostgreSQL, by cutting a TCP relay between a NovaMind process and the server.
 
 import contextlib
 import logging
-import os
-import re
 import selectors
 import socket
 import subprocess
@@ -16,19 +14,14 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import OperationalError, connection
 from psycopg_pool import PoolTimeout
 
+from novamind.tests.children import BASE_DIR, child_environment, postgres_url
 from patients import models
 
-BASE_DIR = Path(settings.BASE_DIR)
-INHERITED = re.compile(
-    r"^(NOVAMIND_|DATABASE_|SECURE_|SESSION_)|^(SECRET_KEY|FIELD_ENCRYPTION_KEY|BLIND_INDEX_KEY|AUDIT_LOG_KEY|DEBUG|ALLOWED_HOSTS|DJANGO_SETTINGS_MODULE)$"
-)
 ADD_FORM = {"legal_first_name": "Robin", "legal_last_name": "Okafor", "date_of_birth": "1990-05-17", "version": "1"}
 
 pytestmark = pytest.mark.django_db
@@ -110,31 +103,6 @@ def test_an_error_the_database_reports_about_a_statement_is_not_called_an_outage
 
 
 # --- Real outages, in another process -----------------------------------------------------
-
-
-def child_environment(database_url: str, **overrides) -> dict[str, str]:
-    """Return a development-mode environment with this process's keys, on `database_url`."""
-    environment = {name: value for name, value in os.environ.items() if not INHERITED.search(name)}
-    environment.update(
-        NOVAMIND_MODE="development",
-        SECRET_KEY=settings.SECRET_KEY,
-        FIELD_ENCRYPTION_KEY=",".join(settings.FIELD_ENCRYPTION_KEY),
-        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
-        AUDIT_LOG_KEY=settings.AUDIT_LOG_KEY,
-        DATABASE_URL=database_url,
-        DATABASE_SSLMODE="disable",
-        ALLOWED_HOSTS="testserver",
-        PYTHONPATH=str(BASE_DIR),
-    )
-    environment.update(overrides)
-    return environment
-
-
-def postgres_url(*, port=None, name=None) -> str:
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    host = params["HOST"] or "127.0.0.1"
-    return f"postgres://{params['USER']}{password}@{host}:{port or params['PORT'] or 5432}/{name or params['NAME']}"
 
 
 def unused_port() -> int:

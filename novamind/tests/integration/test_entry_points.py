@@ -5,41 +5,16 @@ process, configured by environment variables: the test database on PostgreSQL, a
 migrated SQLite file otherwise (the SQLite test database lives in this process's memory).
 """
 
-import os
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from django.conf import settings
 from django.db import connection
 
-BASE_DIR = Path(settings.BASE_DIR)
-# Variables of the developer's shell that would leak into the child's configuration.
-INHERITED = re.compile(
-    r"^(NOVAMIND_|DATABASE_|SECURE_|SESSION_)|^(SECRET_KEY|FIELD_ENCRYPTION_KEY|BLIND_INDEX_KEY|AUDIT_LOG_KEY|DEBUG|ALLOWED_HOSTS|DJANGO_SETTINGS_MODULE)$"
-)
+from novamind.tests.children import BASE_DIR, child_environment
 
 pytestmark = pytest.mark.django_db
-
-
-def child_environment(database_url: str, **overrides) -> dict[str, str]:
-    """Return a development-mode environment with this process's keys, on `database_url`."""
-    environment = {name: value for name, value in os.environ.items() if not INHERITED.search(name)}
-    environment.update(
-        NOVAMIND_MODE="development",
-        SECRET_KEY=settings.SECRET_KEY,
-        FIELD_ENCRYPTION_KEY=",".join(settings.FIELD_ENCRYPTION_KEY),
-        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
-        AUDIT_LOG_KEY=settings.AUDIT_LOG_KEY,
-        DATABASE_URL=database_url,
-        DATABASE_SSLMODE="disable",
-        DATABASE_POOL="false",
-    )
-    environment.update(overrides)
-    return environment
 
 
 def run(code: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
@@ -60,7 +35,7 @@ def database_url(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"],
         cwd=BASE_DIR,
-        env=child_environment(url),
+        env=child_environment(url, DATABASE_POOL="false"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -71,7 +46,7 @@ def database_url(tmp_path):
 
 @pytest.mark.parametrize("module", ["novamind.wsgi", "novamind.asgi"])
 def test_an_entry_point_refuses_to_load_in_development_with_a_key_that_cannot_decrypt_the_canary(module, database_url):
-    wrong = child_environment(database_url, FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    wrong = child_environment(database_url, DATABASE_POOL="false", FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode())
     result = run(f"import {module}", wrong)
     assert result.returncode != 0
     assert "novamind.E010" in result.stderr
@@ -80,6 +55,9 @@ def test_an_entry_point_refuses_to_load_in_development_with_a_key_that_cannot_de
 
 @pytest.mark.parametrize("module", ["novamind.wsgi", "novamind.asgi"])
 def test_an_entry_point_loads_with_the_right_key(module, database_url):
-    result = run(f"import {module}; print(type({module}.application).__name__)", child_environment(database_url))
+    result = run(
+        f"import {module}; print(type({module}.application).__name__)",
+        child_environment(database_url, DATABASE_POOL="false"),
+    )
     assert result.returncode == 0, result.stderr
     assert "Handler" in result.stdout

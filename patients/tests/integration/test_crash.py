@@ -7,27 +7,19 @@ runs `verify_audit` in a fresh process. On PostgreSQL, the production engine: co
 must be visible to the writer and back, hence a transactional test on the test database.
 """
 
-import os
-import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection
 
 from conftest import make_staff
 from novamind import audit, roles, signals
 from novamind.models import AccessLogEntry, StaffProfile
+from novamind.tests.children import BASE_DIR, child_environment, postgres_url
 from patients import models
 
-BASE_DIR = Path(settings.BASE_DIR)
-INHERITED = re.compile(
-    r"^(NOVAMIND_|DATABASE_|SECURE_|SESSION_)|^(SECRET_KEY|FIELD_ENCRYPTION_KEY|BLIND_INDEX_KEY|AUDIT_LOG_KEY|DEBUG|ALLOWED_HOSTS|DJANGO_SETTINGS_MODULE)$"
-)
 ACKNOWLEDGED_BEFORE_THE_KILL = 25
 
 # Registers a patient, then puts the clinician on their care team, for ever; prints each write
@@ -52,28 +44,6 @@ for number in itertools.count():
 """
 
 
-def child_environment() -> dict[str, str]:
-    """Return this process's configuration for a child, on the test database."""
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    url = f"postgres://{params['USER']}{password}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-    environment = {name: value for name, value in os.environ.items() if not INHERITED.search(name)}
-    environment.update(
-        NOVAMIND_MODE="development",
-        SECRET_KEY=settings.SECRET_KEY,
-        FIELD_ENCRYPTION_KEY=",".join(settings.FIELD_ENCRYPTION_KEY),
-        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
-        AUDIT_LOG_KEY=settings.AUDIT_LOG_KEY,
-        # The test's own checkpoints (novamind/tests/audit_checkpoints.py), never var/'s.
-        NOVAMIND_AUDIT_CHECKPOINT_DIR=str(settings.NOVAMIND_AUDIT_CHECKPOINT_DIR),
-        DATABASE_URL=url,
-        DATABASE_SSLMODE="disable",
-        PYTHONPATH=str(BASE_DIR),
-        LOG_LEVEL="ERROR",
-    )
-    return environment
-
-
 @pytest.mark.django_db(transaction=True)
 def test_every_write_acknowledged_before_a_kill_minus_9_is_stored_with_its_history_and_the_audit_verifies(
     on_postgres,
@@ -86,7 +56,7 @@ def test_every_write_acknowledged_before_a_kill_minus_9_is_stored_with_its_histo
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, actor.username, clinician.username],
         cwd=BASE_DIR,
-        env=child_environment(),
+        env=child_environment(postgres_url(), LOG_LEVEL="ERROR"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -120,7 +90,7 @@ def test_every_write_acknowledged_before_a_kill_minus_9_is_stored_with_its_histo
     verification = subprocess.run(
         [sys.executable, "manage.py", "verify_audit"],
         cwd=BASE_DIR,
-        env=child_environment(),
+        env=child_environment(postgres_url(), LOG_LEVEL="ERROR"),
         capture_output=True,
         text=True,
         timeout=300,

@@ -15,11 +15,13 @@ class NovamindConfig(AppConfig):
     verbose_name = "NovaMind"
 
     def ready(self):
-        from novamind import access, chains, checks  # noqa: F401  (checks registers the system checks)
+        from novamind import access, chains, checks, dbroles  # noqa: F401  (checks registers the system checks)
 
         chains.register(access.AccessLogChain())
 
         post_migrate.connect(create_encryption_canary, sender=self)
+        # Least privilege on PostgreSQL, re-applied by every migrate (it covers new history tables).
+        post_migrate.connect(dbroles.apply_after_migrate, sender=self, dispatch_uid="novamind_database_roles")
 
         from novamind import signals
 

@@ -236,29 +236,40 @@ def connected_role_problems(connection) -> list[str]:
     Empty for a proper application role. The login (session_user) is asked, not the current
     role: a login that may SET ROLE to the owner has the owner's power whatever role it wears.
     """
-    tables = existing_audit_tables(connection)
-    if connection.vendor != "postgresql" or not tables:
+    if connection.vendor != "postgresql":
         return []
     with connection.cursor() as cursor:
-        cursor.execute("SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user")
-        login, superuser = cursor.fetchone()
-        if superuser:
-            return [f"the role '{login}' is a superuser"]
+        cursor.execute("SELECT session_user")
+        login = cursor.fetchone()[0]
+    return role_problems(connection, login)
+
+
+def role_problems(connection, role: str) -> list[str]:
+    """Return why `role` could alter, empty or switch off the audit tables (empty: it can only append)."""
+    tables = existing_audit_tables(connection)
+    if not tables:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone()[0]:
+            return [f"the role '{role}' is a superuser"]
         cursor.execute(
-            "SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(session_user, c.relowner, 'MEMBER'), "
-            "has_table_privilege(session_user, c.oid, %s) FROM pg_class c "
+            "SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(%s, c.relowner, 'MEMBER'), "
+            "has_table_privilege(%s, c.oid, %s) FROM pg_class c "
             "WHERE c.oid = ANY(ARRAY(SELECT to_regclass(name) FROM unnest(%s::text[]) AS name)) ORDER BY c.relname",
-            [", ".join(AUDIT_REFUSED), [_quote(table) for table in tables]],
+            [role, role, ", ".join(AUDIT_REFUSED), [_quote(table) for table in tables]],
         )
         rows = cursor.fetchall()
     owners = sorted({owner for _, owner, member, _ in rows if member})
     privileged = [table for table, _, member, holds in rows if holds and not member]
     problems = []
-    if owners:
-        problems.append(f"the role '{login}' owns the audit tables or may become their owner ({', '.join(owners)})")
+    if role in owners:
+        problems.append(f"the role '{role}' owns the audit tables")
+    elif owners:
+        problems.append(f"the role '{role}' may become the owner of the audit tables ({', '.join(owners)})")
     if privileged:
         problems.append(
-            f"the role '{login}' may {', '.join(AUDIT_REFUSED[:3])} or add triggers on "
+            f"the role '{role}' may {', '.join(AUDIT_REFUSED[:3])} or add triggers on "
             f"{len(privileged)} audit tables ({', '.join(privileged[:3])}…)"
         )
     return problems

@@ -13,6 +13,10 @@ audit table also has a statement-level guard that refuses TRUNCATE to every role
 included, unless the session sets `ALLOW_TRUNCATE_SETTING` to `on`: a deliberate act, which the
 test harness's flush is (a role without the TRUNCATE privilege gains nothing by setting it).
 
+History tables get no row-level UPDATE/DELETE refusal like the access log's: the owner must
+rewrite them (key rotation) and delete from them (a retention purge), and could switch such a
+trigger off anyway; privileges alone refuse the application role.
+
 `apply()` runs after every `migrate` (post_migrate), as the owner, so the tables of a later
 migration are treated alike; `roles_sql()` is what a DBA runs once (`manage.py database_roles`).
 """

@@ -1,6 +1,7 @@
 """Least privilege in PostgreSQL: the application role can only append to the audit trail (issue 15, finding 3)."""
 
 import io
+import secrets
 
 import pytest
 from django.core.management import call_command
@@ -176,3 +177,41 @@ def test_the_owner_role_is_named_as_a_problem(application_role):
     # The owner that migrated: the owner role, or on a developer's run the superuser postgres.
     problems = dbroles.role_problems(connection, owner)
     assert problems in ([f"the role '{owner}' owns the audit tables"], [f"the role '{owner}' is a superuser"])
+
+
+def test_the_dba_command_creates_the_two_roles_and_hands_the_database_to_the_owner(db, on_postgres):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not cursor.fetchone()[0]:
+            pytest.skip("creating roles needs a superuser (the DBA); this run is not one")
+    suffix = secrets.token_hex(4)
+    owner, app = f"novamind_test_owner_{suffix}", f"novamind_test_app_{suffix}"
+    out = io.StringIO()
+    # Roles and ownership are transactional in PostgreSQL: the test's rollback undoes all of it.
+    call_command("database_roles", "--owner", owner, "--app", app, "--execute", stdout=out)
+    assert f"'{owner}' owns" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolname, rolcanlogin, rolinherit, rolsuper, rolcreatedb FROM pg_roles WHERE rolname IN (%s, %s) "
+            "ORDER BY rolname = %s",
+            [owner, app, app],
+        )
+        assert cursor.fetchall() == [(owner, True, True, False, False), (app, True, False, False, False)]
+        cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+        assert cursor.fetchone()[0] == owner
+        cursor.execute(
+            "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        )
+        assert cursor.fetchall() == [(owner,)]
+        cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [app, owner])
+        assert cursor.fetchone()[0] is False
+
+
+def test_the_dba_command_prints_the_sql_without_running_it(db, on_postgres):
+    out = io.StringIO()
+    call_command("database_roles", "--owner", "nm_owner", "--app", "nm_app", stdout=out)
+    assert 'ALTER DATABASE "' in out.getvalue() and out.getvalue().count(";\n") >= 10
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname IN ('nm_owner', 'nm_app')")
+        assert cursor.fetchone()[0] == 0

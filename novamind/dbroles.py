@@ -124,9 +124,7 @@ def apply(connection, *, app_role: str | None) -> str:
         )
         controls = superuser or cursor.fetchone()[0] is not False
     if app_role is not None:
-        _check_app_role(
-            connection, role_name(app_role, option="DATABASE_APP_ROLE"), owner=current if controls else None
-        )
+        _check_app_role(connection, role_name(app_role, option="DATABASE_APP_ROLE"), tables)
     if not controls:
         return (
             f"database roles: left as they are; '{current}' does not own the audit tables "
@@ -159,22 +157,28 @@ def apply_after_migrate(sender, using, verbosity=1, stdout=None, **kwargs):
         stdout.write(account)
 
 
-def _check_app_role(connection, app_role: str, *, owner: str | None) -> None:
+def _check_app_role(connection, app_role: str, tables: list[str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [app_role])
         row = cursor.fetchone()
-    if row is None:
-        raise RoleError(
-            f"DATABASE_APP_ROLE names '{app_role}', which does not exist on this server: a DBA creates it "
-            f"with `manage.py database_roles` (README, 'Database roles')."
+        if row is None:
+            raise RoleError(
+                f"DATABASE_APP_ROLE names '{app_role}', which does not exist on this server: a DBA creates it "
+                f"with `manage.py database_roles` (README, 'Database roles')."
+            )
+        if row[0]:
+            raise RoleError(f"DATABASE_APP_ROLE '{app_role}' is a superuser: no grant can restrain it.")
+        # 'USAGE': the owner's rights without SET ROLE, as owning or an INHERIT membership gives.
+        cursor.execute(
+            "SELECT bool_or(pg_has_role(%s, c.relowner, 'USAGE')) FROM pg_class c "
+            "WHERE c.oid = ANY(ARRAY(SELECT to_regclass(name) FROM unnest(%s::text[]) AS name))",
+            [app_role, [_quote(table) for table in tables]],
         )
-    if row[0]:
-        raise RoleError(f"DATABASE_APP_ROLE '{app_role}' is a superuser: no grant can restrain it.")
-    if owner == app_role:
-        raise RoleError(
-            f"DATABASE_APP_ROLE '{app_role}' owns the audit tables: the application role must be another "
-            f"role than the owner that runs migrate."
-        )
+        if cursor.fetchone()[0]:
+            raise RoleError(
+                f"DATABASE_APP_ROLE '{app_role}' owns the audit tables or inherits their owner's rights: the "
+                f"application role must be another role than the owner that runs migrate (README, 'Database roles')."
+            )
 
 
 def grants_sql(app_role: str, tables: Iterable[str]) -> list[str]:

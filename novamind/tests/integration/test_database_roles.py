@@ -215,3 +215,13 @@ def test_the_dba_command_prints_the_sql_without_running_it(db, on_postgres):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname IN ('nm_owner', 'nm_app')")
         assert cursor.fetchone()[0] == 0
+
+
+def test_migrate_refuses_an_application_role_that_is_missing_or_the_owner(database_owner):
+    with pytest.raises(dbroles.RoleError, match="does not exist"):
+        dbroles.apply(connection, app_role="novamind_no_such_role")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'novamind_accesslogentry'::regclass")
+        owner = cursor.fetchone()[0]
+    with pytest.raises(dbroles.RoleError, match="owns the audit tables|is a superuser"):
+        dbroles.apply(connection, app_role=owner)

@@ -1,11 +1,14 @@
-"""Fixtures shared by every app's tests: named staff users and the admin client."""
+"""Fixtures shared by every app's tests: named staff users, the admin client, the database owner's rights."""
 
+import contextlib
 import os
+import secrets
 import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DatabaseError, connection, connections
+from django.db.transaction import TransactionManagementError
 
 # The password make_staff gives every staff member, for tests that sign in through the login form.
 STAFF_PASSWORD = "correct horse battery staple"
@@ -122,17 +125,174 @@ def chrome_driver_factory():
     return start
 
 
+# --- The database owner's rights, on a run as the application role (.ci/run) ------------------
+#
+# CI runs the PostgreSQL suite as the application role, as production runs the web process
+# (README, "Database roles"). The test harness alone needs the owner's rights now and then: to
+# create, migrate and drop the test database, to empty every table after a transactional test
+# (Django's flush TRUNCATEs them all), and for the tests that act as the owner would (tamper
+# tests, key rotation, purge). For that CI grants the application role NOINHERIT membership of
+# the owner role: it holds none of the owner's rights until it asks with SET ROLE, which is what
+# the helpers below do. Production never grants that membership (the check novamind.W050 warns).
+# NOVAMIND_TEST_DATABASE_OWNER names the owner role; the harness needs it before the test
+# database, and so the tables whose owner the helpers read, exist.
+TEST_DATABASE_OWNER = os.environ.get("NOVAMIND_TEST_DATABASE_OWNER", "").strip()
+
+
+def _owner_to_become(cursor) -> str | None:
+    """Return the audit tables' owner if this session lacks its rights (None: it has them, or no table)."""
+    cursor.execute(
+        "SELECT pg_get_userbyid(relowner), pg_has_role(current_user, relowner, 'USAGE') "
+        "FROM pg_class WHERE oid = to_regclass('novamind_accesslogentry')"
+    )
+    row = cursor.fetchone()
+    return row[0] if row and not row[1] else None
+
+
+@contextlib.contextmanager
+def owner_rights(using="default"):
+    """Act with the database owner's rights inside the block (a no-op when the session has them)."""
+    database = connections[using]
+    if database.vendor != "postgresql":
+        yield
+        return
+    with database.cursor() as cursor:
+        owner = _owner_to_become(cursor)
+        if owner is not None:
+            cursor.execute("SET ROLE %s", [owner])
+    try:
+        yield
+    finally:
+        if owner is not None:
+            _reset_role(database)
+
+
+def _reset_role(database):
+    # After a refused statement the transaction is aborted and its rollback resets the role anyway.
+    with contextlib.suppress(DatabaseError, TransactionManagementError), database.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+
+
+def _flush_with_owner_rights(execute_sql_flush):
+    """Wrap Django's flush so it empties the audit tables as their owner, saying so by name."""
+    from novamind import dbroles
+
+    def flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            owner = _owner_to_become(cursor)
+        # execute_sql_flush runs the list in one transaction: the SET LOCALs end with it.
+        preamble = [f"SET LOCAL {dbroles.ALLOW_TRUNCATE_SETTING} = 'on'"]
+        if owner is not None:
+            preamble.insert(0, f"SET LOCAL ROLE {self.quote_name(owner)}")
+        return execute_sql_flush(self, [*preamble, *sql_list])
+
+    return flush
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_as_owner():
+    """Let the flush after a transactional test TRUNCATE the audit tables, past their guard."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+    DatabaseOperations.execute_sql_flush = _flush_with_owner_rights(original)
+    yield
+    DatabaseOperations.execute_sql_flush = original
+
+
+# Django 5.2 cannot assume a role on a pooled connection (its SET ROLE needs a connection the
+# pool has not handed out yet), so set-up and tear-down run unpooled; the tests run pooled.
+_POOL = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Create and migrate the test database as the owner role, when the run names one."""
+    if TEST_DATABASE_OWNER:
+        _POOL.update(pool=connections.databases["default"]["OPTIONS"].get("pool"))
+        _act_as(TEST_DATABASE_OWNER)
+
+
+def _act_as(owner):
+    """Connect as the owner (SET ROLE, unpooled) or, with None, as the login itself."""
+    database = connections["default"]
+    options = database.settings_dict["OPTIONS"]
+    if database.vendor == "postgresql":
+        database.close_pool()  # pooled connections keep the role they were opened with
+    database.close()
+    options.pop("assume_role", None)
+    options.pop("pool", None)
+    if owner:
+        options["assume_role"] = owner
+    elif _POOL.get("pool"):
+        options["pool"] = _POOL["pool"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Run the tests as the role DATABASE_URL logs in as; set up and tear down as the owner."""
+    if not TEST_DATABASE_OWNER:
+        yield
+        return
+    with django_db_blocker.unblock():
+        _act_as(None)
+    yield
+    with django_db_blocker.unblock():
+        _act_as(TEST_DATABASE_OWNER)
+
+
+@pytest.fixture
+def database_owner(db):
+    """Give the test the database owner's rights, as the commands that run as the owner have them.
+
+    migrate, rotate_encryption_keys and purge_expired run as the owner in production (README,
+    "Database roles"); tests of their real work take this fixture, the others run as the
+    application role.
+    """
+    with owner_rights():
+        yield
+
+
+@pytest.fixture
+def application_role(db, on_postgres):
+    """Run the test as the application role, and return its name.
+
+    On a run as the application role (CI) that is the login itself. On a run as a superuser (a
+    developer's `make test` as postgres), a role made for the test gets what every migrate grants
+    DATABASE_APP_ROLE (novamind.dbroles.apply) and the test acts as it; the test's rollback
+    removes it. Connected as the tables' owner, the test is skipped: it can make no such role.
+    """
+    from novamind import dbroles
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        current, superuser = cursor.fetchone()
+        if not superuser and _owner_to_become(cursor) is None:
+            pytest.skip("connected as the tables' owner: run as the application role or as a superuser")
+        if superuser:
+            current = f"novamind_test_app_{secrets.token_hex(4)}"
+            cursor.execute(f"CREATE ROLE {current} NOLOGIN NOINHERIT")
+    if superuser:
+        dbroles.apply(connection, app_role=current)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET ROLE {current}")
+    yield current
+    if superuser:
+        _reset_role(connection)
+
+
 @pytest.fixture
 def hostile_dba(db):
     """Return a function that runs raw SQL as an insider with the tables' owner rights would.
 
     Tamper tests act through it (altering, deleting or inserting audit rows), inside the test's
     transaction. On PostgreSQL the access log's append-only trigger is switched off first, as
-    the owner of the table could.
+    the owner of the table could; on a run as the application role, the SQL runs with the
+    owner's rights (SET ROLE) and the test goes on as the application role afterwards.
     """
 
     def run(sql, params=()):
-        with connection.cursor() as cursor:
+        with owner_rights(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred FK check
                 cursor.execute("ALTER TABLE novamind_accesslogentry DISABLE TRIGGER novamind_access_log_append_only")

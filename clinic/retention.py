@@ -44,7 +44,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from novamind import access, audit, history_chain
+from novamind import access, audit, dbroles, history_chain
 from novamind.domain import DomainError, NotFound, RuleViolation
 from patients import domain as patients_domain
 from patients import models as patients_models
@@ -222,6 +222,19 @@ def uncovered_references() -> list[str]:
     return found
 
 
+def require_owner_rights() -> None:
+    """Raise dbroles.OwnerRightsRequired unless the connected role may delete every table of a record.
+
+    History tables are append-only for the application role; a purge runs as the database owner.
+    """
+    tables = [
+        table
+        for part in (PATIENT, *PARTS)
+        for table in (part.model._meta.db_table, part.model.history.model._meta.db_table)
+    ]
+    dbroles.require_owner_rights(connection, command="purge_expired", privilege="DELETE", tables=tables)
+
+
 def live_rows(part: Part, patient_id):
     """Return the part's rows that belong to the patient (the plain manager: nothing guarded or hidden)."""
     manager = part.model._base_manager
@@ -359,7 +372,8 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
     One transaction: the patient's row is locked, the rule decided again, every part deleted,
     foreign keys checked, and the tombstone appended to the access log in `actor`'s name. Raise
     NotDue (nothing deleted) when the record is not due, PurgeNotAllowed when the actor may not
-    purge, and IntegrityError (nothing deleted) when a row elsewhere still refers to the record.
+    purge, dbroles.OwnerRightsRequired when the connected role is not the database owner, and
+    IntegrityError (nothing deleted) when a row elsewhere still refers to the record.
     """
     actor = audit.require_actor(actor)
     if not may_purge(actor):
@@ -367,6 +381,7 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
     uncovered = uncovered_references()
     if uncovered:
         raise RuleViolation("The purge does not know these tables: " + "; ".join(uncovered) + ".")
+    require_owner_rights()
     with transaction.atomic():
         patient = patients_models.Patient._base_manager.select_for_update().filter(pk=patient_id).first()
         if patient is None:

@@ -15,7 +15,7 @@ class NovamindConfig(AppConfig):
     verbose_name = "NovaMind"
 
     def ready(self):
-        from novamind import access, chains, checks  # noqa: F401  (checks registers the system checks)
+        from novamind import access, chains, checks, dbroles  # noqa: F401  (checks registers the system checks)
 
         chains.register(access.AccessLogChain())
 
@@ -27,6 +27,8 @@ class NovamindConfig(AppConfig):
         pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid="novamind.seal_history")
 
         post_migrate.connect(create_encryption_canary, sender=self)
+        # Least privilege on PostgreSQL, re-applied by every migrate (it covers new history tables).
+        post_migrate.connect(dbroles.apply_after_migrate, sender=self, dispatch_uid="novamind_database_roles")
 
         from novamind import signals
 

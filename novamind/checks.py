@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
 
-from novamind import config, encryption, outages
+from novamind import config, dbroles, encryption, outages
 
 LOOPBACK_HOSTS = {"", "127.0.0.1", "localhost", "::1"}
 TLS_MODES = {"require", "verify-ca", "verify-full"}
@@ -217,5 +217,38 @@ def check_encryption_canary(app_configs=None, **kwargs):
         if any(value != EncryptionCanary.PLAINTEXT for value in canaries):
             messages.append(
                 checks.Error(f"The encryption canary of '{alias}' decrypts to the wrong value.", id="novamind.E011")
+            )
+    return messages
+
+
+@checks.register("novamind")
+def check_database_role(app_configs=None, **kwargs):
+    """Warn, in production, when the database login could switch the audit trail's protection off.
+
+    A warning, not an error: migrate, rotate_encryption_keys and purge_expired run as the owner
+    by design, and an error would stop them. The deployment checklist's
+    `check --deploy --fail-level WARNING`, run with the web process's settings, fails on it.
+    """
+    if not settings.PRODUCTION:
+        return []
+    messages = []
+    for alias in connections:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            problems = dbroles.connected_role_problems(connection)
+        except DatabaseError:
+            continue  # the canary check reports an unreachable database
+        if problems:
+            messages.append(
+                checks.Warning(
+                    f"Database '{alias}': {'; and '.join(problems)}: this process could alter, empty or "
+                    f"switch off the audit trail.",
+                    hint="Expected only for migrate, rotate_encryption_keys and purge_expired. The web process, "
+                    "cron and other commands must connect as the application role (DATABASE_APP_ROLE; "
+                    "README, 'Database roles').",
+                    id="novamind.W050",
+                )
             )
     return messages

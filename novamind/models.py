@@ -257,6 +257,9 @@ class AccessLogEntry(models.Model):
     previous_digest = models.CharField("previous digest", max_length=64, editable=False)
     digest = models.CharField("digest", max_length=64, editable=False)
 
+    # Append-only for the application role: SELECT and INSERT only, TRUNCATE refused (novamind.dbroles).
+    novamind_audit_table = True
+
     class Meta:
         verbose_name = "access log entry"
         verbose_name_plural = "access log"

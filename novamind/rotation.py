@@ -30,7 +30,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 
-from novamind import access, audit, config, encryption
+from novamind import access, audit, config, dbroles, encryption
 from novamind.models import EncryptionCanary
 
 CATEGORY = "all_encrypted_fields"
@@ -152,7 +152,8 @@ def encrypted_tables() -> list[EncryptedTable]:
 def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None] | None = None) -> Outcome:
     """Re-encrypt every value that is not yet under the first key, as `actor`.
 
-    Raises NothingToRotate when only one key is configured, and UndecryptableValue (naming
+    Raises NothingToRotate when only one key is configured, OwnerRightsRequired (before anything
+    is written) when the connected role may not rewrite every table, and UndecryptableValue (naming
     table, column and primary key) when a value decrypts under no configured key; the batch
     in which that happens is rolled back, and batches before it keep their values, which
     decrypt under the new key.
@@ -167,6 +168,10 @@ def rotate(*, actor, batch_size: int = 500, progress: Callable[[Progress], None]
     new_key = Fernet(keys[0])
     old_keys = [Fernet(key) for key in keys[1:]]
     tables = encrypted_tables()
+    # History tables are append-only for the application role: a rotation runs as the owner.
+    dbroles.require_owner_rights(
+        connection, command="rotate_encryption_keys", privilege="UPDATE", tables=[table.table for table in tables]
+    )
     # Logged before the first value is read: an interrupted run is on record too.
     access.record(
         user=actor,

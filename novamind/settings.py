@@ -123,6 +123,10 @@ TEMPLATES = [
 (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}")}
 DATABASES["default"].update(config.database_options(env, DATABASES["default"], PRODUCTION))
+# The role the web process, cron and everyday commands connect as (PostgreSQL). When set, every
+# `migrate` (run as the owner role) grants it least privilege: it may only SELECT and INSERT on
+# the audit tables (novamind.dbroles; README, "Database roles").
+NOVAMIND_DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="").strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from clinic import retention
-from novamind import encryption
+from novamind import dbroles, encryption
 from novamind.commands import active_staff, add_actor_argument, describe
 from novamind.domain import DomainError, RuleViolation
 
@@ -50,6 +50,11 @@ class Command(BaseCommand):
                 + "."
             )
 
+        if not dry_run:
+            try:
+                retention.require_owner_rights()
+            except dbroles.OwnerRightsRequired as error:
+                raise CommandError(str(error)) from None
         self.stdout.write(
             f"Retention period {policy.years} years: records of inactive and deceased patients with no "
             f"activity since before {policy.cutoff.isoformat()} are due (for a patient seen as a minor, "

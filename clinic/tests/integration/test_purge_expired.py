@@ -1,5 +1,6 @@
 """purge_expired: expired records go from every live and history table; young, active and held ones stay."""
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -22,7 +23,7 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import services as notes_services
 from clinical_notes.tests.factories import notes_as
-from conftest import assign_care, make_staff
+from conftest import assign_care, make_staff, owner_rights
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -49,8 +50,10 @@ def first_week():
 
 
 def run(*args):
+    """Run purge_expired: a real run as the database owner, as in production; a dry run as the application."""
     out, err = io.StringIO(), io.StringIO()
-    call_command("purge_expired", *args, stdout=out, stderr=err)
+    with contextlib.nullcontext() if "--dry-run" in args else owner_rights():
+        call_command("purge_expired", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -372,7 +375,7 @@ def test_a_hold_placed_after_the_review_still_stops_the_purge(staff, drlee):
     assert retention.review(candidate, policy).decision.due
     services.patient_legal_hold_place(patient_id=patient.id, reason="Records request from counsel", actor=staff)
     before = footprint(patient.id)
-    with pytest.raises(retention.NotDue, match="legal hold"):
+    with pytest.raises(retention.NotDue, match="legal hold"), owner_rights():
         retention.purge_patient(patient_id=patient.id, policy=policy, actor=staff)
     assert footprint(patient.id) == before
     assert not AccessLogEntry.objects.filter(action="purge").exists()
@@ -392,7 +395,7 @@ def test_a_row_elsewhere_that_refers_to_the_record_stops_that_purge_only(staff, 
         )
     before = footprint(tangled.id)
     err = io.StringIO()
-    with pytest.raises(CommandError, match=r"1 record\(s\) could not be purged"):
+    with pytest.raises(CommandError, match=r"1 record\(s\) could not be purged"), owner_rights():
         call_command("purge_expired", "--actor", "alice", stdout=io.StringIO(), stderr=err)
     assert f"not purged {tangled.mrn}: rows elsewhere still refer to this record" in err.getvalue()
     assert footprint(tangled.id) == before

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from novamind import rotation
+from novamind import dbroles, rotation
 from novamind.commands import active_staff, add_actor_argument
 
 FAILURES_SHOWN = 20
@@ -60,6 +60,8 @@ class Command(BaseCommand):
                 f"(FIELD_ENCRYPTION_KEY=NEW,OLD), restart NovaMind, and run this command again. "
                 f"--verify-only checks that every value decrypts under the current key."
             ) from None
+        except dbroles.OwnerRightsRequired as error:
+            raise CommandError(str(error)) from None
         except rotation.UndecryptableValue as error:
             self._end_progress(progress)
             raise CommandError(

@@ -72,7 +72,8 @@ def test_swapped_entries_are_detected(entries, hostile_dba):
     assert any("does not follow" in p for p in problems)
 
 
-def test_postgresql_refuses_to_update_or_delete_log_rows(entries, on_postgres):
+def test_postgresql_refuses_to_update_or_delete_log_rows(entries, on_postgres, database_owner):
+    # The owner's rights: the trigger refuses what privileges alone would let the owner do.
     for statement in ("UPDATE novamind_accesslogentry SET action = 'x'", "DELETE FROM novamind_accesslogentry"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             raw(statement)

@@ -1,5 +1,6 @@
 """rotate_encryption_keys: every value of every table moves to the new key; nothing else changes."""
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -20,6 +21,7 @@ from appointments.tests.conftest import local, make_patient, make_room
 from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests.factories import make_clinician, notes_as, signed
+from conftest import owner_rights
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -164,8 +166,9 @@ def operator(staff):
 
 
 def rotate(*arguments, keys):
+    """Run the command: a rotation as the database owner, as in production; --verify-only as the application."""
     out, err = io.StringIO(), io.StringIO()
-    with encryption.keys(keys):
+    with encryption.keys(keys), contextlib.nullcontext() if "--verify-only" in arguments else owner_rights():
         call_command("rotate_encryption_keys", "--actor", "alice", *arguments, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
@@ -242,7 +245,7 @@ def test_an_interrupted_rotation_is_finished_by_running_it_again(clinic, staff):
     def interrupt_after_the_first_batch(step):
         raise Interrupted
 
-    with encryption.keys([NEW_KEY, *old_keys]), pytest.raises(Interrupted):
+    with encryption.keys([NEW_KEY, *old_keys]), pytest.raises(Interrupted), owner_rights():
         rotation.rotate(actor=staff, batch_size=2, progress=interrupt_after_the_first_batch)
 
     first = rotation.encrypted_tables()[0]
@@ -351,7 +354,7 @@ def test_progress_is_shown_on_a_terminal(clinic):
             return True
 
     out = Terminal()
-    with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]):
+    with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]), owner_rights():
         call_command("rotate_encryption_keys", "--actor", "alice", "--batch-size", "2", stdout=out)
     shown = out.getvalue()
     assert "\r\x1b[KRe-encrypting table 1/" in shown and "\r\x1b[KVerifying table " in shown
@@ -393,6 +396,6 @@ def test_a_rotation_is_on_record_before_it_changes_any_value(clinic, staff, monk
 
     before = tokens()
     monkeypatch.setattr(rotation.access, "record", broken)
-    with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]), pytest.raises(LogWriteFailed):
+    with encryption.keys([NEW_KEY, *settings.FIELD_ENCRYPTION_KEY]), pytest.raises(LogWriteFailed), owner_rights():
         rotation.rotate(actor=staff, batch_size=2)
     assert tokens() == before

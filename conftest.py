@@ -286,16 +286,20 @@ def hostile_dba(db):
     """Return a function that runs raw SQL as an insider with the tables' owner rights would.
 
     Tamper tests act through it (altering, deleting or inserting audit rows), inside the test's
-    transaction. On PostgreSQL the access log's append-only trigger is switched off first, as
-    the owner of the table could; on a run as the application role, the SQL runs with the
+    transaction. On PostgreSQL the access log's append-only trigger is switched off and the
+    TRUNCATE guard lifted first, as the owner of the tables could; on a run as the application role, the SQL runs with the
     owner's rights (SET ROLE) and the test goes on as the application role afterwards.
     """
+
+    from novamind import dbroles
 
     def run(sql, params=()):
         with owner_rights(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred FK check
                 cursor.execute("ALTER TABLE novamind_accesslogentry DISABLE TRIGGER novamind_access_log_append_only")
+                # The owner can also lift the TRUNCATE guard for its session (novamind.dbroles).
+                cursor.execute(f"SET LOCAL {dbroles.ALLOW_TRUNCATE_SETTING} = 'on'")
             cursor.execute(sql, params)
 
     return run

@@ -551,6 +551,12 @@ class StaffUserAdmin(UserAdmin):
             return readonly
         return (*readonly, "is_superuser", "user_permissions")
 
+    def has_delete_permission(self, request, obj=None):
+        # A staff account is deactivated, never deleted: its name stays on every record and
+        # history row it wrote, and on PostgreSQL the history tables are append-only for the
+        # application role (deleting a user would rewrite their history rows' user).
+        return False
+
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False

@@ -142,7 +142,7 @@ RULES: dict[str, Rule] = {
     "autocomplete": Rule("patients.view_patient", LIST, query=autocomplete_query, methods=("GET",)),
     # Staff accounts and sign-in records: no patient.
     **model_rules("auth.group", GLOBAL, "group", delete="auth.delete_group"),
-    **model_rules("auth.user", GLOBAL, "user", delete="auth.delete_user"),
+    **model_rules("auth.user", GLOBAL, "user"),  # staff accounts are deactivated, never deleted
     "auth_user_password_change": Rule("auth.change_user", GLOBAL, "user"),
     # The walked profile is a clinician's: only a superuser changes it (novamind.staff).
     **model_rules("novamind.staffprofile", GLOBAL, "staffprofile", history_model="novamind.staffprofile", change=SUPER),

@@ -135,7 +135,8 @@ def test_a_rewound_head_does_not_hide_a_trimmed_tail_from_the_rows_it_points_at(
     assert chain().state().sequence == 3
 
 
-def test_an_erasure_receipt_stands_in_for_a_purged_row(history):
+def test_an_erasure_receipt_stands_in_for_a_purged_row(history, database_owner):
+    # A purge runs as the database owner (README, "Database roles").
     with transaction.atomic():
         assert (
             history_chain.record_erasure(HISTORY.objects.filter(history_sequence__in=[2, 5]), detail="test purge") == 2
@@ -163,7 +164,7 @@ def test_sealing_needs_the_transaction_of_the_write():
     assert not HistoryChainHead.objects.filter(table=TABLE, sequence__gt=0).exists()
 
 
-def test_the_migration_seals_rows_written_before_the_chain_in_writing_order(history, hostile_dba):
+def test_the_migration_seals_rows_written_before_the_chain_in_writing_order(history, hostile_dba, database_owner):
     hostile_dba(f"UPDATE {TABLE} SET history_sequence = NULL, history_digest = ''")
     hostile_dba('DELETE FROM novamind_historychainhead WHERE "table" = %s', (TABLE,))
     assert len(problems()) == 5  # five unsealed rows

@@ -107,8 +107,18 @@ def _locked_head(model) -> HistoryChainHead:
     try:
         return heads.get(table=table)
     except HistoryChainHead.DoesNotExist:
-        # The first history row of a table: two writers may race to create the head; one wins.
-        HistoryChainHead.objects.bulk_create([HistoryChainHead(table=table)], ignore_conflicts=True)
+        # A new table's first row (two writers may race to create the head; one wins), or a head
+        # row someone deleted: it starts again from the table's last sealed row, so writes go on
+        # (the chain and the checkpoints still show whatever else was removed).
+        last = (
+            model._base_manager.filter(history_sequence__isnull=False)
+            .order_by("-history_sequence")
+            .values_list("history_sequence", "history_digest")
+            .first()
+        )
+        sequence, digest = last or (0, "")
+        head = HistoryChainHead(table=table, sequence=sequence, digest=digest)
+        HistoryChainHead.objects.bulk_create([head], ignore_conflicts=True)
         return heads.get(table=table)
 
 

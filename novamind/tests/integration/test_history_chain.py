@@ -265,3 +265,10 @@ def test_staff_saving_at_the_same_moment_are_sealed_one_after_the_other(on_postg
     sequences = list(HISTORY.objects.order_by("history_sequence").values_list("history_sequence", flat=True))
     assert sequences == list(range(1, 4 + 4 * 5 + 1))
     assert problems() == []
+
+
+def test_writes_go_on_after_the_head_row_was_deleted(history, desk, hostile_dba):
+    hostile_dba('DELETE FROM novamind_historychainhead WHERE "table" = %s', (TABLE,))
+    services.patient_update(patient=dataclasses.replace(_read(history[0].id), preferred_name="Ada"), actor=desk)
+    assert HISTORY.objects.order_by("-history_sequence").values_list("history_sequence", flat=True).first() == 6
+    assert problems() == []

@@ -6,11 +6,12 @@ from django.apps import apps
 from novamind import dbroles
 
 
-def test_the_audit_tables_are_the_access_log_and_every_history_table_and_no_chain_head():
+def test_the_audit_tables_are_the_access_log_every_history_table_and_the_erasure_receipts_and_no_chain_head():
     tables = dbroles.audit_tables()
     history = {model._meta.db_table for model in apps.get_models() if hasattr(model, "instance_type")}
-    assert set(tables) == {"novamind_accesslogentry", *history}
-    assert "patients_historicalpatient" in tables and "novamind_accessloghead" not in tables
+    assert set(tables) == {"novamind_accesslogentry", "novamind_historyerasure", *history}
+    assert "patients_historicalpatient" in tables
+    assert "novamind_accessloghead" not in tables and "novamind_historychainhead" not in tables
 
 
 def test_a_model_joins_the_audit_trail_by_saying_so():

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Value
 
-from novamind import audit, history_chain
+from novamind import audit, encryption, history_chain
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain, models
 
@@ -245,6 +245,9 @@ def _copy_with_history(rows: list[models.Patient], seals: list[tuple[int, str]],
     live = statement.format(quote(models.Patient._meta.db_table), ", ".join(quote(f.column) for f in fields))
     creation = statement.format(quote(history._meta.db_table), ", ".join(map(quote, history_columns)))
     prepared = []
+    # The key check runs one query on the first encrypted write of a process: run it now, since
+    # no other statement can be sent on a connection while a COPY is open (it would wait forever).
+    encryption.require_writable_key(connection)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         # Each row is sent as soon as it is encrypted: the server stores it while the next is prepared.
         with cursor.cursor.copy(live) as copy:

@@ -3,6 +3,8 @@
 import csv
 import datetime as dt
 import io
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +12,7 @@ from django.core.management.base import CommandError
 
 from novamind import encryption
 from novamind.models import AccessLogEntry
+from novamind.tests.children import BASE_DIR, child_environment, postgres_url
 from novamind.tests.phi_scan import assert_no_plaintext
 from patients import domain, importer, models, repository
 from patients.management.commands import import_patients as command
@@ -403,3 +406,21 @@ def test_a_dry_run_writes_no_patient_but_logs_its_duplicate_check_once(tmp_path,
     assert stored_counts() == (0, 0)
     entry = AccessLogEntry.objects.get(action=importer.ACCESS_ACTION)
     assert entry.detail.startswith("import_patients (dry run): 2 rows compared")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_is_the_first_write_of_its_process_completes(on_postgres, staff, tmp_path):
+    # A fresh process checks its key against the canary at its first encrypted write; on
+    # PostgreSQL that write happens inside a COPY, where no other statement may be sent (the
+    # import used to wait for ever there).
+    path = write_csv(tmp_path / "first.csv", [person(n) for n in range(3)])
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "import_patients", path, "--actor", staff.username],
+        cwd=BASE_DIR,
+        env=child_environment(postgres_url(), LOG_LEVEL="ERROR"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert models.Patient.objects.count() == 3

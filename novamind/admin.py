@@ -486,6 +486,18 @@ class StaffProfileAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         staff.staff_profile_save(profile=obj, actor=request.user, request=request)
 
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # simple_history's hook on the page of history entries, before it is shown. Each entry is
+        # labelled str() of the profile as it was, which names its user: read the page's users at
+        # once rather than one query per entry.
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        users = get_user_model().objects.in_bulk({record.user_id for record in historical_records})
+        for record in historical_records:
+            if record.user_id in users:
+                profile = record.history_object  # a new instance at each access: keep this one
+                profile.user = users[record.user_id]
+                record.history_object = profile
+
 
 # --- Staff accounts and roles ---------------------------------------------------------------
 

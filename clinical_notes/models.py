@@ -202,6 +202,9 @@ class ClinicalNote(AuditedModel):
         indexes = [
             models.Index(fields=["patient", "kind", "date_of_service"], name="clinical_note_patient_kind"),
             models.Index(fields=["author", "status"], name="clinical_note_author_status"),
+            # The admin list's order (Django adds the pk to make it total): its first page is read
+            # from this index instead of sorting every note the user may see.
+            models.Index(fields=["-date_of_service", "-created_at", "-id"], name="clinical_note_list_order"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -296,3 +296,18 @@ def test_a_history_page_costs_the_same_queries_for_two_entries_as_for_twenty(cli
         f"{SMALL_HISTORY} entries: {len(small_queries)} queries; {LARGE_HISTORY}: {len(large_queries)}. "
         f"Queries the longer history added:\n{_difference(small_queries, large_queries)}"
     )
+
+
+@pytest.mark.django_db
+def test_a_list_past_its_count_cap_says_more_than_and_logs_it(clinic, monkeypatch):
+    from novamind.admin import CappedCountPaginator
+    from novamind.models import AccessLogEntry
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    client = Client()
+    client.force_login(_user(clinic, SUPERUSER))
+    response = client.get(reverse("admin:clinical_notes_clinicalnote_changelist"))
+
+    assert response.context["cl"].paginator.capped
+    assert "more than 3 clinical notes" in response.content.decode()
+    assert AccessLogEntry.objects.order_by("-sequence").first().detail == "more than 3 result(s), page 1"

@@ -200,7 +200,9 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         ("start", admin.DateFieldListFilter),
         "late_cancellation",
     )
-    date_hierarchy = "start"
+    # No date_hierarchy: its top level is a DISTINCT over the start of every appointment the user
+    # may see, which grows with the clinic. The start filter above, and ?start__year=… &
+    # start__month=… & start__day=… addresses, narrow by date on the start index instead.
     search_fields = ("patient__mrn",)
     search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
     list_select_related = ("patient", "clinician", "clinician__staff_profile", "room")

@@ -19,8 +19,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db.models import Count, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -35,6 +35,8 @@ from novamind import access
 from patients import policy as access_policy
 
 TREND_WEEKS = 12
+# The oldest drafts listed per author; the panel counts the rest (a page, not a report).
+LATE_NOTES_SHOWN = 5
 ACCESS_ACTION = "dashboard"
 Status = appointments_domain.Status
 
@@ -155,7 +157,13 @@ class AuthorLateNotes:
 
     author_id: int
     author: str
-    notes: tuple[LateNote, ...]
+    notes: tuple[LateNote, ...]  # the oldest LATE_NOTES_SHOWN
+    waiting: int = 0  # all of the author's late drafts the viewer may see
+
+    @property
+    def not_shown(self) -> int:
+        """Return how many of the author's late drafts are counted but not listed."""
+        return self.waiting - len(self.notes)
 
     @property
     def oldest(self) -> LateNote:
@@ -200,11 +208,20 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
     rows = (
         access_policy.restrict(drafts, viewer)
         .filter(~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk))
+        # Each author's oldest few, and how many they have, in the same query: the panel's
+        # size does not grow with the backlog.
+        .annotate(
+            place=Window(RowNumber(), partition_by=F("author_id"), order_by=(F("date_of_service"), F("pk"))),
+            waiting=Window(Count("pk"), partition_by=F("author_id")),
+        )
+        .filter(place__lte=LATE_NOTES_SHOWN)
         .order_by("date_of_service", "pk")
-        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn")
+        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting")
     )
     notes: dict[int, list[LateNote]] = {}
-    for pk, author_id, date_of_service, kind, mrn in rows:
+    waiting: dict[int, int] = {}
+    for pk, author_id, date_of_service, kind, mrn, count in rows:
+        waiting[author_id] = count
         notes.setdefault(author_id, []).append(
             LateNote(
                 note_id=pk,
@@ -216,11 +233,13 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
         )
     labels = _staff_labels(Q(pk__in=list(notes))) if notes else {}
     authors = [
-        AuthorLateNotes(author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes))
+        AuthorLateNotes(
+            author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes), waiting=waiting[pk]
+        )
         for pk, author_notes in notes.items()
     ]
     # The author with the most waiting notes first, then the one waiting longest.
-    authors.sort(key=lambda a: (-len(a.notes), a.oldest.date_of_service, a.author.casefold()))
+    authors.sort(key=lambda a: (-a.waiting, a.oldest.date_of_service, a.author.casefold()))
     return LateNotes(older_than_days=days, authors=tuple(authors))
 
 

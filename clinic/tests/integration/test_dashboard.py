@@ -217,6 +217,24 @@ def test_unsigned_notes_older_than_the_late_entry_days_are_listed_per_author(set
     assert late.authors[0].oldest.days_since_service == 10 and late.authors[0].oldest.mrn == second.mrn
 
 
+def test_each_author_lists_their_oldest_late_drafts_and_counts_the_rest(
+    settings, monkeypatch, staff, drwho, drno, patients
+):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    monkeypatch.setattr(dashboard, "LATE_NOTES_SHOWN", 2)
+    first, second, _ = patients
+    oldest = drafted(drwho, second, days_ago=10)
+    older = drafted(drwho, first, days_ago=8)
+    drafted(drwho, first, days_ago=4)
+    drno_old = drafted(drno, second, days_ago=6)
+
+    late = dashboard.late_unsigned_notes(viewer=staff)
+
+    by_author = {author.author: ([n.note_id for n in author.notes], author.waiting) for author in late.authors}
+    assert by_author == {"Drwho Drwho, PhD": ([oldest.id, older.id], 3), "Drno Drno, LCSW": ([drno_old.id], 1)}
+    assert [author.not_shown for author in late.authors] == [1, 0]
+
+
 def test_an_author_sees_their_own_late_psychotherapy_drafts(settings, drno, patients):
     settings.NOVAMIND_LATE_ENTRY_DAYS = 3
     own = drafted(drno, patients[0], days_ago=8, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)

@@ -194,6 +194,31 @@ def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(
     assert day.items[0].start.tzinfo is not None and day.items[0].start.hour == 9
 
 
+def test_todays_schedule_shows_a_page_of_clinicians_at_a_time(monkeypatch, staff, clinic, drwho, drno, patients):
+    monkeypatch.setattr(dashboard, "SCHEDULE_CLINICIANS_SHOWN", 1)
+    nine = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(9)))
+    visit = clinic.book(drwho, patients[0], nine)
+
+    first, second, past_the_end = (dashboard.todays_schedule(viewer=staff, page=page) for page in (1, 2, 9))
+
+    assert [day.clinician for day in first.clinicians] == ["Drno Drno, LCSW"]
+    assert [day.clinician for day in second.clinicians] == ["Drwho Drwho, PhD"]
+    assert [item.appointment_id for item in second.clinicians[0].items] == [visit.id]
+    assert (second.page, second.pages, second.clinician_total, second.first_shown) == (2, 2, 2, 2)
+    assert past_the_end.page == 2 and first.appointment_count == 0
+
+
+def test_the_index_links_the_pages_of_todays_schedule(monkeypatch, client, staff, busy_day):
+    monkeypatch.setattr(dashboard, "SCHEDULE_CLINICIANS_SHOWN", 1)
+
+    first = admin_page(client, staff)
+    second = admin_page(client, staff, reverse(INDEX) + "?schedule=2")
+
+    assert "Clinicians 1–1 of 2" in first and "?schedule=2#dashboard-schedule" in first
+    assert "Clinicians 2–2 of 2" in second and "?schedule=1#dashboard-schedule" in second
+    assert admin_page(client, staff, reverse(INDEX) + "?schedule=%C2%B2").count("Clinicians 1–1 of 2") == 1
+
+
 # --- unsigned notes ------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
-from novamind.admin import AuditedAdmin, ListingFormSet, ReadOnlyListingInline
+from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
 from patients import policy as access_policy
 from patients.admin import PatientPickerMixin, register_patient_inline
@@ -208,6 +208,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     list_select_related = ("patient", "clinician", "clinician__staff_profile", "room")
     list_per_page = 100
     show_full_result_count = False
+    paginator = CappedCountPaginator  # an exact count would read every appointment the user may see
     ordering = ("start",)
     autocomplete_fields = ("patient",)
     actions = ("check_in_selected", "complete_selected", "no_show_selected", "cancel_selected")

@@ -27,6 +27,7 @@ from medications import domain, models, repository, services
 from novamind import access
 from novamind.admin import (
     AuditedAdmin,
+    CappedCountPaginator,
     EncryptionAwareChangeList,
     ReadOnlyListingInline,
     VersionedModelForm,
@@ -136,6 +137,8 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         ("prescriber", admin.RelatedOnlyFieldListFilter),
     )
     list_select_related = ("patient", "prescriber__staff_profile")
+    show_full_result_count = False  # a second count, of every order, on each page
+    paginator = CappedCountPaginator  # the first one stops at 1,000 orders
     ordering = ("-start_date", "-created_at")
     autocomplete_fields = ("patient",)
     actions = ("hold_orders", "resume_orders", "complete_orders")

@@ -35,6 +35,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -42,8 +43,9 @@ from appointments import models as appointment_models
 from clinical_notes import domain as note_domain
 from clinical_notes import models as note_models
 from medications import models as medication_models
-from novamind import audit, blind_index, history_chain
+from novamind import audit, blind_index, history_chain, roles
 from novamind.models import StaffProfile
+from novamind.signals import changed_by
 from patients import domain as patient_domain
 from patients import models as patient_models
 
@@ -309,6 +311,7 @@ class Clinic:
         self.grid_days: list[dt.date] = []
         self.special: dict[str, uuid.UUID] = {}
         self.sample_every = max(1, scale // 200)  # about 200 patients whose details search looks up
+        self.care_clinician = None
 
     # --- progress -----------------------------------------------------------------------------
 
@@ -758,6 +761,41 @@ class Clinic:
             insert(medication_models.Allergy, [self._allergy(row.id, number) for number in range(allergies)])
             count += 1 + appointments + notes + orders + allergies
         self._timed("measured patients (heavy, light, export)", count, started)
+
+    def care_team(self) -> None:
+        """Make the first clinician a Prescriber on the care team of every patient they have seen.
+
+        The page measures are also taken as this clinician: a user whose every clinical list,
+        and the dashboard, is care-filtered (patients.policy).
+        """
+        started = time.perf_counter()
+        clinician = self.clinicians[0]  # a prescriber: every fifth clinician is one, from the first
+        with changed_by(self.admin):
+            clinician.groups.add(Group.objects.get(name=roles.PRESCRIBER))
+        seen = (
+            appointment_models.Appointment.objects.filter(clinician=clinician)
+            .order_by()
+            .values_list("patient_id", flat=True)
+            .distinct()
+        )
+        rows = [
+            patient_models.CareAssignment(
+                id=uuid.uuid4(),
+                patient_id=patient_id,
+                clinician_id=clinician.pk,
+                started_at=self.now,
+                version=1,
+                created_by_id=self.admin.pk,
+                updated_by_id=self.admin.pk,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            for patient_id in sorted(seen)
+        ]
+        for offset in range(0, len(rows), BATCH):
+            insert(patient_models.CareAssignment, rows[offset : offset + BATCH])
+        self.care_clinician = clinician
+        self._timed("care team of the measured clinician", len(rows), started)
 
     def check(self) -> None:
         """Raise unless every generated table has one creation history row per live row."""

@@ -23,16 +23,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from appointments import domain as appointment_domain
+from appointments import models as appointment_models
 from appointments import policy, schedule, scheduling
 from appointments import repository as appointment_repository
 from bench import database, report
 from bench.data import PlainPatient
+from clinical_notes import models as note_models
+from medications import models as medication_models
 from novamind import blind_index
 from patients import domain as patient_domain
 from patients import models as patient_models
 from patients import repository as patient_repository
 
-SELECTED_ROW = b'name="_selected_action"'
+RESULT_LIST = re.compile(rb'<table id="result_list">(.*?)</table>', re.S)
 
 
 def elapsed_ms(function: Callable[[], object]) -> float:
@@ -102,9 +105,15 @@ def request(client: Client, url: str, sample: PageSample) -> None:
         raise RuntimeError(f"GET {url} answered {response.status_code}, not 200.")
     sample.times.append(elapsed)
     sample.query_counts.append(len(captured))
-    sample.rows = response.content.count(SELECTED_ROW)
+    sample.rows = listed_rows(response.content)
     sample.bytes = len(response.content)
     sample.shapes = [query_shape(query["sql"]) for query in captured.captured_queries]
+
+
+def listed_rows(content: bytes) -> int:
+    """Return how many rows a changelist page lists (0 for a page that is not a changelist)."""
+    table = RESULT_LIST.search(content)
+    return table.group(1).count(b"<tr") - 1 if table else 0  # less the header row
 
 
 def changelist_samples(admin, databases: dict[str, str], repeat: int) -> dict[str, PageSample]:
@@ -196,6 +205,165 @@ def patient_page_row(client: Client, heavy_id, light_id, repeat: int) -> report.
         note=f"time {heavy.ms:,.0f} vs {light.ms:,.0f} ms",
         detail=detail,
     )
+
+
+# --- every page, as a superuser and as a care-restricted clinician -----------------------------
+
+SUPERUSER, CLINICIAN = "superuser", "clinician"
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One admin page the `pages` rows time, and who it is requested as."""
+
+    key: str
+    label: str
+    viewers: tuple[str, ...] = (SUPERUSER, CLINICIAN)
+    same_queries: bool = True  # whether its query count must equal its control's
+
+
+PAGES = (
+    Page("patients", "patient changelist"),
+    Page("appointments", "appointment changelist"),
+    Page("series", "appointment series changelist"),
+    Page("notes", "clinical note changelist"),
+    Page("orders", "medication order changelist"),
+    Page("allergies", "allergy changelist"),
+    Page("access_log", "access log changelist", (SUPERUSER,)),  # no care role may open it
+    Page("patient_history", "a patient's history page"),
+    Page("appointment_history", "an appointment's history page"),
+    Page("note_history", "a clinical note's history page"),
+    Page("order_history", "a medication order's history page"),
+    Page("patient_page", "a patient's page"),
+    Page("note_page", "a clinical note's page"),
+    # Eight queries plus five per access-log entry, one per panel that lists a patient: how many
+    # do depends on today's data (clinic/tests/integration/test_dashboard.py holds the rule).
+    Page("dashboard", "admin index (dashboard)", same_queries=False),
+)
+
+
+def page_row_keys() -> list[str]:
+    """Return the keys of the rows `pages_rows` returns."""
+    return [f"pages.{page.key}.{viewer}" for page in PAGES for viewer in page.viewers] + ["pages.queries"]
+
+
+def page_urls(clinician) -> dict[str, str]:
+    """Return each page's address in the current database, for a patient in `clinician`'s care."""
+    patient_id = (
+        patient_models.CareAssignment.objects.filter(clinician=clinician, ended_at__isnull=True)
+        .order_by("patient_id")
+        .values_list("patient_id", flat=True)
+        .first()
+    )
+    records = {
+        "appointment": appointment_models.Appointment.objects.filter(patient_id=patient_id),
+        # A signed note (a draft's page differs); not another author's psychotherapy note.
+        "note": note_models.ClinicalNote.objects.filter(patient_id=patient_id, status="signed").exclude(
+            kind=note_models.PSYCHOTHERAPY
+        ),
+        "order": medication_models.MedicationOrder.objects.filter(patient_id=patient_id),
+    }
+    ids = {name: rows.order_by("pk").values_list("pk", flat=True).first() for name, rows in records.items()}
+    if patient_id is None or None in ids.values():
+        raise RuntimeError(f"The measured clinician's first patient lacks a record to open: {ids}.")
+    return {
+        "patients": reverse("admin:patients_patient_changelist"),
+        "appointments": reverse("admin:appointments_appointment_changelist"),
+        "series": reverse("admin:appointments_appointmentseries_changelist"),
+        "notes": reverse("admin:clinical_notes_clinicalnote_changelist"),
+        "orders": reverse("admin:medications_medicationorder_changelist"),
+        "allergies": reverse("admin:medications_allergy_changelist"),
+        "access_log": reverse("admin:novamind_accesslogentry_changelist"),
+        "patient_history": reverse("admin:patients_patient_history", args=[patient_id]),
+        "appointment_history": reverse("admin:appointments_appointment_history", args=[ids["appointment"]]),
+        "note_history": reverse("admin:clinical_notes_clinicalnote_history", args=[ids["note"]]),
+        "order_history": reverse("admin:medications_medicationorder_history", args=[ids["order"]]),
+        "patient_page": reverse("admin:patients_patient_change", args=[patient_id]),
+        "note_page": reverse("admin:clinical_notes_clinicalnote_change", args=[ids["note"]]),
+        "dashboard": reverse("admin:index"),
+    }
+
+
+def pages_samples(
+    databases: dict[str, tuple[str, object]], repeat: int
+) -> dict[str, dict[tuple[str, str], PageSample]]:
+    """Return every page of PAGES measured in each database, {key: (database name, its data.Clinic)}.
+
+    The databases take turns, one round of every page each; the first round warms up and is
+    not counted. Each turn signs the viewers in afresh.
+    """
+    viewers, urls = {}, {}
+    for key, (name, clinic) in databases.items():
+        database.use(name)
+        viewers[key] = {SUPERUSER: clinic.admin, CLINICIAN: clinic.care_clinician}
+        urls[key] = page_urls(clinic.care_clinician)
+    samples = {
+        key: {(page.key, viewer): PageSample(urls[key][page.key]) for page in PAGES for viewer in page.viewers}
+        for key in databases
+    }
+    for round_number in range(repeat + 1):
+        for key, (name, _) in databases.items():
+            database.use(name)
+            for viewer, user in viewers[key].items():
+                client = admin_client(user)
+                for page in PAGES:
+                    if viewer not in page.viewers:
+                        continue
+                    sample = samples[key][(page.key, viewer)]
+                    if round_number == 0:
+                        client.get(sample.url)
+                    else:
+                        request(client, sample.url, sample)
+    return samples
+
+
+def pages_rows(
+    full: dict[tuple[str, str], PageSample],
+    control: dict[tuple[str, str], PageSample],
+    *,
+    patients: int,
+    control_patients: int,
+) -> list[report.Row]:
+    """Return one time row per page and viewer (≤ 1.5x), and one row for their query counts."""
+    labels = {page.key: page.label for page in PAGES}
+    counted = {page.key for page in PAGES if page.same_queries}
+    rows, differences = [], {}
+    for (page, viewer), sample in full.items():
+        other = control[(page, viewer)]
+        if page in counted and sample.queries != other.queries:
+            differences[f"{page}.{viewer}"] = _shape_difference(sample, other)
+        rows.append(
+            report.judged(
+                f"pages.{page}.{viewer}",
+                f"{labels[page]} as {viewer} at {patients:,} patients: median time",
+                f"same page at {control_patients:,} patients",
+                "ms",
+                report.at_most(1.5),
+                figure=sample.ms,
+                control=other.ms,
+                note=f"{sample.queries} vs {other.queries} queries"
+                + (f"; lists {sample.rows} vs {other.rows} rows" if sample.rows != other.rows else ""),
+                detail={
+                    "url": sample.url,
+                    "rows_listed": [sample.rows, other.rows],
+                    "bytes": [sample.bytes, other.bytes],
+                    "query_counts": [sample.query_counts, other.query_counts],
+                },
+            )
+        )
+    rows.append(
+        report.judged(
+            "pages.queries",
+            f"the pages above (the dashboard aside) at {patients:,} patients: pages with their control's query count",
+            f"every page, at {control_patients:,} patients",
+            "pages",
+            report.same_count(),
+            figure=sum(page in counted for page, _ in full) - len(differences),
+            control=sum(page in counted for page, _ in control),
+            detail={"query_difference": differences} if differences else {},
+        )
+    )
+    return rows
 
 
 # --- search -------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ migrates it, and then, printing its progress:
 3. measures the schedule and the changelist on the full database and on its control copy in
    turns (so a change in the shared machine's load hits both), then search, the patient page
    and the repository, each interleaved with its control;
+   then, unless skipped, every admin page (the lists, history pages, patient and note pages,
+   the dashboard) as a superuser and as a care-restricted clinician, against a clinic
+   generated whole at the changelist control's size in a database of its own;
 4. runs the operator commands in child processes: export, import, then key rotation (last,
    because it re-encrypts the whole database).
 
@@ -41,6 +44,7 @@ GROUPS = (
     "patient_page",
     "repository",
     "history_chain",
+    "pages",
     "schedule",
     "export",
     "import",
@@ -168,6 +172,40 @@ def _copy(server: str, source: str, target: str, copies: list[str], wanted: bool
     return target
 
 
+def _pages_control(server: str, target: str, patients: int, arguments, copies: list[str]):
+    """Create the pages' control: a clinic of `patients` patients with every kind of record.
+
+    The other controls are copies of the database taken on its way up, while it held only
+    patients or only part of the appointments; the pages list notes, orders and allergies too,
+    so their control is a clinic generated whole, the same way, at the control's size, in a
+    database of its own. Return (its name, its data.Clinic).
+    """
+    from django.core.management import call_command
+
+    from bench import data
+
+    started = time.perf_counter()
+    database.create(server, target, os.environ)
+    copies.append(target)
+    database.use(target)
+    call_command("migrate", interactive=False, verbosity=0)
+    small = data.Clinic(scale=patients, seed=arguments.seed, out=lambda message: None)
+    data.create_control_table()
+    small.staff()
+    small.patients(patients)
+    small.appointments(small.appointment_total)
+    small.notes()
+    small.orders()
+    # An allergy for every patient, not every fifth: the clinician's list must fill a page of
+    # 100 rows at the control's size too, or the two pages would not be the same page.
+    small.allergies(every=1)
+    small.care_team()
+    small.check()
+    data.vacuum_analyze()
+    out(f"  generated the pages' control {target} ({patients:,} patients) in {time.perf_counter() - started:,.1f} s")
+    return target, small
+
+
 def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     started = time.perf_counter()
     _setup(server, name)
@@ -199,6 +237,8 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     clinic.notes()
     clinic.orders()
     clinic.allergies()
+    if "pages" not in skip:
+        clinic.care_team()
     clinic.check()
     vacuum_started = time.perf_counter()
     data.vacuum_analyze()
@@ -241,6 +281,15 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     if "history_chain" not in skip:
         rows.append(measures.history_chain_row(clinic.admin, clinic.patient_ids, repeat=repeat))
         out("  measured the history chain's cost on a save")
+
+    if "pages" not in skip:
+        pages_copy = _pages_control(server, f"{name}_pages_{control_patients}", control_patients, arguments, copies)
+        samples = measures.pages_samples({"full": (name, clinic), "control": pages_copy}, repeat)
+        database.use(name)
+        rows += measures.pages_rows(
+            samples["full"], samples["control"], patients=scale, control_patients=control_patients
+        )
+        out("  measured every page, as a superuser and as a clinician")
 
     from patients.models import Patient
 

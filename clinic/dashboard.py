@@ -19,8 +19,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db.models import Count, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -35,6 +35,11 @@ from novamind import access
 from patients import policy as access_policy
 
 TREND_WEEKS = 12
+# Clinicians per page of today's schedule: the panel's size does not grow with the clinic.
+SCHEDULE_CLINICIANS_SHOWN = 20
+SCHEDULE_PAGE_PARAMETER = "schedule"
+# The oldest drafts listed per author; the panel counts the rest (a page, not a report).
+LATE_NOTES_SHOWN = 5
 ACCESS_ACTION = "dashboard"
 Status = appointments_domain.Status
 
@@ -94,21 +99,48 @@ class TodaySchedule:
     """Every active clinician's day (those without appointments too) and any other clinician booked today."""
 
     day: dt.date
-    clinicians: tuple[ClinicianDay, ...]
+    clinicians: tuple[ClinicianDay, ...]  # this page's, in order of name
+    page: int = 1
+    pages: int = 1
+    clinician_total: int = 0  # on every page
 
     @property
     def appointment_count(self) -> int:
-        """Return how many appointments start today."""
+        """Return how many appointments this page lists."""
         return sum(len(day.items) for day in self.clinicians)
 
+    @property
+    def first_shown(self) -> int:
+        """Return the place, among all the day's clinicians, of this page's first one (from 1)."""
+        return (self.page - 1) * SCHEDULE_CLINICIANS_SHOWN + 1 if self.clinicians else 0
 
-def todays_schedule(*, viewer, day: dt.date | None = None) -> TodaySchedule:
-    """Return the appointments starting on `day` (today, clinic time) that `viewer` may see, per clinician, in two queries."""
+    @property
+    def last_shown(self) -> int:
+        """Return the place of this page's last clinician."""
+        return self.first_shown + len(self.clinicians) - 1 if self.clinicians else 0
+
+
+def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> TodaySchedule:
+    """Return one page of the clinicians' days on `day` (today, clinic time), with the appointments `viewer` may see, in two queries.
+
+    The clinicians (every bookable one, and anyone else with an appointment the viewer may see
+    that day) are ordered by name and shown SCHEDULE_CLINICIANS_SHOWN a page; only the page's
+    appointments are read.
+    """
     day = day or timezone.localdate(timezone.now(), policy.zone())
     start, end = repository.day_bounds(day)
     zone = policy.zone()
+    visible = access_policy.restrict(
+        appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end), viewer
+    )
+    bookable = repository.bookable_clinicians().values("pk")
+    labels = _staff_labels(Q(pk__in=visible.order_by().values("clinician_id")) | Q(pk__in=bookable))
+    ordered = sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0]))
+    pages = max(1, -(-len(ordered) // SCHEDULE_CLINICIANS_SHOWN))
+    page = min(max(page, 1), pages)
+    shown = dict(ordered[(page - 1) * SCHEDULE_CLINICIANS_SHOWN : page * SCHEDULE_CLINICIANS_SHOWN])
     rows = (
-        access_policy.restrict(appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end), viewer)
+        visible.filter(clinician_id__in=list(shown))
         .order_by("start", "pk")
         .values_list("pk", "clinician_id", "start", "end", "kind", "status", "late_cancellation", "patient__mrn")
     )
@@ -125,14 +157,10 @@ def todays_schedule(*, viewer, day: dt.date | None = None) -> TodaySchedule:
                 mrn=mrn,
             )
         )
-    bookable = repository.bookable_clinicians().values("pk")
-    labels = _staff_labels(Q(pk__in=list(items)) | Q(pk__in=bookable))
     days = [
-        ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in labels.items()
+        ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in shown.items()
     ]
-    return TodaySchedule(
-        day=day, clinicians=tuple(sorted(days, key=lambda d: (d.clinician.casefold(), d.clinician_id)))
-    )
+    return TodaySchedule(day=day, clinicians=tuple(days), page=page, pages=pages, clinician_total=len(ordered))
 
 
 # --- unsigned notes -----------------------------------------------------------------------------
@@ -155,7 +183,13 @@ class AuthorLateNotes:
 
     author_id: int
     author: str
-    notes: tuple[LateNote, ...]
+    notes: tuple[LateNote, ...]  # the oldest LATE_NOTES_SHOWN
+    waiting: int = 0  # all of the author's late drafts the viewer may see
+
+    @property
+    def not_shown(self) -> int:
+        """Return how many of the author's late drafts are counted but not listed."""
+        return self.waiting - len(self.notes)
 
     @property
     def oldest(self) -> LateNote:
@@ -200,11 +234,20 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
     rows = (
         access_policy.restrict(drafts, viewer)
         .filter(~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk))
+        # Each author's oldest few, and how many they have, in the same query: the panel's
+        # size does not grow with the backlog.
+        .annotate(
+            place=Window(RowNumber(), partition_by=F("author_id"), order_by=(F("date_of_service"), F("pk"))),
+            waiting=Window(Count("pk"), partition_by=F("author_id")),
+        )
+        .filter(place__lte=LATE_NOTES_SHOWN)
         .order_by("date_of_service", "pk")
-        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn")
+        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting")
     )
     notes: dict[int, list[LateNote]] = {}
-    for pk, author_id, date_of_service, kind, mrn in rows:
+    waiting: dict[int, int] = {}
+    for pk, author_id, date_of_service, kind, mrn, count in rows:
+        waiting[author_id] = count
         notes.setdefault(author_id, []).append(
             LateNote(
                 note_id=pk,
@@ -216,11 +259,13 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
         )
     labels = _staff_labels(Q(pk__in=list(notes))) if notes else {}
     authors = [
-        AuthorLateNotes(author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes))
+        AuthorLateNotes(
+            author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes), waiting=waiting[pk]
+        )
         for pk, author_notes in notes.items()
     ]
     # The author with the most waiting notes first, then the one waiting longest.
-    authors.sort(key=lambda a: (-len(a.notes), a.oldest.date_of_service, a.author.casefold()))
+    authors.sort(key=lambda a: (-a.waiting, a.oldest.date_of_service, a.author.casefold()))
     return LateNotes(older_than_days=days, authors=tuple(authors))
 
 
@@ -335,12 +380,18 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     sees_notes = may_view(user, notes_models.ClinicalNote)
     board = Dashboard(
         today=today,
-        schedule=todays_schedule(viewer=user, day=today) if sees_appointments else None,
+        schedule=todays_schedule(viewer=user, day=today, page=_schedule_page(request)) if sees_appointments else None,
         late_notes=late_unsigned_notes(viewer=user, today=today) if sees_notes else None,
         trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
     )
     _log_listing(user, request, board)
     return board
+
+
+def _schedule_page(request) -> int:
+    """Return the page of today's schedule the index asks for (?schedule=N; the first otherwise)."""
+    asked = request.GET.get(SCHEDULE_PAGE_PARAMETER, "") if request is not None else ""
+    return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 6 else 1
 
 
 def _log_listing(user, request, board: Dashboard) -> None:

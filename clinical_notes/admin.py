@@ -33,6 +33,7 @@ from django.utils.html import format_html
 from clinical_notes import domain, models, selectors, services
 from novamind.admin import (
     AuditedAdmin,
+    CappedCountPaginator,
     EncryptionAwareChangeList,
     ReadOnlyListingInline,
     VersionedModelForm,
@@ -246,6 +247,7 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
     ordering = ("-date_of_service", "-created_at")
     list_per_page = 100
     show_full_result_count = False
+    paginator = CappedCountPaginator  # an exact count would read every note the user may see
     readonly_fields = ("author", *SIGNATURE_FIELDS)
     actions = ("sign_selected", "discard_selected")
 

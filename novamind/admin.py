@@ -15,10 +15,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -129,6 +131,26 @@ class EncryptionAwareChangeList(ChangeList):
         if isinstance(order_field, str) and is_encrypted_column(self.model, order_field):
             return None
         return order_field
+
+
+class CappedCountPaginator(Paginator):
+    """A list's paginator that counts at most `cap` rows; past it, the page says "more than".
+
+    An exact count reads every row the list may show (PostgreSQL keeps no count of a filtered
+    table), so on a large table the count costs more than the page. Counting a LIMITed
+    subquery stops at `cap` rows whatever the table's size; the pages past it are reached by
+    filtering or searching, not by paging. `capped` says whether there were more.
+    """
+
+    cap = 1000
+    capped = False
+
+    @cached_property
+    def count(self):
+        # Which rows are counted does not matter, only how many: no ORDER BY to honour.
+        counted = self.object_list.order_by()[: self.cap + 1].count()
+        self.capped = counted > self.cap
+        return min(counted, self.cap)
 
 
 class SafeAutocompleteSelect(AutocompleteSelect):
@@ -264,7 +286,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is None:
             return ""
-        return f"{changelist.result_count} result(s), page {changelist.page_num}"
+        more = "more than " if getattr(changelist.paginator, "capped", False) else ""
+        return f"{more}{changelist.result_count} result(s), page {changelist.page_num}"
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
@@ -485,6 +508,18 @@ class StaffProfileAdmin(AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         staff.staff_profile_save(profile=obj, actor=request.user, request=request)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # simple_history's hook on the page of history entries, before it is shown. Each entry is
+        # labelled str() of the profile as it was, which names its user: read the page's users at
+        # once rather than one query per entry.
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        users = get_user_model().objects.in_bulk({record.user_id for record in historical_records})
+        for record in historical_records:
+            if record.user_id in users:
+                profile = record.history_object  # a new instance at each access: keep this one
+                profile.user = users[record.user_id]
+                record.history_object = profile
 
 
 # --- Staff accounts and roles ---------------------------------------------------------------

@@ -17,8 +17,26 @@ import pytest
 from conftest import TEST_DATABASE_OWNER
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-QUERY_COUNT_ROWS = ("changelist.queries", "patient_page.queries")
+QUERY_COUNT_ROWS = ("changelist.queries", "patient_page.queries", "pages.queries")
+PAGES = (
+    "patients",
+    "appointments",
+    "series",
+    "notes",
+    "orders",
+    "allergies",
+    "patient_history",
+    "appointment_history",
+    "note_history",
+    "order_history",
+    "patient_page",
+    "note_page",
+    "dashboard",
+)
 EXPECTED_ROWS = {
+    *(f"pages.{page}.{viewer}" for page in PAGES for viewer in ("superuser", "clinician")),
+    "pages.access_log.superuser",  # no care role may open the access log
+    "pages.queries",
     "schedule.day_sheet",
     "schedule.conflict_check",
     "changelist.queries",

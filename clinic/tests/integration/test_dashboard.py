@@ -194,6 +194,31 @@ def test_todays_schedule_lists_every_clinician_with_their_appointments_in_order(
     assert day.items[0].start.tzinfo is not None and day.items[0].start.hour == 9
 
 
+def test_todays_schedule_shows_a_page_of_clinicians_at_a_time(monkeypatch, staff, clinic, drwho, drno, patients):
+    monkeypatch.setattr(dashboard, "SCHEDULE_CLINICIANS_SHOWN", 1)
+    nine = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(9)))
+    visit = clinic.book(drwho, patients[0], nine)
+
+    first, second, past_the_end = (dashboard.todays_schedule(viewer=staff, page=page) for page in (1, 2, 9))
+
+    assert [day.clinician for day in first.clinicians] == ["Drno Drno, LCSW"]
+    assert [day.clinician for day in second.clinicians] == ["Drwho Drwho, PhD"]
+    assert [item.appointment_id for item in second.clinicians[0].items] == [visit.id]
+    assert (second.page, second.pages, second.clinician_total, second.first_shown) == (2, 2, 2, 2)
+    assert past_the_end.page == 2 and first.appointment_count == 0
+
+
+def test_the_index_links_the_pages_of_todays_schedule(monkeypatch, client, staff, busy_day):
+    monkeypatch.setattr(dashboard, "SCHEDULE_CLINICIANS_SHOWN", 1)
+
+    first = admin_page(client, staff)
+    second = admin_page(client, staff, reverse(INDEX) + "?schedule=2")
+
+    assert "Clinicians 1–1 of 2" in first and "?schedule=2#dashboard-schedule" in first
+    assert "Clinicians 2–2 of 2" in second and "?schedule=1#dashboard-schedule" in second
+    assert admin_page(client, staff, reverse(INDEX) + "?schedule=%C2%B2").count("Clinicians 1–1 of 2") == 1
+
+
 # --- unsigned notes ------------------------------------------------------------------------------
 
 
@@ -215,6 +240,24 @@ def test_unsigned_notes_older_than_the_late_entry_days_are_listed_per_author(set
     assert not_yet.id not in {n.note_id for a in late.authors for n in a.notes}
     assert [author.author for author in late.authors] == ["Drwho Drwho, PhD", "Drno Drno, LCSW"]  # most waiting first
     assert late.authors[0].oldest.days_since_service == 10 and late.authors[0].oldest.mrn == second.mrn
+
+
+def test_each_author_lists_their_oldest_late_drafts_and_counts_the_rest(
+    settings, monkeypatch, staff, drwho, drno, patients
+):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    monkeypatch.setattr(dashboard, "LATE_NOTES_SHOWN", 2)
+    first, second, _ = patients
+    oldest = drafted(drwho, second, days_ago=10)
+    older = drafted(drwho, first, days_ago=8)
+    drafted(drwho, first, days_ago=4)
+    drno_old = drafted(drno, second, days_ago=6)
+
+    late = dashboard.late_unsigned_notes(viewer=staff)
+
+    by_author = {author.author: ([n.note_id for n in author.notes], author.waiting) for author in late.authors}
+    assert by_author == {"Drwho Drwho, PhD": ([oldest.id, older.id], 3), "Drno Drno, LCSW": ([drno_old.id], 1)}
+    assert [author.not_shown for author in late.authors] == [1, 0]
 
 
 def test_an_author_sees_their_own_late_psychotherapy_drafts(settings, drno, patients):

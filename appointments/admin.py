@@ -14,7 +14,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -85,10 +85,13 @@ class ClinicianFilter(admin.SimpleListFilter):
     parameter_name = "clinician"
 
     def lookups(self, request, model_admin):
-        booked = models.Appointment.objects.values("clinician_id")
+        # EXISTS, one index probe per user: "id IN (every appointment's clinician)" ORed with the
+        # bookable ones cannot be a semi-join, and once the appointments outgrow work_mem
+        # PostgreSQL rescanned them for every user (1.8 s at 1,000,000 appointments).
+        booked = Exists(models.Appointment.objects.filter(clinician_id=OuterRef("pk")))
         users = (
             get_user_model()
-            .objects.filter(Q(pk__in=booked) | Q(pk__in=repository.bookable_clinicians().values("pk")))
+            .objects.filter(booked | Q(pk__in=repository.bookable_clinicians().values("pk")))
             .select_related("staff_profile")
         )
         return sorted(((user.pk, schedule.clinician_label(user)) for user in users), key=lambda item: item[1])

@@ -521,12 +521,12 @@ def history_chain_row(actor, patient_ids, *, repeat: int, seed: int = 11) -> rep
         patient = repository.get_by_id(patient_id)
         changed = dataclasses.replace(patient, preferred_name=f"Bench {n} {'sealed' if sealed else 'control'}")
         if not sealed:
-            pre_create_historical_record.disconnect(dispatch_uid="novamind.seal_history")
+            pre_create_historical_record.disconnect(dispatch_uid=history_chain.SIGNAL_UID)
         try:
             timings[sealed].append(elapsed_ms(lambda: patient_services.patient_update(patient=changed, actor=actor)))
         finally:
             if not sealed:
-                pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid="novamind.seal_history")
+                pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid=history_chain.SIGNAL_UID)
 
     for n in range(repeat + 1):
         for index, patient_id in enumerate(ids):

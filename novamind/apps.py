@@ -24,7 +24,7 @@ class NovamindConfig(AppConfig):
         from novamind import history_chain
 
         history_chain.register_chains()
-        pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid="novamind.seal_history")
+        pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid=history_chain.SIGNAL_UID)
 
         post_migrate.connect(create_encryption_canary, sender=self)
         # Least privilege on PostgreSQL, re-applied by every migrate (it covers new history tables).

@@ -38,11 +38,15 @@ from novamind import chains, encryption
 from novamind.models import HistoryChainHead, HistoryErasure, SealedHistory
 
 SEAL_FIELDS = frozenset({"history_id", "history_sequence", "history_digest"})
+# The pre-create signal's handler id (apps.py connects it; the benchmark's control disconnects it).
+SIGNAL_UID = "novamind.seal_history"
 BATCH = 2000
 
 
-def _key() -> bytes:
-    return settings.AUDIT_LOG_KEY.encode("utf-8")
+def _mac(document: dict) -> str:
+    """Return the HMAC (AUDIT_LOG_KEY) of `document` in its one canonical JSON form."""
+    message = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hmac.new(settings.AUDIT_LOG_KEY.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 @cache
@@ -93,12 +97,7 @@ def _digest(table: str, fields, sequence: int, previous: str, value_of) -> str:
         value = plain(field, value_of(field.attname))
         if value is not None:
             content[field.attname] = value
-    message = json.dumps(
-        {"table": table, "sequence": sequence, "previous": previous, "row": content},
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode("utf-8")
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    return _mac({"table": table, "sequence": sequence, "previous": previous, "row": content})
 
 
 def _locked_head(model) -> HistoryChainHead:
@@ -152,18 +151,15 @@ def seal_instance(sender, history_instance, **kwargs) -> None:
 
 def erasure_mac(receipt: HistoryErasure) -> str:
     """Return the HMAC that shows an erasure receipt was written by the application."""
-    message = json.dumps(
+    return _mac(
         {
             "erasure": receipt.table,
             "sequence": receipt.sequence,
             "digest": receipt.digest,
             "erased_at": plain(HistoryErasure._meta.get_field("erased_at"), receipt.erased_at),
             "detail": receipt.detail,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode("utf-8")
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+        }
+    )
 
 
 def record_erasure(history_rows: models.QuerySet, *, detail: str) -> int:

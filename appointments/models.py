@@ -241,6 +241,13 @@ class Appointment(AuditedModel):
         # The admin log stores str(obj) in plaintext: a short id names it without any PHI.
         return domain.label(self.id)
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The day it was loaded on: a save that moves it must forget that day's tally too.
+        instance._loaded_start = instance.__dict__.get("start")
+        return instance
+
     def clean_fields(self, exclude=None):
         # The replacement of a rescheduled appointment is inserted in the same transaction, just
         # after this row releases its time; the database's deferred foreign key checks the link.
@@ -313,3 +320,28 @@ def _raise_reported(row, errors: dict[str, list[str]]) -> None:
     }
     if reported:
         raise ValidationError(reported)
+
+
+class DayTally(models.Model):
+    """How many visits, late cancellations and no-shows one past day held: a cache, not a record.
+
+    The dashboard's weeks are summed from these instead of counting every appointment of twelve
+    weeks on every visit to the index (`appointments.tallies`). Derived from the appointments,
+    holding no patient and no PHI, so not audited: a row is deleted whenever an appointment of
+    its day is saved or deleted, and is recomputed from the appointments when missing or older
+    than `tallies.FRESH_FOR`.
+    """
+
+    day = models.DateField("day")
+    zone = models.CharField("time zone", max_length=64, help_text="The clinic time zone the day is counted in.")
+    visits = models.PositiveIntegerField("visits")
+    late_cancellations = models.PositiveIntegerField("late cancellations")
+    no_shows = models.PositiveIntegerField("no-shows")
+    computed_at = models.DateTimeField("computed at")
+
+    class Meta:
+        verbose_name = "day tally"
+        constraints = [models.UniqueConstraint(fields=["zone", "day"], name="appointments_day_tally_unique")]
+
+    def __str__(self):
+        return f"{self.day.isoformat()} ({self.zone})"

@@ -19,14 +19,14 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import RowNumber, TruncWeek
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, Concat, Lower, NullIf, RowNumber, Trim
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from appointments import domain as appointments_domain
 from appointments import models as appointments_models
-from appointments import policy, repository, schedule
+from appointments import policy, repository, schedule, tallies
 from clinic import chart
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
@@ -40,6 +40,9 @@ SCHEDULE_CLINICIANS_SHOWN = 20
 SCHEDULE_PAGE_PARAMETER = "schedule"
 # The oldest drafts listed per author; the panel counts the rest (a page, not a report).
 LATE_NOTES_SHOWN = 5
+# Authors per page of that panel, the one waiting longest first (?late=N).
+LATE_AUTHORS_SHOWN = 10
+LATE_PAGE_PARAMETER = "late"
 ACCESS_ACTION = "dashboard"
 Status = appointments_domain.Status
 
@@ -134,11 +137,16 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
         appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end), viewer
     )
     bookable = repository.bookable_clinicians().values("pk")
-    labels = _staff_labels(Q(pk__in=visible.order_by().values("clinician_id")) | Q(pk__in=bookable))
-    ordered = sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0]))
-    pages = max(1, -(-len(ordered) // SCHEDULE_CLINICIANS_SHOWN))
+    clinicians = get_user_model().objects.filter(
+        Q(pk__in=visible.order_by().values("clinician_id")) | Q(pk__in=bookable)
+    )
+    # Counted and paged in the database, in the order of their labels: a page reads its own
+    # SCHEDULE_CLINICIANS_SHOWN users, not every clinician of the clinic.
+    total = clinicians.count()
+    pages = max(1, -(-total // SCHEDULE_CLINICIANS_SHOWN))
     page = min(max(page, 1), pages)
-    shown = dict(ordered[(page - 1) * SCHEDULE_CLINICIANS_SHOWN : page * SCHEDULE_CLINICIANS_SHOWN])
+    first = (page - 1) * SCHEDULE_CLINICIANS_SHOWN
+    shown = _staff_labels(clinicians, limit=slice(first, first + SCHEDULE_CLINICIANS_SHOWN))
     rows = (
         visible.filter(clinician_id__in=list(shown))
         .order_by("start", "pk")
@@ -160,7 +168,7 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
     days = [
         ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in shown.items()
     ]
-    return TodaySchedule(day=day, clinicians=tuple(days), page=page, pages=pages, clinician_total=len(ordered))
+    return TodaySchedule(day=day, clinicians=tuple(days), page=page, pages=pages, clinician_total=total)
 
 
 # --- unsigned notes -----------------------------------------------------------------------------
@@ -202,12 +210,25 @@ class LateNotes:
     """Unsigned notes whose date of service is more than `older_than_days` days past, per author."""
 
     older_than_days: int
-    authors: tuple[AuthorLateNotes, ...]
+    authors: tuple[AuthorLateNotes, ...]  # this page's, the author waiting longest first
+    page: int = 1
+    pages: int = 1
+    author_total: int = 0  # on every page
 
     @property
     def note_count(self) -> int:
         """Return how many notes are listed."""
         return sum(len(author.notes) for author in self.authors)
+
+    @property
+    def first_shown(self) -> int:
+        """Return the place, among all authors with late drafts, of this page's first one (from 1)."""
+        return (self.page - 1) * LATE_AUTHORS_SHOWN + 1 if self.authors else 0
+
+    @property
+    def last_shown(self) -> int:
+        """Return the place of this page's last author."""
+        return self.first_shown + len(self.authors) - 1 if self.authors else 0
 
 
 def late_entry_cutoff(today: dt.date, late_entry_days: int) -> dt.date:
@@ -220,22 +241,48 @@ def late_entry_cutoff(today: dt.date, late_entry_days: int) -> dt.date:
     return today - dt.timedelta(days=late_entry_days)
 
 
-def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days: int | None = None) -> LateNotes:
-    """Return the drafts older than NOVAMIND_LATE_ENTRY_DAYS that `viewer` may see, per author, in two queries.
+def late_unsigned_notes(
+    *, viewer, today: dt.date | None = None, older_than_days: int | None = None, page: int = 1
+) -> LateNotes:
+    """Return one page of the authors with drafts older than the late-entry days that `viewer` may see, in three queries.
 
-    Psychotherapy notes are listable only by their author, so another author's psychotherapy
-    drafts are left out (as `drafts_for_author` does); the viewer's own are listed.
+    Authors are ordered by their oldest late draft (waiting longest first) and shown
+    LATE_AUTHORS_SHOWN a page, each with their oldest LATE_NOTES_SHOWN drafts and how many they
+    have. Psychotherapy notes are listable only by their author, so another author's
+    psychotherapy drafts are left out (as `drafts_for_author` does); the viewer's own are listed.
     """
     today = today or timezone.localdate(timezone.now(), policy.zone())
     days = settings.NOVAMIND_LATE_ENTRY_DAYS if older_than_days is None else older_than_days
     drafts = notes_models.ClinicalNote.objects.filter(
         status=notes_domain.NoteStatus.DRAFT.value, date_of_service__lt=late_entry_cutoff(today, days)
     )
+    visible = access_policy.restrict(drafts, viewer).filter(
+        ~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk)
+    )
+    # Which authors to probe: a care-restricted viewer's come from their caseload's drafts; anyone
+    # else's are the staff, each probed on the drafts-by-author index for their oldest late
+    # draft. Either way the work follows the caseload or the staff, not every draft of the clinic.
+    authors = get_user_model().objects.all()
+    if access_policy.is_restricted(viewer):
+        authors = authors.filter(pk__in=visible.order_by().values("author_id"))
+    oldest_first = visible.filter(author_id=OuterRef("pk")).order_by("date_of_service", "pk")
+    authors = authors.annotate(oldest=Subquery(oldest_first.values("date_of_service")[:1])).filter(oldest__isnull=False)
+    total = authors.count()
+    pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * LATE_AUTHORS_SHOWN
+    labels = {
+        user.pk: schedule.clinician_label(user)
+        for user in authors.order_by("oldest", "pk")
+        .select_related("staff_profile")
+        .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")[
+            first : first + LATE_AUTHORS_SHOWN
+        ]
+    }
+    shown = list(labels)
     rows = (
-        access_policy.restrict(drafts, viewer)
-        .filter(~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk))
-        # Each author's oldest few, and how many they have, in the same query: the panel's
-        # size does not grow with the backlog.
+        visible.filter(author_id__in=shown)
+        # Each author's oldest few, and how many they have, in the same query.
         .annotate(
             place=Window(RowNumber(), partition_by=F("author_id"), order_by=(F("date_of_service"), F("pk"))),
             waiting=Window(Count("pk"), partition_by=F("author_id")),
@@ -244,11 +291,11 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
         .order_by("date_of_service", "pk")
         .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting")
     )
-    notes: dict[int, list[LateNote]] = {}
+    notes: dict[int, list[LateNote]] = {pk: [] for pk in shown}
     waiting: dict[int, int] = {}
     for pk, author_id, date_of_service, kind, mrn, count in rows:
         waiting[author_id] = count
-        notes.setdefault(author_id, []).append(
+        notes[author_id].append(
             LateNote(
                 note_id=pk,
                 mrn=mrn,
@@ -257,16 +304,12 @@ def late_unsigned_notes(*, viewer, today: dt.date | None = None, older_than_days
                 days_since_service=(today - date_of_service).days,
             )
         )
-    labels = _staff_labels(Q(pk__in=list(notes))) if notes else {}
-    authors = [
-        AuthorLateNotes(
-            author_id=pk, author=labels.get(pk, f"user {pk}"), notes=tuple(author_notes), waiting=waiting[pk]
-        )
-        for pk, author_notes in notes.items()
-    ]
-    # The author with the most waiting notes first, then the one waiting longest.
-    authors.sort(key=lambda a: (-a.waiting, a.oldest.date_of_service, a.author.casefold()))
-    return LateNotes(older_than_days=days, authors=tuple(authors))
+    authors_shown = tuple(
+        AuthorLateNotes(author_id=pk, author=labels[pk], notes=tuple(notes[pk]), waiting=waiting[pk])
+        for pk in shown
+        if notes[pk]  # a draft signed between the two queries
+    )
+    return LateNotes(older_than_days=days, authors=authors_shown, page=page, pages=pages, author_total=total)
 
 
 # --- twelve weeks -------------------------------------------------------------------------------
@@ -301,11 +344,13 @@ def week_start(day: dt.date) -> dt.date:
 
 
 def weekly_trend(*, viewer, weeks: int = TREND_WEEKS, today: dt.date | None = None) -> Trend:
-    """Return `weeks` weeks of visits, late cancellations and no-shows of the patients `viewer` may see, in one query.
+    """Return `weeks` weeks of visits, late cancellations and no-shows of the patients `viewer` may see.
 
     An appointment counts in the week (Monday to Sunday, clinic time) in which it was due to
     start: a completed one as a visit, a cancellation flagged late, a no-show. The current week is
-    counted so far.
+    counted so far. A care-restricted viewer's caseload is counted in one query; the whole
+    clinic's past days come from their tallies (`appointments.tallies`), so a viewer who sees
+    every patient costs two queries however large the clinic.
     """
     if weeks < 1:
         raise ValueError("Show at least one week.")
@@ -313,32 +358,24 @@ def weekly_trend(*, viewer, weeks: int = TREND_WEEKS, today: dt.date | None = No
     today = today or timezone.localdate(timezone.now(), zone)
     this_week = week_start(today)
     first = this_week - dt.timedelta(weeks=weeks - 1)
-    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min), zone)
-    end = timezone.make_aware(dt.datetime.combine(this_week + dt.timedelta(weeks=1), dt.time.min), zone)
-    counted = (Status.COMPLETED.value, Status.CANCELLED.value, Status.NO_SHOW.value)
-    due = appointments_models.Appointment.objects.filter(start__gte=start, start__lt=end, status__in=counted)
-    rows = (
-        access_policy.restrict(due, viewer)
-        .annotate(week=TruncWeek("start", tzinfo=zone))
-        .values("week")
-        .annotate(
-            visits=Count("pk", filter=Q(status=Status.COMPLETED.value)),
-            late_cancellations=Count("pk", filter=Q(status=Status.CANCELLED.value, late_cancellation=True)),
-            no_shows=Count("pk", filter=Q(status=Status.NO_SHOW.value)),
-        )
-        .order_by("week")
-    )
-    by_week = {_as_date(row["week"], zone): row for row in rows}
+    last = this_week + dt.timedelta(days=6)
+    if access_policy.is_restricted(viewer):
+        # A caseload's appointments, counted live: as many as the caseload holds.
+        visible = access_policy.restrict(appointments_models.Appointment.objects.all(), viewer)
+        days = tallies.count_days(visible, first, last, zone)
+    else:
+        # The whole clinic's: past days from their kept tallies, the rest of this week live.
+        days = tallies.clinic_days(first, last, today=today)
     result = []
     for offset in range(weeks):
         monday = first + dt.timedelta(weeks=offset)
-        row = by_week.get(monday, {})
+        week = sum((days.get(monday + dt.timedelta(days=n), tallies.Counts()) for n in range(7)), tallies.Counts())
         result.append(
             chart.WeekCounts(
                 week_start=monday,
-                visits=row.get("visits", 0),
-                late_cancellations=row.get("late_cancellations", 0),
-                no_shows=row.get("no_shows", 0),
+                visits=week.visits,
+                late_cancellations=week.late_cancellations,
+                no_shows=week.no_shows,
                 to_date=monday == this_week,
             )
         )
@@ -380,17 +417,21 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     sees_notes = may_view(user, notes_models.ClinicalNote)
     board = Dashboard(
         today=today,
-        schedule=todays_schedule(viewer=user, day=today, page=_schedule_page(request)) if sees_appointments else None,
-        late_notes=late_unsigned_notes(viewer=user, today=today) if sees_notes else None,
+        schedule=todays_schedule(viewer=user, day=today, page=_page(request, SCHEDULE_PAGE_PARAMETER))
+        if sees_appointments
+        else None,
+        late_notes=late_unsigned_notes(viewer=user, today=today, page=_page(request, LATE_PAGE_PARAMETER))
+        if sees_notes
+        else None,
         trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
     )
     _log_listing(user, request, board)
     return board
 
 
-def _schedule_page(request) -> int:
-    """Return the page of today's schedule the index asks for (?schedule=N; the first otherwise)."""
-    asked = request.GET.get(SCHEDULE_PAGE_PARAMETER, "") if request is not None else ""
+def _page(request, parameter: str) -> int:
+    """Return the page of a panel the index asks for (?schedule=N, ?late=N; the first otherwise)."""
+    asked = request.GET.get(parameter, "") if request is not None else ""
     return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 6 else 1
 
 
@@ -425,19 +466,21 @@ def _log_listing(user, request, board: Dashboard) -> None:
             )
 
 
-def _staff_labels(condition: Q) -> dict[int, str]:
-    """Return {user id: "Dana Lee, MD"} for the users matching `condition`, in one query."""
+def _staff_labels(users, *, limit: slice | None = None) -> dict[int, str]:
+    """Return {user id: "Dana Lee, MD"} for `users` (a condition or a queryset), in order of label, in one query.
+
+    With `limit`, only that slice of the ordered users is read: the database sorts on the label's
+    name part (the full name, or the username when none is on file), as `clinician_label` writes it.
+    """
+    if isinstance(users, Q):
+        users = get_user_model().objects.filter(users)
+    full_name = Trim(Concat(F("first_name"), Value(" "), F("last_name")))
     users = (
-        get_user_model()
-        .objects.filter(condition)
+        users.annotate(sort_name=Lower(Coalesce(NullIf(full_name, Value("")), F("username"))))
+        .order_by("sort_name", "pk")
         .select_related("staff_profile")
         .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")
     )
+    if limit is not None:
+        users = users[limit]
     return {user.pk: schedule.clinician_label(user) for user in users}
-
-
-def _as_date(value, zone) -> dt.date:
-    """Return the local date of a truncated week (a date, or an aware or naive datetime)."""
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value, zone).date() if timezone.is_aware(value) else value.date()
-    return value

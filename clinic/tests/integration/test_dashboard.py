@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments import domain, repository, services
+from appointments import domain, repository, services, tallies
+from appointments import models as appointment_models
 from appointments.tests.conftest import make_clinician, make_patient, make_room
 from clinic import dashboard
 from clinical_notes import domain as notes_domain
@@ -155,7 +156,9 @@ def test_weeks_run_monday_to_sunday_in_the_clinic_time_zone(
     assert sum(visits for visits, _, _ in weeks.values()) == 1
 
 
-def test_the_trend_is_one_query_whatever_the_data(staff, clinic, drwho, drno, patients, django_assert_num_queries):
+def test_the_trend_costs_two_queries_whatever_the_data_once_past_days_are_tallied(
+    staff, clinic, drwho, drno, patients, django_assert_num_queries
+):
     # One visit on the Monday of each of the 12 weeks shown (a day before today fell out of the
     # window on Mondays: eleven weeks and a day ago is thirteen Mondays back).
     monday = dashboard.week_start(timezone.localdate())
@@ -163,10 +166,37 @@ def test_the_trend_is_one_query_whatever_the_data(staff, clinic, drwho, drno, pa
         start = timezone.make_aware(dt.datetime.combine(monday - dt.timedelta(weeks=weeks_ago), dt.time(9)))
         clinic.completed(drwho, patients[0], start)
         clinic.no_show(drno, patients[1], start + dt.timedelta(hours=2))
-    dashboard.weekly_trend(viewer=staff)  # whether staff are in a care role is asked once per user
-    with django_assert_num_queries(1):
+    dashboard.weekly_trend(viewer=staff)  # tallies the past days; asks once whether staff are in a care role
+    with django_assert_num_queries(2):  # the tallies, and today onwards
         trend = dashboard.weekly_trend(viewer=staff)
     assert sum(w.visits for w in trend.weeks) == 12 and sum(w.no_shows for w in trend.weeks) == 12
+
+
+def test_a_change_to_a_past_day_is_counted_at_once(staff, clinic, drwho, patients):
+    monday = dashboard.week_start(timezone.localdate())
+    start = timezone.make_aware(dt.datetime.combine(monday - dt.timedelta(weeks=2), dt.time(9)))
+    clinic.completed(drwho, patients[0], start)
+    assert sum(w.visits for w in dashboard.weekly_trend(viewer=staff).weeks) == 1
+    assert appointment_models.DayTally.objects.exists()  # the past days are kept
+
+    clinic.no_show(drwho, patients[1], start + dt.timedelta(hours=2))
+
+    weeks = dashboard.weekly_trend(viewer=staff).weeks
+    assert (sum(w.visits for w in weeks), sum(w.no_shows for w in weeks)) == (1, 1)
+
+
+def test_a_kept_tally_is_recounted_once_it_is_an_hour_old(staff, clinic, drwho, patients):
+    monday = dashboard.week_start(timezone.localdate())
+    clinic.completed(
+        drwho, patients[0], timezone.make_aware(dt.datetime.combine(monday - dt.timedelta(weeks=3), dt.time(9)))
+    )
+    dashboard.weekly_trend(viewer=staff)
+    stale = timezone.now() - tallies.FRESH_FOR - dt.timedelta(minutes=1)
+    for tally in appointment_models.DayTally.objects.all():  # a tally counted while a change committed
+        tally.visits, tally.computed_at = 7, stale
+        tally.save()
+
+    assert sum(w.visits for w in dashboard.weekly_trend(viewer=staff).weeks) == 1
 
 
 # --- today's schedule ---------------------------------------------------------------------------
@@ -214,8 +244,8 @@ def test_the_index_links_the_pages_of_todays_schedule(monkeypatch, client, staff
     first = admin_page(client, staff)
     second = admin_page(client, staff, reverse(INDEX) + "?schedule=2")
 
-    assert "Clinicians 1–1 of 2" in first and "?schedule=2#dashboard-schedule" in first
-    assert "Clinicians 2–2 of 2" in second and "?schedule=1#dashboard-schedule" in second
+    assert "Clinicians 1–1 of 2" in first and "?schedule=2&amp;late=1#dashboard-schedule" in first
+    assert "Clinicians 2–2 of 2" in second and "?schedule=1&amp;late=1#dashboard-schedule" in second
     assert admin_page(client, staff, reverse(INDEX) + "?schedule=%C2%B2").count("Clinicians 1–1 of 2") == 1
 
 
@@ -238,7 +268,10 @@ def test_unsigned_notes_older_than_the_late_entry_days_are_listed_per_author(set
     by_author = {author.author: [note.note_id for note in author.notes] for author in late.authors}
     assert by_author == {"Drwho Drwho, PhD": [older.id, old.id], "Drno Drno, LCSW": [drno_old.id]}
     assert not_yet.id not in {n.note_id for a in late.authors for n in a.notes}
-    assert [author.author for author in late.authors] == ["Drwho Drwho, PhD", "Drno Drno, LCSW"]  # most waiting first
+    assert [author.author for author in late.authors] == [
+        "Drwho Drwho, PhD",
+        "Drno Drno, LCSW",
+    ]  # waiting longest first
     assert late.authors[0].oldest.days_since_service == 10 and late.authors[0].oldest.mrn == second.mrn
 
 
@@ -258,6 +291,25 @@ def test_each_author_lists_their_oldest_late_drafts_and_counts_the_rest(
     by_author = {author.author: ([n.note_id for n in author.notes], author.waiting) for author in late.authors}
     assert by_author == {"Drwho Drwho, PhD": ([oldest.id, older.id], 3), "Drno Drno, LCSW": ([drno_old.id], 1)}
     assert [author.not_shown for author in late.authors] == [1, 0]
+
+
+def test_late_drafts_show_a_page_of_authors_the_one_waiting_longest_first(
+    settings, monkeypatch, client, staff, drwho, drno, patients
+):
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    monkeypatch.setattr(dashboard, "LATE_AUTHORS_SHOWN", 1)
+    first, second, _ = patients
+    for days_ago in (5, 6, 7):
+        drafted(drno, first, days_ago=days_ago)  # the most drafts, but not the oldest
+    longest = drafted(drwho, second, days_ago=12)
+
+    one, two, past_the_end = (dashboard.late_unsigned_notes(viewer=staff, page=page) for page in (1, 2, 9))
+
+    assert [(a.author, [n.note_id for n in a.notes]) for a in one.authors] == [("Drwho Drwho, PhD", [longest.id])]
+    assert [(a.author, a.waiting) for a in two.authors] == [("Drno Drno, LCSW", 3)]
+    assert (one.pages, one.author_total, two.first_shown, past_the_end.page) == (2, 2, 2, 2)
+    page = admin_page(client, staff, reverse(INDEX) + "?late=2")
+    assert "Authors 2–2 of 2" in page and "?late=1&amp;schedule=1#dashboard-late-notes" in page
 
 
 def test_an_author_sees_their_own_late_psychotherapy_drafts(settings, drno, patients):
@@ -393,7 +445,7 @@ def test_the_index_costs_the_same_queries_with_more_data(
             assert client.get(reverse(INDEX)).status_code == 200
         return len(captured)
 
-    index_queries()  # the first request also warms caches (content types) and starts the access log
+    index_queries()  # the first request also warms caches (content types), starts the access log and tallies past days
     small = index_queries()
     third = make_clinician("drthird", actor=staff)
     for hour in range(4):
@@ -404,13 +456,15 @@ def test_the_index_costs_the_same_queries_with_more_data(
             drafted(who, patient, days_ago=4 + hour)
             for weeks_ago in range(1, 12):
                 clinic.no_show(who, patient, nine - dt.timedelta(weeks=weeks_ago, hours=hour + 1))
+    index_queries()  # recounts the past days the new visits changed
     assert index_queries() == small
 
     staff = get_user_model().objects.get(pk=staff.pk)  # a fresh user: its permissions are loaded again
     # Two for the permissions, one for whether the viewer is in a care role (patients.policy),
-    # two for the schedule, two for the notes, one for the weeks, and five per access-log entry
+    # three for the schedule and three for the notes (count, one page of people, their rows), two
+    # for the weeks (the past days' tallies, today onwards), and five per access-log entry
     # (savepoint, lock the chain head, insert, move the head, release).
-    with django_assert_max_num_queries(2 + 1 + 2 + 2 + 1 + 2 * 5):
+    with django_assert_max_num_queries(2 + 1 + 3 + 3 + 2 + 2 * 5):
         board = dashboard.for_user(staff)
     assert board.schedule.appointment_count == 13 and board.late_notes.note_count == 13
     assert sum(w.no_shows for w in board.trend.weeks) == 12 * 11

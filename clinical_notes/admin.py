@@ -705,6 +705,8 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
             submit="Co-sign",
             perform=perform,
             permission=models.COSIGN_PERMISSION,
+            # On to the next note; a supervisor outside the patient's care could not open this one again.
+            success_url=reverse("admin:clinical_notes_clinicalnote_cosignature_queue"),
         )
 
     def cosignature_queue_view(self, request):

@@ -113,7 +113,10 @@ def test_the_author_asks_a_supervisor_outside_the_care_team_who_then_opens_and_c
     assert client.get(url("history", note.id)).status_code == 200
     assert client.get(url("simple_history", note.id, first_history_id(note.id))).status_code == 200
     assert client.get(url("cosign", note.id)).status_code == 200
-    assert client.post(url("cosign", note.id), {}).status_code == 302
+    response = client.post(url("cosign", note.id), {}, follow=True)
+    # Back to the queue: the note itself is closed to them once co-signed.
+    assert response.redirect_chain == [(queue_url(), 302)] and response.status_code == 200
+    assert "Note co-signed." in [str(message) for message in response.context["messages"]]
     row = models.ClinicalNote.objects.get(pk=note.id)
     assert row.cosigned_by == clinic.supervisor and row.history.first().history_user == clinic.supervisor
 

@@ -23,6 +23,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -31,6 +32,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinical_notes import domain, models, selectors, services
+from novamind import access
 from novamind.admin import (
     AuditedAdmin,
     CappedCountPaginator,
@@ -40,10 +42,10 @@ from novamind.admin import (
     show_violation,
 )
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
-from patients import policy
 from patients.admin import PatientPickerMixin, register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
+QUEUE_TITLE = "Waiting for my co-signature"
 SIGNATURE_FIELDS = (
     "status",
     "signed_at",
@@ -180,20 +182,24 @@ class AddendumForm(forms.Form):
 
 
 class CosignatureRequestForm(forms.Form):
-    cosign_requested_from = forms.ModelChoiceField(label="Supervisor", queryset=get_user_model().objects.none())
+    cosign_requested_from = forms.ModelChoiceField(
+        label="Supervisor",
+        queryset=get_user_model().objects.none(),
+        help_text="A supervisor who is not on the patient's care team may then open this note, and "
+        "only this note, until they co-sign it or you withdraw the request.",
+    )
 
-    def __init__(self, *args, author_id, patient_id, **kwargs):
+    def __init__(self, *args, author_id, **kwargs):
         super().__init__(*args, **kwargs)
-        supervisors = (
+        # Every active supervisor (role and profile) but the author: the request itself lets the
+        # one chosen open this note (clinical_notes.domain.read_decision), in the care team or not.
+        self.fields["cosign_requested_from"].queryset = (
             get_user_model()
             .objects.with_perm(models.COSIGN_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
             .filter(staff_profile__is_supervisor=True)
             .exclude(pk=author_id)
             .order_by("username")
         )
-        # Only supervisors who can open the note (patients.policy: on the patient's care team).
-        may_cosign = [user.pk for user in supervisors if policy.may_see(user, patient_id)]
-        self.fields["cosign_requested_from"].queryset = supervisors.filter(pk__in=may_cosign)
 
 
 class AuthorizationForm(forms.Form):
@@ -254,8 +260,11 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
     # --- what a user may see and change -------------------------------------------------
 
     def get_queryset(self, request):
+        # The notes of the user's patients, and those waiting for their co-signature: so the
+        # change and history pages open for the supervisor who was asked (which steps they may
+        # take there is `_guard`'s question, by action).
         return (
-            policy.restrict(super().get_queryset(request), request.user)
+            selectors.openable(super().get_queryset(request), request.user)
             .readable_by(request.user)
             .select_related("author", "signed_by", "cosign_requested_from", "cosigned_by")
             .with_patient_mrn()
@@ -299,7 +308,10 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
         return super().revert_disabled(request, obj)
 
     def get_fieldsets(self, request, obj=None):
-        note = ("Note", {"fields": ("patient", ("kind", "format"), "date_of_service", "author")})
+        # The supervisor asked to co-sign, outside the patient's care, sees the MRN, not a link
+        # to a patient page that would refuse them.
+        patient = "patient_mrn" if getattr(request, "_novamind_cosigning_only", False) else "patient"
+        note = ("Note", {"fields": (patient, ("kind", "format"), "date_of_service", "author")})
         if obj is not None and obj.pk is not None and self.edit_refusal(request, obj):
             used = domain.SECTIONS_BY_FORMAT[domain.NoteFormat(obj.format)]
             sections = [(f"{domain.NoteFormat(obj.format).label} note", {"fields": used})]
@@ -367,10 +379,15 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied  # a role without notes (novamind.roles); the refusal is logged
         row = self._stored(_uuid_or_404(object_id))
-        if row is None or not policy.may_see(request.user, row.patient_id):
-            # Outside the user's care the note does not exist for them, on every page (patients.policy).
+        decision = (
+            None if row is None else selectors.note_access(row=row, user=request.user, action=action, request=request)
+        )
+        if decision is None or decision.outside_care:
+            # Outside the user's care the note does not exist for them, on every page (patients.policy),
+            # unless they are the supervisor asked to co-sign it and `action` is one they may take.
             raise Http404("No clinical note with that ID.")
-        decision = selectors.note_access(row=row, user=request.user, action=action, request=request)
+        # The page then offers nothing of the patient's record: no addendum, no link to the patient.
+        request._novamind_cosigning_only = decision.for_cosignature
         if decision.allowed:
             return row, None
         self.message_user(request, selectors.REFUSAL_MESSAGE, messages.ERROR)
@@ -433,6 +450,9 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def changelist_view(self, request, extra_context=None):
+        if request.user.has_perm(models.COSIGN_PERMISSION):
+            queue = reverse("admin:clinical_notes_clinicalnote_cosignature_queue")
+            extra_context = {"cosignature_queue_url": queue, **(extra_context or {})}
         if request.GET.get(RecordFilter.parameter_name) == PSYCHOTHERAPY_LISTING:
             selectors.psychotherapy_listing(
                 user=request.user,
@@ -450,16 +470,27 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
         def tool(name, label):
             tools.append({"url": reverse(f"admin:clinical_notes_clinicalnote_{name}", args=[row.pk]), "label": label})
 
-        if note.is_signed and user.is_clinician and (is_author or not note.is_psychotherapy_note):
+        cosigning_only = getattr(request, "_novamind_cosigning_only", False)
+        if (
+            note.is_signed
+            and user.is_clinician
+            and (is_author or not note.is_psychotherapy_note)
+            and not cosigning_only
+        ):
             tool("addendum", "Add addendum")
-        if is_author and not note.is_psychotherapy_note and row.cosigned_by_id is None:
+        pending = row.cosign_requested_from_id is not None and row.cosigned_by_id is None
+        if is_author and note.is_signed and not note.is_psychotherapy_note and row.cosign_requested_from_id is None:
             tool("request_cosignature", "Request co-signature")
-        if note.is_signed and row.cosign_requested_from_id == user.id and row.cosigned_by_id is None:
+        if is_author and pending:
+            tool("withdraw_cosignature", "Withdraw co-signature request")
+        if note.is_signed and pending and row.cosign_requested_from_id == user.id:
             tool("cosign", "Co-sign")
         if not note.is_signed and is_author:
             tool("discard", "Discard draft")
         if note.is_psychotherapy_note and note.is_signed and (is_author or user.is_superuser):
             tool("authorize", "Authorize a reader")
+        if request.user.has_perm(models.COSIGN_PERMISSION):
+            tools.append({"url": reverse("admin:clinical_notes_clinicalnote_cosignature_queue"), "label": QUEUE_TITLE})
         return {
             "note_tools": tools,
             "can_sign": not note.is_signed and is_author,
@@ -539,8 +570,14 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
             )
 
         return [
+            path(
+                "cosignature-queue/",
+                self.admin_site.admin_view(self.cosignature_queue_view),
+                name="clinical_notes_clinicalnote_cosignature_queue",
+            ),
             view("addendum", self.addendum_view),
             view("request_cosignature", self.request_cosignature_view),
+            view("withdraw_cosignature", self.withdraw_cosignature_view),
             view("cosign", self.cosign_view),
             view("discard", self.discard_view),
             view("authorize", self.authorize_view),
@@ -631,8 +668,25 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
             title="Request a co-signature",
             explanation="Ask a supervisor to review and co-sign this note.",
             form_class=CosignatureRequestForm,
-            form_kwargs={"author_id": row.author_id if row else None, "patient_id": row.patient_id if row else None},
+            form_kwargs={"author_id": row.author_id if row else None},
             submit="Request co-signature",
+            perform=perform,
+        )
+
+    def withdraw_cosignature_view(self, request, object_id):
+        def perform(row, data):
+            services.cosignature_withdraw(note_id=row.pk, actor=request.user, request=request)
+            return "Co-signature request withdrawn."
+
+        return self._workflow(
+            request,
+            object_id,
+            action="withdraw co-signature",
+            title="Withdraw the co-signature request",
+            explanation="The supervisor you asked will no longer find this note in their queue, nor "
+            "open it unless they are on the patient's care team. You can then ask someone else.",
+            form_class=ConfirmForm,
+            submit="Withdraw request",
             perform=perform,
         )
 
@@ -651,7 +705,40 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
             submit="Co-sign",
             perform=perform,
             permission=models.COSIGN_PERMISSION,
+            # On to the next note; a supervisor outside the patient's care could not open this one again.
+            success_url=reverse("admin:clinical_notes_clinicalnote_cosignature_queue"),
         )
+
+    def cosignature_queue_view(self, request):
+        """List the notes waiting for the user's co-signature (selectors.notes_awaiting_cosignature)."""
+        if not request.user.has_perm(models.COSIGN_PERMISSION):
+            self.log_refusal(request, "co-signature queue")
+            raise PermissionDenied
+        with transaction.atomic():
+            queue = selectors.notes_awaiting_cosignature(supervisor=request.user)
+            access.record(
+                user=request.user,
+                action="list",
+                category=selectors.CLINICAL_CATEGORY,
+                request=request,
+                detail=f"co-signature queue: {len(queue.notes)} of {queue.total} note(s), without their text",
+            )
+        rows = [
+            {
+                "note": item,
+                "change_url": reverse("admin:clinical_notes_clinicalnote_change", args=[item.note_id]),
+                "cosign_url": reverse("admin:clinical_notes_clinicalnote_cosign", args=[item.note_id]),
+            }
+            for item in queue.notes
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": QUEUE_TITLE,
+            "queue": queue,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/clinical_notes/clinicalnote/cosignature_queue.html", context)
 
     def discard_view(self, request, object_id):
         def perform(row, data):

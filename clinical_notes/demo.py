@@ -117,7 +117,7 @@ def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
     )
     count += 1
     if progress.is_signed and clinician != supervisor and rng.random() < 0.5:
-        # The supervisor must be able to open the note to co-sign it: on the team too.
+        # The demo's supervisor treats the patient too; the request alone would open this note only.
         patients_services.care_assign(patient_id=patient.id, clinician=supervisor, actor=frontdesk)
         services.cosignature_request(note_id=progress.id, supervisor_id=supervisor.pk, actor=clinician)
         if rng.random() < 0.5:

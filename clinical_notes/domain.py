@@ -199,6 +199,11 @@ class ClinicalNote:
         """Return whether this is a psychotherapy note, private to its author."""
         return self.kind == NoteKind.PSYCHOTHERAPY_NOTE
 
+    @property
+    def pending_cosigner_id(self) -> int | None:
+        """Return the id of the supervisor asked to co-sign, while the request is pending."""
+        return None if self.cosigned_by is not None else _staff_id(self.cosign_requested_from)
+
     def used_sections(self) -> tuple[str, ...]:
         """Return the names of the sections the note's format uses."""
         return SECTIONS_BY_FORMAT[self.format]
@@ -262,8 +267,18 @@ class ClinicalNote:
             errors.add(NON_FIELD, f"Only the author, {self.author.username}, can ask for a co-signature.")
         if self.is_psychotherapy_note:
             errors.add(NON_FIELD, "Psychotherapy notes are private to their author and are not co-signed.")
+        if not self.is_signed:
+            # The supervisor co-signs the final text, and the request lets them open the note:
+            # a draft could still change under them.
+            errors.add(NON_FIELD, "Sign the note before asking for a co-signature.")
         if self.cosigned_by is not None:
             errors.add(NON_FIELD, "This note is already co-signed.")
+        elif self.cosign_requested_from is not None:
+            errors.add(
+                NON_FIELD,
+                f"A co-signature is already requested from {self.cosign_requested_from.username}; "
+                f"withdraw that request first to ask someone else.",
+            )
         if supervisor.id == self.author.id:
             errors.add("cosign_requested_from", "The author cannot co-sign their own note.")
         elif not (supervisor.is_supervisor and supervisor.is_active):
@@ -271,9 +286,25 @@ class ClinicalNote:
         errors.raise_if_any()
         return dataclasses.replace(self, cosign_requested_from=supervisor, cosign_requested_at=at)
 
+    def with_cosignature_withdrawn(self, *, requester: Staff) -> ClinicalNote:
+        """Return the note with its pending co-signature request withdrawn, or raise RuleViolation.
+
+        The supervisor who was asked can no longer open the note (see `read_decision`).
+        """
+        if requester.id != self.author.id:
+            raise RuleViolation(f"Only the author, {self.author.username}, can withdraw a co-signature request.")
+        if self.cosigned_by is not None:
+            raise RuleViolation("This note is already co-signed; a co-signature cannot be withdrawn.")
+        if self.cosign_requested_from is None:
+            raise RuleViolation("No co-signature request is pending on this note.")
+        return dataclasses.replace(self, cosign_requested_from=None, cosign_requested_at=None)
+
     def cosigned(self, *, cosigner: Staff, at: dt.datetime) -> ClinicalNote:
         """Return the note co-signed by `cosigner`, or raise RuleViolation."""
         errors = Collector()
+        if self.is_psychotherapy_note:
+            # A draft asked about and then made a psychotherapy note keeps its request: refuse here too.
+            errors.add(NON_FIELD, "Psychotherapy notes are private to their author and are not co-signed.")
         if not self.is_signed:
             errors.add(NON_FIELD, "A draft cannot be co-signed: its author signs it first.")
         if self.cosigned_by is not None:
@@ -413,6 +444,10 @@ def _check_cosignature_write(errors: Collector, before: ClinicalNote, after: Cli
             errors.add(NON_FIELD, "The note is already co-signed.")
         elif editor.id != before.author.id:
             errors.add(NON_FIELD, "Only the author can ask for a co-signature.")
+        elif before.cosign_requested_from is not None and after.cosign_requested_from is not None:
+            # The request is what lets the supervisor open the note: it moves only by an
+            # explicit withdrawal, never by overwriting it with another name.
+            errors.add(NON_FIELD, "A co-signature request is pending; withdraw it before asking someone else.")
     if _staff_id(after.cosigned_by) != _staff_id(before.cosigned_by):
         if before.cosigned_by is not None:
             errors.add(NON_FIELD, "A co-signature cannot be changed or withdrawn.")
@@ -502,16 +537,63 @@ def new_authorization(
 
 @dataclasses.dataclass(frozen=True)
 class ReadDecision:
-    """Whether a reader may see a note's content, and the authorization that allows it, if any."""
+    """Whether a reader may see a note's content, and what allows it.
+
+    `authorization`: the psychotherapy-note authorization used, if any. `for_cosignature`: the
+    reader is not on the patient's care team and is let in only as the supervisor asked to
+    co-sign this note. `outside_care`: refused because the reader may not see the patient and
+    holds no co-signature request for this note (the note does not exist for them).
+    """
 
     allowed: bool
     authorization: Authorization | None = None
+    for_cosignature: bool = False
+    outside_care: bool = False
+
+
+# What the supervisor asked to co-sign a note may do with it when they are not on the patient's
+# care team: open it (its page and its history) and co-sign it. Not add to it, not revert it, and
+# nothing of the patient's other records.
+COSIGNER_ACTIONS = frozenset({"read", "history", "co-sign"})
+
+
+def awaits_cosignature_by(note: ClinicalNote | NoteSummary, reader: Staff) -> bool:
+    """Return whether `note` waits for `reader`'s co-signature: a pending request names them.
+
+    Pending: asked and not yet co-signed (a withdrawn request names nobody). `reader` must still
+    be an active supervisor (role and profile, see models.supervisor_of). Psychotherapy notes
+    are never co-signed, so they never wait.
+    """
+    return (
+        note.pending_cosigner_id is not None
+        and note.pending_cosigner_id == reader.id
+        and not note.is_psychotherapy_note
+        and reader.is_supervisor
+        and reader.is_active
+    )
 
 
 def read_decision(
-    note: ClinicalNote | NoteSummary, *, reader: Staff, authorizations: list[Authorization], now: dt.datetime
+    note: ClinicalNote | NoteSummary,
+    *,
+    reader: Staff,
+    authorizations: list[Authorization],
+    now: dt.datetime,
+    in_care: bool = True,
+    action: str = "read",
 ) -> ReadDecision:
-    """Decide whether `reader` may read `note`: psychotherapy notes only by the author or the authorized."""
+    """Decide whether `reader` may `action` the note.
+
+    `in_care` is the access policy's answer for the note's patient (patients.policy: care team,
+    emergency grant, or a role that is not restricted). Outside it, only the supervisor a
+    pending co-signature request names may open the note, for the COSIGNER_ACTIONS only: the
+    author's request is an explicit delegation of that one note. Psychotherapy notes are read
+    only by their author or someone they authorized.
+    """
+    if not in_care:
+        if action in COSIGNER_ACTIONS and awaits_cosignature_by(note, reader):
+            return ReadDecision(allowed=True, for_cosignature=True)
+        return ReadDecision(allowed=False, outside_care=True)
     if not note.is_psychotherapy_note or reader.id == note.author.id:
         return ReadDecision(allowed=True)
     for authorization in authorizations:
@@ -535,6 +617,7 @@ class NoteSummary:
     late_entry: bool
     cosigned: bool
     addenda_count: int
+    cosign_requested_from_id: int | None = None
 
     @property
     def is_psychotherapy_note(self) -> bool:
@@ -545,3 +628,8 @@ class NoteSummary:
     def is_signed(self) -> bool:
         """Return whether the note is signed (and so final)."""
         return self.status == NoteStatus.SIGNED
+
+    @property
+    def pending_cosigner_id(self) -> int | None:
+        """Return the id of the supervisor asked to co-sign, while the request is pending."""
+        return None if self.cosigned else self.cosign_requested_from_id

@@ -78,6 +78,14 @@ class NoteQuerySet(AuditedQuerySet):
         """Return the general notes and the psychotherapy notes `user` may read."""
         return self.general() | self.psychotherapy_readable_by(user, now)
 
+    def awaiting_cosignature_by(self, user):
+        """Return the notes waiting for `user`'s co-signature: asked, not yet co-signed, never psychotherapy.
+
+        Read from the index `clinical_note_cosign_queue`. Whether `user` is still a supervisor is
+        the caller's question (domain.awaits_cosignature_by asks it of one note).
+        """
+        return self.filter(cosign_requested_from=user, cosigned_by__isnull=True).exclude(kind=PSYCHOTHERAPY)
+
     def with_patient_mrn(self):
         """Return the notes annotated with their patient's MRN, without loading the patient."""
         return self.annotate(patient_mrn=models.F("patient__mrn"))
@@ -213,6 +221,13 @@ class ClinicalNote(AuditedModel):
                 condition=Q(status=domain.NoteStatus.DRAFT.value),
                 name="clinical_note_drafts_by_author",
             ),
+            # A supervisor's co-signature queue, oldest request first (selectors.notes_awaiting_cosignature);
+            # only the pending requests are in it, so it stays as small as the queues are.
+            models.Index(
+                fields=["cosign_requested_from", "cosign_requested_at", "id"],
+                condition=Q(cosign_requested_from__isnull=False, cosigned_by__isnull=True),
+                name="clinical_note_cosign_queue",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -322,6 +337,7 @@ class ClinicalNote(AuditedModel):
             late_entry=self.late_entry,
             cosigned=self.cosigned_by_id is not None,
             addenda_count=getattr(self, "addenda_count", None) or 0,
+            cosign_requested_from_id=self.cosign_requested_from_id,
         )
 
     def update_from_domain(self, note: domain.ClinicalNote) -> None:

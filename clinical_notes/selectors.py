@@ -1,17 +1,24 @@
 """Who may read a note, and the access log that says so: the reads every path shares.
 
-The policy (patients.policy) decides whose records a user may see; this module adds the rule of
-psychotherapy notes (`domain.read_decision`: their author, or someone they authorized) and writes
-every read, and every refusal, to the access log. Called by the repository's reads, the services
-and the admin alike; it writes no note.
+The policy (patients.policy) decides whose records a user may see; this module adds the note's
+own rules (`domain.read_decision`): psychotherapy notes are read by their author or someone they
+authorized, and a pending co-signature request lets the supervisor it names open that one note
+outside the patient's care. It writes every read, and every refusal, to the access log. Called
+by the repository's reads, the services and the admin alike; it writes no note.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import uuid
+
+from django.db.models import F
 from django.utils import timezone
 
 from clinical_notes import domain, models
 from novamind import access
+from patients import policy
 from patients.models import Patient
 
 PSYCHOTHERAPY_CATEGORY = "psychotherapy_note"
@@ -20,6 +27,7 @@ REFUSAL_MESSAGE = (
     "Psychotherapy notes can be read only by their author, or by someone the author or a privacy "
     "officer has authorized. This attempt was recorded in the access log."
 )
+QUEUE_LIMIT = 50
 
 
 def category_of(note) -> str:
@@ -33,31 +41,50 @@ def patient_ref(patient_id):
     return Patient.objects.only("id", "mrn").filter(pk=patient_id).first()
 
 
-def note_access(*, row: models.ClinicalNote, user, action: str, request=None) -> domain.ReadDecision:
-    """Decide whether `user` may see the content of `row` for `action`, and record it either way.
+def decide(*, row: models.ClinicalNote, user, action: str) -> domain.ReadDecision:
+    """Return whether `user` may `action` the note `row`, recording nothing.
 
-    Every note read is logged; for psychotherapy notes the entry names the authorization used,
-    and a refusal is logged as such. The entry is written at once (not in a transaction the
-    caller might roll back), so refusals are kept even when the caller then fails.
+    The one decision of every path to a note: care (patients.policy), then the note's own rules
+    (`domain.read_decision`: the co-signature delegation, psychotherapy notes).
     """
     summary = row.to_summary()
+    in_care = policy.may_see(user, row.patient_id)
     authorizations = []
-    if summary.is_psychotherapy_note and user.pk != row.author_id:
+    if in_care and summary.is_psychotherapy_note and user.pk != row.author_id:
         authorizations = [
             grant.to_domain()
             for grant in models.PsychotherapyNoteAuthorization.objects.filter(note=row, grantee=user).select_related(
                 "grantee", "granted_by", "revoked_by"
             )
         ]
-    decision = domain.read_decision(
+    return domain.read_decision(
         summary,
-        reader=models.staff_of(user),
+        reader=models.supervisor_of(user),
         authorizations=authorizations,
         now=timezone.now(),
+        in_care=in_care,
+        action=action,
     )
+
+
+def note_access(*, row: models.ClinicalNote, user, action: str, request=None) -> domain.ReadDecision:
+    """Decide whether `user` may see the content of `row` for `action`, and record it either way.
+
+    Every note read is logged; for psychotherapy notes the entry names the authorization used,
+    a read by the supervisor asked to co-sign (outside care) says so, and a refusal is logged as
+    such. A note outside the user's care and not theirs to co-sign is not theirs to know of: that
+    is the callers' 404, logged nowhere, as for every other record outside care. The entry is
+    written at once (not in a transaction the caller might roll back), so refusals are kept even
+    when the caller then fails.
+    """
+    decision = decide(row=row, user=user, action=action)
+    if decision.outside_care:
+        return decision
     detail = ""
     if decision.authorization is not None:
         detail = f"under authorization {decision.authorization.id}"
+    elif decision.for_cosignature:
+        detail = f"for co-signature, as asked by {row.author.get_username()}; not on the patient's care team"
     elif not decision.allowed:
         detail = "not the author and no active authorization"
     access.record(
@@ -116,3 +143,81 @@ def psychotherapy_listing(*, user, patient_id=None, request=None):
         detail="own and authorized psychotherapy notes",
     )
     return readable
+
+
+def openable(queryset, user):
+    """Return the notes of `queryset` that `user` may open: their patients' (patients.policy), and
+    those waiting for their co-signature (the author's request lets them in, to that note only).
+
+    One more condition in the same query (no query per row). Psychotherapy notes are not
+    filtered here: callers add `readable_by(user)`.
+    """
+    in_care = policy.restrict(queryset, user)
+    if not policy.is_restricted(user) or not (user.is_active and models.supervisor_of(user).is_supervisor):
+        return in_care
+    return in_care | queryset.awaiting_cosignature_by(user)
+
+
+@dataclasses.dataclass(frozen=True)
+class AwaitingCosignature:
+    """One note of a supervisor's co-signature queue, as the queue shows it: no text, nothing decrypted."""
+
+    note_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_mrn: str
+    kind: domain.NoteKind
+    date_of_service: dt.date
+    author: str
+    signed_at: dt.datetime
+    waiting_since: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class CosignatureQueue:
+    """The first notes waiting for one supervisor's co-signature, oldest request first, and how many wait."""
+
+    notes: tuple[AwaitingCosignature, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """Return how many waiting notes are not in `notes`."""
+        return self.total - len(self.notes)
+
+
+def notes_awaiting_cosignature(*, supervisor, limit: int = QUEUE_LIMIT) -> CosignatureQueue:
+    """Return the notes waiting for `supervisor`'s co-signature: at most `limit`, oldest request first.
+
+    A note waits while a co-signature request names `supervisor` and it is not yet co-signed
+    (requests are made on signed notes only; psychotherapy notes are never co-signed). Every
+    note listed is one `supervisor` may open (`decide`), in their care or not. Empty for anyone
+    who is no longer an active supervisor (role and profile).
+
+    Cost: the same queries whatever the queue's length — the rows (from the partial index
+    `clinical_note_cosign_queue`, with the author's username and the patient's MRN joined) and
+    their count; nothing is decrypted. It records nothing: a page that shows the MRNs writes its
+    own access-log entry (the admin's queue page does, action "list").
+    """
+    staff = models.supervisor_of(supervisor)
+    if not (supervisor.is_active and staff.is_supervisor):
+        return CosignatureQueue(notes=(), total=0)
+    waiting = models.ClinicalNote.objects.awaiting_cosignature_by(supervisor)
+    rows = (
+        waiting.order_by("cosign_requested_at", "id")
+        .values("id", "patient_id", "kind", "date_of_service", "signed_at", "cosign_requested_at")
+        .annotate(patient_mrn=F("patient__mrn"), author_username=F("author__username"))[: max(limit, 0)]
+    )
+    notes = tuple(
+        AwaitingCosignature(
+            note_id=row["id"],
+            patient_id=row["patient_id"],
+            patient_mrn=row["patient_mrn"],
+            kind=domain.NoteKind(row["kind"]),
+            date_of_service=row["date_of_service"],
+            author=row["author_username"],
+            signed_at=row["signed_at"],
+            waiting_since=row["cosign_requested_at"],
+        )
+        for row in rows
+    )
+    return CosignatureQueue(notes=notes, total=waiting.count())

@@ -2,11 +2,12 @@
 authorization is written.
 
 Every service takes the acting user (`actor`, keyword-only) and, before anything is written:
-asks the policy (`patients.policy.require`: the role permission, then care: the actor must be
-allowed to see the note's patient), applies the psychotherapy-note rule
-(`selectors.require_access`, i.e. `domain.read_decision`: only the author or someone they
-authorized), and validates through the domain. It then writes through the repository (the
-audited path) in one transaction. Refusals raise AccessDenied or RuleViolation and write nothing;
+asks the policy (`patients.policy.require`: the role permission; then care, through
+`selectors.decide`: the actor must be allowed to see the note's patient, or be the supervisor a
+pending co-signature request names, for reading and co-signing that note only), applies the
+psychotherapy-note rule (`selectors.require_access`, i.e. `domain.read_decision`: only the author
+or someone they authorized), and validates through the domain. It then writes through the
+repository (the audited path) in one transaction. Refusals raise AccessDenied or RuleViolation and write nothing;
 a psychotherapy refusal is kept in the access log (written before the transaction).
 
 The admin (save_model, workflow pages, actions) and the commands call these functions with
@@ -50,16 +51,19 @@ def _notes(actor, request=None) -> repository.DjangoClinicalNoteRepository:
 
 
 def _authorized(actor, note_id, permission: str, action: str, request=None, *, psychotherapy_rule=True):
-    """Return the note row (without text) `actor` may act on with `permission`, or raise.
+    """Return the note row (without text) `actor` may `action` with `permission`, or raise.
 
-    NotFound if there is no such note; AccessDenied if the role or care refuses (policy), or if it
-    is a psychotherapy note the actor may not read (the refusal is logged).
+    NotFound if there is no such note; AccessDenied if the role or care refuses (the policy; the
+    supervisor asked to co-sign is let in for `domain.COSIGNER_ACTIONS` only), or if it is a
+    psychotherapy note the actor may not read (the refusal is logged).
     """
     actor = audit.require_actor(actor)
     row = _notes(actor, request).row(note_id)
     if row is None:
         raise NotFound(f"No clinical note with id {note_id}.")
-    policy.require(actor, permission, patient_id=row.patient_id)
+    policy.require(actor, permission)
+    if selectors.decide(row=row, user=actor, action=action).outside_care:
+        raise AccessDenied(f"{actor.get_username()} is not on this patient's care team.")
     if psychotherapy_rule and row.kind == models.PSYCHOTHERAPY:
         # Someone who may not even read a psychotherapy note learns nothing more by writing.
         selectors.require_access(row=row, user=actor, action=action, request=request)
@@ -161,10 +165,12 @@ def addendum_add(*, note_id, text: str, reason: str, actor, request=None) -> dom
 
 
 def cosignature_request(*, note_id, supervisor_id: int, actor, request=None) -> domain.ClinicalNote:
-    """Ask a supervisor to co-sign `actor`'s note.
+    """Ask a supervisor to co-sign `actor`'s signed note; one request may be pending at a time.
 
-    The supervisor must be able to open the note (patients.policy: on the patient's care team);
-    otherwise the request would wait for a co-signature nobody can give.
+    The request is the author's explicit delegation of this one note: until it is co-signed or
+    withdrawn, the supervisor may open it and co-sign it even when not on the patient's care team
+    (`domain.read_decision`), and nothing else of the patient. It is kept in the note's history
+    and in the access log, which says whether it opened the note to someone outside the care team.
     """
     actor = audit.require_actor(actor)
     row = _authorized(actor, note_id, CHANGE, "request co-signature", request)
@@ -177,21 +183,42 @@ def cosignature_request(*, note_id, supervisor_id: int, actor, request=None) -> 
         supervisor=models.supervisor_of(supervisor),
         at=timezone.now(),
     )
-    if not policy.may_see(supervisor, row.patient_id):
-        raise RuleViolation(
-            {
-                "cosign_requested_from": [
-                    f"{supervisor.get_username()} is not on this patient's care team and could not open "
-                    f"the note; the front desk can add them to the team first."
-                ]
-            }
-        )
+    name = supervisor.get_username()
+    opened = "" if policy.may_see(supervisor, row.patient_id) else "; not on the care team, may open this note only"
     with transaction.atomic():
-        return notes.store(requested, reason=f"Co-signature requested from {supervisor.get_username()}")
+        stored = notes.store(requested, reason=f"Co-signature requested from {name}")
+        _record_workflow(actor, row, "request co-signature", f"{name} asked to co-sign{opened}", request)
+    return stored
+
+
+def cosignature_withdraw(*, note_id, actor, request=None) -> domain.ClinicalNote:
+    """Withdraw the pending co-signature request on `actor`'s note: the supervisor can no longer open it."""
+    actor = audit.require_actor(actor)
+    row = _authorized(actor, note_id, CHANGE, "withdraw co-signature", request)
+    notes = _notes(actor, request)
+    note = notes.get(row.pk)
+    withdrawn = note.with_cosignature_withdrawn(requester=models.staff_of(actor))
+    name = note.cosign_requested_from.username
+    with transaction.atomic():
+        stored = notes.store(withdrawn, reason=f"Co-signature request to {name} withdrawn")
+        _record_workflow(actor, row, "withdraw co-signature", f"request to {name} withdrawn", request)
+    return stored
+
+
+def _record_workflow(actor, row, action: str, detail: str, request) -> None:
+    access.record(
+        user=actor,
+        action=action,
+        category=CLINICAL_CATEGORY,
+        patient=selectors.patient_ref(row.patient_id),
+        obj=row,
+        request=request,
+        detail=detail,
+    )
 
 
 def note_cosign(*, note_id, actor, request=None) -> domain.ClinicalNote:
-    """Record `actor`'s co-signature on a signed note they were asked to co-sign."""
+    """Record `actor`'s co-signature on a signed note they were asked to co-sign (in their care or not)."""
     actor = audit.require_actor(actor)
     row = _authorized(actor, note_id, COSIGN, "co-sign", request)
     notes = _notes(actor, request)

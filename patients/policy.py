@@ -19,6 +19,11 @@ Roles (novamind.roles) say what a user may do to which kind of record; this modu
 - **How care ends**: whoever may assign care ends an assignment; an emergency grant ends by itself.
 - **Psychotherapy notes** are a further rule on top of care: readable only by their author or
   under an authorization (`clinical_notes.domain.read_decision`, asked by the note selectors).
+- **A co-signature request** is the one way past care, and it opens a single note: the
+  supervisor a pending request names may read that note and co-sign it (the same
+  `read_decision`, asked by `clinical_notes.selectors.decide` and `openable`); nothing else of
+  the patient. It is the note author's explicit, audited act, and it ends with the co-signature
+  or the request's withdrawal.
 
 `visible_patients()` and `restrict()` are one subquery (the caseload's patient ids), so a list costs
 no extra query per row. `emergency_for()` decides, for the access log, whether an access happened only because of a

@@ -232,7 +232,12 @@ RULES: dict[str, Rule] = {
     "clinical_notes_clinicalnote_request_cosignature": Rule(
         "clinical_notes.change_clinicalnote", RECORD, "draft", inside="any"
     ),
+    "clinical_notes_clinicalnote_withdraw_cosignature": Rule(
+        "clinical_notes.change_clinicalnote", RECORD, "note", inside="any"
+    ),
     "clinical_notes_clinicalnote_cosign": Rule("clinical_notes.cosign_clinicalnote", RECORD, "note", inside="any"),
+    # The notes waiting for the user's co-signature (none in the walk: no request is pending).
+    "clinical_notes_clinicalnote_cosignature_queue": Rule("clinical_notes.cosign_clinicalnote", LIST),
     "clinical_notes_clinicalnote_discard": Rule("clinical_notes.change_clinicalnote", RECORD, "draft", inside="any"),
     "clinical_notes_clinicalnote_authorize": Rule(
         "clinical_notes.change_clinicalnote", RECORD, "therapy_note", inside="any"

@@ -241,8 +241,10 @@ class TestCosignature:
             requested.cosigned(cosigner=other_supervisor, at=NOW)
         assert "drlee, who was asked" in str(refused.value)
 
-    def test_a_draft_is_not_co_signed(self):
-        requested = draft().with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+    def test_a_draft_is_neither_sent_for_nor_given_a_co_signature(self):
+        with pytest.raises(RuleViolation, match="Sign the note before"):
+            draft().with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+        requested = dataclasses.replace(draft(), cosign_requested_from=SUPERVISOR, cosign_requested_at=NOW)
         with pytest.raises(RuleViolation):
             requested.cosigned(cosigner=SUPERVISOR, at=NOW)
 
@@ -252,6 +254,107 @@ class TestCosignature:
         assert "not an active supervisor" in refused.value.errors["cosign_requested_from"][0]
         with pytest.raises(RuleViolation):
             sign(draft()).with_cosignature_requested(requester=OTHER, supervisor=SUPERVISOR, at=NOW)
+
+    def test_a_second_request_is_refused_while_one_is_pending(self):
+        requested = sign(draft()).with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+        other_supervisor = domain.Staff(id=8, username="drchen", is_clinician=True, is_supervisor=True)
+        for supervisor in (SUPERVISOR, other_supervisor):
+            with pytest.raises(RuleViolation) as refused:
+                requested.with_cosignature_requested(requester=AUTHOR, supervisor=supervisor, at=NOW)
+            assert "already requested from drlee" in str(refused.value)
+
+    def test_the_author_withdraws_a_pending_request_and_may_then_ask_someone_else(self):
+        requested = sign(draft()).with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+        withdrawn = requested.with_cosignature_withdrawn(requester=AUTHOR)
+        assert withdrawn.cosign_requested_from is None and withdrawn.cosign_requested_at is None
+        domain.check_write(requested, withdrawn, editor=AUTHOR)
+        other_supervisor = domain.Staff(id=8, username="drchen", is_clinician=True, is_supervisor=True)
+        assert withdrawn.with_cosignature_requested(requester=AUTHOR, supervisor=other_supervisor, at=NOW)
+
+    def test_only_the_author_withdraws_and_only_a_pending_request(self):
+        requested = sign(draft()).with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+        with pytest.raises(RuleViolation, match="Only the author"):
+            requested.with_cosignature_withdrawn(requester=SUPERVISOR)
+        with pytest.raises(RuleViolation, match="No co-signature request"):
+            sign(draft()).with_cosignature_withdrawn(requester=AUTHOR)
+        with pytest.raises(RuleViolation, match="already co-signed"):
+            requested.cosigned(cosigner=SUPERVISOR, at=NOW).with_cosignature_withdrawn(requester=AUTHOR)
+
+    def test_a_pending_request_is_not_redirected_to_another_supervisor_behind_the_rules(self):
+        requested = sign(draft()).with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+        other_supervisor = domain.Staff(id=8, username="drchen", is_clinician=True, is_supervisor=True)
+        redirected = dataclasses.replace(requested, cosign_requested_from=other_supervisor)
+        with pytest.raises(RuleViolation, match="withdraw"):
+            domain.check_write(requested, redirected, editor=AUTHOR)
+
+    def test_a_psychotherapy_note_is_not_co_signed_even_if_a_request_slipped_through(self):
+        # Written behind the rules (the request refuses psychotherapy notes): still not co-signed.
+        therapy = dataclasses.replace(
+            sign(draft(kind=domain.NoteKind.PSYCHOTHERAPY_NOTE)),
+            cosign_requested_from=SUPERVISOR,
+            cosign_requested_at=NOW,
+        )
+        with pytest.raises(RuleViolation, match="not co-signed"):
+            therapy.cosigned(cosigner=SUPERVISOR, at=NOW)
+
+
+class TestCosignatureDelegation:
+    """Outside the patient's care, the supervisor asked to co-sign may open that one note."""
+
+    def requested(self, note=None):
+        note = note or sign(draft())
+        return note.with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+
+    def decide(self, note, reader=SUPERVISOR, *, action="read", in_care=False):
+        return domain.read_decision(note, reader=reader, authorizations=[], now=NOW, in_care=in_care, action=action)
+
+    def test_the_supervisor_asked_opens_the_note_to_read_and_co_sign_it(self):
+        for action in ("read", "history", "co-sign"):
+            decision = self.decide(self.requested(), action=action)
+            assert decision.allowed and decision.for_cosignature and not decision.outside_care, action
+
+    def test_nothing_else_is_opened_to_them(self):
+        for action in ("update", "add addendum", "discard", "revert", "request co-signature", "authorize"):
+            decision = self.decide(self.requested(), action=action)
+            assert not decision.allowed and decision.outside_care, action
+
+    def test_nobody_else_is_let_in_and_nothing_is_let_in_without_a_request(self):
+        other_supervisor = domain.Staff(id=8, username="drchen", is_clinician=True, is_supervisor=True)
+        assert self.decide(self.requested(), other_supervisor).outside_care
+        assert self.decide(sign(draft())).outside_care
+
+    def test_the_delegation_ends_with_the_co_signature_or_the_supervisor_role(self):
+        cosigned = self.requested().cosigned(cosigner=SUPERVISOR, at=NOW)
+        assert self.decide(cosigned).outside_care
+        demoted = dataclasses.replace(SUPERVISOR, is_supervisor=False)
+        assert self.decide(self.requested(), demoted).outside_care
+        inactive = dataclasses.replace(SUPERVISOR, is_active=False)
+        assert self.decide(self.requested(), inactive).outside_care
+
+    def test_a_psychotherapy_note_is_never_opened_by_a_request(self):
+        slipped = dataclasses.replace(self.requested(), kind=domain.NoteKind.PSYCHOTHERAPY_NOTE)
+        assert self.decide(slipped).outside_care
+
+    def test_in_care_the_request_changes_nothing(self):
+        decision = self.decide(self.requested(), in_care=True)
+        assert decision.allowed and not decision.for_cosignature
+
+    def test_a_summary_carries_what_the_decision_needs(self):
+        summary = domain.NoteSummary(
+            id=uuid.UUID(int=7),
+            patient_id=uuid.UUID(int=9),
+            author=AUTHOR,
+            kind=domain.NoteKind.PROGRESS_NOTE,
+            format=domain.NoteFormat.SOAP,
+            date_of_service=TODAY,
+            status=domain.NoteStatus.SIGNED,
+            signed_at=NOW,
+            late_entry=False,
+            cosigned=False,
+            addenda_count=0,
+            cosign_requested_from_id=SUPERVISOR.id,
+        )
+        assert self.decide(summary).for_cosignature
 
 
 class TestPsychotherapyAccess:

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 
 from appointments import domain, forms, models, policy, repository, schedule, services
 from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_count, parse_id
 from patients import policy as access_policy
 from patients.admin import PatientPickerMixin, register_patient_inline
 
@@ -100,7 +100,7 @@ class ClinicianFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not str(value).isdigit():
+        if parse_count(str(value)) is None:
             return queryset.none()
         return queryset.filter(clinician_id=int(value))
 
@@ -290,7 +290,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         # Prefilled from links (the day sheet's "book"); a garbled value is dropped, not a 500.
-        if "clinician" in initial and not str(initial["clinician"]).isdigit():
+        if "clinician" in initial and parse_count(str(initial["clinician"])) is None:
             del initial["clinician"]
         start = forms.parse_local(request.GET.get("start", ""))
         initial.pop("start", None)
@@ -447,7 +447,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         change_url = forms.appointment_link(appointment.id)
         action = TRANSITIONS.get(request.POST.get("action", ""))
         version = request.POST.get("version", "")
-        if action is None or not version.isdigit():
+        if action is None or parse_count(version) is None:
             self.message_user(request, "That button does not exist; reload the page.", messages.ERROR)
             return HttpResponseRedirect(change_url)
         service, _, done = action
@@ -699,7 +699,7 @@ def _hours(window: dt.timedelta) -> str:
 
 def _version(request) -> int | None:
     value = request.POST.get("version", "")
-    return int(value) if value.isdigit() else None
+    return parse_count(value)
 
 
 # --- series --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import services as notes_services
 from novamind import access
+from novamind.domain import parse_count
 from patients import policy as access_policy
 
 TREND_WEEKS = 12
@@ -432,7 +433,8 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
 def _page(request, parameter: str) -> int:
     """Return the page of a panel the index asks for (?schedule=N, ?late=N; the first otherwise)."""
     asked = request.GET.get(parameter, "") if request is not None else ""
-    return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 6 else 1
+    number = parse_count(asked) if len(asked) < 6 else None
+    return number or 1
 
 
 def _log_listing(user, request, board: Dashboard) -> None:

@@ -33,7 +33,7 @@ from novamind.admin import (
     VersionedModelForm,
     show_violation,
 )
-from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation, parse_id
+from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation, parse_count, parse_id
 from patients import admin as patients_admin
 from patients import models as patients_models
 from patients import policy
@@ -442,7 +442,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         service, done = self.TRANSITIONS[action]
         version = request.POST.get("version", "")
         try:
-            service(order_id=order.id, version=int(version) if version.isdigit() else None, actor=request.user)
+            service(order_id=order.id, version=parse_count(version), actor=request.user)
         except DomainError as error:
             self.message_user(request, f"Order {order.short_id} was not changed: {error}", messages.ERROR)
         else:

@@ -347,7 +347,7 @@ def _text(errors: Collector, field: str, value: str, limit: int, *, required=Fal
 
 def _rxnorm(errors: Collector, value: str) -> str:
     value = (value or "").strip()
-    if value and (not value.isdigit() or len(value) > RXNORM_MAX_DIGITS):
+    if value and (not (value.isascii() and value.isdigit()) or len(value) > RXNORM_MAX_DIGITS):
         errors.add("rxnorm_code", f"An RxNorm code (RxCUI) is a number of up to {RXNORM_MAX_DIGITS} digits.")
     return value
 

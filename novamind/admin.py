@@ -400,7 +400,7 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self._require_uuid(object_id)
-        if not str(version_id).isdigit():
+        if domain.parse_count(str(version_id)) is None:
             raise Http404("No such history entry.")
         self._require_in_care(request, object_id)
         if request.method == "POST" and not self.has_change_permission(

@@ -107,6 +107,19 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def parse_count(value) -> int | None:
+    """Return the whole number `value` spells in ASCII digits (or is), or None when it spells none.
+
+    Not `str.isdigit()`: it is true of "³" and "٣", which `int()` refuses or reads as another
+    number, so a posted "³" would be a 500.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def parse_id(value) -> uuid.UUID | None:
     """Return the identity `value` names (a UUID or its text), or None when it names none."""
     if isinstance(value, uuid.UUID):

@@ -215,7 +215,11 @@ def is_valid_mrn(value: str) -> bool:
     value = value.strip().upper()
     body = value[len(MRN_PREFIX) :]
     return (
-        value.startswith(MRN_PREFIX) and len(body) == 8 and body.isdigit() and _luhn_check_digit(body[:-1]) == body[-1]
+        value.startswith(MRN_PREFIX)
+        and len(body) == 8
+        and body.isascii()
+        and body.isdigit()
+        and _luhn_check_digit(body[:-1]) == body[-1]
     )
 
 

@@ -236,6 +236,12 @@ def test_hold_resume_and_complete_buttons_change_the_status_or_explain_why_not(l
     assert lee_client.post(transition, {"action": "explode"}).status_code == 404
 
 
+def test_a_version_in_other_digits_is_no_version_not_a_server_error(lee_client, sertraline):
+    # "³".isdigit() is true and int("³") raises: found by the admin fuzz test.
+    response = lee_client.post(url("transition", sertraline.id), {"action": "hold", "version": "³"})
+    assert response.status_code == 302
+
+
 def test_bulk_actions_report_what_was_done_and_what_was_refused(lee_client, orders, sertraline, patient):
     course = orders.add(
         dataclasses.replace(sertraline, id=None, audit=None, drug_name="lithium", end_date=timezone.localdate())

@@ -192,3 +192,7 @@ def test_a_revision_cannot_end_beyond_five_years_from_today():
             today=TODAY,
         )
     assert "end_date" in caught.value.errors
+
+
+def test_an_rxnorm_code_is_ascii_digits():
+    assert "RxNorm" in errors_of(an_order(rxnorm_code="3643³"))["rxnorm_code"][0]

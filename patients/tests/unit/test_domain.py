@@ -122,3 +122,7 @@ def test_a_validated_copy_changed_in_place_is_validated_again():
     with pytest.raises(RuleViolation) as refused:
         other.validated(today=TODAY, phone_region="US")
     assert "emergency_contact_phone" in refused.value.errors
+
+
+def test_an_mrn_with_other_digits_is_not_well_formed():
+    assert not domain.is_valid_mrn("NM123456³7")  # "³".isdigit(), and int("³") raises

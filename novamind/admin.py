@@ -235,6 +235,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     form = VersionedModelForm
     formfield_overrides = {}
     history_list_display = ["version"]
+    # simple_history's, with the trail of the record's other pages (app, list, record, history).
+    object_history_form_template = "admin/novamind/object_history_form.html"
     # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
     access_category = "demographics"
 

@@ -560,9 +560,6 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
     )
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
     def has_add_permission(self, request):
         return False
 

@@ -44,14 +44,17 @@ def previous_url(request) -> str | None:
 
 @requires_csrf_token  # the admin's header holds the log-out form
 def bad_request(request, exception=None, message: str = BAD_REQUEST):
+    """Return the 400 page: `message` says what was wrong (never the exception's text)."""
     return page(request, "400.html", 400, title="Bad request", message=message)
 
 
 @requires_csrf_token
 def permission_denied(request, exception=None):
+    """Return the 403 page."""
     return page(request, "403.html", 403, title="You may not open this page")
 
 
 @requires_csrf_token
 def page_not_found(request, exception=None):
+    """Return the 404 page."""
     return page(request, "404.html", 404, title="Page not found")

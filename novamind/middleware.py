@@ -11,10 +11,10 @@
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
-- `BadInputMiddleware` answers 400 (the styled page), with a sentence saying what was wrong, to input no page can
-  use: a NUL byte in the query string (PostgreSQL refuses such strings), and, on any admin page,
-  selected records or related-record ids that are not ids of that model (`?patient=abc`,
-  `_selected_action=abc`), which would otherwise reach the database and answer 500.
+- `BadInputMiddleware` answers 400 (the styled page), with a sentence saying what was wrong, to
+  input no page can use: a NUL byte in the query string (PostgreSQL refuses such strings), and,
+  on any admin page, selected records or related-record ids that are not ids of that model
+  (`?patient=abc`, `_selected_action=abc`), which would otherwise reach the database and answer 500.
 - `TwoFactorMiddleware` sends a signed-in user whose password was reset by someone else to the
   password change page until they choose their own (novamind.staff), and one who has not
   proved a second factor to the verification page (or to enrolment), where it is required.

@@ -148,10 +148,7 @@ def verify(batch_size: int = 2000) -> Verification:
                 + (f"–#{entry.sequence - 1}" if entry.sequence - 1 > expected_sequence else "")
                 + " is missing (deleted)"
             )
-        if entry.previous_digest != previous_digest:
-            problems.append(f"entry #{entry.sequence} does not follow the entry before it (deleted or reordered)")
-        if not hmac.compare_digest(entry.digest, compute_digest(entry)):
-            problems.append(f"entry #{entry.sequence} was altered (its digest does not match its content)")
+        problems.extend(link_problems(entry, previous_digest))
         previous_digest, expected_sequence = entry.digest, entry.sequence + 1
     head = AccessLogHead.objects.filter(pk=1).first()
     if head is not None and (head.sequence != expected_sequence - 1 or head.digest != previous_digest):
@@ -159,6 +156,31 @@ def verify(batch_size: int = 2000) -> Verification:
             f"the log ends at #{expected_sequence - 1} but entries up to #{head.sequence} were written (entries removed from the end)"
         )
     return Verification(checked=checked, problems=problems)
+
+
+def link_problems(entry: AccessLogEntry, previous_digest: str) -> list[str]:
+    """Return what breaks the chain at `entry`, given the digest of the entry before it."""
+    problems = []
+    if entry.previous_digest != previous_digest:
+        problems.append(f"entry #{entry.sequence} does not follow the entry before it (deleted or reordered)")
+    if not hmac.compare_digest(entry.digest, compute_digest(entry)):
+        problems.append(f"entry #{entry.sequence} was altered (its digest does not match its content)")
+    return problems
+
+
+def entry_problems(entry: AccessLogEntry) -> list[str]:
+    """Return what breaks the chain at `entry` alone: its content, and its link to the entry before it.
+
+    A page about one entry reads one more row; only `verify` sees the whole chain (entries removed
+    from the end, or before an earlier one).
+    """
+    if entry.sequence == 1:
+        return link_problems(entry, "")
+    previous = AccessLogEntry.objects.filter(sequence=entry.sequence - 1).values_list("digest", flat=True).first()
+    if previous is None:
+        # Its link cannot be checked; its own content can.
+        return [f"entry #{entry.sequence - 1} is missing (deleted)", *link_problems(entry, entry.previous_digest)]
+    return link_problems(entry, previous)
 
 
 class AccessLogChain:

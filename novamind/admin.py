@@ -7,6 +7,7 @@ import functools
 import types
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -234,6 +235,8 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     form = VersionedModelForm
     formfield_overrides = {}
     history_list_display = ["version"]
+    # simple_history's, with the trail of the record's other pages (app, list, record, history).
+    object_history_form_template = "admin/novamind/object_history_form.html"
     # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
     access_category = "demographics"
 
@@ -547,12 +550,51 @@ class AccessLogEntryAdmin(RefusalLoggingMixin, admin.ModelAdmin):
     ordering = ("-sequence",)
     list_per_page = 100
     show_full_result_count = False
+    # Every field is editable=False, so a view-only form would show none of them: the page lists
+    # them all as read-only fields.
+    fieldsets = (
+        (None, {"fields": ("occurred_at", "who", "action", "outcome", "category", "emergency_shown", "detail")}),
+        ("Whose data", {"fields": ("patient_mrn", "record")}),
+        ("From where", {"fields": ("source_address",)}),
+        ("Chain", {"fields": ("sequence", "previous_digest", "digest", "chain")}),
+    )
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False  # append-only: on PostgreSQL the database refuses it too
+
+    @admin.display(description="who")
+    def who(self, entry):
+        """Return the username the entry recorded, and the account's name today."""
+        name = entry.user.get_full_name() if entry.user is not None else ""
+        return f"{entry.username} ({name})" if name else entry.username
+
+    @admin.display(description="emergency access")
+    def emergency_shown(self, entry):
+        return "yes: made under an emergency access grant" if entry.emergency else "no"
+
+    @admin.display(description="record")
+    def record(self, entry):
+        """Return the record read, by its kind and id (no link: an auditor may not open it)."""
+        if not entry.object_type:
+            return "—"
+        try:
+            kind = apps.get_model(entry.object_type)._meta.verbose_name
+        except (LookupError, ValueError):
+            return f"{entry.object_id} ({entry.object_type})"
+        return f"{kind} {entry.object_id} ({entry.object_type})"
+
+    @admin.display(description="chain")
+    def chain(self, entry):
+        """Return whether the entry is as written and follows the entry before it."""
+        problems = access.entry_problems(entry)
+        if problems:
+            return "Broken: " + "; ".join(problems) + ". Run verify_audit to check the whole log."
+        after = f" and follows entry #{entry.sequence - 1}" if entry.sequence > 1 else " (the first entry)"
+        return f"Intact: its digest matches its content{after}."
 
     def has_delete_permission(self, request, obj=None):
         return False

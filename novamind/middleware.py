@@ -6,13 +6,15 @@
   500 and a traceback; an outage in the middle of a view gets the same page.
 - `DecryptionErrorMiddleware` turns a stored value that does not decrypt, and a write refused
   because the key cannot decrypt the canary, into a clear 503 page instead of a crash page.
+- `AccessDeniedMiddleware` turns a refusal of the access policy (`AccessDenied`) that a view did
+  not catch into the 403 page (novamind.error_views), instead of a 500.
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
   page with a message saying which.
-- `BadInputMiddleware` answers 400, with a sentence saying what was wrong, to input no page can
-  use: a NUL byte in the query string (PostgreSQL refuses such strings), and, on any admin page,
-  selected records or related-record ids that are not ids of that model (`?patient=abc`,
-  `_selected_action=abc`), which would otherwise reach the database and answer 500.
+- `BadInputMiddleware` answers 400 (the styled page), with a sentence saying what was wrong, to
+  input no page can use: a NUL byte in the query string (PostgreSQL refuses such strings), and,
+  on any admin page, selected records or related-record ids that are not ids of that model
+  (`?patient=abc`, `_selected_action=abc`), which would otherwise reach the database and answer 500.
 - `TwoFactorMiddleware` sends a signed-in user whose password was reset by someone else to the
   password change page until they choose their own (novamind.staff), and one who has not
   proved a second factor to the verification page (or to enrolment), where it is required.
@@ -26,16 +28,16 @@ from django.contrib import auth, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, connection
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.http import urlencode
 
-from novamind import access, mfa, outages, staff
+from novamind import access, error_views, mfa, outages, staff
+from novamind.domain import AccessDenied
 from novamind.encryption import DecryptionError, WrongKeyError
 
 logger = logging.getLogger("novamind.encryption")
@@ -118,6 +120,26 @@ class DecryptionErrorMiddleware:
                 "Refused %s %s: stored data does not decrypt with the configured key", request.method, request.path
             )
             return HttpResponse(MESSAGE, status=503)
+        return None
+
+
+class AccessDeniedMiddleware:
+    """Answer the styled 403 page when the access policy refuses inside a view that did not catch it.
+
+    Views turn a refusal into PermissionDenied themselves where they can say more (the admin's
+    change and history pages do); any other `AccessDenied` would otherwise be a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, AccessDenied):
+            # Django answers PermissionDenied with handler403 (novamind.error_views), and logs it.
+            raise PermissionDenied from exception
         return None
 
 
@@ -206,10 +228,10 @@ class BadInputMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
-            return bad_request("The address holds a NUL character, which no search or filter can use.")
+            return bad_request(request, "The address holds a NUL character, which no search or filter can use.")
         if len(request.GET.get(SEARCH_VAR, "")) > LONGEST_SEARCH:
             # No name, MRN or username is this long; SQLite refuses such a LIKE pattern outright.
-            return bad_request(f"The search is longer than {LONGEST_SEARCH} characters.")
+            return bad_request(request, f"The search is longer than {LONGEST_SEARCH} characters.")
         model_admin = getattr(view_func, "model_admin", None)
         if model_admin is None:
             return None
@@ -217,7 +239,7 @@ class BadInputMiddleware:
         if request.method == "POST" and ACTION_CHECKBOX_NAME in request.POST:
             pk = model._meta.pk
             if not all(is_value_of(pk, value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME)):
-                return bad_request(f"The selection names something that is not a {model._meta.verbose_name}.")
+                return bad_request(request, f"The selection names something that is not a {model._meta.verbose_name}.")
         for name, values in request.GET.lists():
             target = _related_key(model, name)
             if target is None:
@@ -226,14 +248,14 @@ class BadInputMiddleware:
                 parts = value.split(",") if target[1] else [value]
                 if not all(is_value_of(target[0], part) for part in parts):
                     return bad_request(
-                        f"“{name}” in the address is not the id of a {target[0].model._meta.verbose_name}."
+                        request, f"“{name}” in the address is not the id of a {target[0].model._meta.verbose_name}."
                     )
         return None
 
 
-def bad_request(message: str) -> HttpResponseBadRequest:
-    """Return a 400 page that says, in a sentence, what was wrong with the request."""
-    return HttpResponseBadRequest(f"<h1>Bad request</h1><p>{escape(message)} Nothing was read or changed.</p>")
+def bad_request(request, message: str) -> HttpResponse:
+    """Return the 400 page, saying in a sentence what was wrong with the request."""
+    return error_views.bad_request(request, message=f"{message} Nothing was read or changed.")
 
 
 def _related_key(model, name: str):

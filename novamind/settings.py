@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "novamind.middleware.DecryptionErrorMiddleware",
+    # An AccessDenied no view caught answers the 403 page, not a 500.
+    "novamind.middleware.AccessDeniedMiddleware",
     # django-axes turns a refused login into the lockout page; it must come last.
     "axes.middleware.AxesMiddleware",
 ]

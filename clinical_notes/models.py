@@ -65,18 +65,17 @@ class NoteQuerySet(AuditedQuerySet):
 
     def psychotherapy_readable_by(self, user, now=None):
         """Return the psychotherapy notes `user` wrote or holds an active authorization for."""
-        now = now or timezone.now()
-        authorized = PsychotherapyNoteAuthorization.objects.filter(
-            note=OuterRef("pk"),
-            grantee=user,
-            revoked_at__isnull=True,
-            expires_at__gt=now,
-        )
-        return self.filter(kind=PSYCHOTHERAPY).filter(Q(author=user) | Q(Exists(authorized)))
+        return self.filter(kind=PSYCHOTHERAPY).filter(_psychotherapy_reader(user, now))
 
     def readable_by(self, user, now=None):
-        """Return the general notes and the psychotherapy notes `user` may read."""
-        return self.general() | self.psychotherapy_readable_by(user, now)
+        """Return the general notes and the psychotherapy notes `user` may read.
+
+        One condition added to the queryset's own: `general() | psychotherapy_readable_by()`
+        repeated the queryset's conditions on both sides of an OR, and the care filter inside
+        them could then no longer be joined from the caseload's side (PostgreSQL scanned every
+        note: 290 ms for a clinician's list at 500,000 notes).
+        """
+        return self.filter(~Q(kind=PSYCHOTHERAPY) | _psychotherapy_reader(user, now))
 
     def awaiting_cosignature_by(self, user):
         """Return the notes waiting for `user`'s co-signature: asked, not yet co-signed, never psychotherapy.
@@ -96,6 +95,17 @@ class NoteQuerySet(AuditedQuerySet):
 
 
 NoteManager = models.Manager.from_queryset(NoteQuerySet)
+
+
+def _psychotherapy_reader(user, now=None) -> Q:
+    """Return the condition, on notes, that `user` wrote the note or holds an active authorization for it."""
+    authorized = PsychotherapyNoteAuthorization.objects.filter(
+        note=OuterRef("pk"),
+        grantee=user,
+        revoked_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+    )
+    return Q(author=user) | Q(Exists(authorized))
 
 
 class ClinicalNote(AuditedModel):
@@ -220,6 +230,14 @@ class ClinicalNote(AuditedModel):
                 include=["kind", "patient"],
                 condition=Q(status=domain.NoteStatus.DRAFT.value),
                 name="clinical_note_drafts_by_author",
+            ),
+            # A care-restricted viewer's late drafts, joined from their caseload's side: a probe
+            # per patient instead of a scan of every late draft of the clinic.
+            models.Index(
+                fields=["patient", "date_of_service"],
+                include=["author", "kind"],
+                condition=Q(status=domain.NoteStatus.DRAFT.value),
+                name="clinical_note_patient_drafts",
             ),
             # A supervisor's co-signature queue, oldest request first (selectors.notes_awaiting_cosignature);
             # only the pending requests are in it, so it stays as small as the queues are.

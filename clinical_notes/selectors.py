@@ -155,7 +155,11 @@ def openable(queryset, user):
     in_care = policy.restrict(queryset, user)
     if not policy.is_restricted(user) or not (user.is_active and models.supervisor_of(user).is_supervisor):
         return in_care
-    return in_care | queryset.awaiting_cosignature_by(user)
+    # One IN over a UNION, not `in_care | awaiting`: an OR would keep the database from joining
+    # from the caseload's side, and it would read every note to find the few in care.
+    notes = models.ClinicalNote.objects.order_by()
+    either = policy.restrict(notes, user).values("pk").union(notes.awaiting_cosignature_by(user).values("pk"))
+    return queryset.filter(pk__in=either)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -388,6 +388,11 @@ class Allergy(DomainValidatedModel):
         verbose_name = "allergy"
         verbose_name_plural = "allergies"
         ordering = ["created_at"]
+        indexes = [
+            # The admin list's order (newest first, the pk to make it total): its first page is
+            # read from this index instead of sorting every allergy of the clinic.
+            models.Index(fields=["-created_at", "-id"], name="medications_allergy_list"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in domain.AllergyStatus]),

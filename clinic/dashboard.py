@@ -19,7 +19,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, RowNumber, Trim
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -260,27 +260,44 @@ def late_unsigned_notes(
     visible = access_policy.restrict(drafts, viewer).filter(
         ~Q(kind=notes_models.PSYCHOTHERAPY) | Q(author_id=viewer.pk)
     )
-    # Which authors to probe: a care-restricted viewer's come from their caseload's drafts; anyone
-    # else's are the staff, each probed on the drafts-by-author index for their oldest late
-    # draft. Either way the work follows the caseload or the staff, not every draft of the clinic.
-    authors = get_user_model().objects.all()
     if access_policy.is_restricted(viewer):
-        authors = authors.filter(pk__in=visible.order_by().values("author_id"))
-    oldest_first = visible.filter(author_id=OuterRef("pk")).order_by("date_of_service", "pk")
-    authors = authors.annotate(oldest=Subquery(oldest_first.values("date_of_service")[:1])).filter(oldest__isnull=False)
-    total = authors.count()
-    pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
-    page = min(max(page, 1), pages)
-    first = (page - 1) * LATE_AUTHORS_SHOWN
-    labels = {
-        user.pk: schedule.clinician_label(user)
-        for user in authors.order_by("oldest", "pk")
-        .select_related("staff_profile")
-        .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")[
-            first : first + LATE_AUTHORS_SHOWN
-        ]
-    }
-    shown = list(labels)
+        # A care-restricted viewer's authors are those of their caseload's late drafts: grouped in
+        # one query joined from the caseload's side, as many as the caseload holds.
+        groups = list(
+            visible.order_by()
+            .values("author_id")
+            .annotate(oldest=Min("date_of_service"))
+            .order_by("oldest", "author_id")
+            .values_list("author_id", flat=True)
+        )
+        total = len(groups)
+        pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
+        page = min(max(page, 1), pages)
+        first = (page - 1) * LATE_AUTHORS_SHOWN
+        shown = groups[first : first + LATE_AUTHORS_SHOWN]
+        labels = _staff_labels(Q(pk__in=shown)) if shown else {}
+    else:
+        # Anyone else's are the staff, each probed on the drafts-by-author index for their oldest
+        # late draft: the work follows the staff, not every late draft of the clinic.
+        oldest_first = visible.filter(author_id=OuterRef("pk")).order_by("date_of_service", "pk")
+        authors = (
+            get_user_model()
+            .objects.annotate(oldest=Subquery(oldest_first.values("date_of_service")[:1]))
+            .filter(oldest__isnull=False)
+        )
+        total = authors.count()
+        pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
+        page = min(max(page, 1), pages)
+        first = (page - 1) * LATE_AUTHORS_SHOWN
+        labels = {
+            user.pk: schedule.clinician_label(user)
+            for user in authors.order_by("oldest", "pk")
+            .select_related("staff_profile")
+            .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")[
+                first : first + LATE_AUTHORS_SHOWN
+            ]
+        }
+        shown = list(labels)
     rows = (
         visible.filter(author_id__in=shown)
         # Each author's oldest few, and how many they have, in the same query.

@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from appointments import domain, forms, models, policy, repository, schedule, services
 from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
@@ -457,7 +458,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
             self.message_user(request, f"Nothing was changed. {plain(error)}", messages.ERROR)
         else:
             self._done(request, appointment.id, done.capitalize())
-        return HttpResponseRedirect(change_url)
+        return HttpResponseRedirect(_back_to(request, change_url))
 
     def cancel_view(self, request, object_id):
         """Ask who cancelled and why (and whether the rest of the series goes), then cancel."""
@@ -695,6 +696,15 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
 def _hours(window: dt.timedelta) -> str:
     hours = window.total_seconds() / 3600
     return f"{hours:g} hours"
+
+
+def _back_to(request, default: str) -> str:
+    """Return the page a button asked to return to (?next, this site only), or `default`."""
+    wanted = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if wanted and safe else default
 
 
 def _version(request) -> int | None:

@@ -30,9 +30,11 @@ from appointments import policy, repository, schedule, tallies
 from clinic import chart
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
+from clinical_notes import selectors as notes_selectors
 from clinical_notes import services as notes_services
 from novamind import access
 from novamind.domain import parse_count
+from patients import models as patients_models
 from patients import policy as access_policy
 
 TREND_WEEKS = 12
@@ -45,6 +47,7 @@ LATE_NOTES_SHOWN = 5
 LATE_AUTHORS_SHOWN = 10
 LATE_PAGE_PARAMETER = "late"
 ACCESS_ACTION = "dashboard"
+COSIGN_PERMISSION = "clinical_notes.cosign_clinicalnote"
 Status = appointments_domain.Status
 
 
@@ -400,6 +403,173 @@ def weekly_trend(*, viewer, weeks: int = TREND_WEEKS, today: dt.date | None = No
     return Trend(weeks=tuple(result))
 
 
+# --- a clinician's own day ---------------------------------------------------------------------
+
+MY_DRAFTS_SHOWN = 10
+MY_ALERTS_SHOWN = 10
+COSIGN_SHOWN = 10
+ALERT_DAYS = 7  # how far back "alerts for my patients" look
+
+
+@dataclasses.dataclass(frozen=True)
+class MyAppointment:
+    """One of the signed-in clinician's appointments today, with what they can do from the index."""
+
+    appointment_id: object
+    patient_id: object
+    start: dt.datetime  # local time
+    end: dt.datetime
+    kind: appointments_domain.Kind
+    status: Status
+    version: int
+    mrn: str
+
+    @property
+    def can_check_in(self) -> bool:
+        """Return whether the visit is still to be checked in."""
+        return self.status is Status.SCHEDULED
+
+    @property
+    def writes_note(self) -> bool:
+        """Return whether a note may be written for it now (the visit was not cancelled or missed)."""
+        return self.status.holds_time
+
+
+@dataclasses.dataclass(frozen=True)
+class MyDay:
+    """The signed-in clinician's appointments today, in order of start."""
+
+    day: dt.date
+    appointments: tuple[MyAppointment, ...]
+
+
+def my_day(*, user, day: dt.date) -> MyDay:
+    """Return `user`'s own appointments on `day` whose patients they may see, in one query."""
+    start, end = repository.day_bounds(day)
+    zone = policy.zone()
+    rows = (
+        access_policy.restrict(
+            appointments_models.Appointment.objects.filter(clinician=user, start__gte=start, start__lt=end), user
+        )
+        .order_by("start", "pk")
+        .values_list("pk", "patient_id", "start", "end", "kind", "status", "version", "patient__mrn")
+    )
+    return MyDay(
+        day=day,
+        appointments=tuple(
+            MyAppointment(
+                appointment_id=pk,
+                patient_id=patient_id,
+                start=timezone.localtime(starts, zone),
+                end=timezone.localtime(ends, zone),
+                kind=appointments_domain.Kind(kind),
+                status=Status(status),
+                version=version,
+                mrn=mrn,
+            )
+            for pk, patient_id, starts, ends, kind, status, version, mrn in rows
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MyDrafts:
+    """The signed-in clinician's unsigned notes, oldest first, and how many there are."""
+
+    notes: tuple[LateNote, ...]
+    total: int
+    late_entry_days: int
+
+    @property
+    def not_shown(self) -> int:
+        """Return how many drafts are counted but not listed."""
+        return self.total - len(self.notes)
+
+
+def my_drafts(*, user, today: dt.date) -> MyDrafts:
+    """Return `user`'s oldest MY_DRAFTS_SHOWN drafts that they may open, and their count, in one query."""
+    drafts = notes_models.ClinicalNote.objects.filter(author=user, status=notes_domain.NoteStatus.DRAFT.value)
+    rows = (
+        access_policy.restrict(drafts, user)
+        .annotate(total=Window(Count("pk")))
+        .order_by("date_of_service", "pk")
+        .values_list("pk", "date_of_service", "kind", "patient__mrn", "total")[:MY_DRAFTS_SHOWN]
+    )
+    notes, counts = [], [0]
+    for pk, date_of_service, kind, mrn, count in rows:
+        counts.append(count)
+        notes.append(
+            LateNote(
+                note_id=pk,
+                mrn=mrn,
+                date_of_service=date_of_service,
+                kind=notes_domain.NoteKind(kind),
+                days_since_service=(today - date_of_service).days,
+            )
+        )
+    return MyDrafts(notes=tuple(notes), total=counts[-1], late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS)
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientAlert:
+    """Something that happened to one of the clinician's patients that they should know of."""
+
+    at: dt.datetime
+    patient_id: object
+    mrn: str
+    what: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MyAlerts:
+    """Alerts for the signed-in clinician's patients over the last ALERT_DAYS days, newest first."""
+
+    alerts: tuple[PatientAlert, ...]
+    days: int = ALERT_DAYS
+
+
+def my_alerts(*, user, now: dt.datetime) -> MyAlerts:
+    """Return the last ALERT_DAYS days' emergency accesses by others and missed visits of `user`'s patients, in two queries.
+
+    "My patients" are those on whose care team `user` is (an emergency grant of their own does
+    not make a patient theirs); each kind is read newest first, at most MY_ALERTS_SHOWN.
+    """
+    since = now - dt.timedelta(days=ALERT_DAYS)
+    mine = patients_models.CareAssignment.objects.filter(clinician=user, ended_at=None).values("patient_id")
+    grants = (
+        patients_models.EmergencyAccessGrant.objects.filter(patient_id__in=mine, granted_at__gte=since)
+        .exclude(user=user)
+        .order_by("-granted_at")
+        .values_list("granted_at", "patient_id", "patient__mrn", "user__username")[:MY_ALERTS_SHOWN]
+    )
+    missed = (
+        appointments_models.Appointment.objects.filter(
+            patient_id__in=mine, status=Status.NO_SHOW.value, start__gte=since, start__lt=now
+        )
+        .order_by("-start")
+        .values_list("start", "patient_id", "patient__mrn")[:MY_ALERTS_SHOWN]
+    )
+    zone = policy.zone()
+    alerts = [
+        PatientAlert(at=at, patient_id=pid, mrn=mrn, what=f"Emergency access by {username}")
+        for at, pid, mrn, username in grants
+    ]
+    alerts += [
+        PatientAlert(
+            at=at, patient_id=pid, mrn=mrn, what=f"Missed visit ({timezone.localtime(at, zone):%a %d %b %H:%M})"
+        )
+        for at, pid, mrn in missed
+    ]
+    alerts.sort(key=lambda alert: alert.at, reverse=True)
+    return MyAlerts(alerts=tuple(alerts[:MY_ALERTS_SHOWN]))
+
+
+def is_own_day_viewer(user) -> bool:
+    """Return whether `user` gets the panels of their own day (a bookable clinician or a care role)."""
+    profile = getattr(user, "staff_profile", None)
+    return access_policy.is_restricted(user) or bool(profile is not None and profile.is_clinician)
+
+
 # --- the whole dashboard, for one viewer --------------------------------------------------------------
 
 
@@ -411,11 +581,16 @@ class Dashboard:
     schedule: TodaySchedule | None
     late_notes: LateNotes | None
     trend: Trend | None
+    my_day: MyDay | None = None
+    my_drafts: MyDrafts | None = None
+    cosignatures: notes_selectors.CosignatureQueue | None = None
+    alerts: MyAlerts | None = None
 
     @property
     def is_empty(self) -> bool:
         """Return whether the viewer may see no panel at all."""
-        return self.schedule is None and self.late_notes is None and self.trend is None
+        panels = (self.schedule, self.late_notes, self.trend, self.my_day, self.my_drafts, self.cosignatures)
+        return all(panel is None for panel in (*panels, self.alerts))
 
 
 def may_view(user, model) -> bool:
@@ -429,19 +604,35 @@ def may_view(user, model) -> bool:
 
 
 def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard:
-    """Return the dashboard `user` may see, logging the patients' MRNs it lists as shown to them."""
-    today = timezone.localdate(now or timezone.now(), policy.zone())
+    """Return the dashboard `user` may see, logging the patients it lists as shown to them.
+
+    Everyone who may see appointments gets the twelve weeks. A clinician (bookable, or in a care
+    role) gets their own day: my appointments today, my drafts, notes waiting for my co-signature
+    and alerts for my patients. The clinic's schedule and every author's late drafts are for the
+    roles that see every patient (the front desk, managers): a care-restricted user is not shown
+    their colleagues' days.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now, policy.zone())
     sees_appointments = may_view(user, appointments_models.Appointment)
     sees_notes = may_view(user, notes_models.ClinicalNote)
+    restricted = access_policy.is_restricted(user)
+    own = is_own_day_viewer(user)
     board = Dashboard(
         today=today,
         schedule=todays_schedule(viewer=user, day=today, page=_page(request, SCHEDULE_PAGE_PARAMETER))
-        if sees_appointments
+        if sees_appointments and not restricted
         else None,
         late_notes=late_unsigned_notes(viewer=user, today=today, page=_page(request, LATE_PAGE_PARAMETER))
-        if sees_notes
+        if sees_notes and not restricted
         else None,
         trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
+        my_day=my_day(user=user, day=today) if own and sees_appointments else None,
+        my_drafts=my_drafts(user=user, today=today) if own and sees_notes else None,
+        cosignatures=notes_selectors.notes_awaiting_cosignature(supervisor=user, limit=COSIGN_SHOWN)
+        if sees_notes and user.has_perm(COSIGN_PERMISSION)
+        else None,
+        alerts=my_alerts(user=user, now=now) if own and sees_appointments else None,
     )
     _log_listing(user, request, board)
     return board
@@ -455,7 +646,8 @@ def _page(request, parameter: str) -> int:
 
 
 def _log_listing(user, request, board: Dashboard) -> None:
-    """Write one access-log entry per panel that listed patients (by MRN), as an admin list does."""
+    """Write one access-log entry per kind of record the panels listed patients for, as an admin list does."""
+    _log_own_day(user, request, board)
     if board.schedule is not None and board.schedule.appointment_count:
         access.record(
             user=user,
@@ -483,6 +675,39 @@ def _log_listing(user, request, board: Dashboard) -> None:
                 request=request,
                 detail=f"{own_psychotherapy} of their own late unsigned psychotherapy note(s) listed by MRN",
             )
+
+
+def _log_own_day(user, request, board: Dashboard) -> None:
+    """Write the entries of a clinician's own panels: their day and alerts, and the notes listed."""
+    visits = len(board.my_day.appointments) if board.my_day else 0
+    alerts = len(board.alerts.alerts) if board.alerts else 0
+    if visits or alerts:
+        access.record(
+            user=user,
+            action=ACCESS_ACTION,
+            category=schedule.ACCESS_CATEGORY,
+            request=request,
+            detail=f"my day ({board.today.isoformat()}): {visits} appointment(s), {alerts} alert(s) for my patients",
+        )
+    drafts = board.my_drafts.notes if board.my_drafts else ()
+    psychotherapy = sum(note.kind is notes_domain.NoteKind.PSYCHOTHERAPY_NOTE for note in drafts)
+    awaiting = len(board.cosignatures.notes) if board.cosignatures else 0
+    if len(drafts) - psychotherapy or awaiting:
+        access.record(
+            user=user,
+            action=ACCESS_ACTION,
+            category=notes_services.CLINICAL_CATEGORY,
+            request=request,
+            detail=f"{len(drafts) - psychotherapy} of my draft(s) and {awaiting} note(s) awaiting my co-signature listed, without their text",
+        )
+    if psychotherapy:
+        access.record(
+            user=user,
+            action=ACCESS_ACTION,
+            category=notes_services.PSYCHOTHERAPY_CATEGORY,
+            request=request,
+            detail=f"{psychotherapy} of my own psychotherapy draft(s) listed, without their text",
+        )
 
 
 def _staff_labels(users, *, limit: slice | None = None) -> dict[int, str]:

@@ -460,11 +460,12 @@ def test_the_index_costs_the_same_queries_with_more_data(
     assert index_queries() == small
 
     staff = get_user_model().objects.get(pk=staff.pk)  # a fresh user: its permissions are loaded again
-    # Two for the permissions, one for whether the viewer is in a care role (patients.policy),
+    # Two for the permissions, one for whether the viewer is in a care role (patients.policy), one
+    # for their staff profile (whether they are a clinician with a day of their own),
     # three for the schedule and three for the notes (count, one page of people, their rows), two
     # for the weeks (the past days' tallies, today onwards), and five per access-log entry
     # (savepoint, lock the chain head, insert, move the head, release).
-    with django_assert_max_num_queries(2 + 1 + 3 + 3 + 2 + 2 * 5):
+    with django_assert_max_num_queries(2 + 1 + 1 + 3 + 3 + 2 + 2 * 5):
         board = dashboard.for_user(staff)
     assert board.schedule.appointment_count == 13 and board.late_notes.note_count == 13
     assert sum(w.no_shows for w in board.trend.weeks) == 12 * 11
@@ -499,8 +500,101 @@ def test_a_clinicians_dashboard_lists_only_the_patients_in_their_care(client, tw
     page = admin_page(client, clinician)
     assert own.mrn in page and colleagues.mrn not in page
     board = dashboard.for_user(clinician)
-    assert board.schedule.appointment_count == 1 and board.late_notes.note_count == 1
+    assert len(board.my_day.appointments) == 1 and len(board.my_drafts.notes) == 1
     assert sum(week.visits for week in board.trend.weeks) == 0  # the colleague's patient's visit is not counted
+
+
+# --- a clinician's own day --------------------------------------------------------------------------
+
+
+def test_a_clinician_is_not_shown_their_colleagues_days(client, two_practices, staff):
+    clinician, _, _ = two_practices
+    board = dashboard.for_user(clinician)
+    assert board.schedule is None and board.late_notes is None  # the clinic's schedule, every author's drafts
+    page = admin_page(client, clinician)
+    assert 'id="dashboard-schedule"' not in page and 'id="dashboard-late-notes"' not in page
+    assert 'id="dashboard-my-day"' in page and 'id="dashboard-my-drafts"' in page
+    front = dashboard.for_user(get_user_model().objects.get(pk=staff.pk))
+    assert front.schedule is not None and front.my_day is None  # the front desk runs the clinic's day
+
+
+def test_my_day_lists_my_appointments_today_in_order_and_checks_in_from_the_index(client, two_practices, clinic):
+    clinician, own, colleagues = two_practices
+    later = clinic.book(clinician, own, timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(15))))
+
+    day = dashboard.my_day(user=clinician, day=timezone.localdate())
+    assert [item.start.hour for item in day.appointments] == [9, 15]
+    assert {item.mrn for item in day.appointments} == {own.mrn}  # the colleague's visit at ten is not mine
+    page = admin_page(client, clinician)
+    assert page.count("Check in</button>") == 2 and page.count(">Write note</a>") == 2
+
+    version = appointment_models.Appointment.objects.get(pk=later.id).version
+    response = client.post(
+        reverse("admin:appointments_appointment_transition", args=[later.id]),
+        {"action": "check_in", "version": version, "next": reverse(INDEX)},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse(INDEX)
+    assert appointment_models.Appointment.objects.get(pk=later.id).status == domain.Status.CHECKED_IN.value
+    assert admin_page(client, clinician).count("Check in</button>") == 1
+
+
+def test_a_check_in_returns_only_to_a_page_of_this_site(client, two_practices, clinic):
+    clinician, own, _ = two_practices
+    visit = appointment_models.Appointment.objects.get(clinician=clinician)
+    client.force_login(clinician)
+    response = client.post(
+        reverse("admin:appointments_appointment_transition", args=[visit.id]),
+        {"action": "check_in", "version": visit.version, "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302 and "evil" not in response["Location"]
+
+
+def test_write_note_opens_the_note_form_for_that_patient_and_day(client, two_practices):
+    clinician, own, _ = two_practices
+    page = admin_page(client, clinician)
+    link = re.search(r'href="([^"]+)">Write note</a>', page).group(1).replace("&amp;", "&")
+    form = admin_page(client, clinician, link)
+    assert f'value="{own.id}" selected' in form
+    assert f'value="{timezone.localdate().isoformat()}"' in form
+
+
+def test_my_drafts_are_mine_oldest_first_counted_and_marked_late(settings, two_practices):
+    clinician, own, _ = two_practices
+    settings.NOVAMIND_LATE_ENTRY_DAYS = 3
+    recent = drafted(clinician, own, days_ago=1)
+
+    drafts = dashboard.my_drafts(user=clinician, today=timezone.localdate())
+    assert [note.days_since_service for note in drafts.notes] == [5, 1] and drafts.total == 2
+    assert drafts.notes[-1].note_id == recent.id
+
+
+def test_my_drafts_lists_the_oldest_and_counts_the_rest(monkeypatch, two_practices):
+    clinician, own, _ = two_practices
+    monkeypatch.setattr(dashboard, "MY_DRAFTS_SHOWN", 1)
+    drafted(clinician, own, days_ago=2)
+    drafts = dashboard.my_drafts(user=clinician, today=timezone.localdate())
+    assert len(drafts.notes) == 1 and drafts.total == 2 and drafts.not_shown == 1
+
+
+def test_alerts_for_my_patients_name_emergency_access_by_others_and_missed_visits(two_practices, clinic):
+    from patients import services as patient_services
+
+    clinician, own, colleagues = two_practices
+    colleague = get_user_model().objects.get(username="drtheirs")
+    patient_services.emergency_access_grant(
+        patient_id=own.id, reason="Crisis call overnight, the on-call clinician needs the chart.", actor=colleague
+    )
+    patient_services.emergency_access_grant(
+        patient_id=colleagues.id,
+        reason="Crisis call overnight, the on-call clinician needs the chart.",
+        actor=clinician,
+    )
+    clinic.no_show(clinician, own, timezone.now() - dt.timedelta(days=2))
+    clinic.no_show(clinician, own, timezone.now() - dt.timedelta(days=9))  # too long ago
+
+    alerts = dashboard.my_alerts(user=clinician, now=timezone.now()).alerts
+    assert [alert.what.split(" (")[0] for alert in alerts] == ["Emergency access by drtheirs", "Missed visit"]
+    assert {alert.mrn for alert in alerts} == {own.mrn}  # my own grant on the colleague's patient is no alert
 
 
 def test_every_link_on_a_clinicians_dashboard_opens(client, two_practices):

@@ -331,3 +331,18 @@ def test_a_second_request_posted_anyway_is_refused_with_a_clear_message_and_noth
     assert row.cosign_requested_from == clinic.supervisor and row.version == 3
     with pytest.raises(RuleViolation, match="already requested from drlee"):
         requested(clinic, note, supervisor=clinic.other_supervisor)
+
+
+def test_the_supervisors_index_lists_the_notes_waiting_for_their_cosignature(client, clinic):
+    from clinic import dashboard
+
+    note = requested(clinic, signed_note(clinic, days_ago=1))
+
+    board = dashboard.for_user(clinic.supervisor)
+    assert [waiting.note_id for waiting in board.cosignatures.notes] == [note.id]
+    assert dashboard.for_user(clinic.other_supervisor).cosignatures.notes == ()
+    client.force_login(clinic.supervisor)
+    page = client.get(reverse("admin:index")).content.decode()
+    link = reverse("admin:clinical_notes_clinicalnote_change", args=[note.id])
+    assert 'id="dashboard-cosignatures"' in page and link in page
+    assert client.get(link).status_code == 200  # the link opens, outside the patient's care

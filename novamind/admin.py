@@ -303,10 +303,16 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             fieldsets[0] = (title, {**options, "fields": (*options["fields"], "version")})
         return fieldsets
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # The version a form was loaded at travels hidden, for the stale-edit check: never a field
+        # staff can edit. Set here, not on the form class: an admin that subclasses its form per
+        # request (to hand it the user) builds its fields again from this hook.
+        if db_field.name == "version":
+            kwargs["widget"] = forms.HiddenInput()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        if "version" in form.base_fields:
-            form.base_fields["version"].widget = forms.HiddenInput()
         if obj is not None and getattr(request, "_novamind_reverting", False):
             # Reverting loads a historical copy, with that copy's version; the revert is a
             # normal edit of the current record, so it is checked against the current version.

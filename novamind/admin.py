@@ -81,6 +81,19 @@ def show_violation(form, violation: domain.RuleViolation, *, render=None, aliase
 class VersionedModelForm(forms.ModelForm):
     """A model form that carries the version it was loaded at and refuses a stale save."""
 
+    # The fields that already failed in the form ("Enter a valid date."), while the model validates.
+    _failed_in_form: frozenset = frozenset()
+
+    def _post_clean(self):
+        # Django leaves a field that failed in the form out of the model's field validation, but
+        # Model.clean() runs on the whole record and finds that field empty: its "This field is
+        # required." under "Enter a valid date." would be about a value nobody typed.
+        self._failed_in_form = frozenset(name for name in self._errors if name != NON_FIELD_ERRORS)
+        try:
+            super()._post_clean()
+        finally:
+            self._failed_in_form = frozenset()
+
     def add_error(self, field, error):
         # The model's rules may speak of fields this form does not show, or shows read-only (the
         # author, the signature, the status on a revert): those errors go above the form,
@@ -88,6 +101,8 @@ class VersionedModelForm(forms.ModelForm):
         if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
             shown = {}
             for name, errors in error.error_dict.items():
+                if name in self._failed_in_form:
+                    continue
                 if name in self.fields or name == NON_FIELD_ERRORS:
                     shown.setdefault(name, []).extend(errors)
                 else:

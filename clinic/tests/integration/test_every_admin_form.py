@@ -2,7 +2,8 @@
 
 The forms are found in `admin.site._registry`, so a form registered tomorrow is covered too:
 
-- no form shows the optimistic-lock `version` as an input staff can edit (it travels hidden).
+- no form shows the optimistic-lock `version` as an input staff can edit (it travels hidden);
+- a date no calendar has ("13/45/1990") is one error next to its field, not also "required".
 
 The clinic is walk_support's, built once for the module and rolled back after it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import html.parser
 
 import pytest
+from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.test import Client, RequestFactory
@@ -170,3 +172,47 @@ def test_no_add_or_change_form_shows_the_version_as_an_editable_field(clinic, ro
             continue  # an add page that leads elsewhere (the series planner)
         assert response.status_code == 200, url
         assert visible_version_inputs(read_form(response, model)) == [], url
+
+
+# --- An impossible date is one error, not also "required" ---------------------------------------
+
+
+def _date_fields(form) -> list[tuple[str, str]]:
+    """Return (field, posted name) of every date the form asks for, the date half of a date-and-time too."""
+    found = []
+    for name, field in form.fields.items():
+        widget = field.widget
+        subwidgets = getattr(widget, "widgets", None)
+        if subwidgets:
+            for index, subwidget in enumerate(subwidgets):
+                if isinstance(subwidget, forms.DateInput):
+                    found.append((name, form.add_prefix(f"{name}_{index}")))
+        elif isinstance(widget, forms.DateInput):
+            found.append((name, form.add_prefix(name)))
+    return found
+
+
+@pytest.mark.parametrize("model, model_admin", ADMINS, ids=ADMIN_IDS)
+def test_an_impossible_date_is_reported_once_next_to_its_field(clinic, root_client, model, model_admin):
+    root = clinic.users[walk.SUPERUSER]
+    pages = []
+    if model_admin.has_add_permission(_request(root)) and _url(model, "add"):
+        pages.append(_url(model, "add"))
+    obj = _changeable(model_admin, root)
+    if obj is not None:
+        pages.append(_url(model, "change", obj.pk))
+    checked = 0
+    for url in pages:
+        page = root_client.get(url)
+        if page.status_code != 200:
+            continue  # an add page that leads elsewhere (the series planner)
+        form = page.context["adminform"].form
+        data = read_form(page, model).data
+        for field, posted in _date_fields(form):
+            response = root_client.post(url, {**data, posted: NO_SUCH_DATE})
+            assert response.status_code == 200, f"{url}: {posted}={NO_SUCH_DATE} was accepted"
+            errors = response.context["adminform"].form.errors.get(field, [])
+            assert len(errors) == 1, f"{url}: {field} shows {list(errors)}"
+            checked += 1
+    if not checked:
+        pytest.skip(f"{model._meta.label} has no date field on a form the superuser may post")

@@ -3,7 +3,8 @@
 The forms are found in `admin.site._registry`, so a form registered tomorrow is covered too:
 
 - no form shows the optimistic-lock `version` as an input staff can edit (it travels hidden);
-- a date no calendar has ("13/45/1990") is one error next to its field, not also "required".
+- a date no calendar has ("13/45/1990") is one error next to its field, not also "required";
+- no text staff read (a field's label or help) names a setting (`NOVAMIND_…`).
 
 The clinic is walk_support's, built once for the module and rolled back after it.
 """
@@ -14,6 +15,7 @@ import html.parser
 
 import pytest
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.db import transaction
 from django.test import Client, RequestFactory
@@ -216,3 +218,17 @@ def test_an_impossible_date_is_reported_once_next_to_its_field(clinic, root_clie
             checked += 1
     if not checked:
         pytest.skip(f"{model._meta.label} has no date field on a form the superuser may post")
+
+
+# --- No setting name in what staff read ---------------------------------------------------------
+
+
+def test_no_label_or_help_text_names_a_setting():
+    leaks = [
+        f"{model._meta.label}.{field.name}: {text}"
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        for text in (str(getattr(field, "help_text", "")), str(getattr(field, "verbose_name", "")))
+        if "NOVAMIND_" in text
+    ]
+    assert leaks == []

@@ -239,12 +239,29 @@ class RefusalLoggingMixin:
         )
 
 
+def _unless_nothing_changed(save_model):
+    """Wrap an admin's save_model so a change form posted back as it was shown writes nothing."""
+
+    @functools.wraps(save_model)
+    def save(self, request, obj, form, change):
+        if self.changes_nothing(request, form, change):
+            request._novamind_unchanged = True
+            return None
+        return save_model(self, request, obj, form, change)
+
+    return save
+
+
 class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     """Admin for an AuditedModel: each app's admin saves through its services, as the user.
 
     Every page that shows PHI (a record, its history, a list or a search) appends one entry to
     the access log, in the transaction that read the data; a page refused for lack of
     permission appends a refused entry.
+
+    A change form saved without a change writes nothing: no version, no history row, no "last
+    changed", no admin-log entry. Each subclass's `save_model` is wrapped for it when the class
+    is defined, so no app's admin has to remember; `changes_nothing` says what "no change" is.
     """
 
     form = VersionedModelForm
@@ -254,6 +271,39 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     object_history_form_template = "admin/novamind/object_history_form.html"
     # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
     access_category = "demographics"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "save_model" in vars(cls):
+            cls.save_model = _unless_nothing_changed(vars(cls)["save_model"])
+
+    def changes_nothing(self, request, form, change) -> bool:
+        """Return whether saving `form` would change nothing of the record, so nothing is to be written.
+
+        A revert from the history page is always written: its form starts from the old version,
+        so "unchanged" there means "restore it". An admin whose change form also takes a step
+        (sign, say) narrows this.
+        """
+        return change and not getattr(request, "_novamind_reverting", False) and not form.has_changed()
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_novamind_unchanged", False) and not message:
+            return None  # nothing was written, so there is nothing to log
+        return super().log_change(request, obj, message)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if getattr(request, "_novamind_unchanged", False) and level == messages.SUCCESS:
+            # Django's "… was changed successfully." would claim a write that did not happen.
+            message, level = "No changes to save: the record is as it was, and nothing was written.", messages.INFO
+        return super().message_user(request, message, level, *args, **kwargs)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # simple_history's hook on the page of history entries, before it is shown: an entry
+        # written without a reason shows "—" under "Change reason", not the word "None".
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        for record in historical_records:
+            if not record.history_change_reason:
+                record.history_change_reason = "—"
 
     def get_changelist(self, request, **kwargs):
         return EncryptionAwareChangeList

@@ -4,6 +4,8 @@ The forms are found in `admin.site._registry`, so a form registered tomorrow is 
 
 - no form shows the optimistic-lock `version` as an input staff can edit (it travels hidden);
 - a date no calendar has ("13/45/1990") is one error next to its field, not also "required";
+- posting a change form back unchanged writes nothing: no version, no history row, no admin-log
+  entry, no new "last changed";
 - no text staff read (a field's label or help) names a setting (`NOVAMIND_…`).
 
 The clinic is walk_support's, built once for the module and rolled back after it.
@@ -17,11 +19,13 @@ import pytest
 from django import forms
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 
 from clinic.tests.integration import walk_support as walk
+from novamind.admin import AuditedAdmin
 
 ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label_lower)
 ADMIN_IDS = [model._meta.label_lower for model, _ in ADMINS]
@@ -218,6 +222,41 @@ def test_an_impossible_date_is_reported_once_next_to_its_field(clinic, root_clie
             checked += 1
     if not checked:
         pytest.skip(f"{model._meta.label} has no date field on a form the superuser may post")
+
+
+# --- Saving without changes writes nothing ------------------------------------------------------
+
+AUDITED = [(model, model_admin) for model, model_admin in ADMINS if isinstance(model_admin, AuditedAdmin)]
+
+
+def _footprint(model, obj):
+    row = model._base_manager.filter(pk=obj.pk).values("version", "updated_at", "updated_by").get()
+    return row, model.history.filter(id=obj.pk).count(), LogEntry.objects.count()
+
+
+@pytest.mark.parametrize("model, model_admin", AUDITED, ids=[model._meta.label_lower for model, _ in AUDITED])
+def test_saving_a_change_form_without_changes_writes_nothing(clinic, root_client, model, model_admin):
+    obj = _changeable(model_admin, clinic.users[walk.SUPERUSER])
+    if obj is None:
+        pytest.skip(f"{model._meta.label} records are never changed on their admin page")
+    url = _url(model, "change", obj.pk)
+    before = _footprint(model, obj)
+    response = root_client.post(url, read_form(root_client.get(url), model).data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    assert _footprint(model, obj) == before
+
+
+def test_a_change_form_saved_with_a_change_still_writes_it(clinic, root_client):
+    from patients import models as patients_models
+
+    patient = patients_models.Patient.objects.get(pk=clinic.patients[walk.INSIDE].patient.id)
+    url = _url(patients_models.Patient, "change", patient.pk)
+    data = read_form(root_client.get(url), patients_models.Patient).data
+    response = root_client.post(url, {**data, "pronouns": ["they/them"]})
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.pronouns == "they/them" and patient.version == 2
+    assert patient.history.first().history_change_reason == "Details changed"
 
 
 # --- No setting name in what staff read ---------------------------------------------------------

@@ -245,7 +245,7 @@ def _unless_nothing_changed(save_model):
     @functools.wraps(save_model)
     def save(self, request, obj, form, change):
         if self.changes_nothing(request, form, change):
-            request._novamind_unchanged = True
+            request._novamind_form_unchanged = True
             return None
         return save_model(self, request, obj, form, change)
 
@@ -287,12 +287,14 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
         return change and not getattr(request, "_novamind_reverting", False) and not form.has_changed()
 
     def log_change(self, request, obj, message):
-        if getattr(request, "_novamind_unchanged", False) and not message:
-            return None  # nothing was written, so there is nothing to log
+        if getattr(request, "_novamind_form_unchanged", False) and not message:
+            # Neither the record nor a row on its page (an inline) changed: nothing was written.
+            request._novamind_nothing_saved = True
+            return None
         return super().log_change(request, obj, message)
 
     def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
-        if getattr(request, "_novamind_unchanged", False) and level == messages.SUCCESS:
+        if getattr(request, "_novamind_nothing_saved", False) and level == messages.SUCCESS:
             # Django's "… was changed successfully." would claim a write that did not happen.
             message, level = "No changes to save: the record is as it was, and nothing was written.", messages.INFO
         return super().message_user(request, message, level, *args, **kwargs)

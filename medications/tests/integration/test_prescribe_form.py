@@ -194,3 +194,16 @@ def test_a_factor_that_is_not_above_one_stops_the_start(settings):
     assert "novamind.E060" in {message.id for message in run_checks()}
     settings.NOVAMIND_DOSE_CHANGE_FACTOR = 4
     assert "novamind.E060" not in {message.id for message in run_checks()}
+
+
+@pytest.mark.parametrize("field", ["start_date", "end_date"])
+def test_an_impossible_date_on_the_revise_form_is_one_error(lee_client, lithium, field):
+    revise = url("revise", lithium.id)
+    response = lee_client.post(revise, revise_data(lee_client.get(revise), **{field: "13/45/1990"}))
+    assert response.context["form"].errors[field] == ["Enter a valid date."]
+
+
+def test_an_impossible_date_on_the_discontinue_form_is_one_error(lee_client, lithium):
+    data = {"discontinue_reason": "adverse_effect", "discontinued_on": "13/45/1990", "version": "1"}
+    response = lee_client.post(url("discontinue", lithium.id), data)
+    assert response.context["form"].errors["discontinued_on"] == ["Enter a valid date."]

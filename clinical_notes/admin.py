@@ -499,6 +499,10 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
 
     # --- saving and signing ----------------------------------------------------------------
 
+    def changes_nothing(self, request, form, change):
+        # "Save and sign" on an unchanged draft still signs it.
+        return not getattr(form, "signing", False) and super().changes_nothing(request, form, change)
+
     def save_model(self, request, obj, form, change):
         # The services decide and write; the form has already shown the domain's errors next to
         # the fields. A refusal here (the policy changed since the form was checked) rolls the

@@ -11,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from clinical_notes import domain
 from novamind import encryption
@@ -18,6 +19,17 @@ from novamind.domain import RuleViolation
 from novamind.models import AnonymousWriteError, AuditedModel, AuditedQuerySet, UnauditedWriteError
 
 PSYCHOTHERAPY = domain.NoteKind.PSYCHOTHERAPY_NOTE.value
+
+
+def _late_entry_help() -> str:
+    days = settings.NOVAMIND_LATE_ENTRY_DAYS
+    return f"Signed more than {days} day{'' if days == 1 else 's'} after the date of service."
+
+
+# Read when a page shows it, so it says the clinic's number of days. A migration keeps the text
+# as it read with the default (3 days); a clinic with another number is told by `migrate` that
+# the models changed, a help text only: no migration is needed.
+LATE_ENTRY_HELP = lazy(_late_entry_help, str)()
 COSIGN_PERMISSION = "clinical_notes.cosign_clinicalnote"
 USER = settings.AUTH_USER_MODEL
 
@@ -187,7 +199,7 @@ class ClinicalNote(AuditedModel):
         "late entry",
         default=False,
         editable=False,
-        help_text="Signed more than NOVAMIND_LATE_ENTRY_DAYS days after the date of service.",
+        help_text=LATE_ENTRY_HELP,
     )
     cosign_requested_from = models.ForeignKey(
         USER,

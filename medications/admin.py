@@ -10,9 +10,11 @@ so an order outside the user's care is a 404 on every page, as on its change pag
 from __future__ import annotations
 
 import dataclasses
+import types
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.forms.formsets import TOTAL_FORM_COUNT
@@ -47,11 +49,69 @@ def _order_label(order: domain.MedicationOrder) -> str:
 # --- Prescribing ----------------------------------------------------------------------------
 
 
-class PrescribeForm(VersionedModelForm):
+class ConfirmCheckbox(forms.CheckboxInput):
+    """An unticked checkbox that posts what it confirms (the new dose).
+
+    A dose changed again after the box was ticked is not what was confirmed, so it is asked
+    about again.
+    """
+
+    def __init__(self, confirms: str):
+        super().__init__(check_test=lambda value: False)
+        self.confirms = confirms
+
+    def format_value(self, value):
+        return self.confirms
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name, "")
+
+
+def dose_confirmation_field() -> forms.CharField:
+    """Return the field that confirms a large dose change: hidden until its warning shows it."""
+    return forms.CharField(
+        label="The new dose is right",
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Tick to prescribe this dose as it is.",
+    )
+
+
+class OrderAlertsMixin:
+    """A prescribing form whose warnings (allergy, duplicate, large dose change) go to its top.
+
+    Each warning is an error of the field that answers it: an override reason, or the
+    confirmation of the dose, a checkbox that appears only with its warning.
+    """
+
+    ALERTS_TITLE = "Check before prescribing"
+    ALERTS_HELP = "The order conflicts with the patient's record. Nothing is saved until each warning is answered."
+    ALERT_FIELDS = ("allergy_override_reason", "duplicate_override_reason", "confirm_dose_change")
+    # The record check's names for the fields this form shows under other names.
+    ALERT_ALIASES = {domain.DOSE_CONFIRMATION: "confirm_dose_change"}
+
+    def dose_confirmed(self, order: domain.MedicationOrder) -> bool:
+        """Return whether the prescriber confirmed `order`'s dose, this very dose."""
+        return bool(order.dose) and self.cleaned_data.get("confirm_dose_change") == order.dose
+
+    def show_alerts(self, violation: RuleViolation, order: domain.MedicationOrder, **aliases) -> None:
+        """Show the record check's refusal on the form; offer the dose confirmation if it asks for one."""
+        show_violation(self, violation, aliases={**self.ALERT_ALIASES, **aliases})
+        if self.has_error("confirm_dose_change"):
+            self.fields["confirm_dose_change"].widget = ConfirmCheckbox(confirms=order.dose)
+
+    def alert_fields(self) -> list[str]:
+        """Return the names of the fields that carry a warning, in the order they are shown."""
+        return [name for name in self.ALERT_FIELDS if name in self.fields and self.has_error(name)]
+
+
+class PrescribeForm(OrderAlertsMixin, VersionedModelForm):
     """A new order. Its prescriber is the signed-in user; the record checks run before saving."""
 
     dose_amount = forms.DecimalField(label="Dose", help_text="How much is taken each time, e.g. 50 or 0.5.")
+    confirm_dose_change = dose_confirmation_field()
     actor = None
+    dose_change_confirmed = False  # what the record check kept, for the save
 
     class Meta:
         model = models.MedicationOrder
@@ -70,13 +130,16 @@ class PrescribeForm(VersionedModelForm):
         order = self.instance
         if not order._state.adding or not order.patient_id or not order.drug_name:
             return
+        prescribed = order.to_domain(with_audit=False)
+        prescribed = dataclasses.replace(prescribed, dose_change_confirmed=self.dose_confirmed(prescribed))
         try:
-            checked = repository.check_prescribing(order.to_domain(with_audit=False))
+            checked = repository.check_prescribing(prescribed)
         except RuleViolation as violation:
-            show_violation(self, violation)
+            self.show_alerts(violation, prescribed)
             return
         order.allergy_override_reason = checked.allergy_override_reason
         order.duplicate_override_reason = checked.duplicate_override_reason
+        self.dose_change_confirmed = checked.dose_change_confirmed
 
 
 class PatientSearchMixin(patients_admin.PatientPickerMixin):
@@ -157,7 +220,7 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
             "Overrides",
             {
                 "description": "Needed only when the drug matches a recorded allergy, or duplicates a current order.",
-                "fields": ("allergy_override_reason", "duplicate_override_reason"),
+                "fields": ("allergy_override_reason", "duplicate_override_reason", "confirm_dose_change"),
             },
         ),
     )
@@ -211,8 +274,29 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
             raise PermissionDenied("An order is not reverted in place: revise it instead.")
         return super().history_form_view(request, object_id, version_id, extra_context)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        adminform = context.get("adminform")
+        alerts = adminform.form.alert_fields() if add and adminform is not None else []
+        if alerts:
+            # The warnings, and what answers them, go first: above the patient and the drug.
+            fieldsets = [
+                (title, {**options, "fields": [line for line in options["fields"] if line not in alerts]})
+                for title, options in adminform.fieldsets
+            ]
+            form = adminform.form
+            top = (form.ALERTS_TITLE, {"fields": alerts, "classes": ("alerts",), "description": form.ALERTS_HELP})
+            context["adminform"] = helpers.AdminForm(
+                form,
+                [top, *fieldsets],
+                {},
+                adminform.readonly_fields,
+                model_admin=self,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def save_model(self, request, obj, form, change):
-        created = services.order_prescribe(order=obj.to_domain(with_audit=False), actor=request.user)
+        order = dataclasses.replace(obj.to_domain(with_audit=False), dose_change_confirmed=form.dose_change_confirmed)
+        created = services.order_prescribe(order=order, actor=request.user)
         obj.pk = created.id
         obj._state.adding = False
         obj.refresh_from_db()
@@ -360,14 +444,15 @@ class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
         if request.method == "POST":
             form = ReviseForm(request.POST)
             if form.is_valid():
+                revised = form.revised(order)
                 try:
                     new = services.order_revise(
-                        order=form.revised(order), effective=form.cleaned_data["start_date"], actor=request.user
+                        order=revised, effective=form.cleaned_data["start_date"], actor=request.user
                     )
                 except AccessDenied as refusal:
                     raise PermissionDenied(str(refusal)) from None
                 except RuleViolation as violation:
-                    show_violation(form, violation, aliases={"discontinued_on": "start_date"})
+                    form.show_alerts(violation, revised, discontinued_on="start_date")
                 except ConcurrencyError as error:
                     form.add_error(None, str(error))
                 else:
@@ -490,13 +575,14 @@ REVISE_MODEL_FIELDS = (
 )
 
 
-class ReviseForm(forms.Form):
+class ReviseForm(OrderAlertsMixin, forms.Form):
     """The new details of a current order; the drug stays the same."""
 
     dose_amount = forms.DecimalField(label="Dose", help_text="How much is taken each time.")
     start_date = forms.DateField(
         label="takes effect on", help_text="The current order stops and the revised one starts on this day."
     )
+    confirm_dose_change = dose_confirmation_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -509,8 +595,21 @@ class ReviseForm(forms.Form):
         }
         ordered.update((name, field) for name, field in model_fields.items() if name not in ordered)
         ordered["start_date"] = self.fields.pop("start_date")
+        ordered["confirm_dose_change"] = self.fields.pop("confirm_dose_change")
         ordered["version"] = self.fields.pop("version")
         self.fields = ordered
+
+    def alerts(self) -> list:
+        """Return the fields that carry a warning (shown at the top of the page)."""
+        return [self[name] for name in self.alert_fields()]
+
+    def without_alerts(self) -> types.SimpleNamespace:
+        """Return the form's other fields, hidden and visible, as the fieldset include reads them."""
+        alerts = set(self.alert_fields())
+        return types.SimpleNamespace(
+            hidden_fields=[field for field in self.hidden_fields() if field.name not in alerts],
+            visible_fields=[field for field in self.visible_fields() if field.name not in alerts],
+        )
 
     @staticmethod
     def initial_for(order: domain.MedicationOrder, *, today) -> dict:
@@ -538,7 +637,7 @@ class ReviseForm(forms.Form):
     def revised(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
         """Return `order` with the details of this form, at the version the form was loaded at."""
         data = self.cleaned_data
-        return dataclasses.replace(
+        revised = dataclasses.replace(
             order,
             strength=data["strength"],
             dose_form=domain.DoseForm(data["dose_form"]),
@@ -559,6 +658,7 @@ class ReviseForm(forms.Form):
             duplicate_override_reason=data["duplicate_override_reason"],
             audit=dataclasses.replace(order.audit, version=data["version"]),
         )
+        return dataclasses.replace(revised, dose_change_confirmed=self.dose_confirmed(revised))
 
 
 class DiscontinueForm(forms.Form):

@@ -5,7 +5,10 @@ order discontinues it ("changed") and creates a new order linked to it (`revise`
 medication history reads as a timeline of what they actually took. Before an order is written
 it is checked against the patient's own record (`check_against_record`): a drug that matches a
 recorded allergy, by name or by the drug-class table, or that duplicates a current order, is
-refused unless the prescriber gives a reason for overriding, which is kept on the order.
+refused unless the prescriber gives a reason for overriding, which is kept on the order. A dose
+far from the one it follows (`dose_change`: more than the clinic's factor up or down, or in
+another unit) is refused unless the prescriber confirms it with that write; the confirmation is
+kept in the order's history (the reason of its history row), not on the order.
 
 Errors are keyed by the order's stored field names (`dose_amount`, `frequency_interval`, …) so
 the admin shows each one next to its field. Standard library only.
@@ -234,6 +237,9 @@ class MedicationOrder:
     discontinue_note: str = ""
     allergy_override_reason: str = ""
     duplicate_override_reason: str = ""
+    # Given with a write, for that write only (medications.repository writes it into the history
+    # row's reason); an order read back does not carry it.
+    dose_change_confirmed: bool = False
     replaces_id: uuid.UUID | None = None
     replaced_by_id: uuid.UUID | None = None
     written_on: dt.date | None = None
@@ -252,13 +258,17 @@ class MedicationOrder:
         return " ".join(part for part in (self.drug_name, self.strength, form) if part)
 
     @property
-    def sig(self) -> str:
-        """Return the directions: "100 mg by mouth once daily"."""
-        dose = (
+    def dose(self) -> str:
+        """Return how much is taken each time: "100 mg" ("" while the amount or unit is missing)."""
+        return (
             f"{format_decimal(self.dose_amount)} {self.dose_unit.label}" if self.dose_amount and self.dose_unit else ""
         )
+
+    @property
+    def sig(self) -> str:
+        """Return the directions: "100 mg by mouth once daily"."""
         route = self.route.label if self.route else ""
-        return " ".join(part for part in (dose, route, self.frequency.describe()) if part)
+        return " ".join(part for part in (self.dose, route, self.frequency.describe()) if part)
 
     @property
     def short_id(self) -> str:
@@ -497,6 +507,83 @@ class Duplicate:
         return f"{drug_name} duplicates the current order of {other.medication}{status}{since}: {self.why}."
 
 
+@dataclasses.dataclass(frozen=True)
+class DoseChange:
+    """A dose far from the one it follows: `times` higher or lower than the clinic's `factor` allows, or
+    (`times` None) in another unit."""
+
+    previous: MedicationOrder
+    times: decimal.Decimal | None
+    factor: decimal.Decimal
+
+    def describe(self, order: MedicationOrder) -> str:
+        """Return the sentence staff read."""
+        previous = self.previous
+        which = "the order it revises" if order.replaces_id == previous.id else "the last order of this drug"
+        since = f" since {previous.start_date:%Y-%m-%d}" if previous.start_date else ""
+        compared = f"compared with {which} ({previous.medication}, {previous.status.label.lower()}{since})"
+        if self.times is None:
+            return (
+                f"The dose unit changes from {previous.dose_unit.label} to {order.dose_unit.label} "
+                f"({previous.dose} to {order.dose}), {compared}."
+            )
+        rounded = self.times.quantize(decimal.Decimal(1) if self.times >= 10 else decimal.Decimal("0.1"))
+        direction = "higher" if order.dose_amount > previous.dose_amount else "lower"
+        return (
+            f"The dose changes from {previous.dose} to {order.dose}, {format_decimal(rounded)} times {direction}, "
+            f"{compared}: a change of more than {format_decimal(self.factor)} times needs confirming."
+        )
+
+
+DOSE_CONFIRMATION = "dose_change_confirmed"
+
+
+def dose_factor_problem(factor) -> str | None:
+    """Return why `factor` cannot be the clinic's dose-change factor, or None when it can."""
+    try:
+        value = decimal.Decimal(str(factor))
+    except decimal.InvalidOperation:
+        return f"The dose-change factor must be a number, not {factor!r}."
+    if not value.is_finite() or value <= 1:
+        return f"The dose-change factor is {factor}: it must be more than 1 (a dose that many times higher or lower needs confirming)."
+    return None
+
+
+def previous_order(order: MedicationOrder, orders: list[MedicationOrder]) -> MedicationOrder | None:
+    """Return the order whose dose `order` follows: the one it revises, else the patient's latest of the drug.
+
+    Among the patient's other orders of the same drug, a current one comes before a stopped one,
+    then the one that started last.
+    """
+    if order.replaces_id is not None:
+        return next((other for other in orders if other.id == order.replaces_id), None)
+    drug = drug_classes.canonical(order.drug_name)
+    same = [
+        other
+        for other in orders
+        if (other.id is None or other.id != order.id) and drug_classes.canonical(other.drug_name) == drug
+    ]
+    return max(
+        same,
+        key=lambda other: (other.is_current, other.start_date or dt.date.min, other.written_on or dt.date.min),
+        default=None,
+    )
+
+
+def dose_change(order: MedicationOrder, previous: MedicationOrder | None, *, factor) -> DoseChange | None:
+    """Return how `order`'s dose is far from `previous`'s (more than `factor` times, or another unit), or None."""
+    if previous is None or not order.dose or not previous.dose:
+        return None
+    limit = decimal.Decimal(str(factor))
+    if order.dose_unit is not previous.dose_unit:
+        return DoseChange(previous, None, limit)
+    new, old = order.dose_amount, previous.dose_amount
+    if not (new.is_finite() and old.is_finite() and new > 0 and old > 0):
+        return None  # the dose rules report it
+    times = max(new / old, old / new)
+    return DoseChange(previous, times, limit) if times > limit else None
+
+
 def allergy_matches(drug_name: str, allergies: list[Allergy]) -> list[AllergyMatch]:
     """Return the active allergies that `drug_name` matches, by name or by drug class."""
     drug = drug_classes.canonical(drug_name)
@@ -537,17 +624,28 @@ def duplicates(order: MedicationOrder, current_orders: list[MedicationOrder]) ->
 
 
 def check_against_record(
-    order: MedicationOrder, *, allergies: list[Allergy], current_orders: list[MedicationOrder]
+    order: MedicationOrder,
+    *,
+    allergies: list[Allergy],
+    orders: list[MedicationOrder],
+    dose_change_factor,
 ) -> MedicationOrder:
-    """Return `order` if its allergy and duplicate conflicts are overridden with reasons; else raise.
+    """Return `order` if its conflicts with the patient's record are overridden or confirmed; else raise.
 
-    An override reason with nothing to override is dropped, so the reasons kept on an order
-    always explain a conflict that existed when it was written.
+    `orders` are the patient's orders (current or not). A drug matching an active allergy, or
+    duplicating a current order, needs a reason; a dose more than `dose_change_factor` times
+    the one it follows (`previous_order`), or in another unit, needs `dose_change_confirmed`.
+    An override or a confirmation with nothing to override is dropped, so what is kept on an
+    order always answers a conflict that existed when it was written.
     """
     errors = Collector()
     name = order.drug_name.strip() or "This drug"
     matches = allergy_matches(order.drug_name, allergies)
-    found = duplicates(order, current_orders)
+    found = duplicates(order, [other for other in orders if other.is_current])
+    change = dose_change(order, previous_order(order, orders), factor=dose_change_factor)
+    if change and not order.dose_change_confirmed:
+        errors.add(DOSE_CONFIRMATION, change.describe(order))
+        errors.add(DOSE_CONFIRMATION, "Check the dose; to prescribe it as it is, confirm the change.")
     if matches and not order.allergy_override_reason.strip():
         for match in matches:
             errors.add("allergy_override_reason", match.describe(name))
@@ -561,6 +659,7 @@ def check_against_record(
         order,
         allergy_override_reason=order.allergy_override_reason.strip() if matches else "",
         duplicate_override_reason=order.duplicate_override_reason.strip() if found else "",
+        dose_change_confirmed=bool(change),
     )
 
 

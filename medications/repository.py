@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,11 +35,11 @@ def lock_patient(patient_id) -> patients_models.Patient:
 
 
 def check_prescribing(order: domain.MedicationOrder) -> domain.MedicationOrder:
-    """Check a new order against the patient's record; return it with the override reasons it needs.
+    """Check a new order against the patient's record; return it with the overrides it needs.
 
-    The one rule for allergies and duplicate therapy, used by the repository and the admin form.
-    Locks the patient's row (inside the caller's transaction) so the check and the write that
-    follows see the same record.
+    The one rule for allergies, duplicate therapy and large dose changes (NOVAMIND_DOSE_CHANGE_FACTOR),
+    used by the repository and the admin forms. Locks the patient's row (inside the caller's
+    transaction) so the check and the write that follows see the same record.
     """
     with transaction.atomic():
         patient = lock_patient(order.patient_id)
@@ -48,13 +49,15 @@ def check_prescribing(order: domain.MedicationOrder) -> domain.MedicationOrder:
             row.to_domain()
             for row in models.Allergy.objects.filter(patient_id=patient.pk, status=domain.AllergyStatus.ACTIVE.value)
         ]
-        current = [
+        # Every order of the patient, stopped ones too: a new order's dose is compared with the
+        # last one of the same drug. A patient has few orders, and the drug is encrypted.
+        orders = [
             row.to_domain()
-            for row in models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(
-                patient_id=patient.pk, status__in=[s.value for s in domain.CURRENT_STATUSES]
-            )
+            for row in models.MedicationOrder.objects.select_related(*ORDER_RELATIONS).filter(patient_id=patient.pk)
         ]
-        return domain.check_against_record(order, allergies=allergies, current_orders=current)
+        return domain.check_against_record(
+            order, allergies=allergies, orders=orders, dose_change_factor=settings.NOVAMIND_DOSE_CHANGE_FACTOR
+        )
 
 
 def _collect(errors: dict[str, list[str]], check):
@@ -73,7 +76,10 @@ def _override_note(order: domain.MedicationOrder) -> str:
         for name, reason in (("allergy", order.allergy_override_reason), ("duplicate", order.duplicate_override_reason))
         if reason
     ]
-    return f" ({' and '.join(overrides)} override)" if overrides else ""
+    notes = [f"{' and '.join(overrides)} override"] if overrides else []
+    if order.dose_change_confirmed:
+        notes.append("large dose change confirmed")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 class DjangoMedicationOrderRepository:
@@ -136,6 +142,7 @@ class DjangoMedicationOrderRepository:
                 validated,
                 allergy_override_reason=checked.allergy_override_reason,
                 duplicate_override_reason=checked.duplicate_override_reason,
+                dose_change_confirmed=checked.dose_change_confirmed,
             )
             row = models.MedicationOrder(prescriber=self.actor)
             row.update_from_domain(order)

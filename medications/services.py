@@ -3,7 +3,7 @@
 Each service takes the actor and asks the access policy (`patients.policy`) first: the role's
 permission, then care — a write for a patient outside the actor's care is refused, and writing
 never creates care (a prescription or a revision does not put its prescriber on the care team).
-The order's own rules and the record checks (allergies, duplicate therapy,
+The order's own rules and the record checks (allergies, duplicate therapy, large dose changes,
 `repository.check_prescribing`) and the prescriber's qualifications are the repository's and the
 domain's; the repository writes through the audited path, atomically, in the actor's name.
 """

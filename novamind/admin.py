@@ -81,6 +81,19 @@ def show_violation(form, violation: domain.RuleViolation, *, render=None, aliase
 class VersionedModelForm(forms.ModelForm):
     """A model form that carries the version it was loaded at and refuses a stale save."""
 
+    # The fields that already failed in the form ("Enter a valid date."), while the model validates.
+    _failed_in_form: frozenset = frozenset()
+
+    def _post_clean(self):
+        # Django leaves a field that failed in the form out of the model's field validation, but
+        # Model.clean() runs on the whole record and finds that field empty: its "This field is
+        # required." under "Enter a valid date." would be about a value nobody typed.
+        self._failed_in_form = frozenset(name for name in self._errors if name != NON_FIELD_ERRORS)
+        try:
+            super()._post_clean()
+        finally:
+            self._failed_in_form = frozenset()
+
     def add_error(self, field, error):
         # The model's rules may speak of fields this form does not show, or shows read-only (the
         # author, the signature, the status on a revert): those errors go above the form,
@@ -88,6 +101,8 @@ class VersionedModelForm(forms.ModelForm):
         if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
             shown = {}
             for name, errors in error.error_dict.items():
+                if name in self._failed_in_form:
+                    continue
                 if name in self.fields or name == NON_FIELD_ERRORS:
                     shown.setdefault(name, []).extend(errors)
                 else:
@@ -224,12 +239,29 @@ class RefusalLoggingMixin:
         )
 
 
+def _unless_nothing_changed(save_model):
+    """Wrap an admin's save_model so a change form posted back as it was shown writes nothing."""
+
+    @functools.wraps(save_model)
+    def save(self, request, obj, form, change):
+        if self.changes_nothing(request, form, change):
+            request._novamind_form_unchanged = True
+            return None
+        return save_model(self, request, obj, form, change)
+
+    return save
+
+
 class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     """Admin for an AuditedModel: each app's admin saves through its services, as the user.
 
     Every page that shows PHI (a record, its history, a list or a search) appends one entry to
     the access log, in the transaction that read the data; a page refused for lack of
     permission appends a refused entry.
+
+    A change form saved without a change writes nothing: no version, no history row, no "last
+    changed", no admin-log entry. Each subclass's `save_model` is wrapped for it when the class
+    is defined, so no app's admin has to remember; `changes_nothing` says what "no change" is.
     """
 
     form = VersionedModelForm
@@ -239,6 +271,41 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
     object_history_form_template = "admin/novamind/object_history_form.html"
     # The category of data this admin shows, for the access log (ASTM E2147 "type of data").
     access_category = "demographics"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "save_model" in vars(cls):
+            cls.save_model = _unless_nothing_changed(vars(cls)["save_model"])
+
+    def changes_nothing(self, request, form, change) -> bool:
+        """Return whether saving `form` would change nothing of the record, so nothing is to be written.
+
+        A revert from the history page is always written: its form starts from the old version,
+        so "unchanged" there means "restore it". An admin whose change form also takes a step
+        (sign, say) narrows this.
+        """
+        return change and not getattr(request, "_novamind_reverting", False) and not form.has_changed()
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_novamind_form_unchanged", False) and not message:
+            # Neither the record nor a row on its page (an inline) changed: nothing was written.
+            request._novamind_nothing_saved = True
+            return None
+        return super().log_change(request, obj, message)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if getattr(request, "_novamind_nothing_saved", False) and level == messages.SUCCESS:
+            # Django's "… was changed successfully." would claim a write that did not happen.
+            message, level = "No changes to save: the record is as it was, and nothing was written.", messages.INFO
+        return super().message_user(request, message, level, *args, **kwargs)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # simple_history's hook on the page of history entries, before it is shown: an entry
+        # written without a reason shows "—" under "Change reason", not the word "None".
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        for record in historical_records:
+            if not record.history_change_reason:
+                record.history_change_reason = "—"
 
     def get_changelist(self, request, **kwargs):
         return EncryptionAwareChangeList
@@ -303,10 +370,16 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             fieldsets[0] = (title, {**options, "fields": (*options["fields"], "version")})
         return fieldsets
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # The version a form was loaded at travels hidden, for the stale-edit check: never a field
+        # staff can edit. Set here, not on the form class: an admin that subclasses its form per
+        # request (to hand it the user) builds its fields again from this hook.
+        if db_field.name == "version":
+            kwargs["widget"] = forms.HiddenInput()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        if "version" in form.base_fields:
-            form.base_fields["version"].widget = forms.HiddenInput()
         if obj is not None and getattr(request, "_novamind_reverting", False):
             # Reverting loads a historical copy, with that copy's version; the revert is a
             # normal edit of the current record, so it is checked against the current version.

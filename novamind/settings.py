@@ -282,3 +282,6 @@ NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)
 NOVAMIND_RETENTION_YEARS = env.int("NOVAMIND_RETENTION_YEARS", default=10)
 # Emergency ("break the glass") access to a patient outside one's care ends after this long.
 NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES", default=60)
+# A new dose more than this many times higher or lower than the one it follows (or in another
+# unit) is prescribed only once the prescriber confirms it (medications.domain.dose_change).
+NOVAMIND_DOSE_CHANGE_FACTOR = env.float("NOVAMIND_DOSE_CHANGE_FACTOR", default=4.0)

@@ -85,7 +85,7 @@ class PatientAdmin(AuditedAdmin):
     list_per_page = 100
     show_full_result_count = False
     readonly_fields = (
-        "mrn",
+        "medical_record_number",
         "status",
         "legal_hold",
         "legal_hold_reason",
@@ -98,7 +98,7 @@ class PatientAdmin(AuditedAdmin):
             "Identity",
             {
                 "fields": (
-                    "mrn",
+                    "medical_record_number",
                     ("legal_first_name", "legal_last_name"),
                     ("preferred_name", "pronouns"),
                     "date_of_birth",
@@ -153,6 +153,14 @@ class PatientAdmin(AuditedAdmin):
     @admin.display(description="name")
     def name(self, obj):
         return obj.to_domain(with_audit=False).display_name
+
+    @admin.display(description="medical record number")
+    def medical_record_number(self, obj):
+        # A new patient's MRN is drawn when the record is written (patients.services): any number
+        # the add form showed would be one that is never saved.
+        if obj is None or obj._state.adding:
+            return "Assigned when the patient is saved."
+        return obj.mrn
 
     # --- care: a clinician sees their own patients, or breaks the glass (patients.policy) ---------
 

@@ -69,7 +69,7 @@ def through_the_repository(drlee, staff, patient_id):
             allergy_override_reason="Qxallergyoverridemark",
         )
     )
-    second = orders.revise(dataclasses.replace(first, dose_amount=Decimal("2")))
+    second = orders.revise(dataclasses.replace(first, dose_amount=Decimal("2"), dose_change_confirmed=True))
     orders.discontinue(second.id, reason=domain.DiscontinueReason.OTHER, note="Qxstopnotemark")
 
 

@@ -9,6 +9,11 @@ from medications.tests.builders import a_stored_order, an_allergy, an_order
 from novamind.domain import RuleViolation
 
 
+def check(order, *, allergies, orders):
+    """Return the record check's answer with the default dose-change factor."""
+    return domain.check_against_record(order, allergies=allergies, orders=orders, dose_change_factor=4)
+
+
 def matches(drug, *substances):
     return [match.why for match in domain.allergy_matches(drug, [an_allergy(s) for s in substances])]
 
@@ -41,7 +46,7 @@ def test_retired_allergies_are_not_checked():
 def test_an_allergy_match_is_refused_without_an_override_reason_and_names_the_allergy():
     allergy = an_allergy("SSRIs", reaction="serotonin syndrome", severity=domain.AllergySeverity.SEVERE)
     with pytest.raises(RuleViolation) as caught:
-        domain.check_against_record(an_order(), allergies=[allergy], current_orders=[])
+        check(an_order(), allergies=[allergy], orders=[])
     messages = caught.value.errors["allergy_override_reason"]
     assert "“SSRIs” (severe: serotonin syndrome): it is one of the SSRIs" in messages[0]
     assert "give your reason" in messages[-1]
@@ -49,51 +54,49 @@ def test_an_allergy_match_is_refused_without_an_override_reason_and_names_the_al
 
 def test_an_override_reason_lets_the_order_through_and_is_kept():
     order = an_order(allergy_override_reason=" Tolerated sertraline in 2019 without reaction. ")
-    checked = domain.check_against_record(order, allergies=[an_allergy("SSRIs")], current_orders=[])
+    checked = check(order, allergies=[an_allergy("SSRIs")], orders=[])
     assert checked.allergy_override_reason == "Tolerated sertraline in 2019 without reaction."
 
 
 def test_an_override_reason_with_nothing_to_override_is_not_kept():
     order = an_order(allergy_override_reason="just in case", duplicate_override_reason="just in case")
-    checked = domain.check_against_record(order, allergies=[an_allergy("penicillin")], current_orders=[])
+    checked = check(order, allergies=[an_allergy("penicillin")], orders=[])
     assert checked.allergy_override_reason == "" and checked.duplicate_override_reason == ""
 
 
 def test_a_second_current_order_of_the_same_drug_is_a_duplicate():
     current = a_stored_order(drug_name="Zoloft")
     with pytest.raises(RuleViolation) as caught:
-        domain.check_against_record(an_order(), allergies=[], current_orders=[current])
+        check(an_order(), allergies=[], orders=[current])
     assert "the same drug" in caught.value.errors["duplicate_override_reason"][0]
 
 
 def test_two_ssris_are_a_duplicate_but_two_mood_stabilizers_are_not():
     with pytest.raises(RuleViolation, match="two SSRIs at once"):
-        domain.check_against_record(an_order(drug_name="fluoxetine"), allergies=[], current_orders=[a_stored_order()])
+        check(an_order(drug_name="fluoxetine"), allergies=[], orders=[a_stored_order()])
     lithium = a_stored_order(drug_name="lithium")
-    assert domain.check_against_record(an_order(drug_name="lamotrigine"), allergies=[], current_orders=[lithium])
+    assert check(an_order(drug_name="lamotrigine"), allergies=[], orders=[lithium])
 
 
 def test_an_order_on_hold_still_counts_but_a_discontinued_one_does_not():
     held = a_stored_order(status=domain.OrderStatus.ON_HOLD)
     with pytest.raises(RuleViolation, match="on hold"):
-        domain.check_against_record(an_order(), allergies=[], current_orders=[held])
+        check(an_order(), allergies=[], orders=[held])
     stopped = domain.discontinue(
         a_stored_order(), on=held.start_date, reason=domain.DiscontinueReason.INEFFECTIVE, today=held.start_date
     )
-    assert domain.check_against_record(an_order(), allergies=[], current_orders=[stopped])
+    assert check(an_order(), allergies=[], orders=[stopped])
 
 
 def test_the_order_a_revision_replaces_is_not_its_duplicate():
     current = a_stored_order()
     revision = dataclasses.replace(current, id=None, replaces_id=current.id)
-    assert domain.check_against_record(revision, allergies=[], current_orders=[current])
+    assert check(revision, allergies=[], orders=[current])
 
 
 def test_allergy_and_duplicate_conflicts_are_reported_together():
     with pytest.raises(RuleViolation) as caught:
-        domain.check_against_record(
-            an_order(), allergies=[an_allergy("sertraline")], current_orders=[a_stored_order(drug_name="paroxetine")]
-        )
+        check(an_order(), allergies=[an_allergy("sertraline")], orders=[a_stored_order(drug_name="paroxetine")])
     assert set(caught.value.errors) == {"allergy_override_reason", "duplicate_override_reason"}
 
 

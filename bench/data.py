@@ -223,6 +223,24 @@ def insert(model, rows: list) -> None:
         copy_into_history(model, rows, GENERATED)
 
 
+def insert_patients(rows: list) -> None:
+    """Insert patient `rows` as `insert` does, with the blind indexes of the start of their names.
+
+    Those rows (patients.models.NamePrefixIndex) are derived, with no history, as the patient's
+    save and the importer write them: from the model's own `name_prefix_indexes()`.
+    """
+    with transaction.atomic():
+        insert(patient_models.Patient, rows)
+        patient_models.NamePrefixIndex.objects.bulk_create(
+            (
+                patient_models.NamePrefixIndex(patient_id=row.pk, digest=digest)
+                for row in rows
+                for digest in row.name_prefix_indexes()
+            ),
+            batch_size=BATCH * 7,
+        )
+
+
 def check_history(model) -> None:
     """Raise unless every live row of `model` has a history row naming its creator."""
     history = model.history.model
@@ -250,7 +268,7 @@ class PlainPatient(models.Model):
     mrn = models.CharField(max_length=12, unique=True)
     full_name = models.TextField(db_index=True)
     preferred_full_name = models.TextField(default="", db_index=True)  # "" for none: one empty value
-    last_name = models.TextField(db_index=True)
+    last_name = models.TextField(db_index=True)  # normalised, so LIKE 'gar%' is the case-blind prefix search
     date_of_birth = models.DateField(db_index=True)
     phone = models.TextField(db_index=True)
 
@@ -259,6 +277,8 @@ class PlainPatient(models.Model):
         # editor creates no index for an unmanaged model, and an unindexed control is no control.
         app_label = "bench"
         db_table = "bench_plain_patient"
+        # The B-tree a plaintext system would give a prefix search: LIKE 'gar%' reads a range of it.
+        indexes = [models.Index(fields=["last_name"], name="bench_plain_last_prefix", opclasses=["text_pattern_ops"])]
 
     def __str__(self):
         return self.mrn  # like the real patient's: no name in a label
@@ -455,7 +475,7 @@ class Clinic:
                 plain.append(control)
                 self.patient_ids.append(row.id)
                 self.patient_active.append(status == "active")
-            insert(patient_models.Patient, rows)
+            insert_patients(rows)
             PlainPatient.objects.bulk_create(plain)
             self._progress("patients", len(self.patient_ids), upto, started, max(BATCH, upto // 10))
         self._timed(f"patients to {upto:,}", upto - before, started)
@@ -721,7 +741,7 @@ class Clinic:
         count = 0
         for name, (appointments, notes, orders, allergies, hour) in plan.items():
             row, plain = self._patient(7_000_000 + len(self.special))
-            insert(patient_models.Patient, [row])
+            insert_patients([row])
             PlainPatient.objects.bulk_create([plain])
             self.special[name] = row.id
             first_day = self.today - dt.timedelta(days=int(appointments * 0.75))

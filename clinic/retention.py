@@ -16,7 +16,7 @@ states keep a minor's record for some years past the age of majority. That rule 
 booked in the meantime wins.
 
 Purging deletes the live rows and their history rows (the history holds the same PHI) of every
-table in `PARTS`, in one transaction per patient that ends by appending a tombstone to the
+table in `PARTS`, and the rows derived from the patient (`DERIVED`), in one transaction per patient that ends by appending a tombstone to the
 access log: action "purge", the patient's id and MRN, the row counts. The access log names
 patients by id and MRN only and is never purged, so `verify_audit` keeps verifying. Each
 history row deleted leaves an erasure receipt (its place and seal, none of its content), so
@@ -201,6 +201,9 @@ PARTS = (
     Part("patients.CareAssignment", "care assignments", "patient", None, ("started_at", "ended_at", "updated_at")),
 )
 PATIENT = Part("patients.Patient", "patient", "pk")
+# Rows derived from the patient's fields, with no history of their own and no part in the counts:
+# the blind indexes of the start of the name (patients.models.NamePrefixIndex). Deleted with the patient.
+DERIVED = ("patients.NamePrefixIndex",)
 _BY_LABEL = {part.label: part for part in PARTS}
 # Rows are found through their parents, so children go first and the patient last.
 DELETION_ORDER = (*sorted(PARTS, key=lambda part: part.parent is None), PATIENT)
@@ -217,7 +220,7 @@ def uncovered_references() -> list[str]:
     for label in sorted(covered):
         for relation in apps.get_model(label)._meta.related_objects:
             source = relation.related_model._meta.label
-            if source not in covered:
+            if source not in covered and source not in DERIVED:
                 found.append(f"{source}.{relation.field.name} refers to {label}")
     return found
 
@@ -408,6 +411,9 @@ def _delete_record(patient_id, *, detail: str) -> Counts:
         # Each leaves an erasure receipt, so its table's chain stays whole without its content.
         history_chain.record_erasure(history_rows(part, patient_id), detail=detail)
         history += _delete(history_rows(part, patient_id))
+        if part is PATIENT:
+            for label in DERIVED:
+                _delete(apps.get_model(label)._base_manager.filter(patient_id=patient_id))
         rows[part.name] = _delete(live_rows(part, patient_id))
     return Counts(rows={part.name: rows[part.name] for part in (PATIENT, *PARTS)}, history=history)
 

@@ -30,23 +30,50 @@ def register_patient_inline(inline_class):
 
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%d.%m.%Y")
+BIRTH_YEAR = re.compile(r"(19|20)\d\d")  # the domain accepts no birth date before 1900
 
 
 def parse_search_term(term: str):
-    """Return the blind-index query the search box means: MRN, date of birth, e-mail, phone or name."""
+    """Return the blind-index criteria the search box means.
+
+    An MRN, a date of birth, an e-mail address or a phone number, exactly; otherwise names: one
+    word is the start of a last name ("gar"), a comma adds the start of a first name ("gar,
+    oli"), and a birth year or date at the end narrows either ("gar 1984", "gar 1984-03-02").
+    Several words without a comma are a full name, exactly ("zoe obrien"), as before prefix
+    search; with a year they are the start of a last name of several words ("de la 1984").
+    """
     term = " ".join(term.split())
     if domain.is_valid_mrn(term) or re.fullmatch(r"(?i)nm\d{8}", term):
         return {"mrn": term.upper()}
-    for fmt in DATE_FORMATS:
-        try:
-            return {"date_of_birth": dt.datetime.strptime(term, fmt).date()}
-        except ValueError:
-            pass
+    if (birth_date := _date(term)) is not None:
+        return {"date_of_birth": birth_date}
     if "@" in term:
         return {"email": term}
     if re.fullmatch(r"[\d\s()+.\-]+", term) and len(re.sub(r"\D", "", term)) >= 7:
         return {"phone": term}
-    return {"name": term}
+    criteria = {}
+    words, _, last_word = term.rpartition(" ")
+    if BIRTH_YEAR.fullmatch(last_word):
+        criteria["birth_year"], term = int(last_word), words
+    elif words and (birth_date := _date(last_word)) is not None:
+        criteria["date_of_birth"], term = birth_date, words
+    last, comma, first = (part.strip() for part in term.partition(","))
+    if comma or "birth_year" in criteria or " " not in last:
+        criteria.update(
+            {key: value for key, value in (("last_name_prefix", last), ("first_name_prefix", first)) if value}
+        )
+    else:
+        criteria["name"] = last
+    return criteria
+
+
+def _date(text: str) -> dt.date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    return None
 
 
 class PatientPickerMixin:
@@ -79,8 +106,10 @@ class PatientAdmin(AuditedAdmin):
     # Encrypted columns cannot be searched with LIKE; get_search_results uses the blind indexes.
     search_fields = ("mrn",)
     search_help_text = (
-        "Exact match, ignoring case and accents: MRN, full name (first last), last name, "
-        "date of birth (YYYY-MM-DD or MM/DD/YYYY), phone or e-mail."
+        "The start of the last name, then optionally a comma and the start of the first name, and a "
+        "birth year or date: gar 1984, garcia, oli, gar 1984-03-02. Or exactly: MRN, full name "
+        "(first last), date of birth (YYYY-MM-DD or MM/DD/YYYY), phone or e-mail. Case and accents "
+        "do not matter."
     )
     list_per_page = 100
     show_full_result_count = False

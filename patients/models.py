@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from novamind import blind_index, encryption
@@ -13,6 +13,12 @@ from patients import domain
 ENCRYPTED_NAME = dict(max_length=domain.NAME_MAX, blank=True)
 LEGAL_HOLD_COLUMNS = ("legal_hold", "legal_hold_reason", "legal_hold_changed_by_id", "legal_hold_changed_at")
 MRN_ATTEMPTS = 20  # ten million numbers: a clash is rare, twenty in a row is not going to happen
+# The prefixes staff can search by (README, "Security model"): 3 to 6 letters of the last name,
+# its first 3 with the birth year, and 3 of the first name. Longer searches look up the first 6
+# letters, so no prefix index says more about a last name than its exact index already does.
+LAST_NAME_PREFIXES = range(blind_index.PREFIX_MIN, 7)
+YEAR_PREFIX = blind_index.PREFIX_MIN
+GIVEN_NAME_PREFIX = blind_index.PREFIX_MIN
 
 
 def unused_mrn() -> str:
@@ -150,7 +156,30 @@ class Patient(AuditedModel):
             stored = type(self)._base_manager.filter(pk=self.pk).values(*LEGAL_HOLD_COLUMNS).first()
             for column, value in (stored or {}).items():
                 setattr(self, column, value)
-        super().save(*args, **kwargs)
+        with transaction.atomic(savepoint=False):
+            super().save(*args, **kwargs)
+            self._store_name_prefixes()
+
+    def _store_name_prefixes(self) -> None:
+        """Bring the patient's rows of NamePrefixIndex in line with its names and birth date."""
+        wanted = self.name_prefix_indexes()
+        rows = NamePrefixIndex.objects.filter(patient_id=self.pk)
+        stored = set(rows.values_list("digest", flat=True))
+        if stale := stored - wanted:
+            rows.filter(digest__in=stale).delete()
+        if missing := wanted - stored:
+            # A bare bulk_create on purpose: the rows are derived from the patient's fields on every
+            # save, and the patient's own history row records what they were derived from.
+            NamePrefixIndex.objects.bulk_create(NamePrefixIndex(patient_id=self.pk, digest=d) for d in missing)
+
+    def name_prefix_indexes(self) -> set[str]:
+        """Return the digests of the patient's rows of NamePrefixIndex."""
+        return name_prefix_values(
+            first=self.legal_first_name,
+            last=self.legal_last_name,
+            preferred=self.preferred_name,
+            date_of_birth=self.date_of_birth,
+        )
 
     def blind_indexes(self):
         return index_values(
@@ -251,6 +280,71 @@ def index_values(*, first, last, preferred, date_of_birth, phone, email) -> dict
         "phone_index": phone_index(phone),
         "email_index": email_index(email),
     }
+
+
+def last_name_prefix_index(text: str) -> str | None:
+    """Return the blind index of the start of a last name, as typed (3 to 6 letters; fewer: the whole name)."""
+    length = blind_index.prefix_length(text, longest=LAST_NAME_PREFIXES[-1])
+    return blind_index.of_prefix("patient.last_name_prefix", text, length)
+
+
+def last_name_prefix_year_index(text: str, year: int) -> str | None:
+    """Return the blind index of the first 3 letters of a last name together with the year of birth."""
+    return blind_index.of_prefix("patient.last_name_prefix_birth_year", text, YEAR_PREFIX, qualifier=str(year))
+
+
+def given_name_prefix_indexes(text: str) -> list[str]:
+    """Return the blind indexes of the start of a first name: as a legal first name, as a preferred name."""
+    return [
+        digest
+        for purpose in ("patient.first_name_prefix", "patient.preferred_name_prefix")
+        if (digest := blind_index.of_prefix(purpose, text, GIVEN_NAME_PREFIX))
+    ]
+
+
+def name_prefix_values(*, first, last, preferred, date_of_birth) -> set[str]:
+    """Return the digests of the NamePrefixIndex rows of a patient with these details.
+
+    Every patient has the same number of them (seven), whatever the length of the names: a name
+    shorter than a prefix is indexed whole, and a patient without a preferred name is indexed
+    under their first name, so the count tells nothing.
+    """
+    digests = {blind_index.of_prefix("patient.last_name_prefix", last, length) for length in LAST_NAME_PREFIXES}
+    if date_of_birth:
+        digests.add(last_name_prefix_year_index(last, date_of_birth.year))
+    digests.add(blind_index.of_prefix("patient.first_name_prefix", first, GIVEN_NAME_PREFIX))
+    digests.add(blind_index.of_prefix("patient.preferred_name_prefix", preferred or first, GIVEN_NAME_PREFIX))
+    return digests - {None}
+
+
+class NamePrefixIndex(models.Model):
+    """A blind index of the start of a patient's name, for staff's prefix search.
+
+    The digests of `name_prefix_values`: the first 3, 4, 5 and 6 letters of the last name, its
+    first 3 with the birth year, the first 3 of the legal first name and of the preferred name,
+    each under its own purpose. Derived from the encrypted fields whenever the patient is saved
+    (`Patient.save`) or written in bulk, so it has no history of its own; it is purged with the
+    patient. A table rather than seven indexed columns: one B-tree serves every prefix, and the
+    history tables do not copy them. What it reveals: README, "Security model".
+    """
+
+    pk = models.CompositePrimaryKey("digest", "patient")
+    digest = models.CharField("digest", max_length=blind_index.DIGEST_LENGTH, editable=False)
+    patient = models.ForeignKey(
+        Patient,
+        verbose_name="patient",
+        on_delete=models.CASCADE,
+        related_name="name_prefixes",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = "name prefix index"
+        verbose_name_plural = "name prefix indexes"
+        default_permissions = ()  # no one reads or edits it by hand: the search reads it
+
+    def __str__(self):
+        return f"name prefix index {self.digest[:8]}"
 
 
 class EmergencyAccessGrant(AuditedModel):

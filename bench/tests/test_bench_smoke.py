@@ -44,6 +44,7 @@ EXPECTED_ROWS = {
     "search.name",
     "search.date_of_birth",
     "search.phone",
+    "search.prefix",
     "patient_page.queries",
     "repository.get_by_id",
     "repository.list",

@@ -253,6 +253,17 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
     assert "Purged 1 record(s)" in out
 
 
+def test_the_blind_indexes_of_the_start_of_the_name_go_with_the_record(staff, drlee):
+    gone = expired(staff, drlee)
+    kept = register(staff)
+    prefixes = patients_models.NamePrefixIndex.objects
+    assert prefixes.filter(patient_id=gone.id).exists()
+    kept_before = prefixes.filter(patient_id=kept.id).count()
+    run("--actor", "alice")
+    assert not prefixes.filter(patient_id=gone.id).exists()
+    assert prefixes.filter(patient_id=kept.id).count() == kept_before
+
+
 def test_a_deceased_patient_is_purged_like_an_inactive_one(staff, drlee):
     gone = expired(staff, drlee, status=patients_domain.PatientStatus.DECEASED)
     run("--actor", "alice")

@@ -47,3 +47,49 @@ def test_empty_values_have_no_index():
     assert blind_index.of_phone("p", "") is None
     assert blind_index.of_email("p", None) is None
     assert blind_index.of_date("p", None) is None
+
+
+# --- prefixes -----------------------------------------------------------------------------------
+
+
+def test_a_prefix_is_normalised_as_names_are_and_ignores_spaces():
+    assert blind_index.normalize_prefix("De la Cruz") == "delacruz"
+    assert blind_index.normalize_prefix("  GARCÍA-López ") == "garcialopez"
+    assert blind_index.normalize_prefix("O’Brien") == "obrien"
+
+
+@override_settings(BLIND_INDEX_KEY="k" * 40)
+def test_a_prefix_index_is_the_index_of_the_first_letters_under_their_length():
+    stored = blind_index.of_prefix("patient.last", "García", 3)
+    assert len(stored) == 64 and stored == blind_index.of_prefix("patient.last", "gar", 3)
+    assert stored == blind_index.of_prefix("patient.last", "GARDNER", 3)
+    assert stored != blind_index.of_prefix("patient.last", "García", 4)  # the length is part of the purpose
+    assert stored != blind_index.of_prefix("patient.first", "García", 3)
+    assert blind_index.of_prefix("patient.last", "García", 6) == blind_index.of_prefix("patient.last", "garcia", 6)
+
+
+@override_settings(BLIND_INDEX_KEY="k" * 40)
+def test_a_name_shorter_than_the_prefix_is_indexed_whole_and_matches_only_itself():
+    li = blind_index.of_prefix("patient.last", "Li", 3)
+    assert li == blind_index.of_prefix("patient.last", "li", 3)
+    assert li != blind_index.of_prefix("patient.last", "Lin", 3)
+    assert li != blind_index.of_prefix("patient.last", "Li", 4)  # same text, another length: unrelated digests
+
+
+@override_settings(BLIND_INDEX_KEY="k" * 40)
+def test_a_prefix_can_be_qualified_by_another_value_without_equal_digests():
+    plain = blind_index.of_prefix("patient.last", "García", 3)
+    in_1984 = blind_index.of_prefix("patient.last", "García", 3, qualifier="1984")
+    assert in_1984 not in (plain, blind_index.of_prefix("patient.last", "García", 3, qualifier="1985"))
+
+
+def test_an_empty_prefix_has_no_index():
+    assert blind_index.of_prefix("p", " -' ", 3) is None
+    assert blind_index.of_prefix("p", None, 3) is None
+
+
+@pytest.mark.parametrize(
+    "typed, length", [("ga", 3), ("gar", 3), ("García", 6), ("garcia lopez", 6), ("de la", 4), ("O'Bri", 4)]
+)
+def test_a_search_looks_up_as_many_letters_as_typed_from_three_to_the_longest(typed, length):
+    assert blind_index.prefix_length(typed, longest=6) == length

@@ -293,11 +293,20 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         if "clinician" in initial and parse_count(str(initial["clinician"])) is None:
             del initial["clinician"]
         start = forms.parse_local(request.GET.get("start", ""))
+        end = forms.parse_local(request.GET.get("end", ""))
         initial.pop("start", None)
         initial.pop("end", None)
+        if initial.get("kind") not in {kind.value for kind in domain.Kind}:
+            initial.pop("kind", None)
         if start is not None and domain.start_error(start, today=policy.today()) is None:
             initial["start"] = start
-            initial["end"] = start + dt.timedelta(minutes=50)
+            # The link's end if it is a sensible one (the free-slot finder's), else the kind's usual length.
+            fits = end is not None and start < end <= start + policy.longest()
+            initial["end"] = (
+                end
+                if fits
+                else domain.usual_end(start, None, domain.Kind(initial.get("kind", domain.Kind.THERAPY.value)))
+            )
         return initial
 
     def save_model(self, request, obj, form, change):

@@ -52,6 +52,24 @@ class Kind(str, enum.Enum):
             "other": "Other",
         }[self.value]
 
+    @property
+    def default_length(self) -> dt.timedelta:
+        """Return how long a visit of this kind lasts unless staff give its end (USUAL_LENGTHS)."""
+        return dt.timedelta(minutes=USUAL_LENGTHS[self.value])
+
+
+# How long each kind of visit usually lasts, in minutes: the end a booking gets when staff leave it
+# empty (an end they give always wins). An intake (diagnostic evaluation) takes an hour; therapy the
+# 50-minute "therapeutic hour" (a 53-minute or longer session is booked with its end); medication
+# management a 30-minute follow-up (a 20-minute check is booked with its end); a group 90 minutes.
+USUAL_LENGTHS = {
+    "intake": 60,
+    "therapy": 50,
+    "medication_management": 30,
+    "group": 90,
+    "other": 30,
+}
+
 
 class Modality(str, enum.Enum):
     """Where the visit happens."""
@@ -215,9 +233,11 @@ class Appointment:
         `longest` is the practice's maximum length (a setting); it can never exceed LONGEST_EVER.
         With `today`, the start must also lie within the bookable years around it (`start_error`):
         every new or moved booking passes it; an old visit that only changes status does not.
+        An appointment given a start but no end ends after its kind's usual length (`usual_end`).
         """
         errors = Collector()
-        _times(errors, self.start, self.end, min(longest, LONGEST_EVER))
+        end = usual_end(self.start, self.end, self.kind)
+        _times(errors, self.start, end, min(longest, LONGEST_EVER))
         if today is not None and isinstance(self.start, dt.datetime):
             problem = start_error(self.start, today=today)
             if problem:
@@ -246,7 +266,7 @@ class Appointment:
         if self.status is not Status.RESCHEDULED and self.replaced_by_id is not None:
             errors.add("replaced_by", "Only a rescheduled appointment has a replacement.")
         errors.raise_if_any()
-        return dataclasses.replace(self, reason_for_visit=reason, cancellation_reason=cancellation_reason)
+        return dataclasses.replace(self, end=end, reason_for_visit=reason, cancellation_reason=cancellation_reason)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
@@ -316,6 +336,17 @@ def start_error(start: dt.datetime | dt.date, *, today: dt.date) -> str | None:
     day = start.date() if isinstance(start, dt.datetime) else start
     earliest, latest = start_bounds(today)
     return date_bounds_error(day, earliest=earliest, latest=latest)
+
+
+def usual_end(start: dt.datetime | None, end: dt.datetime | None, kind: Kind) -> dt.datetime | None:
+    """Return `end` if given, else `start` plus the usual length of `kind` (None without a start).
+
+    The one rule for an end left empty, on every path: the admin's form, the services, the
+    repository and the commands all reach it through `Appointment.validated`.
+    """
+    if end is not None or not isinstance(start, dt.datetime):
+        return end
+    return start + Kind(kind).default_length
 
 
 def is_late_cancellation(start: dt.datetime, cancelled_at: dt.datetime, window: dt.timedelta) -> bool:
@@ -489,7 +520,8 @@ class Series:
     def validated(self, *, longest: dt.timedelta, zone: dt.tzinfo, today: dt.date | None = None) -> Series:
         """Return a tidied copy, or raise RuleViolation naming every field at fault.
 
-        With `today`, the first start must lie within the bookable years (`start_error`).
+        With `today`, the first start must lie within the bookable years (`start_error`). A first
+        appointment given no end ends after the kind's usual length, and so do the others.
         """
         errors = Collector()
         try:
@@ -519,7 +551,7 @@ class Series:
             elif _count_until(first_day, self.until, self.frequency) < 2:
                 errors.add("until", "A series has at least 2 occurrences; choose a later last date.")
         errors.raise_if_any()
-        return dataclasses.replace(self, reason_for_visit=first.reason_for_visit)
+        return dataclasses.replace(self, end=first.end, reason_for_visit=first.reason_for_visit)
 
     def occurrences(self, zone: dt.tzinfo) -> list[Appointment]:
         """Return the appointments of the series, in order, at the same local time each time."""

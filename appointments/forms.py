@@ -40,9 +40,9 @@ def room_field(**kwargs) -> forms.ModelChoiceField:
     return forms.ModelChoiceField(queryset=models.Room.objects.filter(is_active=True), required=False, **kwargs)
 
 
-def split_datetime_field(label: str) -> forms.SplitDateTimeField:
+def split_datetime_field(label: str, **kwargs) -> forms.SplitDateTimeField:
     """Return a date-and-time field with the admin's calendar and clock."""
-    return forms.SplitDateTimeField(label=label, widget=widgets.AdminSplitDateTime())
+    return forms.SplitDateTimeField(label=label, widget=widgets.AdminSplitDateTime(), **kwargs)
 
 
 def appointment_link(appointment_id) -> str:
@@ -70,10 +70,28 @@ def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
     show_violation(form, violation, render=lambda message: linked.get(message, message), model=models.Appointment)
 
 
+def usual_lengths_help() -> str:
+    """Return the sentence that tells staff what an end left empty becomes."""
+    lengths = ", ".join(
+        f"{kind.label.lower()} {int(kind.default_length.total_seconds() // 60)} min" for kind in domain.Kind
+    )
+    return f"Leave empty for the kind's usual length: {lengths}."
+
+
 class AppointmentForm(VersionedModelForm):
-    """The booking form: the domain rules through the model, then the double-booking check."""
+    """The booking form: the domain rules through the model, then the double-booking check.
+
+    The end may be left empty: the appointment then lasts its kind's usual length (the domain's
+    `usual_end`, which the model's clean() applies, as every other path does).
+    """
 
     actor = None  # the signed-in user, set by the admin for each request
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "end" in self.fields:
+            self.fields["end"].required = False
+            self.fields["end"].help_text = usual_lengths_help()
 
     def _post_clean(self):
         super()._post_clean()
@@ -147,7 +165,7 @@ class SeriesForm(forms.Form):
     patient = forms.ModelChoiceField(queryset=None, label="Patient")
     clinician = clinician_field(label="Clinician")
     start = split_datetime_field("First start")
-    end = split_datetime_field("First end")
+    end = split_datetime_field("First end", required=False)
     frequency = forms.TypedChoiceField(
         label="Frequency", choices=[(f.value, f.label) for f in domain.Frequency], coerce=domain.Frequency
     )
@@ -179,6 +197,7 @@ class SeriesForm(forms.Form):
 
     def __init__(self, *args, admin_site=None, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["end"].help_text = usual_lengths_help()
         if admin_site is not None:
             self.fields["patient"].widget = SafeAutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
@@ -195,7 +214,7 @@ class SeriesForm(forms.Form):
             patient_id=data["patient"].pk,
             clinician_id=data["clinician"].pk,
             start=data["start"],
-            end=data["end"],
+            end=data.get("end"),
             frequency=data["frequency"],
             count=data.get("count"),
             until=data.get("until"),

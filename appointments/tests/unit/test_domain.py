@@ -408,3 +408,44 @@ def test_a_series_starting_in_year_9999_is_refused_without_converting_its_start(
     with pytest.raises(RuleViolation) as caught:
         series.validated(longest=LONGEST, zone=NY, today=dt.date(2026, 3, 2))
     assert "start" in caught.value.errors
+
+
+# --- how long a visit lasts ----------------------------------------------------------------------
+
+
+def test_each_kind_has_a_usual_length():
+    lengths = {kind: int(kind.default_length.total_seconds() // 60) for kind in domain.Kind}
+    assert lengths == {
+        domain.Kind.INTAKE: 60,
+        domain.Kind.THERAPY: 50,
+        domain.Kind.MEDICATION_MANAGEMENT: 30,
+        domain.Kind.GROUP: 90,
+        domain.Kind.OTHER: 30,
+    }
+
+
+@pytest.mark.parametrize("kind", list(domain.Kind))
+def test_an_appointment_left_without_an_end_lasts_its_kinds_usual_length(kind):
+    tidy = appointment(kind=kind, end=None).validated(longest=LONGEST)
+    assert tidy.end == START + kind.default_length
+
+
+def test_an_explicit_end_wins_over_the_kinds_length_and_is_still_checked():
+    assert appointment(kind=domain.Kind.INTAKE).validated(longest=LONGEST).end == START + dt.timedelta(minutes=50)
+    assert "end after it starts" in errors_of(appointment(end=START - dt.timedelta(minutes=5)))["end"][0]
+
+
+def test_a_usual_length_longer_than_the_practice_allows_is_refused_on_the_end():
+    errors = appointment(kind=domain.Kind.GROUP, end=None)
+    with pytest.raises(RuleViolation) as caught:
+        errors.validated(longest=dt.timedelta(minutes=60))
+    assert "at most 1 h" in caught.value.errors["end"][0]
+
+
+def test_a_series_left_without_a_first_end_lasts_its_kinds_usual_length():
+    series = domain.Series(
+        patient_id=PATIENT, clinician_id=7, start=START, end=None, count=3, kind=domain.Kind.INTAKE, room_id=ROOM
+    )
+    tidy = series.validated(longest=LONGEST, zone=NY)
+    assert tidy.end == START + dt.timedelta(minutes=60)
+    assert [item.end - item.start for item in tidy.occurrences(NY)] == [dt.timedelta(minutes=60)] * 3

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from appointments import domain, forms, models, policy, repository, schedule, services
+from appointments import domain, forms, models, policy, repository, schedule, services, views
 from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_count, parse_id
 from patients import policy as access_policy
@@ -320,6 +320,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         context = {**(extra_context or {}), **self._workflow_context(request, object_id)}
+        if object_id is None:
+            context["free_slots_url"] = views.free_slots_link()
         return super().changeform_view(request, object_id, form_url, context)
 
     def refusal_message(self, refusal):
@@ -387,6 +389,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         view = self.admin_site.admin_view
         return [
             path("day/", view(self.day_view), name="appointments_appointment_day"),
+            path("free-slots/", view(self.free_slots_view), name="appointments_appointment_free_slots"),
+            path("week/", view(self.week_view), name="appointments_appointment_week"),
             path(
                 "<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"
             ),
@@ -402,6 +406,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
             **(extra_context or {}),
             "day_url": reverse("admin:appointments_appointment_day"),
             "series_url": reverse("admin:appointments_appointmentseries_plan"),
+            "week_url": reverse("admin:appointments_appointment_week"),
+            "free_slots_url": views.free_slots_link() if self.has_add_permission(request) else None,
         }
         return super().changelist_view(request, context)
 
@@ -625,6 +631,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
                 "today_url": f"{base}?clinician={clinician.pk}&date={timezone.localdate().isoformat()}",
                 "book_url": reverse("admin:appointments_appointment_add")
                 + f"?clinician={clinician.pk}&start={day.isoformat()}T09:00",
+                "week_url": views.week_link(clinician.pk, day),
+                "free_slots_url": views.free_slots_link(clinician.pk) if self.has_add_permission(request) else None,
             }
         context = {
             **self.admin_site.each_context(request),
@@ -636,6 +644,14 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/appointments/appointment/day_sheet.html", context)
+
+    def free_slots_view(self, request):
+        """Find free slots of a clinician (and room, and patient); each is one click from booking."""
+        return views.free_slots(self, request)
+
+    def week_view(self, request):
+        """Draw a clinician's week, Monday to Sunday, with links to the previous and next week."""
+        return views.week(self, request)
 
     # --- list actions ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -602,6 +603,145 @@ class SeriesConflict(RuleViolation):
                 ]
             }
         )
+
+
+# --- working hours and free slots ---------------------------------------------------------------
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Free slots start on this grid from the opening time (08:00, 08:30, …): times staff read at a
+# glance. Any other start can still be typed on the booking form.
+SLOT_STEP = dt.timedelta(minutes=30)
+_GROUP = re.compile(r"^\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkingHours:
+    """When the clinic books visits: for each open weekday (0 is Monday), its opening and closing time.
+
+    Written in the setting as groups separated by ";", each a day or a range of days and the
+    hours, in the clinic's time zone: "Mon-Fri 08:00-18:00" or "Mon-Thu 08:00-18:00; Fri 08:00-13:00".
+    """
+
+    days: dict[int, tuple[dt.time, dt.time]]
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours:
+        """Return the working hours `text` describes, or raise ValueError saying what is wrong in it."""
+        days: dict[int, tuple[dt.time, dt.time]] = {}
+        groups = [group for group in (text or "").split(";") if group.strip()]
+        if not groups:
+            raise ValueError('Give at least one group of days and hours, e.g. "Mon-Fri 08:00-18:00".')
+        for group in groups:
+            match = _GROUP.match(group)
+            if match is None:
+                raise ValueError(
+                    f'Write each group as days and hours, e.g. "Mon-Fri 08:00-18:00", not "{group.strip()}".'
+                )
+            first, last, opening, closing = match.groups()
+            first_day, last_day = _weekday(first), _weekday(last or first)
+            opens, closes = _clock(opening), _clock(closing)
+            if closes <= opens:
+                raise ValueError(f'Give a closing time after the opening time in "{group.strip()}".')
+            if last_day < first_day:
+                raise ValueError(f'Write a range of days from Monday towards Sunday, not "{group.strip()}".')
+            for number in range(first_day, last_day + 1):
+                if number in days:
+                    raise ValueError(f"The working hours name {WEEKDAYS[number]} twice.")
+                days[number] = (opens, closes)
+        return cls(days=dict(sorted(days.items())))
+
+    def describe(self) -> str:
+        """Return the hours as staff read them: "Mon–Fri 08:00–18:00"."""
+        runs: list[list] = []
+        for number, hours in self.days.items():
+            if runs and runs[-1][1] == number - 1 and runs[-1][2] == hours:
+                runs[-1][1] = number
+            else:
+                runs.append([number, number, hours])
+        return "; ".join(
+            (WEEKDAYS[first] if first == last else f"{WEEKDAYS[first]}–{WEEKDAYS[last]}")
+            + f" {opens:%H:%M}–{closes:%H:%M}"
+            for first, last, (opens, closes) in runs
+        )
+
+    def window(self, day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime] | None:
+        """Return when the clinic opens and closes on `day` (aware, in `zone`), or None on a closed day."""
+        hours = self.days.get(day.weekday())
+        if hours is None:
+            return None
+        return dt.datetime.combine(day, hours[0], tzinfo=zone), dt.datetime.combine(day, hours[1], tzinfo=zone)
+
+
+def _weekday(name: str) -> int:
+    for number, known in enumerate(WEEKDAYS):
+        if name.lower() == known.lower():
+            return number
+    raise ValueError(f'"{name}" is not a day: use {", ".join(WEEKDAYS)}.')
+
+
+def _clock(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f'"{text}" is not a time of day: use 00:00 to 23:59.') from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """A span of time, in the clinic's zone, that nobody asked about holds."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+def free_slots(
+    busy: Iterable[tuple[dt.datetime, dt.datetime]],
+    *,
+    first_day: dt.date,
+    days: int,
+    hours: WorkingHours,
+    length: dt.timedelta,
+    zone: dt.tzinfo,
+    now: dt.datetime,
+    step: dt.timedelta = SLOT_STEP,
+) -> list[Slot]:
+    """Return the slots of `length` inside working hours, from `first_day` for `days` days, that are free.
+
+    A slot starts on the `step` grid from the day's opening time, ends by its closing time, starts
+    no earlier than `now`, and overlaps none of the `busy` spans (back to back is free). The spans
+    are those of every party asked about (clinician, room, patient) together; they may overlap.
+    One pass over the days and the sorted spans: the work grows with the days asked for and the
+    appointments in them, never with the rest of the schedule.
+    """
+    merged = _merged(busy)
+    found: list[Slot] = []
+    index = 0
+    for offset in range(days):
+        window = hours.window(first_day + dt.timedelta(days=offset), zone)
+        if window is None:
+            continue
+        start, closing = window
+        while start + length <= closing:
+            end = start + length
+            # Compared as instants (UTC): an aware comparison in one zone compares wall clocks.
+            begins, ends = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+            while index < len(merged) and merged[index][1] <= begins:
+                index += 1
+            if begins >= now and not (index < len(merged) and merged[index][0] < ends):
+                found.append(Slot(start, end))
+            start += step
+    return found
+
+
+def _merged(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return the spans as disjoint, sorted UTC spans (overlapping or touching ones joined)."""
+    result: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in sorted((start.astimezone(dt.UTC), end.astimezone(dt.UTC)) for start, end in spans):
+        if result and start <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((start, end))
+    return result
 
 
 # --- helpers -------------------------------------------------------------------------------------

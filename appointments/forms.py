@@ -246,3 +246,66 @@ def parse_local(value: str) -> dt.datetime | None:
     except (TypeError, ValueError):
         return None
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+class FreeSlotForm(forms.Form):
+    """What to look for: whose time, how long (the kind), where, for whom, from when, how far ahead."""
+
+    clinician = clinician_field(label="Clinician")
+    kind = forms.TypedChoiceField(
+        label="Kind",
+        choices=[(k.value, k.label) for k in domain.Kind],
+        coerce=domain.Kind,
+        help_text="Slots last the kind's usual length.",
+    )
+    modality = forms.TypedChoiceField(
+        label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality
+    )
+    room = room_field(label="Room", help_text="Only times this room is free too; or choose it when booking.")
+    patient = forms.ModelChoiceField(
+        queryset=None, label="Patient", required=False, help_text="Only times the patient is free too."
+    )
+    weeks = forms.IntegerField(label="Weeks", min_value=1, max_value=schedule.MAX_WEEKS)
+
+    def __init__(self, *args, admin_site=None, actor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword, so this field cannot be declared above.
+        self.fields["from"] = forms.DateField(label="From", widget=widgets.AdminDateWidget())
+        self.order_fields(["clinician", "kind", "modality", "room", "patient", "from", "weeks"])
+        self.fields["clinician"].queryset = (
+            schedule.slot_clinicians(actor).select_related("staff_profile").order_by("last_name", "username")
+        )
+        if admin_site is not None:
+            self.fields["patient"].widget = SafeAutocompleteSelect(
+                models.Appointment._meta.get_field("patient"), admin_site
+            )
+        self.fields["patient"].queryset = access_policy.visible_patients(actor, patient_models.Patient.objects.all())
+
+    def clean_from(self):
+        day = self.cleaned_data["from"]
+        if day < policy.today():
+            raise ValidationError("Look from today or a later day.")
+        problem = domain.start_error(day, today=policy.today())
+        if problem:
+            raise ValidationError(problem)
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("modality") is domain.Modality.TELEHEALTH and cleaned.get("room") is not None:
+            self.add_error("room", "A telehealth visit has no room: clear the room, or look for an in-person visit.")
+        return cleaned
+
+
+class WeekForm(forms.Form):
+    """Whose week to draw, and a day in it."""
+
+    clinician = clinician_field(label="Clinician")
+    date = forms.DateField(label="Week of", widget=widgets.AdminDateWidget())
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        problem = domain.start_error(day, today=policy.today())
+        if problem:
+            raise ValidationError(problem)
+        return day

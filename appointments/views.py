@@ -1,7 +1,9 @@
-"""The booking pages of the appointment admin: the free-slot finder and the week calendar.
+"""The booking pages of the appointment admin: the free-slot finder, the week calendar, and the list's day.
 
-Each is a page of `AppointmentAdmin` (its `get_urls` names them) that reads through
-`appointments.schedule`, which asks the access policy; nothing here decides who sees what.
+The finder and the calendar are pages of `AppointmentAdmin` (its `get_urls` names them) that
+read through `appointments.schedule`, which asks the access policy; nothing here decides who
+sees what. The appointment list opens on today: `opening_query` is the address it then stands
+for, and `day_links` its way to the day before and after, and to every day.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from appointments import domain, forms, policy, repository, schedule
 from novamind.domain import AccessDenied, RuleViolation
@@ -185,3 +188,61 @@ def week(model_admin, request):
         "media": model_admin.media + form.media,
     }
     return TemplateResponse(request, "admin/appointments/appointment/week.html", context)
+
+
+# --- the list's day ------------------------------------------------------------------------------
+
+SINCE, UNTIL, ANY = "start__gte", "start__lt", "start__any"
+
+
+def span(first: dt.date, days: int = 1) -> tuple[dt.datetime, dt.datetime]:
+    """Return the start of `first` and of the day `days` later, in the clinic's time zone."""
+    return repository.day_bounds(first)[0], repository.day_bounds(first + dt.timedelta(days=days - 1))[1]
+
+
+def day_query(day: dt.date) -> dict[str, str]:
+    """Return the list's date filter for one local day, as its "Today" choice writes it."""
+    start, end = span(day)
+    return {SINCE: str(start), UNTIL: str(end)}
+
+
+def opening_query() -> QueryDict:
+    """Return the filter an appointment list opened with no address stands for: today's appointments."""
+    query = QueryDict(mutable=True)
+    query.update(day_query(policy.today()))
+    return query
+
+
+def shown_day(query: QueryDict) -> dt.date | None:
+    """Return the one local day the list's date filter shows, or None (any date, a range, a search)."""
+    try:
+        since, until = parse_datetime(query.get(SINCE) or ""), parse_datetime(query.get(UNTIL) or "")
+    except ValueError:  # well formed but no such time (month 13): the list itself reports it
+        return None
+    if since is None or until is None or since.tzinfo is None:
+        return None
+    day = since.astimezone(policy.zone()).date()
+    return day if day_query(day) == {SINCE: str(since), UNTIL: str(until)} else None
+
+
+def day_links(query: QueryDict, path: str) -> dict:
+    """Return the day the list shows and the addresses of the day before, the day after and every day."""
+    day = shown_day(query)
+
+    def moved(changes: dict) -> str:
+        params = query.copy()
+        for key in (SINCE, UNTIL, ANY, "p"):  # a page number means nothing on another day
+            params.pop(key, None)
+        params.update(changes)
+        return f"{path}?{params.urlencode()}"
+
+    if day is None:
+        return {"shown_day": None}
+    return {
+        "shown_day": day,
+        "is_today": day == policy.today(),
+        "previous_day_url": moved(day_query(day - dt.timedelta(days=1))),
+        "next_day_url": moved(day_query(day + dt.timedelta(days=1))),
+        "today_url": moved(day_query(policy.today())),
+        "all_days_url": moved({ANY: "1"}),
+    }

@@ -231,18 +231,17 @@ def free_slots(
     if not 1 <= weeks <= MAX_WEEKS:
         raise RuleViolation({"weeks": [f"Look 1 to {MAX_WEEKS} weeks ahead."]})
     days = 7 * weeks
-    start, _ = repository.day_bounds(first_day)
-    end, _ = repository.day_bounds(first_day + dt.timedelta(days=days))
-    holding = repository.conflict_candidates(
-        start=start,
-        end=end,
-        clinician_id=clinician.pk,
-        room_id=room_id,
-        patient_id=patient.pk if patient is not None else None,
-    )
     hours, zone = policy.working_hours(), policy.zone()
     with transaction.atomic():
-        busy = list(models.Appointment.objects.filter(holding).values_list("start", "end"))
+        busy = list(
+            busy_spans(
+                first_day=first_day,
+                days=days,
+                clinician_id=clinician.pk,
+                room_id=room_id,
+                patient_id=patient.pk if patient is not None else None,
+            )
+        )
         if patient is not None:
             access.record(
                 user=reader,
@@ -277,6 +276,20 @@ def free_slots(
         hours=hours.describe(),
         days=[(day, by_day.get(day, [])) for day in working_days],
     )
+
+
+def busy_spans(*, first_day: dt.date, days: int, clinician_id, room_id=None, patient_id=None):
+    """Return (start, end) of every time-holding appointment of these parties in the local days asked.
+
+    One query: a range scan of each party's (party, start) index, bounded on both sides
+    (`repository.conflict_candidates`), whatever the schedule holds before or after.
+    """
+    start, _ = repository.day_bounds(first_day)
+    end, _ = repository.day_bounds(first_day + dt.timedelta(days=days))
+    holding = repository.conflict_candidates(
+        start=start, end=end, clinician_id=clinician_id, room_id=room_id, patient_id=patient_id
+    )
+    return models.Appointment.objects.filter(holding).values_list("start", "end")
 
 
 # --- the week calendar ---------------------------------------------------------------------------
@@ -363,14 +376,8 @@ def week_calendar(*, clinician, day: dt.date, reader, request=None) -> WeekCalen
     """
     access_policy.require(reader, "appointments.view_appointment")
     monday = week_of(day)
-    start, _ = repository.day_bounds(monday)
-    end, _ = repository.day_bounds(monday + dt.timedelta(days=7))
     with transaction.atomic():
-        rows = list(
-            models.Appointment.objects.filter(clinician_id=clinician.pk, start__gte=start, start__lt=end)
-            .order_by("start")
-            .values("id", "patient_id", "start", "end", "kind", "status", "late_cancellation")
-        )
+        rows = list(week_rows(clinician_id=clinician.pk, monday=monday))
         patients = {
             patient.pk: patient
             for patient in access_policy.visible_patients(
@@ -387,6 +394,20 @@ def week_calendar(*, clinician, day: dt.date, reader, request=None) -> WeekCalen
             f"{shown} appointment(s) shown, {len(rows) - shown} as busy",
         )
     return _laid_out(clinician, monday, rows, patients, policy.working_hours())
+
+
+def week_rows(*, clinician_id, monday: dt.date):
+    """Return the clinician's appointments starting in the week from `monday`, as plain values.
+
+    A range scan of the (clinician, start) index; no encrypted column is read.
+    """
+    start, _ = repository.day_bounds(monday)
+    end, _ = repository.day_bounds(monday + dt.timedelta(days=7))
+    return (
+        models.Appointment.objects.filter(clinician_id=clinician_id, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values("id", "patient_id", "start", "end", "kind", "status", "late_cancellation")
+    )
 
 
 def _laid_out(clinician, monday: dt.date, rows: list[dict], patients: dict, hours: domain.WorkingHours) -> WeekCalendar:

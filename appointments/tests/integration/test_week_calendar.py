@@ -167,3 +167,23 @@ def test_the_week_is_reached_from_the_list_and_the_day_sheet(staff_client, clini
     assert url in staff_client.get(reverse("admin:appointments_appointment_changelist")).content.decode()
     sheet = staff_client.get(reverse("admin:appointments_appointment_day"), {"clinician": clinician.pk})
     assert f"{url}?clinician={clinician.pk}&amp;date={timezone.localdate().isoformat()}" in sheet.content.decode()
+
+
+def test_the_week_and_the_free_slots_read_ranges_of_the_start_indexes_among_twenty_thousand_visits(
+    on_postgres, staff, clinician, other_clinician, patient, room
+):
+    from appointments.tests.integration.test_concurrency import fill_history, pages_read
+
+    fill_history(actor=staff, clinicians=[clinician, other_clinician], patient=patient)
+    monday = next_monday() + dt.timedelta(weeks=40)  # a week no other test books (see test_concurrency.DAY)
+    book(staff, patient, clinician, at(monday, 9))
+    for query in (
+        schedule.week_rows(clinician_id=clinician.pk, monday=monday),
+        schedule.busy_spans(
+            first_day=monday, days=14, clinician_id=clinician.pk, room_id=room.pk, patient_id=patient.id
+        ),
+    ):
+        plan = query.explain(analyze=True, buffers=True)
+        assert "Index" in plan and "Seq Scan" not in plan, plan
+        assert pages_read(plan) < 30, plan  # a sequential scan would read about a thousand
+        assert len(list(query)) == 1

@@ -275,6 +275,9 @@ class FreeSlotForm(forms.Form):
         self.fields["clinician"].queryset = (
             schedule.slot_clinicians(actor).select_related("staff_profile").order_by("last_name", "username")
         )
+        self.fields["clinician"].error_messages["required"] = (
+            "Choose the clinician. (A user in a care role looks for their own time, with a clinician's profile.)"
+        )
         if admin_site is not None:
             self.fields["patient"].widget = SafeAutocompleteSelect(
                 models.Appointment._meta.get_field("patient"), admin_site

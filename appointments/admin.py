@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -19,10 +20,11 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from appointments import domain, forms, models, policy, repository, schedule, services
+from appointments import domain, forms, models, policy, repository, schedule, services, views
 from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_count, parse_id
 from patients import policy as access_policy
@@ -104,6 +106,77 @@ class ClinicianFilter(admin.SimpleListFilter):
         if parse_count(str(value)) is None:
             return queryset.none()
         return queryset.filter(clinician_id=int(value))
+
+
+class StartDateFilter(admin.DateFieldListFilter):
+    """The start filter, today first: Today, Tomorrow, the next and past 7 days, this month and year.
+
+    The list opens on today (`views.opening_query`), so "Any date" is a parameter of its own
+    (`start__any=1`), which keeps the list on every day. Days are the clinic's local days, their
+    bounds correct across a daylight-saving change.
+    """
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_kwarg_any = f"{field_path}__any"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        today = policy.today()
+        month = today.replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        year = today.replace(month=1, day=1)
+
+        def between(first, days):
+            start, end = views.span(first, days)
+            return {self.lookup_kwarg_since: start, self.lookup_kwarg_until: end}
+
+        self.links = (
+            ("Any date", {self.lookup_kwarg_any: "1"}),
+            ("Today", between(today, 1)),
+            ("Tomorrow", between(today + dt.timedelta(days=1), 1)),
+            ("Next 7 days", between(today, 7)),
+            ("Past 7 days", between(today - dt.timedelta(days=7), 8)),
+            ("This month", between(month, (next_month - month).days)),
+            ("This year", between(year, (year.replace(year=year.year + 1) - year).days)),
+        )
+
+    def expected_parameters(self):
+        return [*super().expected_parameters(), self.lookup_kwarg_any]
+
+    def queryset(self, request, queryset):
+        self.used_parameters.pop(self.lookup_kwarg_any, None)  # "any date" filters nothing
+        for key in (self.lookup_kwarg_since, self.lookup_kwarg_until):
+            value = self.used_parameters.get(key)
+            if isinstance(value, list):  # an address may repeat a parameter: Django keeps each value
+                self.used_parameters[key] = [_local_moment(item) for item in value]
+        return super().queryset(request, queryset)
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            # An address with no date (a clinician's appointments, a search) shows any date too.
+            if choice["display"] == "Any date" and not self.date_params:
+                choice["selected"] = True
+            yield choice
+
+
+def _local_moment(value):
+    """Return a date or time typed in an address as an aware datetime (local when no zone is given).
+
+    What cannot be read is returned as it is, for the list to report as a wrong address.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = parse_datetime(value.strip())
+        if moment is None:
+            day = parse_date(value.strip())
+            moment = dt.datetime.combine(day, dt.time.min) if day is not None else None
+        if moment is None:
+            return value
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, policy.zone())
+        moment.astimezone(dt.UTC)  # year 1 or 9999 may not convert: refused below, not a 500
+    except (ValueError, OverflowError) as error:
+        raise IncorrectLookupParameters(error) from None
+    return moment
 
 
 # --- read-only listings for the patient page and the series page ---------------------------------
@@ -201,7 +274,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         "status",
         "kind",
         "modality",
-        ("start", admin.DateFieldListFilter),
+        ("start", StartDateFilter),
         "late_cancellation",
     )
     # No date_hierarchy: its top level is a DISTINCT over the start of every appointment the user
@@ -294,11 +367,20 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         if "clinician" in initial and parse_count(str(initial["clinician"])) is None:
             del initial["clinician"]
         start = forms.parse_local(request.GET.get("start", ""))
+        end = forms.parse_local(request.GET.get("end", ""))
         initial.pop("start", None)
         initial.pop("end", None)
+        if initial.get("kind") not in {kind.value for kind in domain.Kind}:
+            initial.pop("kind", None)
         if start is not None and domain.start_error(start, today=policy.today()) is None:
             initial["start"] = start
-            initial["end"] = start + dt.timedelta(minutes=50)
+            # The link's end if it is a sensible one (the free-slot finder's), else the kind's usual length.
+            fits = end is not None and start < end <= start + policy.longest()
+            initial["end"] = (
+                end
+                if fits
+                else domain.usual_end(start, None, domain.Kind(initial.get("kind", domain.Kind.THERAPY.value)))
+            )
         return initial
 
     def save_model(self, request, obj, form, change):
@@ -312,6 +394,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         context = {**(extra_context or {}), **self._workflow_context(request, object_id)}
+        if object_id is None:
+            context["free_slots_url"] = views.free_slots_link()
         return super().changeform_view(request, object_id, form_url, context)
 
     def refusal_message(self, refusal):
@@ -379,6 +463,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         view = self.admin_site.admin_view
         return [
             path("day/", view(self.day_view), name="appointments_appointment_day"),
+            path("free-slots/", view(self.free_slots_view), name="appointments_appointment_free_slots"),
+            path("week/", view(self.week_view), name="appointments_appointment_week"),
             path(
                 "<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"
             ),
@@ -390,10 +476,17 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        # The list opens on today. "Select all" posts to the address the page was opened at, so
+        # it acts on the rows that page stood for: today's.
+        if not request.GET and (request.method == "GET" or request.POST.get("select_across") == "1"):
+            request.GET = views.opening_query()
         context = {
             **(extra_context or {}),
+            **views.day_links(request.GET, request.path),
             "day_url": reverse("admin:appointments_appointment_day"),
             "series_url": reverse("admin:appointments_appointmentseries_plan"),
+            "week_url": reverse("admin:appointments_appointment_week"),
+            "free_slots_url": views.free_slots_link() if self.has_add_permission(request) else None,
         }
         return super().changelist_view(request, context)
 
@@ -617,6 +710,8 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
                 "today_url": f"{base}?clinician={clinician.pk}&date={timezone.localdate().isoformat()}",
                 "book_url": reverse("admin:appointments_appointment_add")
                 + f"?clinician={clinician.pk}&start={day.isoformat()}T09:00",
+                "week_url": views.week_link(clinician.pk, day),
+                "free_slots_url": views.free_slots_link(clinician.pk) if self.has_add_permission(request) else None,
             }
         context = {
             **self.admin_site.each_context(request),
@@ -628,6 +723,14 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/appointments/appointment/day_sheet.html", context)
+
+    def free_slots_view(self, request):
+        """Find free slots of a clinician (and room, and patient); each is one click from booking."""
+        return views.free_slots(self, request)
+
+    def week_view(self, request):
+        """Draw a clinician's week, Monday to Sunday, with links to the previous and next week."""
+        return views.week(self, request)
 
     # --- list actions ------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ class AppointmentsConfig(AppConfig):
     verbose_name = "Appointments"
 
     def ready(self):
-        from appointments import models
+        from appointments import checks, models
+
+        checks.register()
 
         post_save.connect(forget_day_tallies, sender=models.Appointment, dispatch_uid="appointments_forget_tallies")
         post_delete.connect(forget_day_tallies, sender=models.Appointment, dispatch_uid="appointments_forget_tallies")

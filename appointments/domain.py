@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -51,6 +52,24 @@ class Kind(str, enum.Enum):
             "group": "Group",
             "other": "Other",
         }[self.value]
+
+    @property
+    def default_length(self) -> dt.timedelta:
+        """Return how long a visit of this kind lasts unless staff give its end (USUAL_LENGTHS)."""
+        return dt.timedelta(minutes=USUAL_LENGTHS[self.value])
+
+
+# How long each kind of visit usually lasts, in minutes: the end a booking gets when staff leave it
+# empty (an end they give always wins). An intake (diagnostic evaluation) takes an hour; therapy the
+# 50-minute "therapeutic hour" (a 53-minute or longer session is booked with its end); medication
+# management a 30-minute follow-up (a 20-minute check is booked with its end); a group 90 minutes.
+USUAL_LENGTHS = {
+    "intake": 60,
+    "therapy": 50,
+    "medication_management": 30,
+    "group": 90,
+    "other": 30,
+}
 
 
 class Modality(str, enum.Enum):
@@ -215,9 +234,11 @@ class Appointment:
         `longest` is the practice's maximum length (a setting); it can never exceed LONGEST_EVER.
         With `today`, the start must also lie within the bookable years around it (`start_error`):
         every new or moved booking passes it; an old visit that only changes status does not.
+        An appointment given a start but no end ends after its kind's usual length (`usual_end`).
         """
         errors = Collector()
-        _times(errors, self.start, self.end, min(longest, LONGEST_EVER))
+        end = usual_end(self.start, self.end, self.kind)
+        _times(errors, self.start, end, min(longest, LONGEST_EVER))
         if today is not None and isinstance(self.start, dt.datetime):
             problem = start_error(self.start, today=today)
             if problem:
@@ -246,7 +267,7 @@ class Appointment:
         if self.status is not Status.RESCHEDULED and self.replaced_by_id is not None:
             errors.add("replaced_by", "Only a rescheduled appointment has a replacement.")
         errors.raise_if_any()
-        return dataclasses.replace(self, reason_for_visit=reason, cancellation_reason=cancellation_reason)
+        return dataclasses.replace(self, end=end, reason_for_visit=reason, cancellation_reason=cancellation_reason)
 
     # --- the lifecycle -------------------------------------------------------------------------
 
@@ -316,6 +337,17 @@ def start_error(start: dt.datetime | dt.date, *, today: dt.date) -> str | None:
     day = start.date() if isinstance(start, dt.datetime) else start
     earliest, latest = start_bounds(today)
     return date_bounds_error(day, earliest=earliest, latest=latest)
+
+
+def usual_end(start: dt.datetime | None, end: dt.datetime | None, kind: Kind) -> dt.datetime | None:
+    """Return `end` if given, else `start` plus the usual length of `kind` (None without a start).
+
+    The one rule for an end left empty, on every path: the admin's form, the services, the
+    repository and the commands all reach it through `Appointment.validated`.
+    """
+    if end is not None or not isinstance(start, dt.datetime):
+        return end
+    return start + Kind(kind).default_length
 
 
 def is_late_cancellation(start: dt.datetime, cancelled_at: dt.datetime, window: dt.timedelta) -> bool:
@@ -489,7 +521,8 @@ class Series:
     def validated(self, *, longest: dt.timedelta, zone: dt.tzinfo, today: dt.date | None = None) -> Series:
         """Return a tidied copy, or raise RuleViolation naming every field at fault.
 
-        With `today`, the first start must lie within the bookable years (`start_error`).
+        With `today`, the first start must lie within the bookable years (`start_error`). A first
+        appointment given no end ends after the kind's usual length, and so do the others.
         """
         errors = Collector()
         try:
@@ -519,7 +552,7 @@ class Series:
             elif _count_until(first_day, self.until, self.frequency) < 2:
                 errors.add("until", "A series has at least 2 occurrences; choose a later last date.")
         errors.raise_if_any()
-        return dataclasses.replace(self, reason_for_visit=first.reason_for_visit)
+        return dataclasses.replace(self, end=first.end, reason_for_visit=first.reason_for_visit)
 
     def occurrences(self, zone: dt.tzinfo) -> list[Appointment]:
         """Return the appointments of the series, in order, at the same local time each time."""
@@ -570,6 +603,145 @@ class SeriesConflict(RuleViolation):
                 ]
             }
         )
+
+
+# --- working hours and free slots ---------------------------------------------------------------
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Free slots start on this grid from the opening time (08:00, 08:30, …): times staff read at a
+# glance. Any other start can still be typed on the booking form.
+SLOT_STEP = dt.timedelta(minutes=30)
+_GROUP = re.compile(r"^\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkingHours:
+    """When the clinic books visits: for each open weekday (0 is Monday), its opening and closing time.
+
+    Written in the setting as groups separated by ";", each a day or a range of days and the
+    hours, in the clinic's time zone: "Mon-Fri 08:00-18:00" or "Mon-Thu 08:00-18:00; Fri 08:00-13:00".
+    """
+
+    days: dict[int, tuple[dt.time, dt.time]]
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours:
+        """Return the working hours `text` describes, or raise ValueError saying what is wrong in it."""
+        days: dict[int, tuple[dt.time, dt.time]] = {}
+        groups = [group for group in (text or "").split(";") if group.strip()]
+        if not groups:
+            raise ValueError('Give at least one group of days and hours, e.g. "Mon-Fri 08:00-18:00".')
+        for group in groups:
+            match = _GROUP.match(group)
+            if match is None:
+                raise ValueError(
+                    f'Write each group as days and hours, e.g. "Mon-Fri 08:00-18:00", not "{group.strip()}".'
+                )
+            first, last, opening, closing = match.groups()
+            first_day, last_day = _weekday(first), _weekday(last or first)
+            opens, closes = _clock(opening), _clock(closing)
+            if closes <= opens:
+                raise ValueError(f'Give a closing time after the opening time in "{group.strip()}".')
+            if last_day < first_day:
+                raise ValueError(f'Write a range of days from Monday towards Sunday, not "{group.strip()}".')
+            for number in range(first_day, last_day + 1):
+                if number in days:
+                    raise ValueError(f"The working hours name {WEEKDAYS[number]} twice.")
+                days[number] = (opens, closes)
+        return cls(days=dict(sorted(days.items())))
+
+    def describe(self) -> str:
+        """Return the hours as staff read them: "Mon–Fri 08:00–18:00"."""
+        runs: list[list] = []
+        for number, hours in self.days.items():
+            if runs and runs[-1][1] == number - 1 and runs[-1][2] == hours:
+                runs[-1][1] = number
+            else:
+                runs.append([number, number, hours])
+        return "; ".join(
+            (WEEKDAYS[first] if first == last else f"{WEEKDAYS[first]}–{WEEKDAYS[last]}")
+            + f" {opens:%H:%M}–{closes:%H:%M}"
+            for first, last, (opens, closes) in runs
+        )
+
+    def window(self, day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime] | None:
+        """Return when the clinic opens and closes on `day` (aware, in `zone`), or None on a closed day."""
+        hours = self.days.get(day.weekday())
+        if hours is None:
+            return None
+        return dt.datetime.combine(day, hours[0], tzinfo=zone), dt.datetime.combine(day, hours[1], tzinfo=zone)
+
+
+def _weekday(name: str) -> int:
+    for number, known in enumerate(WEEKDAYS):
+        if name.lower() == known.lower():
+            return number
+    raise ValueError(f'"{name}" is not a day: use {", ".join(WEEKDAYS)}.')
+
+
+def _clock(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f'"{text}" is not a time of day: use 00:00 to 23:59.') from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """A span of time, in the clinic's zone, that nobody asked about holds."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+def free_slots(
+    busy: Iterable[tuple[dt.datetime, dt.datetime]],
+    *,
+    first_day: dt.date,
+    days: int,
+    hours: WorkingHours,
+    length: dt.timedelta,
+    zone: dt.tzinfo,
+    now: dt.datetime,
+    step: dt.timedelta = SLOT_STEP,
+) -> list[Slot]:
+    """Return the slots of `length` inside working hours, from `first_day` for `days` days, that are free.
+
+    A slot starts on the `step` grid from the day's opening time, ends by its closing time, starts
+    no earlier than `now`, and overlaps none of the `busy` spans (back to back is free). The spans
+    are those of every party asked about (clinician, room, patient) together; they may overlap.
+    One pass over the days and the sorted spans: the work grows with the days asked for and the
+    appointments in them, never with the rest of the schedule.
+    """
+    merged = _merged(busy)
+    found: list[Slot] = []
+    index = 0
+    for offset in range(days):
+        window = hours.window(first_day + dt.timedelta(days=offset), zone)
+        if window is None:
+            continue
+        start, closing = window
+        while start + length <= closing:
+            end = start + length
+            # Compared as instants (UTC): an aware comparison in one zone compares wall clocks.
+            begins, ends = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+            while index < len(merged) and merged[index][1] <= begins:
+                index += 1
+            if begins >= now and not (index < len(merged) and merged[index][0] < ends):
+                found.append(Slot(start, end))
+            start += step
+    return found
+
+
+def _merged(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return the spans as disjoint, sorted UTC spans (overlapping or touching ones joined)."""
+    result: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in sorted((start.astimezone(dt.UTC), end.astimezone(dt.UTC)) for start, end in spans):
+        if result and start <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((start, end))
+    return result
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -40,9 +40,9 @@ def room_field(**kwargs) -> forms.ModelChoiceField:
     return forms.ModelChoiceField(queryset=models.Room.objects.filter(is_active=True), required=False, **kwargs)
 
 
-def split_datetime_field(label: str) -> forms.SplitDateTimeField:
+def split_datetime_field(label: str, **kwargs) -> forms.SplitDateTimeField:
     """Return a date-and-time field with the admin's calendar and clock."""
-    return forms.SplitDateTimeField(label=label, widget=widgets.AdminSplitDateTime())
+    return forms.SplitDateTimeField(label=label, widget=widgets.AdminSplitDateTime(), **kwargs)
 
 
 def appointment_link(appointment_id) -> str:
@@ -70,10 +70,28 @@ def add_rule_errors(form: forms.Form, violation: RuleViolation) -> None:
     show_violation(form, violation, render=lambda message: linked.get(message, message), model=models.Appointment)
 
 
+def usual_lengths_help() -> str:
+    """Return the sentence that tells staff what an end left empty becomes."""
+    lengths = ", ".join(
+        f"{kind.label.lower()} {int(kind.default_length.total_seconds() // 60)} min" for kind in domain.Kind
+    )
+    return f"Leave empty for the kind's usual length: {lengths}."
+
+
 class AppointmentForm(VersionedModelForm):
-    """The booking form: the domain rules through the model, then the double-booking check."""
+    """The booking form: the domain rules through the model, then the double-booking check.
+
+    The end may be left empty: the appointment then lasts its kind's usual length (the domain's
+    `usual_end`, which the model's clean() applies, as every other path does).
+    """
 
     actor = None  # the signed-in user, set by the admin for each request
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "end" in self.fields:
+            self.fields["end"].required = False
+            self.fields["end"].help_text = usual_lengths_help()
 
     def _post_clean(self):
         super()._post_clean()
@@ -147,7 +165,7 @@ class SeriesForm(forms.Form):
     patient = forms.ModelChoiceField(queryset=None, label="Patient")
     clinician = clinician_field(label="Clinician")
     start = split_datetime_field("First start")
-    end = split_datetime_field("First end")
+    end = split_datetime_field("First end", required=False)
     frequency = forms.TypedChoiceField(
         label="Frequency", choices=[(f.value, f.label) for f in domain.Frequency], coerce=domain.Frequency
     )
@@ -179,6 +197,7 @@ class SeriesForm(forms.Form):
 
     def __init__(self, *args, admin_site=None, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["end"].help_text = usual_lengths_help()
         if admin_site is not None:
             self.fields["patient"].widget = SafeAutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
@@ -195,7 +214,7 @@ class SeriesForm(forms.Form):
             patient_id=data["patient"].pk,
             clinician_id=data["clinician"].pk,
             start=data["start"],
-            end=data["end"],
+            end=data.get("end"),
             frequency=data["frequency"],
             count=data.get("count"),
             until=data.get("until"),
@@ -227,3 +246,69 @@ def parse_local(value: str) -> dt.datetime | None:
     except (TypeError, ValueError):
         return None
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+class FreeSlotForm(forms.Form):
+    """What to look for: whose time, how long (the kind), where, for whom, from when, how far ahead."""
+
+    clinician = clinician_field(label="Clinician")
+    kind = forms.TypedChoiceField(
+        label="Kind",
+        choices=[(k.value, k.label) for k in domain.Kind],
+        coerce=domain.Kind,
+        help_text="Slots last the kind's usual length.",
+    )
+    modality = forms.TypedChoiceField(
+        label="Modality", choices=[(m.value, m.label) for m in domain.Modality], coerce=domain.Modality
+    )
+    room = room_field(label="Room", help_text="Only times this room is free too; or choose it when booking.")
+    patient = forms.ModelChoiceField(
+        queryset=None, label="Patient", required=False, help_text="Only times the patient is free too."
+    )
+    weeks = forms.IntegerField(label="Weeks", min_value=1, max_value=schedule.MAX_WEEKS)
+
+    def __init__(self, *args, admin_site=None, actor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword, so this field cannot be declared above.
+        self.fields["from"] = forms.DateField(label="From", widget=widgets.AdminDateWidget())
+        self.order_fields(["clinician", "kind", "modality", "room", "patient", "from", "weeks"])
+        self.fields["clinician"].queryset = (
+            schedule.slot_clinicians(actor).select_related("staff_profile").order_by("last_name", "username")
+        )
+        self.fields["clinician"].error_messages["required"] = (
+            "Choose the clinician. (A user in a care role looks for their own time, with a clinician's profile.)"
+        )
+        if admin_site is not None:
+            self.fields["patient"].widget = SafeAutocompleteSelect(
+                models.Appointment._meta.get_field("patient"), admin_site
+            )
+        self.fields["patient"].queryset = access_policy.visible_patients(actor, patient_models.Patient.objects.all())
+
+    def clean_from(self):
+        day = self.cleaned_data["from"]
+        if day < policy.today():
+            raise ValidationError("Look from today or a later day.")
+        problem = domain.start_error(day, today=policy.today())
+        if problem:
+            raise ValidationError(problem)
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("modality") is domain.Modality.TELEHEALTH and cleaned.get("room") is not None:
+            self.add_error("room", "A telehealth visit has no room: clear the room, or look for an in-person visit.")
+        return cleaned
+
+
+class WeekForm(forms.Form):
+    """Whose week to draw, and a day in it."""
+
+    clinician = clinician_field(label="Clinician")
+    date = forms.DateField(label="Week of", widget=widgets.AdminDateWidget())
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        problem = domain.start_error(day, today=policy.today())
+        if problem:
+            raise ValidationError(problem)
+        return day

@@ -91,6 +91,9 @@ class AppointmentSeries(AuditedModel):
     def __str__(self):
         return f"series {domain.short_id(self.id)}"
 
+    def clean_fields(self, exclude=None):
+        super().clean_fields(exclude={*(exclude or ()), *_derived_end(self)})
+
     def clean(self):
         try:
             series = self.to_domain(with_audit=False).validated(
@@ -251,7 +254,7 @@ class Appointment(AuditedModel):
     def clean_fields(self, exclude=None):
         # The replacement of a rescheduled appointment is inserted in the same transaction, just
         # after this row releases its time; the database's deferred foreign key checks the link.
-        super().clean_fields(exclude={*(exclude or ()), "replaced_by"})
+        super().clean_fields(exclude={*(exclude or ()), "replaced_by", *_derived_end(self)})
 
     def clean(self):
         candidate = self.to_domain(with_audit=False)
@@ -309,6 +312,11 @@ class Appointment(AuditedModel):
 
 
 REQUIRED = {"patient": "patient_id", "clinician": "clinician_id", "start": "start", "end": "end"}
+
+
+def _derived_end(row) -> tuple[str, ...]:
+    """Return ("end",) when the row's end is left for clean() to derive from its kind (domain.usual_end)."""
+    return ("end",) if row.end is None and row.start is not None else ()
 
 
 def _raise_reported(row, errors: dict[str, list[str]]) -> None:

@@ -5,6 +5,8 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
+from appointments import domain
+
 
 def longest() -> dt.timedelta:
     """Return the longest appointment that may be booked (NOVAMIND_MAX_APPOINTMENT_MINUTES)."""
@@ -29,3 +31,8 @@ def zone() -> dt.tzinfo:
 def today() -> dt.date:
     """Return today's date in the clinic's time zone (the reference of the bookable years)."""
     return timezone.localdate()
+
+
+def working_hours() -> domain.WorkingHours:
+    """Return when visits are booked (NOVAMIND_WORKING_HOURS; the system check appointments.E001 reads it at start-up)."""
+    return domain.WorkingHours.parse(settings.NOVAMIND_WORKING_HOURS)

@@ -276,6 +276,8 @@ NOVAMIND_LATE_CANCELLATION_HOURS = env.int("NOVAMIND_LATE_CANCELLATION_HOURS", d
 NOVAMIND_NO_SHOW_GRACE_MINUTES = env.int("NOVAMIND_NO_SHOW_GRACE_MINUTES", default=60)
 # The longest appointment that can be booked (a half-day group or intake).
 NOVAMIND_MAX_APPOINTMENT_MINUTES = env.int("NOVAMIND_MAX_APPOINTMENT_MINUTES", default=240)
+# When visits are booked, in TIME_ZONE: the free-slot finder offers times inside these hours.
+NOVAMIND_WORKING_HOURS = env.str("NOVAMIND_WORKING_HOURS", default="Mon-Fri 08:00-18:00")
 # A note signed more than this many days after its date of service is flagged as a late entry.
 NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)
 # Years a former patient's record is kept after its last activity (HIPAA: at least 6; see clinic/retention.py).

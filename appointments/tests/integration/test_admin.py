@@ -602,3 +602,52 @@ def test_reverting_a_completed_visit_to_its_scheduled_version_is_refused(
     assert response.status_code == 200
     assert "cannot be scheduled again" in " ".join(response.context["adminform"].form.non_field_errors())
     assert models.Appointment.objects.get(pk=booked.id).status == "completed"
+
+
+# --- the end follows the kind ------------------------------------------------------------------
+
+
+def test_an_end_left_empty_on_the_form_is_the_kinds_usual_length(staff_client, patient, clinician, room):
+    data = form_data(patient, clinician, room, kind="intake", end_0="", end_1="")
+    response = staff_client.post(reverse(ADD), data)
+    assert response.status_code == 302, errors_of(response)
+    row = models.Appointment.objects.get()
+    assert row.end - row.start == dt.timedelta(minutes=60)
+
+
+def test_an_end_given_on_the_form_wins_and_a_bad_one_is_still_refused(staff_client, patient, clinician, room):
+    errors = errors_of(staff_client.post(reverse(ADD), form_data(patient, clinician, room, kind="intake", minutes=-10)))
+    assert "end after it starts" in errors["end"][0]
+    response = staff_client.post(reverse(ADD), form_data(patient, clinician, room, kind="intake", minutes=45))
+    assert (
+        response.status_code == 302
+        and models.Appointment.objects.get().end - models.Appointment.objects.get().start == dt.timedelta(minutes=45)
+    )
+
+
+def test_the_form_says_how_long_each_kind_lasts_when_the_end_is_left_empty(staff_client):
+    help_text = staff_client.get(reverse(ADD)).context["adminform"].form.fields["end"].help_text
+    assert "empty" in help_text and "intake 60 min" in help_text and "therapy 50 min" in help_text
+
+
+def test_a_link_with_a_start_and_a_kind_prefills_the_end_from_the_kind(staff_client, clinician):
+    initial = (
+        staff_client.get(reverse(ADD), {"clinician": clinician.pk, "start": "2030-01-07T09:00", "kind": "intake"})
+        .context["adminform"]
+        .form.initial
+    )
+    assert initial["end"] - initial["start"] == dt.timedelta(minutes=60) and initial["kind"] == "intake"
+    explicit = staff_client.get(reverse(ADD), {"start": "2030-01-07T09:00", "end": "2030-01-07T09:20"})
+    assert explicit.context["adminform"].form.initial["end"] - explicit.context["adminform"].form.initial[
+        "start"
+    ] == dt.timedelta(minutes=20)
+    backwards = staff_client.get(reverse(ADD), {"start": "2030-01-07T09:00", "end": "2030-01-07T08:00"})
+    assert backwards.context["adminform"].form.initial["end"].hour == 9  # not before the start: the kind's end
+
+
+def test_a_series_planned_without_a_first_end_books_the_kinds_usual_length(staff_client, patient, clinician, room):
+    data = {**series_data(patient, clinician, room, end_0="", end_1="", kind="medication_management"), "_book": "1"}
+    response = staff_client.post(reverse("admin:appointments_appointmentseries_plan"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    lengths = {row.end - row.start for row in models.Appointment.objects.all()}
+    assert lengths == {dt.timedelta(minutes=30)} and models.Appointment.objects.count() == 4

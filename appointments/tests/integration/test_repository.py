@@ -269,3 +269,12 @@ def test_a_patient_may_be_booked_with_two_clinicians_on_the_same_day_without_ove
 ):
     book(repo, visit)
     assert book(repo, visit, clinician_id=other_clinician.pk, room_id=other_room.pk, start=local(1, 11))
+
+
+def test_an_appointment_stored_without_an_end_lasts_its_kinds_usual_length_on_every_path(repo, visit, room):
+    through_the_service = book(repo, visit, end=None, kind=domain.Kind.INTAKE)
+    assert through_the_service.end - through_the_service.start == dt.timedelta(minutes=60)
+    straight_in = repo.add(visit(end=None, kind=domain.Kind.MEDICATION_MANAGEMENT, start=local(2, 9)))
+    assert straight_in.end - straight_in.start == dt.timedelta(minutes=30)
+    row = models.Appointment.objects.get(pk=straight_in.id)
+    assert row.end - row.start == dt.timedelta(minutes=30) and row.history.get().end == row.end

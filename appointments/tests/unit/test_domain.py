@@ -408,3 +408,136 @@ def test_a_series_starting_in_year_9999_is_refused_without_converting_its_start(
     with pytest.raises(RuleViolation) as caught:
         series.validated(longest=LONGEST, zone=NY, today=dt.date(2026, 3, 2))
     assert "start" in caught.value.errors
+
+
+# --- how long a visit lasts ----------------------------------------------------------------------
+
+
+def test_each_kind_has_a_usual_length():
+    lengths = {kind: int(kind.default_length.total_seconds() // 60) for kind in domain.Kind}
+    assert lengths == {
+        domain.Kind.INTAKE: 60,
+        domain.Kind.THERAPY: 50,
+        domain.Kind.MEDICATION_MANAGEMENT: 30,
+        domain.Kind.GROUP: 90,
+        domain.Kind.OTHER: 30,
+    }
+
+
+@pytest.mark.parametrize("kind", list(domain.Kind))
+def test_an_appointment_left_without_an_end_lasts_its_kinds_usual_length(kind):
+    tidy = appointment(kind=kind, end=None).validated(longest=LONGEST)
+    assert tidy.end == START + kind.default_length
+
+
+def test_an_explicit_end_wins_over_the_kinds_length_and_is_still_checked():
+    assert appointment(kind=domain.Kind.INTAKE).validated(longest=LONGEST).end == START + dt.timedelta(minutes=50)
+    assert "end after it starts" in errors_of(appointment(end=START - dt.timedelta(minutes=5)))["end"][0]
+
+
+def test_a_usual_length_longer_than_the_practice_allows_is_refused_on_the_end():
+    errors = appointment(kind=domain.Kind.GROUP, end=None)
+    with pytest.raises(RuleViolation) as caught:
+        errors.validated(longest=dt.timedelta(minutes=60))
+    assert "at most 1 h" in caught.value.errors["end"][0]
+
+
+def test_a_series_left_without_a_first_end_lasts_its_kinds_usual_length():
+    series = domain.Series(
+        patient_id=PATIENT, clinician_id=7, start=START, end=None, count=3, kind=domain.Kind.INTAKE, room_id=ROOM
+    )
+    tidy = series.validated(longest=LONGEST, zone=NY)
+    assert tidy.end == START + dt.timedelta(minutes=60)
+    assert [item.end - item.start for item in tidy.occurrences(NY)] == [dt.timedelta(minutes=60)] * 3
+
+
+# --- working hours and free slots ----------------------------------------------------------------
+
+MONDAY = dt.date(2026, 3, 2)
+
+
+def test_working_hours_are_read_from_the_setting_text():
+    hours = domain.WorkingHours.parse("Mon-Thu 08:00-18:00; Fri 09:00-13:00")
+    assert hours.days[0] == (dt.time(8), dt.time(18)) and hours.days[3] == (dt.time(8), dt.time(18))
+    assert hours.days[4] == (dt.time(9), dt.time(13)) and 5 not in hours.days and 6 not in hours.days
+    assert hours.describe() == "Mon–Thu 08:00–18:00; Fri 09:00–13:00"
+    assert domain.WorkingHours.parse("sat 10:00-14:00").days == {5: (dt.time(10), dt.time(14))}
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "at least one"),
+        ("Mon-Fri", "Write each group"),
+        ("Mon-Fri 18:00-08:00", "closing time after the opening time"),
+        ("Mon-Fri 8-18", "Write each group"),
+        ("Xyz 08:00-18:00", "Xyz"),
+        ("Mon-Fri 08:00-18:00; Fri 09:00-10:00", "Fri twice"),
+        ("Mon-Fri 25:00-26:00", "25:00"),
+    ],
+)
+def test_unreadable_working_hours_say_what_is_wrong(text, words):
+    with pytest.raises(ValueError) as caught:
+        domain.WorkingHours.parse(text)
+    assert words in str(caught.value)
+
+
+def busy(day_offset, start, end):
+    day = MONDAY + dt.timedelta(days=day_offset)
+    return (
+        dt.datetime.combine(day, dt.time(*start), tzinfo=NY),
+        dt.datetime.combine(day, dt.time(*end), tzinfo=NY),
+    )
+
+
+def slots(busy_spans=(), *, days=7, length=50, now=None, hours="Mon-Fri 08:00-12:00"):
+    return domain.free_slots(
+        busy_spans,
+        first_day=MONDAY,
+        days=days,
+        hours=domain.WorkingHours.parse(hours),
+        length=dt.timedelta(minutes=length),
+        zone=NY,
+        now=now or dt.datetime(2026, 3, 1, tzinfo=NY),
+    )
+
+
+def starts(found, day_offset=0):
+    day = MONDAY + dt.timedelta(days=day_offset)
+    return [f"{slot.start:%H:%M}" for slot in found if slot.start.date() == day]
+
+
+def test_free_slots_fill_the_working_day_on_the_half_hour_and_fit_before_closing():
+    found = slots(days=1)
+    assert starts(found) == ["08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00"]
+    assert all(slot.end - slot.start == dt.timedelta(minutes=50) for slot in found)
+
+
+def test_free_slots_skip_the_weekend_and_busy_times_but_not_back_to_back_ones():
+    found = slots([busy(0, (9, 0), (9, 50)), busy(0, (8, 0), (8, 30)), busy(1, (9, 50), (12, 0))])
+    assert starts(found, 0) == ["10:00", "10:30", "11:00"]
+    assert starts(found, 1) == ["08:00", "08:30", "09:00"]
+    assert starts(found, 5) == [] and starts(found, 6) == []
+    assert len({slot.start.date() for slot in found}) == 5
+
+
+def test_overlapping_busy_times_of_several_parties_merge():
+    found = slots([busy(0, (8, 0), (10, 0)), busy(0, (9, 0), (9, 30)), busy(0, (9, 45), (11, 0))], days=1)
+    assert starts(found) == ["11:00"] and found[0].end.hour == 11 and found[0].end.minute == 50
+
+
+def test_no_free_slot_starts_before_now():
+    found = slots(days=1, now=dt.datetime.combine(MONDAY, dt.time(9, 40), tzinfo=NY))
+    assert starts(found) == ["10:00", "10:30", "11:00"]
+
+
+def test_free_slots_keep_the_local_time_across_a_daylight_saving_change():
+    # 8 March 2026: New York moves to summer time; the Monday after still opens at 08:00 local.
+    found = slots(days=9, length=60, hours="Mon 08:00-09:00")
+    assert [slot.start.astimezone(NY).strftime("%d %H:%M %Z") for slot in found] == ["02 08:00 EST", "09 08:00 EDT"]
+
+
+def test_a_busy_time_given_in_utc_blocks_the_same_instant():
+    start, end = busy(0, (10, 0), (11, 0))
+    found = slots([(start.astimezone(dt.UTC), end.astimezone(dt.UTC))], days=1, length=30)
+    assert "10:00" not in starts(found) and "10:30" not in starts(found) and "11:00" in starts(found)

@@ -418,3 +418,25 @@ def test_an_appointment_changed_meanwhile_is_skipped_and_reported_not_fatal(repo
 def test_a_negative_grace_period_is_refused(repo):
     with pytest.raises(RuleViolation):
         scheduling.appointments_mark_no_shows(appointments=repo, now=NOW, grace=dt.timedelta(minutes=-1))
+
+
+def test_a_booking_without_an_end_lasts_its_kinds_usual_length_and_is_checked_for_clashes(repo):
+    intake = book(repo, end=None, kind=domain.Kind.INTAKE)
+    assert intake.end - intake.start == dt.timedelta(minutes=60)
+    with pytest.raises(domain.BookingConflict):
+        # 50 minutes later the intake is still on: the derived end is the one checked.
+        book(repo, end=None, patient_id=OTHER_PATIENT, room_id=OTHER_ROOM, start=START + dt.timedelta(minutes=50))
+
+
+def test_a_series_without_a_first_end_books_each_visit_at_the_usual_length(repo):
+    series = domain.Series(
+        patient_id=PATIENT,
+        clinician_id=7,
+        start=START,
+        end=None,
+        count=2,
+        kind=domain.Kind.MEDICATION_MANAGEMENT,
+        room_id=ROOM,
+    )
+    _, occurrences = scheduling.series_book(appointments=repo, series=series, now=NOW)
+    assert [item.end - item.start for item in occurrences] == [dt.timedelta(minutes=30)] * 2

@@ -235,13 +235,18 @@ LISTS = [
     "medications_allergy_changelist",
     "novamind_accesslogentry_changelist",
     "appointments_appointment_day",
+    "appointments_appointment_free_slots",
+    "appointments_appointment_week",
     "appointments_appointment_add",
     "clinical_notes_clinicalnote_add",
     "medications_allergy_add",
     "medications_medicationorder_add",
     "patients_careassignment_add",
 ]
-PARAMETERS = ["status", "o", "q", "p", "patient", "date", "clinician", "start", "kind", "all", "_changelist_filters"]
+PARAMETERS = [
+    *("status", "o", "q", "p", "patient", "date", "clinician", "start", "kind", "all", "_changelist_filters"),
+    *("start__gte", "start__lt", "start__any", "from", "weeks", "room", "modality", "end"),
+]
 ACTIONS = {
     "appointments_appointment_changelist": "check_in_selected",
     "clinical_notes_clinicalnote_changelist": "sign_selected",

@@ -120,6 +120,10 @@ def day_sheet_query(clinic, records):
     return {"clinician": str(clinic.other.pk), "date": start.date().isoformat()}
 
 
+def free_slots_query(clinic, records):
+    return {"patient": str(records.ids["patient"])}
+
+
 def autocomplete_query(clinic, records):
     return {"app_label": "appointments", "model_name": "appointment", "field_name": "patient", "term": records.mrn}
 
@@ -199,6 +203,12 @@ RULES: dict[str, Rule] = {
         history_model="appointments.appointment",
     ),
     "appointments_appointment_day": Rule(
+        view_or_change("appointments.appointment"), LIST, obj="appointment", query=day_sheet_query
+    ),
+    # The free-slot finder (only who may book; a patient outside care is an error next to the field)
+    # and a clinician's week (a patient outside care is "busy", without MRN, link or id).
+    "appointments_appointment_free_slots": Rule("appointments.add_appointment", LIST, query=free_slots_query),
+    "appointments_appointment_week": Rule(
         view_or_change("appointments.appointment"), LIST, obj="appointment", query=day_sheet_query
     ),
     "appointments_appointment_transition": Rule(

@@ -111,12 +111,13 @@ def _more_records(root, clinic, number: int) -> None:
     )
     for clinician in clinical:
         assign_care(patient, clinician, by=root)
+    # Today, one an hour: the appointment list opens on today's appointments.
     appointment = appointments_services.appointment_book(
         appointment=appointments_domain.Appointment(
             patient_id=patient.id,
             clinician_id=prescriber.pk,
-            start=walk.local(5 + number, 8),
-            end=walk.local(5 + number, 8) + dt.timedelta(minutes=50),
+            start=walk.local(0, 8 + number),
+            end=walk.local(0, 8 + number) + dt.timedelta(minutes=50),
             modality=appointments_domain.Modality.TELEHEALTH,
             reason_for_visit="follow-up",
         ),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from appointments import domain, models, repository
 from novamind import access
+from patients import display
 from patients import models as patient_models
 from patients import policy as access_policy
 
@@ -27,9 +28,18 @@ class DaySheetRow:
     """One appointment on the sheet, with the names staff need beside it."""
 
     appointment: domain.Appointment
-    patient_name: str
-    mrn: str
+    patient: display.PatientLabel
     room: str
+
+    @property
+    def patient_name(self) -> str:
+        """Return the patient's name ("" where the reader may see the MRN only)."""
+        return self.patient.name
+
+    @property
+    def mrn(self) -> str:
+        """Return the patient's MRN."""
+        return self.patient.mrn
 
     @property
     def start(self) -> dt.datetime:
@@ -93,12 +103,14 @@ def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "d
 
 def _day_sheet(*, clinician, day: dt.date, reader, request, action: str) -> DaySheet:
     every = repository.DjangoAppointmentRepository(actor=reader).list_for_clinician(clinician.pk, day=day)
+    # The sheet names its patients (patients.display): of each, only the label's columns are read.
     patient_rows = {
         row.pk: row
         for row in access_policy.visible_patients(
             reader, patient_models.Patient.objects.filter(pk__in={a.patient_id for a in every})
-        )
+        ).only(*display.LABEL_FIELDS)
     }
+    named = display.may_read_names(reader)
     appointments = [a for a in every if a.patient_id in patient_rows]
     rooms = dict(
         models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name")
@@ -109,8 +121,7 @@ def _day_sheet(*, clinician, day: dt.date, reader, request, action: str) -> DayS
         rows.append(
             DaySheetRow(
                 appointment=appointment,
-                patient_name=patient.to_domain(with_audit=False).display_name,
-                mrn=patient.mrn,
+                patient=display.PatientLabel.of(patient) if named else display.PatientLabel(patient.pk, patient.mrn),
                 room=rooms.get(appointment.room_id, ""),
             )
         )
@@ -146,7 +157,7 @@ def format_text(sheet: DaySheet) -> str:
             flag = " (late)" if appointment.late_cancellation else ""
             lines.append(
                 f"  {row.start:%H:%M}–{row.end:%H:%M}  {appointment.kind.label:<22} {row.place:<14} "
-                f"{row.mrn}  {row.patient_name:<32} {appointment.status.label}{flag}"
+                f"{row.mrn}  {row.patient_name:<32} {row.patient.born():<18} {appointment.status.label}{flag}"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -324,8 +324,12 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             return None
         return obj if obj._meta.label == "patients.Patient" else getattr(obj, "patient", None)
 
-    def log_access(self, request, action, obj=None, detail=""):
-        """Append one access-log entry for what `request.user` is being shown."""
+    def log_access(self, request, action, obj=None, detail="", emergency=False):
+        """Append one access-log entry for what `request.user` is being shown.
+
+        `emergency` flags an entry about no one patient (a list) that showed a patient the user
+        sees only under an emergency grant; for one patient the access policy decides it.
+        """
         access.record(
             user=request.user,
             action=action,
@@ -334,6 +338,7 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             obj=obj,
             request=request,
             detail=detail,
+            emergency=emergency,
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

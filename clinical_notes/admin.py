@@ -527,7 +527,7 @@ class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedA
 
     def response_add(self, request, obj, post_url_continue=None):
         if "_sign" in request.POST:
-            return self._signed_response(request, obj)
+            return self.return_to_next(request, self._signed_response(request, obj))
         return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request, obj):

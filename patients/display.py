@@ -254,6 +254,11 @@ class PatientAutocompleteSelect(SafeAutocompleteSelect):
 
     url_name = f"%s:{AUTOCOMPLETE_URL}"
 
+    def build_attrs(self, base_attrs, extra_attrs=None):
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs.setdefault("data-width", "32em")  # Select2's option: wide enough for name, birth date and MRN
+        return attrs
+
 
 def name_choices(field) -> None:
     """Make a patient choice field (the picker) show each patient's label instead of the MRN.

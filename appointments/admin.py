@@ -27,6 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from appointments import domain, forms, models, policy, repository, schedule, services, views
 from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_count, parse_id
+from patients import display
 from patients import policy as access_policy
 from patients.admin import PatientPickerMixin, register_patient_inline
 
@@ -264,10 +265,10 @@ class SeriesAppointmentsInline(AppointmentListing):
 
 
 @admin.register(models.Appointment)
-class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
+class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin):
     form = forms.AppointmentForm
     access_category = ACCESS_CATEGORY
-    list_display = ("when", "clinician_name", "patient_label", "kind", "place", "status_text")
+    list_display = ("when", "clinician_name", "patient_column", "kind", "place", "status_text")
     list_display_links = ("when",)
     list_filter = (
         ClinicianFilter,
@@ -282,7 +283,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     # start__month=… & start__day=… addresses, narrow by date on the start index instead.
     search_fields = ("patient__mrn",)
     search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
-    list_select_related = ("patient", "clinician", "clinician__staff_profile", "room")
+    list_select_related = ("clinician", "clinician__staff_profile", "room")  # patients: PatientColumnMixin
     list_per_page = 100
     show_full_result_count = False
     paginator = CappedCountPaginator  # an exact count would read every appointment the user may see
@@ -413,10 +414,6 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     def clinician_name(self, obj):
         return schedule.clinician_label(obj.clinician)
 
-    @admin.display(description="patient")
-    def patient_label(self, obj):
-        return f"{obj.patient.to_domain(with_audit=False).display_name} ({obj.patient.mrn})"
-
     @admin.display(description="clinician")
     def clinician_display(self, obj):
         return schedule.clinician_label(obj.clinician)
@@ -424,7 +421,7 @@ class AppointmentAdmin(PatientPickerMixin, AuditedAdmin):
     @admin.display(description="patient")
     def patient_display(self, obj):
         url = reverse("admin:patients_patient_change", args=[obj.patient_id])
-        return format_html('<a href="{}">{}</a>', url, self.patient_label(obj))
+        return format_html('<a href="{}">{}</a>', url, display.patient_label(obj.patient))
 
     @admin.display(description="place")
     def place(self, obj):
@@ -819,13 +816,13 @@ def _version(request) -> int | None:
 
 
 @admin.register(models.AppointmentSeries)
-class AppointmentSeriesAdmin(AuditedAdmin):
+class AppointmentSeriesAdmin(display.PatientColumnMixin, AuditedAdmin):
     """Series are booked with the plan page and are read-only afterwards; their appointments are not."""
 
     access_category = ACCESS_CATEGORY
-    list_display = ("__str__", "clinician_name", "patient", "frequency", "first", "count", "until")
+    list_display = ("__str__", "clinician_name", "patient_column", "frequency", "first", "count", "until")
     list_filter = ("frequency", "kind", "modality")
-    list_select_related = ("patient", "clinician", "clinician__staff_profile")
+    list_select_related = ("clinician", "clinician__staff_profile")  # patients: PatientColumnMixin
     search_fields = ("patient__mrn",)
     search_help_text = "A patient's MRN, exactly (e.g. NM12345678)."
     inlines = [SeriesAppointmentsInline]

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, models, policy, repository, schedule, scheduling
-from novamind.admin import SafeAutocompleteSelect, VersionedModelForm, show_violation
+from novamind.admin import VersionedModelForm, show_violation
 from novamind.domain import RuleViolation
+from patients import display
 from patients import models as patient_models
 from patients import policy as access_policy
 
@@ -199,13 +200,14 @@ class SeriesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["end"].help_text = usual_lengths_help()
         if admin_site is not None:
-            self.fields["patient"].widget = SafeAutocompleteSelect(
+            self.fields["patient"].widget = display.PatientAutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
                 admin_site,
             )
         # Set after the widget: the queryset setter hands the widget its choices. Only patients
         # the user may see: another patient's id is "not a valid choice", next to the field.
         self.fields["patient"].queryset = access_policy.visible_patients(actor, patient_models.Patient.objects.all())
+        display.name_choices(self.fields["patient"])
 
     def to_domain(self) -> domain.Series:
         """Return the series the form describes (not yet validated by the domain)."""
@@ -279,10 +281,11 @@ class FreeSlotForm(forms.Form):
             "Choose the clinician. (A user in a care role looks for their own time, with a clinician's profile.)"
         )
         if admin_site is not None:
-            self.fields["patient"].widget = SafeAutocompleteSelect(
+            self.fields["patient"].widget = display.PatientAutocompleteSelect(
                 models.Appointment._meta.get_field("patient"), admin_site
             )
         self.fields["patient"].queryset = access_policy.visible_patients(actor, patient_models.Patient.objects.all())
+        display.name_choices(self.fields["patient"])
 
     def clean_from(self):
         day = self.cleaned_data["from"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from appointments import domain, models, policy, repository
 from novamind import access
 from novamind.domain import AccessDenied, RuleViolation
+from patients import display
 from patients import models as patient_models
 from patients import policy as access_policy
 
@@ -28,9 +29,18 @@ class DaySheetRow:
     """One appointment on the sheet, with the names staff need beside it."""
 
     appointment: domain.Appointment
-    patient_name: str
-    mrn: str
+    patient: display.PatientLabel
     room: str
+
+    @property
+    def patient_name(self) -> str:
+        """Return the patient's name ("" where the reader may see the MRN only)."""
+        return self.patient.name
+
+    @property
+    def mrn(self) -> str:
+        """Return the patient's MRN."""
+        return self.patient.mrn
 
     @property
     def start(self) -> dt.datetime:
@@ -94,12 +104,14 @@ def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "d
 
 def _day_sheet(*, clinician, day: dt.date, reader, request, action: str) -> DaySheet:
     every = repository.DjangoAppointmentRepository(actor=reader).list_for_clinician(clinician.pk, day=day)
+    # The sheet names its patients (patients.display): of each, only the label's columns are read.
     patient_rows = {
         row.pk: row
         for row in access_policy.visible_patients(
             reader, patient_models.Patient.objects.filter(pk__in={a.patient_id for a in every})
-        )
+        ).only(*display.LABEL_FIELDS)
     }
+    named = display.may_read_names(reader)
     appointments = [a for a in every if a.patient_id in patient_rows]
     rooms = dict(
         models.Room.objects.filter(pk__in={a.room_id for a in appointments if a.room_id}).values_list("pk", "name")
@@ -110,8 +122,7 @@ def _day_sheet(*, clinician, day: dt.date, reader, request, action: str) -> DayS
         rows.append(
             DaySheetRow(
                 appointment=appointment,
-                patient_name=patient.to_domain(with_audit=False).display_name,
-                mrn=patient.mrn,
+                patient=display.PatientLabel.of(patient) if named else display.PatientLabel(patient.pk, patient.mrn),
                 room=rooms.get(appointment.room_id, ""),
             )
         )
@@ -147,7 +158,7 @@ def format_text(sheet: DaySheet) -> str:
             flag = " (late)" if appointment.late_cancellation else ""
             lines.append(
                 f"  {row.start:%H:%M}–{row.end:%H:%M}  {appointment.kind.label:<22} {row.place:<14} "
-                f"{row.mrn}  {row.patient_name:<32} {appointment.status.label}{flag}"
+                f"{row.mrn}  {row.patient_name:<32} {row.patient.born():<18} {appointment.status.label}{flag}"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -155,14 +166,17 @@ def format_text(sheet: DaySheet) -> str:
 
 # --- the patient's label -------------------------------------------------------------------------
 
-# The patient fields `patient_label` reads: the one place to widen (with the helper) when the
-# schedule's pages name patients. Only these are loaded, so nothing else is decrypted.
-PATIENT_LABEL_FIELDS = ("id", "mrn")
+# The patient fields a label reads (patients.display): only these are loaded, so nothing else is decrypted.
+PATIENT_LABEL_FIELDS = display.LABEL_FIELDS
 
 
-def patient_label(patient) -> str:
-    """Return how the week calendar and the free-slot finder name a patient (the MRN)."""
-    return patient.mrn
+def patient_label(patient, reader) -> str:
+    """Return how the week calendar and the free-slot finder name a patient `reader` may see.
+
+    The name, date of birth and MRN (`patients.display`); the MRN alone for a role without the
+    right to names.
+    """
+    return display.patient_label(patient) if display.may_read_names(reader) else patient.mrn
 
 
 # --- free slots ----------------------------------------------------------------------------------
@@ -393,7 +407,7 @@ def week_calendar(*, clinician, day: dt.date, reader, request=None) -> WeekCalen
             detail=f"week of {clinician.get_username()} from {monday.isoformat()}: "
             f"{shown} appointment(s) shown, {len(rows) - shown} as busy",
         )
-    return _laid_out(clinician, monday, rows, patients, policy.working_hours())
+    return _laid_out(clinician, monday, rows, patients, policy.working_hours(), reader)
 
 
 def week_rows(*, clinician_id, monday: dt.date):
@@ -410,7 +424,9 @@ def week_rows(*, clinician_id, monday: dt.date):
     )
 
 
-def _laid_out(clinician, monday: dt.date, rows: list[dict], patients: dict, hours: domain.WorkingHours) -> WeekCalendar:
+def _laid_out(
+    clinician, monday: dt.date, rows: list[dict], patients: dict, hours: domain.WorkingHours, reader
+) -> WeekCalendar:
     zone = policy.zone()
     blocks: dict[dt.date, list[WeekBlock]] = {}
     for row in rows:
@@ -423,7 +439,7 @@ def _laid_out(clinician, monday: dt.date, rows: list[dict], patients: dict, hour
             kind=domain.Kind(row["kind"]),
             status=domain.Status(row["status"]),
             late_cancellation=row["late_cancellation"],
-            label=patient_label(patient) if patient is not None else "",
+            label=patient_label(patient, reader) if patient is not None else "",
         )
         blocks.setdefault(start.date(), []).append(block)
     week = [monday + dt.timedelta(days=offset) for offset in range(7)]

@@ -42,6 +42,7 @@ from novamind.admin import (
     show_violation,
 )
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
+from patients import display
 from patients.admin import PatientPickerMixin, register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
@@ -232,12 +233,12 @@ class ConfirmForm(forms.Form):
 
 
 @admin.register(models.ClinicalNote)
-class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
+class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin):
     form = NoteForm
     change_form_template = "admin/clinical_notes/clinicalnote/change_form.html"
     list_display = (
         "__str__",
-        "patient_mrn",
+        "patient_column",
         "kind",
         "date_of_service",
         "author",
@@ -526,7 +527,7 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         if "_sign" in request.POST:
-            return self._signed_response(request, obj)
+            return self.return_to_next(request, self._signed_response(request, obj))
         return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request, obj):
@@ -790,10 +791,20 @@ class ClinicalNoteAdmin(PatientPickerMixin, AuditedAdmin):
 
 
 @admin.register(models.PsychotherapyNoteAuthorization)
-class PsychotherapyNoteAuthorizationAdmin(AuditedAdmin):
+class PsychotherapyNoteAuthorizationAdmin(display.PatientColumnMixin, AuditedAdmin):
     """The authorizations a user granted, received or (as privacy officer) oversees; revocable."""
 
-    list_display = ("__str__", "note", "grantee", "granted_by", "created_at", "expires_at", "revoked_at")
+    patient_path = "note__patient"
+    list_display = (
+        "__str__",
+        "note",
+        "patient_column",
+        "grantee",
+        "granted_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = (("expires_at", admin.DateFieldListFilter), "revoked_at")
     fields = ("note", "grantee", "granted_by", "reason", "expires_at", "revoked_at", "revoked_by")
     readonly_fields = fields

@@ -37,8 +37,8 @@ from novamind.admin import (
 )
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, RuleViolation, parse_count, parse_id
 from patients import admin as patients_admin
+from patients import display, policy
 from patients import models as patients_models
-from patients import policy
 from patients import repository as patients_repository
 
 
@@ -189,17 +189,26 @@ ORDER_DETAIL_FIELDS = (
 
 
 @admin.register(models.MedicationOrder)
-class MedicationOrderAdmin(PatientSearchMixin, AuditedAdmin):
+class MedicationOrderAdmin(display.PatientColumnMixin, PatientSearchMixin, AuditedAdmin):
     form = PrescribeForm
     access_category = "medications"
     change_form_template = "admin/medications/medicationorder/change_form.html"
-    list_display = ("order", "patient", "medication", "directions", "start_date", "end_date", "status", "prescriber")
+    list_display = (
+        "order",
+        "patient_column",
+        "medication",
+        "directions",
+        "start_date",
+        "end_date",
+        "status",
+        "prescriber",
+    )
     list_filter = (
         "status",
         ("start_date", admin.DateFieldListFilter),
         ("prescriber", admin.RelatedOnlyFieldListFilter),
     )
-    list_select_related = ("patient", "prescriber__staff_profile")
+    list_select_related = ("prescriber__staff_profile",)  # patients: PatientColumnMixin
     show_full_result_count = False  # a second count, of every order, on each page
     paginator = CappedCountPaginator  # the first one stops at 1,000 orders
     ordering = ("-start_date", "-created_at")
@@ -842,12 +851,11 @@ class MedicationHistoryInline(ReadOnlyOrderInline):
 
 
 @admin.register(models.Allergy)
-class AllergyAdmin(PatientSearchMixin, AuditedAdmin):
+class AllergyAdmin(display.PatientColumnMixin, PatientSearchMixin, AuditedAdmin):
     access_category = "allergies"
     # Encrypted columns are shown through methods: a crafted ?o= must not sort ciphertext.
-    list_display = ("entry", "patient", "allergen", "how_severe", "status", "updated_at")
+    list_display = ("entry", "patient_column", "allergen", "how_severe", "status", "updated_at")
     list_filter = ("status",)
-    list_select_related = ("patient",)
     ordering = ("-created_at",)
     autocomplete_fields = ("patient",)
     fields = ("patient", "substance", "reaction", "severity", "status")

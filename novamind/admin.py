@@ -9,6 +9,7 @@ import types
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -22,6 +23,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -123,6 +125,20 @@ class VersionedModelForm(forms.ModelForm):
         if current is not None and current != seen:
             raise ValidationError(describe_conflict(self.instance, seen), code="stale")
         return cleaned
+
+
+def next_url(request) -> str | None:
+    """Return the page a form was opened from (`?next=`), if it is a page of this site; else None.
+
+    A link that opens a form for one patient (the patient banner's actions) names the page to
+    return to; an address elsewhere, or on another scheme, is ignored (no open redirect).
+    """
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 def is_encrypted_column(model, name: str) -> bool:
@@ -324,8 +340,12 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             return None
         return obj if obj._meta.label == "patients.Patient" else getattr(obj, "patient", None)
 
-    def log_access(self, request, action, obj=None, detail=""):
-        """Append one access-log entry for what `request.user` is being shown."""
+    def log_access(self, request, action, obj=None, detail="", emergency=False):
+        """Append one access-log entry for what `request.user` is being shown.
+
+        `emergency` flags an entry about no one patient (a list) that showed a patient the user
+        sees only under an emergency grant; for one patient the access policy decides it.
+        """
         access.record(
             user=request.user,
             action=action,
@@ -334,6 +354,7 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
             obj=obj,
             request=request,
             detail=detail,
+            emergency=emergency,
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -361,6 +382,20 @@ class AuditedAdmin(RefusalLoggingMixin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self.return_to_next(request, super().response_add(request, obj, post_url_continue))
+
+    def return_to_next(self, request, response):
+        """Send a "Save" back to the page the form was opened from (`next_url`), if one was named.
+
+        "Save and continue editing" and "Save and add another" keep their meaning.
+        """
+        target = next_url(request)
+        staying = any(name in request.POST for name in ("_continue", "_addanother", "_saveasnew", IS_POPUP_VAR))
+        if target and not staying and isinstance(response, HttpResponseRedirect):
+            response["Location"] = target
+        return response
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))

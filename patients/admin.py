@@ -18,7 +18,7 @@ from django.utils import timezone
 from novamind import access
 from novamind.admin import AuditedAdmin, ReadOnlyListingInline
 from novamind.domain import RuleViolation, parse_id
-from patients import domain, models, policy, repository, services
+from patients import display, domain, models, policy, repository, services
 
 _related_inlines: list = []
 
@@ -85,9 +85,15 @@ class PatientPickerMixin:
     """
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "patient" and db_field.name in self.get_autocomplete_fields(request):
+            # The picker names the patients it finds (patients.display), the chosen one too.
+            kwargs.setdefault(
+                "widget", display.PatientAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+            )
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "patient" and field is not None:
             field.queryset = policy.visible_patients(request.user, field.queryset)
+            display.name_choices(field)
         return field
 
     def get_changeform_initial_data(self, request):
@@ -99,7 +105,7 @@ class PatientPickerMixin:
 
 @admin.register(models.Patient)
 class PatientAdmin(AuditedAdmin):
-    list_display = ("mrn", "name", "date_of_birth", "status", "updated_at")
+    list_display = ("mrn", "name", "born", "status", "updated_at")
     list_display_links = ("mrn", "name")
     list_filter = ("status", "legal_hold", ("created_at", admin.DateFieldListFilter))
     ordering = ("mrn",)
@@ -181,7 +187,11 @@ class PatientAdmin(AuditedAdmin):
 
     @admin.display(description="name")
     def name(self, obj):
-        return obj.to_domain(with_audit=False).display_name
+        return display.PatientLabel.of(obj).name
+
+    @admin.display(description="date of birth")
+    def born(self, obj):
+        return display.PatientLabel.of(obj).born()
 
     @admin.display(description="medical record number")
     def medical_record_number(self, obj):
@@ -198,6 +208,11 @@ class PatientAdmin(AuditedAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "autocomplete/",
+                self.admin_site.admin_view(display.PatientAutocompleteView.as_view(admin_site=self.admin_site)),
+                name=display.AUTOCOMPLETE_URL,
+            ),
             path(
                 "<path:object_id>/emergency-access/",
                 self.admin_site.admin_view(self.emergency_access_view),
@@ -390,16 +405,16 @@ class GrantStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(models.EmergencyAccessGrant)
-class EmergencyAccessGrantAdmin(AuditedAdmin):
+class EmergencyAccessGrantAdmin(display.PatientColumnMixin, AuditedAdmin):
     """Emergency access grants, for review: read-only, with the accesses made under each.
 
     Viewed by superusers and the Auditor role (its view permission in novamind.roles).
     """
 
     access_category = policy.GRANT_CATEGORY
-    list_display = ("granted_at", "user", "patient_mrn", "expires_at", "state", "entry_count", "given_reason")
+    list_display = ("granted_at", "user", "patient_column", "expires_at", "state", "entry_count", "given_reason")
     list_filter = (GrantStatusFilter, ("granted_at", admin.DateFieldListFilter))
-    list_select_related = ("user", "patient")
+    list_select_related = ("user",)  # the patient column reads its page's patients at once
     search_fields = ("=patient__mrn", "=user__username")
     search_help_text = "A patient's MRN or a username, exactly."
     ordering = ("-granted_at",)
@@ -488,7 +503,7 @@ class CareStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(models.CareAssignment)
-class CareAssignmentAdmin(PatientPickerMixin, AuditedAdmin):
+class CareAssignmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin):
     """Care teams: the front desk assigns clinicians to patients and ends assignments.
 
     How care begins is the access policy's rule (patients.policy): this page and bookings by the
@@ -498,9 +513,9 @@ class CareAssignmentAdmin(PatientPickerMixin, AuditedAdmin):
 
     access_category = services.CARE_CATEGORY
     form = CareAssignmentForm
-    list_display = ("patient_mrn", "clinician_name", "started_at", "ended_at", "created_by")
+    list_display = ("patient_column", "clinician_name", "started_at", "ended_at", "created_by")
     list_filter = (CareStatusFilter,)
-    list_select_related = ("patient", "clinician", "created_by")
+    list_select_related = ("clinician", "created_by")  # the patient column reads its page's patients at once
     search_fields = ("=patient__mrn", "=clinician__username")
     search_help_text = "A patient's MRN or a clinician's username, exactly."
     autocomplete_fields = ("patient",)

@@ -171,6 +171,27 @@ def emergency_for(user, patient_id) -> bool:
     return is_restricted(user) and not treats(user, patient_id)
 
 
+def emergency_among(user, patient_ids) -> bool:
+    """Return whether `user` sees any of these patients only because of an emergency grant.
+
+    For a page that names several patients (a list): the user's live grants (cached, as for
+    `emergency_for`) and, if they hold any, one query for which of those patients they treat —
+    whatever the page holds.
+    """
+    if not getattr(user, "pk", None) or user.is_superuser or not is_restricted(user):
+        return False
+    now = timezone.now()
+    granted = {patient_id for patient_id, expires in _live_grants(user).items() if expires > now}
+    if not granted:
+        return False
+    treated = set(
+        models.CareAssignment.objects.filter(clinician=user, ended_at=None, patient_id__in=granted).values_list(
+            "patient_id", flat=True
+        )
+    )
+    return any(parse_id(patient_id) in granted - treated for patient_id in patient_ids)
+
+
 def grant_duration() -> dt.timedelta:
     """Return how long an emergency grant lasts (NOVAMIND_EMERGENCY_ACCESS_MINUTES)."""
     return dt.timedelta(minutes=settings.NOVAMIND_EMERGENCY_ACCESS_MINUTES)

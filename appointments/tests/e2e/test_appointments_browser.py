@@ -100,7 +100,7 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
         self.fill("date", timezone.localtime(soon.start).date().isoformat())
         self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]"))
         row = driver.find_element(By.CSS_SELECTOR, "#day-sheet tbody tr")
-        assert "Okafor, Amara" in row.text and self.patient.mrn in row.text and "Scheduled" in row.text
+        assert "Amara Okafor" in row.text and self.patient.mrn in row.text and "Scheduled" in row.text
 
         self.click_and_wait(row.find_element(By.TAG_NAME, "a"))
         self.click_and_wait(driver.find_element(By.ID, "appointment-cancel"))

@@ -144,6 +144,8 @@ RULES: dict[str, Rule] = {
     "index": Rule(ANY, LIST),  # the dashboard
     "app_list": Rule(ANY, SESSION),  # names the models a user may open: 200, or 404 when none
     "autocomplete": Rule("patients.view_patient", LIST, query=autocomplete_query, methods=("GET",)),
+    # The patient picker's own autocomplete, which names the patients it finds (patients.display).
+    "patients_patient_autocomplete": Rule("patients.view_patient", LIST, query=autocomplete_query, methods=("GET",)),
     # Staff accounts and sign-in records: no patient.
     **model_rules("auth.group", GLOBAL, "group", delete="auth.delete_group"),
     **model_rules("auth.user", GLOBAL, "user"),  # staff accounts are deactivated, never deleted

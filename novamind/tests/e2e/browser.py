@@ -4,6 +4,8 @@ Not a test module (pytest collects test_*.py only); the Chromium itself comes fr
 chrome_driver_factory fixture in the root conftest.py, which fails rather than skips in CI.
 """
 
+import pathlib
+
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
@@ -11,6 +13,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import STAFF_PASSWORD
+
+# Where browser tests leave screenshots of the pages they drive (CI keeps test-results/).
+SCREENSHOTS = pathlib.Path(__file__).resolve().parents[3] / "test-results" / "screenshots"
 
 
 def replaced(element) -> bool:
@@ -65,6 +70,13 @@ class AdminTestCase(StaticLiveServerTestCase):
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
         WebDriverWait(self.driver, 30).until(lambda driver: replaced(page))
+
+    def screenshot(self, name) -> pathlib.Path:
+        """Save what the browser shows as test-results/screenshots/<name>.png, and return its path."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        assert self.driver.save_screenshot(str(path)), f"no screenshot saved at {path}"
+        return path
 
     def message(self):
         """Return the text of the messages at the top of the page."""

@@ -42,7 +42,7 @@ class PatientAdminInTheBrowser(browser.AdminTestCase):
         self.fill("q", "zoe obrien")
         self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
-        assert len(rows) == 1 and patient.mrn in rows[0].text and "O'Brien, Zoë" in rows[0].text
+        assert len(rows) == 1 and patient.mrn in rows[0].text and "Zoë O'Brien" in rows[0].text
 
         self.click_and_wait(rows[0].find_element(By.LINK_TEXT, patient.mrn))
         self.click_and_wait(driver.find_element(By.LINK_TEXT, "HISTORY"))

@@ -38,7 +38,9 @@ class PrefixSearchInTheBrowser(browser.AdminTestCase):
         self.fill("q", "gar 1984")
         self.click(driver.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
-        assert len(rows) == 1 and wanted.mrn in rows[0].text and "García, Olivia" in rows[0].text
+        assert (
+            len(rows) == 1 and wanted.mrn in rows[0].text and "Olivia García" in rows[0].text
+        )  # the list names patients first name first (patients.display)
 
         self.click(rows[0].find_element(By.LINK_TEXT, wanted.mrn))
         assert driver.find_element(By.NAME, "legal_last_name").get_attribute("value") == "García"

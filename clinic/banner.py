@@ -1,0 +1,239 @@
+"""The patient banner: whom a page is about, what to watch for, and what to do next for them.
+
+Every page about one patient — the patient's own page, and the change and add pages of an
+appointment, a note, an order or an allergy of that patient — shows it above the form, through
+one template (`clinic/patient_banner.html`, put in by the `{% patient_banner %}` tag) and this one
+builder. It reads several apps, so it lives here, above them.
+
+It is shown only to a user the access policy lets see the patient (`patients.policy`: the role's
+`patients.view_patient`, then care); each part only where the role may see it: the allergies with
+`medications.view_allergy`, the care team with `patients.view_careassignment`, and each action
+where the user may take it. It costs the same few queries whatever the patient's record holds.
+
+Alerts come from `ALERT_SOURCES`, functions of a `Subject` that return what staff must see before
+acting (a legal hold, the viewer's emergency access, a patient no longer active). Diagnoses and
+risk alerts join later by registering their own source with `@alert_source`; each source reads
+at most one query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from urllib.parse import urlencode
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments import schedule
+from medications import domain as medications_domain
+from medications import models as medications_models
+from novamind import access
+from novamind.domain import parse_id
+from patients import display, policy
+from patients import domain as patients_domain
+from patients import models as patients_models
+
+ACCESS_CATEGORY = "demographics"
+
+
+@dataclasses.dataclass(frozen=True)
+class Alert:
+    """Something staff must see before acting on the record."""
+
+    kind: str  # a short slug, also the alert's CSS class: "legal-hold", "emergency-access", "status"
+    text: str
+    severe: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Allergy:
+    """One active allergy, as the banner lists it."""
+
+    text: str
+    severe: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A next step for this patient: a form opened for them that returns to their page once saved."""
+
+    id: str
+    label: str
+    url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Banner:
+    """What the banner shows. `allergies` and `care_team` are None where the role may not see them."""
+
+    patient: display.PatientLabel
+    status: str
+    url: str  # the patient's page
+    allergies: tuple[Allergy, ...] | None
+    care_team: tuple[str, ...] | None
+    alerts: tuple[Alert, ...]
+    actions: tuple[Action, ...]
+    on_patient_page: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+    """What an alert source reads: who is looking, the patient's row (label columns, status, legal hold), now."""
+
+    user: object
+    patient: patients_models.Patient
+    now: dt.datetime
+
+
+AlertSource = Callable[[Subject], Iterable[Alert]]
+ALERT_SOURCES: list[AlertSource] = []
+
+
+def alert_source(source: AlertSource) -> AlertSource:
+    """Register `source` as a source of the banner's alerts (diagnoses and risk alerts join here)."""
+    ALERT_SOURCES.append(source)
+    return source
+
+
+@alert_source
+def legal_hold(subject: Subject) -> Iterable[Alert]:
+    """Return an alert while the record is under a legal hold."""
+    if subject.patient.legal_hold:
+        yield Alert("legal-hold", "Legal hold: this record is kept, whatever its age, until the hold is released.")
+
+
+@alert_source
+def patient_status(subject: Subject) -> Iterable[Alert]:
+    """Return an alert for a patient who is no longer active."""
+    status = subject.patient.status
+    if status == patients_domain.PatientStatus.DECEASED.value:
+        yield Alert("status", "Deceased.", severe=True)
+    elif status == patients_domain.PatientStatus.INACTIVE.value:
+        yield Alert("status", "Inactive: not currently in the clinic's care.")
+
+
+@alert_source
+def emergency_access(subject: Subject) -> Iterable[Alert]:
+    """Return an alert while the viewer sees this patient only under their emergency grant."""
+    user, patient = subject.user, subject.patient
+    if not policy.emergency_for(user, patient.pk):
+        return
+    expires = (
+        patients_models.EmergencyAccessGrant.objects.filter(user=user, patient=patient, expires_at__gt=subject.now)
+        .order_by("-expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    until = f" until {timezone.localtime(expires):%H:%M}" if expires else ""
+    yield Alert(
+        "emergency-access",
+        f"Emergency access{until}: you are not on this patient's care team. Everything you open is flagged for review.",
+        severe=True,
+    )
+
+
+def build(*, user, patient_id, on_patient_page=False) -> Banner | None:
+    """Return the banner of the patient `patient_id` as `user` may see it, or None if they may not."""
+    patient_id = parse_id(patient_id)
+    if patient_id is None or not display.may_read_names(user):
+        return None
+    patient = (
+        policy.visible_patients(user, patients_models.Patient.objects.filter(pk=patient_id))
+        .only(*display.LABEL_FIELDS, "status", "legal_hold")
+        .first()
+    )
+    if patient is None:
+        return None
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+    subject = Subject(user=user, patient=patient, now=timezone.now())
+    return Banner(
+        patient=display.PatientLabel.of(patient),
+        status=patient.get_status_display(),
+        url=url,
+        allergies=_allergies(user, patient.pk),
+        care_team=_care_team(user, patient.pk),
+        alerts=tuple(alert for source in ALERT_SOURCES for alert in source(subject)),
+        actions=_actions(user, patient.pk, url),
+        on_patient_page=on_patient_page,
+    )
+
+
+def record_view(*, user, banner: Banner, request=None, detail: str) -> None:
+    """Write the access-log entry of a banner shown on a page that writes none of its own (an add form)."""
+    access.record(
+        user=user,
+        action="view",
+        category=ACCESS_CATEGORY,
+        patient=access.PatientRef(banner.patient.id, banner.patient.mrn),
+        request=request,
+        detail=detail,
+    )
+
+
+def _allergies(user, patient_id) -> tuple[Allergy, ...] | None:
+    if not policy.may(user, "medications.view_allergy"):
+        return None
+    rows = medications_models.Allergy.objects.filter(
+        patient_id=patient_id, status=medications_domain.AllergyStatus.ACTIVE.value
+    ).only("id", "patient_id", "substance", "reaction", "severity")
+    severe = {
+        medications_domain.AllergySeverity.SEVERE.value,
+        medications_domain.AllergySeverity.LIFE_THREATENING.value,
+    }
+    listed = []
+    for row in rows.order_by("created_at"):
+        details = [
+            row.get_severity_display().lower()
+            if row.severity != medications_domain.AllergySeverity.UNKNOWN.value
+            else "",
+            row.reaction,
+        ]
+        said = ": ".join(part for part in details if part)
+        listed.append(Allergy(f"{row.substance} ({said})" if said else row.substance, row.severity in severe))
+    return tuple(listed)
+
+
+def _care_team(user, patient_id) -> tuple[str, ...] | None:
+    if not policy.may(user, "patients.view_careassignment"):
+        return None
+    assignments = (
+        patients_models.CareAssignment.objects.filter(patient_id=patient_id, ended_at=None)
+        .select_related("clinician__staff_profile")
+        .order_by("started_at")
+    )
+    return tuple(schedule.clinician_label(assignment.clinician) for assignment in assignments)
+
+
+def _actions(user, patient_id, patient_url) -> tuple[Action, ...]:
+    """Return the forms the user may open for this patient, each pre-filled and returning to the patient."""
+    try:
+        profile = user.staff_profile
+    except ObjectDoesNotExist:  # no profile: neither clinician nor prescriber
+        profile = None
+    query = urlencode({"patient": str(patient_id), "next": patient_url})
+    steps = (
+        ("book-appointment", "Book appointment", "appointments.add_appointment", "appointments_appointment", True),
+        (
+            "new-note",
+            "New note",
+            "clinical_notes.add_clinicalnote",
+            "clinical_notes_clinicalnote",
+            bool(profile and profile.is_clinician),  # notes are written by clinicians (clinical_notes.domain)
+        ),
+        (
+            "prescribe",
+            "Prescribe",
+            "medications.add_medicationorder",
+            "medications_medicationorder",
+            bool(profile and profile.is_prescriber),  # prescribing needs the profile too (novamind.roles)
+        ),
+        ("record-allergy", "Record allergy", "medications.add_allergy", "medications_allergy", True),
+    )
+    return tuple(
+        Action(step_id, label, f"{reverse(f'admin:{page}_add')}?{query}")
+        for step_id, label, permission, page, qualified in steps
+        if qualified and policy.may(user, permission)
+    )

@@ -266,41 +266,30 @@ def late_unsigned_notes(
     if access_policy.is_restricted(viewer):
         # A care-restricted viewer's authors are those of their caseload's late drafts: grouped in
         # one query joined from the caseload's side, as many as the caseload holds.
-        groups = list(
+        ordered = (
             visible.order_by()
             .values("author_id")
             .annotate(oldest=Min("date_of_service"))
             .order_by("oldest", "author_id")
-            .values_list("author_id", flat=True)
         )
-        total = len(groups)
-        pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
-        page = min(max(page, 1), pages)
-        first = (page - 1) * LATE_AUTHORS_SHOWN
-        shown = groups[first : first + LATE_AUTHORS_SHOWN]
-        labels = _staff_labels(Q(pk__in=shown)) if shown else {}
+        ordered = list(ordered.values_list("author_id", flat=True))
     else:
         # Anyone else's are the staff, each probed on the drafts-by-author index for their oldest
         # late draft: the work follows the staff, not every late draft of the clinic.
         oldest_first = visible.filter(author_id=OuterRef("pk")).order_by("date_of_service", "pk")
-        authors = (
+        ordered = list(
             get_user_model()
             .objects.annotate(oldest=Subquery(oldest_first.values("date_of_service")[:1]))
             .filter(oldest__isnull=False)
+            .order_by("oldest", "pk")
+            .values_list("pk", flat=True)
         )
-        total = authors.count()
-        pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
-        page = min(max(page, 1), pages)
-        first = (page - 1) * LATE_AUTHORS_SHOWN
-        labels = {
-            user.pk: schedule.clinician_label(user)
-            for user in authors.order_by("oldest", "pk")
-            .select_related("staff_profile")
-            .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")[
-                first : first + LATE_AUTHORS_SHOWN
-            ]
-        }
-        shown = list(labels)
+    total = len(ordered)
+    pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * LATE_AUTHORS_SHOWN
+    shown = ordered[first : first + LATE_AUTHORS_SHOWN]
+    labels = _staff_labels(Q(pk__in=shown)) if shown else {}
     rows = (
         visible.filter(author_id__in=shown)
         # Each author's oldest few, and how many they have, in the same query.

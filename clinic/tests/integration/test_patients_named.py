@@ -68,6 +68,8 @@ def _list(user, label, **query):
     app, model = label.split(".")
     client = Client()
     client.force_login(user)
+    if label == "appointments.appointment":
+        query.setdefault("start__any", "1")  # the list opens on today; the walk's visits are on other days
     response = client.get(reverse(f"admin:{app}_{model}_changelist"), query)
     assert response.status_code == 200, f"{label}: {response.status_code}"
     return response.content.decode()

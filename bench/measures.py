@@ -224,7 +224,8 @@ class Page:
 
 PAGES = (
     Page("patients", "patient changelist"),
-    Page("appointments", "appointment changelist"),
+    Page("appointments_today", "appointment changelist (today, as it opens)"),
+    Page("appointments", "appointment changelist (any date)"),
     Page("series", "appointment series changelist"),
     Page("notes", "clinical note changelist"),
     Page("orders", "medication order changelist"),
@@ -236,6 +237,9 @@ PAGES = (
     Page("order_history", "a medication order's history page"),
     Page("patient_page", "a patient's page"),
     Page("note_page", "a clinical note's page"),
+    Page("week", "a clinician's week calendar"),
+    Page("free_slots", "the free-slot finder"),
+    Page("cosignature_queue", "the co-signature queue", (SUPERUSER,)),  # a prescriber may not co-sign
     # Eight queries plus five per access-log entry, one per panel that lists a patient: how many
     # do depends on today's data (clinic/tests/integration/test_dashboard.py holds the rule).
     Page("dashboard", "admin index (dashboard)", same_queries=False),
@@ -268,7 +272,8 @@ def page_urls(clinician) -> dict[str, str]:
         raise RuntimeError(f"The measured clinician's first patient lacks a record to open: {ids}.")
     return {
         "patients": reverse("admin:patients_patient_changelist"),
-        "appointments": reverse("admin:appointments_appointment_changelist"),
+        "appointments_today": reverse("admin:appointments_appointment_changelist"),
+        "appointments": reverse("admin:appointments_appointment_changelist") + "?start__any=1",
         "series": reverse("admin:appointments_appointmentseries_changelist"),
         "notes": reverse("admin:clinical_notes_clinicalnote_changelist"),
         "orders": reverse("admin:medications_medicationorder_changelist"),
@@ -280,6 +285,9 @@ def page_urls(clinician) -> dict[str, str]:
         "order_history": reverse("admin:medications_medicationorder_history", args=[ids["order"]]),
         "patient_page": reverse("admin:patients_patient_change", args=[patient_id]),
         "note_page": reverse("admin:clinical_notes_clinicalnote_change", args=[ids["note"]]),
+        "week": reverse("admin:appointments_appointment_week") + f"?clinician={clinician.pk}",
+        "free_slots": reverse("admin:appointments_appointment_free_slots") + f"?clinician={clinician.pk}",
+        "cosignature_queue": reverse("admin:clinical_notes_clinicalnote_cosignature_queue"),
         "dashboard": reverse("admin:index"),
     }
 

@@ -20,6 +20,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 QUERY_COUNT_ROWS = ("changelist.queries", "patient_page.queries", "pages.queries")
 PAGES = (
     "patients",
+    "appointments_today",
     "appointments",
     "series",
     "notes",
@@ -31,11 +32,14 @@ PAGES = (
     "order_history",
     "patient_page",
     "note_page",
+    "week",
+    "free_slots",
     "dashboard",
 )
 EXPECTED_ROWS = {
     *(f"pages.{page}.{viewer}" for page in PAGES for viewer in ("superuser", "clinician")),
     "pages.access_log.superuser",  # no care role may open the access log
+    "pages.cosignature_queue.superuser",  # the measured clinician is a prescriber, who may not co-sign
     "pages.queries",
     "schedule.day_sheet",
     "schedule.conflict_check",

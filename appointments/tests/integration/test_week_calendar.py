@@ -59,7 +59,9 @@ def test_the_week_runs_monday_to_friday_with_each_appointment_a_linked_block(sta
     calendar = response.context["calendar"]
     assert calendar.monday == monday and [day.day.weekday() for day in calendar.days] == [0, 1, 2, 3, 4]
     block = calendar.days[2].blocks[0]
-    assert block.appointment_id == intake.id and block.label.endswith(patient.mrn) and block.label != patient.mrn  # named
+    assert (
+        block.appointment_id == intake.id and block.label.endswith(patient.mrn) and block.label != patient.mrn
+    )  # named
     page = response.content.decode()
     shown = re.search(rf'<a[^>]*href="{change_url(intake.id)}"[^>]*>(.*?)</a>', page, re.S).group(1)
     assert "09:00–10:00" in shown and "Intake" in shown and "Scheduled" in shown and patient.mrn in shown
@@ -123,7 +125,11 @@ def test_a_care_restricted_colleague_sees_busy_without_a_link_or_an_mrn(client, 
     assert change_url(seen.id) in page and shared.mrn in page
     assert change_url(hidden.id) not in page and secret.mrn not in page and str(hidden.id) not in page
     blocks = response.context["calendar"].days[0].blocks
-    assert [block.label.endswith(shared.mrn) for block in blocks] == [True, False] and blocks[1].label == "" and "Busy" in page
+    assert (
+        [block.label.endswith(shared.mrn) for block in blocks] == [True, False]
+        and blocks[1].label == ""
+        and "Busy" in page
+    )
     assert response.context["calendar"].busy == 1
 
 

@@ -34,6 +34,7 @@ from clinical_notes import selectors as notes_selectors
 from clinical_notes import services as notes_services
 from novamind import access
 from novamind.domain import parse_count
+from patients import display
 from patients import models as patients_models
 from patients import policy as access_policy
 
@@ -65,6 +66,8 @@ class ScheduleItem:
     status: Status
     late_cancellation: bool
     mrn: str
+    patient_id: object = None
+    label: display.PatientLabel | None = None  # set by `for_user`: the name, where the viewer may see it
 
     @property
     def holds_time(self) -> bool:
@@ -154,10 +157,12 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
     rows = (
         visible.filter(clinician_id__in=list(shown))
         .order_by("start", "pk")
-        .values_list("pk", "clinician_id", "start", "end", "kind", "status", "late_cancellation", "patient__mrn")
+        .values_list(
+            "pk", "clinician_id", "start", "end", "kind", "status", "late_cancellation", "patient__mrn", "patient_id"
+        )
     )
     items: dict[int, list[ScheduleItem]] = {}
-    for pk, clinician_id, starts, ends, kind, status, late, mrn in rows:
+    for pk, clinician_id, starts, ends, kind, status, late, mrn, patient_id in rows:
         items.setdefault(clinician_id, []).append(
             ScheduleItem(
                 appointment_id=pk,
@@ -167,6 +172,7 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
                 status=Status(status),
                 late_cancellation=late,
                 mrn=mrn,
+                patient_id=patient_id,
             )
         )
     days = [
@@ -187,6 +193,8 @@ class LateNote:
     date_of_service: dt.date
     kind: notes_domain.NoteKind
     days_since_service: int
+    patient_id: object = None
+    label: display.PatientLabel | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,11 +307,11 @@ def late_unsigned_notes(
         )
         .filter(place__lte=LATE_NOTES_SHOWN)
         .order_by("date_of_service", "pk")
-        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting")
+        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting", "patient_id")
     )
     notes: dict[int, list[LateNote]] = {pk: [] for pk in shown}
     waiting: dict[int, int] = {}
-    for pk, author_id, date_of_service, kind, mrn, count in rows:
+    for pk, author_id, date_of_service, kind, mrn, count, patient_id in rows:
         waiting[author_id] = count
         notes[author_id].append(
             LateNote(
@@ -312,6 +320,7 @@ def late_unsigned_notes(
                 date_of_service=date_of_service,
                 kind=notes_domain.NoteKind(kind),
                 days_since_service=(today - date_of_service).days,
+                patient_id=patient_id,
             )
         )
     authors_shown = tuple(
@@ -412,6 +421,7 @@ class MyAppointment:
     status: Status
     version: int
     mrn: str
+    label: display.PatientLabel | None = None
 
     @property
     def can_check_in(self) -> bool:
@@ -482,10 +492,10 @@ def my_drafts(*, user, today: dt.date) -> MyDrafts:
         access_policy.restrict(drafts, user)
         .annotate(total=Window(Count("pk")))
         .order_by("date_of_service", "pk")
-        .values_list("pk", "date_of_service", "kind", "patient__mrn", "total")[:MY_DRAFTS_SHOWN]
+        .values_list("pk", "date_of_service", "kind", "patient__mrn", "total", "patient_id")[:MY_DRAFTS_SHOWN]
     )
     notes, counts = [], [0]
-    for pk, date_of_service, kind, mrn, count in rows:
+    for pk, date_of_service, kind, mrn, count, patient_id in rows:
         counts.append(count)
         notes.append(
             LateNote(
@@ -494,6 +504,7 @@ def my_drafts(*, user, today: dt.date) -> MyDrafts:
                 date_of_service=date_of_service,
                 kind=notes_domain.NoteKind(kind),
                 days_since_service=(today - date_of_service).days,
+                patient_id=patient_id,
             )
         )
     return MyDrafts(notes=tuple(notes), total=counts[-1], late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS)
@@ -507,6 +518,7 @@ class PatientAlert:
     patient_id: object
     mrn: str
     what: str
+    label: display.PatientLabel | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -623,8 +635,47 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
         else None,
         alerts=my_alerts(user=user, now=now) if own and sees_appointments else None,
     )
+    board = _named(board, user)
     _log_listing(user, request, board)
     return board
+
+
+def _named(board: Dashboard, user) -> Dashboard:
+    """Return `board` with each listed patient's label: the name where `user` may see it, else the MRN.
+
+    One batch for every panel (`patients.display.labels_for`, at most two queries), so naming
+    the patients costs the same however many the panels list.
+    """
+    items = []
+    if board.schedule:
+        items += [item for day in board.schedule.clinicians for item in day.items]
+    if board.late_notes:
+        items += [note for author in board.late_notes.authors for note in author.notes]
+    for panel, field in ((board.my_day, "appointments"), (board.my_drafts, "notes"), (board.alerts, "alerts")):
+        items += list(getattr(panel, field)) if panel else []
+    labels = display.labels_for(user, {item.patient_id for item in items if item.patient_id is not None})
+    if not labels:
+        return board
+
+    def label(item):
+        return dataclasses.replace(item, label=labels.get(item.patient_id))
+
+    def each(panel, field):
+        return dataclasses.replace(panel, **{field: tuple(label(item) for item in getattr(panel, field))})
+
+    changes = {}
+    if board.schedule:
+        changes["schedule"] = dataclasses.replace(
+            board.schedule, clinicians=tuple(each(day, "items") for day in board.schedule.clinicians)
+        )
+    if board.late_notes:
+        changes["late_notes"] = dataclasses.replace(
+            board.late_notes, authors=tuple(each(author, "notes") for author in board.late_notes.authors)
+        )
+    for name, field in (("my_day", "appointments"), ("my_drafts", "notes"), ("alerts", "alerts")):
+        if getattr(board, name):
+            changes[name] = each(getattr(board, name), field)
+    return dataclasses.replace(board, **changes)
 
 
 def _page(request, parameter: str) -> int:

@@ -383,13 +383,12 @@ def test_the_index_shows_the_three_panels_above_the_app_list(client, staff, busy
     assert table.count('<th scope="row">') == 12
 
 
-def test_the_index_names_no_patient(client, staff, busy_day, patients):
+def test_the_index_names_only_the_patients_it_lists(client, staff, busy_day, patients):
     page = admin_page(client, staff).lower()
-    for patient in patients:
-        assert patient.legal_first_name.lower() not in page and patient.legal_last_name.lower() not in page
-    # By MRN: the patient seen today and the one with a late note; the other is only in the counts.
-    assert patients[0].mrn.lower() in page and patients[2].mrn.lower() in page
-    assert patients[1].mrn.lower() not in page
+    # The patient seen today and the one with a late note, by name and MRN; the other is only in the counts.
+    for listed in (patients[0], patients[2]):
+        assert listed.legal_last_name.lower() in page and listed.mrn.lower() in page
+    assert patients[1].legal_last_name.lower() not in page and patients[1].mrn.lower() not in page
 
 
 def test_listing_patients_on_the_index_is_written_to_the_access_log(client, staff, busy_day):
@@ -463,9 +462,10 @@ def test_the_index_costs_the_same_queries_with_more_data(
     # Two for the permissions, one for whether the viewer is in a care role (patients.policy), one
     # for their staff profile (whether they are a clinician with a day of their own),
     # three for the schedule and three for the notes (count, one page of people, their rows), two
-    # for the weeks (the past days' tallies, today onwards), and five per access-log entry
-    # (savepoint, lock the chain head, insert, move the head, release).
-    with django_assert_max_num_queries(2 + 1 + 1 + 3 + 3 + 2 + 2 * 5):
+    # for the weeks (the past days' tallies, today onwards), two to name the patients listed
+    # (patients.display.labels_for), and five per access-log entry (savepoint, lock the chain
+    # head, insert, move the head, release).
+    with django_assert_max_num_queries(2 + 1 + 1 + 3 + 3 + 2 + 2 + 2 * 5):
         board = dashboard.for_user(staff)
     assert board.schedule.appointment_count == 13 and board.late_notes.note_count == 13
     assert sum(w.no_shows for w in board.trend.weeks) == 12 * 11
@@ -566,6 +566,15 @@ def test_my_drafts_are_mine_oldest_first_counted_and_marked_late(settings, two_p
     drafts = dashboard.my_drafts(user=clinician, today=timezone.localdate())
     assert [note.days_since_service for note in drafts.notes] == [5, 1] and drafts.total == 2
     assert drafts.notes[-1].note_id == recent.id
+
+
+def test_the_index_names_the_patients_it_lists_to_whoever_may_see_them(client, two_practices, staff):
+    clinician, own, colleagues = two_practices
+    mine = admin_page(client, clinician)
+    assert own.legal_last_name in mine and own.mrn in mine
+    assert colleagues.legal_last_name not in mine and colleagues.mrn not in mine
+    front = admin_page(client, get_user_model().objects.get(pk=staff.pk))
+    assert own.legal_last_name in front and colleagues.legal_last_name in front  # today's schedule
 
 
 def test_my_drafts_lists_the_oldest_and_counts_the_rest(monkeypatch, two_practices):

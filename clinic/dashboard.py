@@ -687,66 +687,37 @@ def _page(request, parameter: str) -> int:
 
 def _log_listing(user, request, board: Dashboard) -> None:
     """Write one access-log entry per kind of record the panels listed patients for, as an admin list does."""
-    _log_own_day(user, request, board)
-    if board.schedule is not None and board.schedule.appointment_count:
-        access.record(
-            user=user,
-            action=ACCESS_ACTION,
-            category=schedule.ACCESS_CATEGORY,
-            request=request,
-            detail=f"today's schedule ({board.today.isoformat()}): {board.schedule.appointment_count} appointment(s) by MRN",
-        )
-    if board.late_notes is not None and board.late_notes.note_count:
-        listed = [note for author in board.late_notes.authors for note in author.notes]
-        own_psychotherapy = sum(note.kind is notes_domain.NoteKind.PSYCHOTHERAPY_NOTE for note in listed)
-        if len(listed) > own_psychotherapy:
-            access.record(
-                user=user,
-                action=ACCESS_ACTION,
-                category=notes_services.CLINICAL_CATEGORY,
-                request=request,
-                detail=f"{len(listed) - own_psychotherapy} late unsigned note(s) listed by MRN, without their text",
-            )
-        if own_psychotherapy:
-            access.record(
-                user=user,
-                action=ACCESS_ACTION,
-                category=notes_services.PSYCHOTHERAPY_CATEGORY,
-                request=request,
-                detail=f"{own_psychotherapy} of their own late unsigned psychotherapy note(s) listed by MRN",
-            )
 
+    def record(category: str, detail: str) -> None:
+        access.record(user=user, action=ACCESS_ACTION, category=category, request=request, detail=detail)
 
-def _log_own_day(user, request, board: Dashboard) -> None:
-    """Write the entries of a clinician's own panels: their day and alerts, and the notes listed."""
     visits = len(board.my_day.appointments) if board.my_day else 0
     alerts = len(board.alerts.alerts) if board.alerts else 0
     if visits or alerts:
-        access.record(
-            user=user,
-            action=ACCESS_ACTION,
-            category=schedule.ACCESS_CATEGORY,
-            request=request,
-            detail=f"my day ({board.today.isoformat()}): {visits} appointment(s), {alerts} alert(s) for my patients",
+        record(
+            schedule.ACCESS_CATEGORY,
+            f"my day ({board.today.isoformat()}): {visits} appointment(s), {alerts} alert(s) for my patients",
         )
-    drafts = board.my_drafts.notes if board.my_drafts else ()
-    psychotherapy = sum(note.kind is notes_domain.NoteKind.PSYCHOTHERAPY_NOTE for note in drafts)
+    if board.schedule is not None and board.schedule.appointment_count:
+        record(
+            schedule.ACCESS_CATEGORY,
+            f"today's schedule ({board.today.isoformat()}): {board.schedule.appointment_count} appointment(s)",
+        )
+    late = [note for author in board.late_notes.authors for note in author.notes] if board.late_notes else []
+    drafts = list(board.my_drafts.notes) if board.my_drafts else []
     awaiting = len(board.cosignatures.notes) if board.cosignatures else 0
-    if len(drafts) - psychotherapy or awaiting:
-        access.record(
-            user=user,
-            action=ACCESS_ACTION,
-            category=notes_services.CLINICAL_CATEGORY,
-            request=request,
-            detail=f"{len(drafts) - psychotherapy} of my draft(s) and {awaiting} note(s) awaiting my co-signature listed, without their text",
+    # Only the viewer's own psychotherapy drafts are ever listed; they are logged as such.
+    own_psychotherapy = sum(note.kind is notes_domain.NoteKind.PSYCHOTHERAPY_NOTE for note in late + drafts)
+    general = len(late) + len(drafts) - own_psychotherapy
+    if general or awaiting:
+        record(
+            notes_services.CLINICAL_CATEGORY,
+            f"{general} unsigned note(s) and {awaiting} note(s) awaiting my co-signature listed, without their text",
         )
-    if psychotherapy:
-        access.record(
-            user=user,
-            action=ACCESS_ACTION,
-            category=notes_services.PSYCHOTHERAPY_CATEGORY,
-            request=request,
-            detail=f"{psychotherapy} of my own psychotherapy draft(s) listed, without their text",
+    if own_psychotherapy:
+        record(
+            notes_services.PSYCHOTHERAPY_CATEGORY,
+            f"{own_psychotherapy} of their own unsigned psychotherapy note(s) listed, without their text",
         )
 
 

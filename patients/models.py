@@ -156,7 +156,9 @@ class Patient(AuditedModel):
             stored = type(self)._base_manager.filter(pk=self.pk).values(*LEGAL_HOLD_COLUMNS).first()
             for column, value in (stored or {}).items():
                 setattr(self, column, value)
-        with transaction.atomic(savepoint=False):
+        # A savepoint, not savepoint=False: a save refused on the way (no named user, a rule) must
+        # not leave the caller's transaction unusable.
+        with transaction.atomic():
             super().save(*args, **kwargs)
             self._store_name_prefixes()
 

@@ -19,6 +19,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
+from django.core.paginator import Paginator
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, RowNumber, Trim
 from django.utils import timezone
@@ -131,7 +132,7 @@ class TodaySchedule:
 
 
 def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> TodaySchedule:
-    """Return one page of the clinicians' days on `day` (today, clinic time), with the appointments `viewer` may see, in two queries.
+    """Return one page of the clinicians' days on `day` (today, clinic time), with the appointments `viewer` may see, in three queries.
 
     The clinicians (every bookable one, and anyone else with an appointment the viewer may see
     that day) are ordered by name and shown SCHEDULE_CLINICIANS_SHOWN a page; only the page's
@@ -149,11 +150,8 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
     )
     # Counted and paged in the database, in the order of their labels: a page reads its own
     # SCHEDULE_CLINICIANS_SHOWN users, not every clinician of the clinic.
-    total = clinicians.count()
-    pages = max(1, -(-total // SCHEDULE_CLINICIANS_SHOWN))
-    page = min(max(page, 1), pages)
-    first = (page - 1) * SCHEDULE_CLINICIANS_SHOWN
-    shown = _staff_labels(clinicians, limit=slice(first, first + SCHEDULE_CLINICIANS_SHOWN))
+    paged = Paginator(_by_label(clinicians), SCHEDULE_CLINICIANS_SHOWN).get_page(page)
+    shown = _labels(paged)
     rows = (
         visible.filter(clinician_id__in=list(shown))
         .order_by("start", "pk")
@@ -178,7 +176,13 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
     days = [
         ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in shown.items()
     ]
-    return TodaySchedule(day=day, clinicians=tuple(days), page=page, pages=pages, clinician_total=total)
+    return TodaySchedule(
+        day=day,
+        clinicians=tuple(days),
+        page=paged.number,
+        pages=paged.paginator.num_pages,
+        clinician_total=paged.paginator.count,
+    )
 
 
 # --- unsigned notes -----------------------------------------------------------------------------
@@ -292,12 +296,9 @@ def late_unsigned_notes(
             .order_by("oldest", "pk")
             .values_list("pk", flat=True)
         )
-    total = len(ordered)
-    pages = max(1, -(-total // LATE_AUTHORS_SHOWN))
-    page = min(max(page, 1), pages)
-    first = (page - 1) * LATE_AUTHORS_SHOWN
-    shown = ordered[first : first + LATE_AUTHORS_SHOWN]
-    labels = _staff_labels(Q(pk__in=shown)) if shown else {}
+    paged = Paginator(ordered, LATE_AUTHORS_SHOWN).get_page(page)
+    shown = list(paged)
+    labels = _labels(_by_label(Q(pk__in=shown))) if shown else {}
     rows = (
         visible.filter(author_id__in=shown)
         # Each author's oldest few, and how many they have, in the same query.
@@ -328,7 +329,13 @@ def late_unsigned_notes(
         for pk in shown
         if notes[pk]  # a draft signed between the two queries
     )
-    return LateNotes(older_than_days=days, authors=authors_shown, page=page, pages=pages, author_total=total)
+    return LateNotes(
+        older_than_days=days,
+        authors=authors_shown,
+        page=paged.number,
+        pages=paged.paginator.num_pages,
+        author_total=paged.paginator.count,
+    )
 
 
 # --- twelve weeks -------------------------------------------------------------------------------
@@ -721,21 +728,23 @@ def _log_listing(user, request, board: Dashboard) -> None:
         )
 
 
-def _staff_labels(users, *, limit: slice | None = None) -> dict[int, str]:
-    """Return {user id: "Dana Lee, MD"} for `users` (a condition or a queryset), in order of label, in one query.
+def _by_label(users):
+    """Return `users` (a condition or a queryset) in order of their labels, reading only what a label needs.
 
-    With `limit`, only that slice of the ordered users is read: the database sorts on the label's
-    name part (the full name, or the username when none is on file), as `clinician_label` writes it.
+    The database sorts on the label's name part (the full name, or the username when none is on
+    file), as `schedule.clinician_label` writes it, so a page of them can be read alone.
     """
     if isinstance(users, Q):
         users = get_user_model().objects.filter(users)
     full_name = Trim(Concat(F("first_name"), Value(" "), F("last_name")))
-    users = (
+    return (
         users.annotate(sort_name=Lower(Coalesce(NullIf(full_name, Value("")), F("username"))))
         .order_by("sort_name", "pk")
         .select_related("staff_profile")
         .only("pk", "username", "first_name", "last_name", "staff_profile__credentials")
     )
-    if limit is not None:
-        users = users[limit]
+
+
+def _labels(users) -> dict[int, str]:
+    """Return {user id: "Dana Lee, MD"} for `users`, in their order."""
     return {user.pk: schedule.clinician_label(user) for user in users}

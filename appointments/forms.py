@@ -303,15 +303,7 @@ class FreeSlotForm(forms.Form):
         return cleaned
 
 
-class WeekForm(forms.Form):
-    """Whose week to draw, and a day in it."""
+class WeekForm(DaySheetForm):
+    """Whose week to draw, and a day in it (checked as the day sheet's day is)."""
 
-    clinician = clinician_field(label="Clinician")
     date = forms.DateField(label="Week of", widget=widgets.AdminDateWidget())
-
-    def clean_date(self):
-        day = self.cleaned_data["date"]
-        problem = domain.start_error(day, today=policy.today())
-        if problem:
-            raise ValidationError(problem)
-        return day

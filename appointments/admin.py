@@ -22,10 +22,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from appointments import domain, forms, models, policy, repository, schedule, services, views
-from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline
+from novamind.admin import AuditedAdmin, CappedCountPaginator, ListingFormSet, ReadOnlyListingInline, next_url
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_count, parse_id
 from patients import display
 from patients import policy as access_policy
@@ -799,12 +798,8 @@ def _hours(window: dt.timedelta) -> str:
 
 
 def _back_to(request, default: str) -> str:
-    """Return the page a button asked to return to (?next, this site only), or `default`."""
-    wanted = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return wanted if wanted and safe else default
+    """Return the page a button asked to return to (its posted `next`, this site only), or `default`."""
+    return next_url(request, request.POST) or default
 
 
 def _version(request) -> int | None:

@@ -127,13 +127,14 @@ class VersionedModelForm(forms.ModelForm):
         return cleaned
 
 
-def next_url(request) -> str | None:
-    """Return the page a form was opened from (`?next=`), if it is a page of this site; else None.
+def next_url(request, data=None) -> str | None:
+    """Return the page a form was opened from (`next` in `data`, default the query string), if it is a page of this site; else None.
 
-    A link that opens a form for one patient (the patient banner's actions) names the page to
-    return to; an address elsewhere, or on another scheme, is ignored (no open redirect).
+    A link that opens a form for one patient (the patient banner's actions) or a button that
+    returns to the page it sits on (the index's "Check in") names the page to return to; an
+    address elsewhere, or on another scheme, is ignored (no open redirect).
     """
-    target = request.GET.get("next", "")
+    target = (request.GET if data is None else data).get("next", "")
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

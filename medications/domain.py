@@ -19,13 +19,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
-import enum
 import uuid
 
 from medications import drug_classes
-from novamind.domain import EARLIEST_DATE, AuditInfo, Collector, RuleViolation, date_bounds_error, years_from
+from novamind.domain import (
+    EARLIEST_DATE,
+    REQUIRED,
+    AuditInfo,
+    Choice,
+    Collector,
+    RuleViolation,
+    date_bounds_error,
+    years_from,
+)
 
-REQUIRED = "This field is required."
 NON_FIELD = RuleViolation.NON_FIELD
 
 DRUG_NAME_MAX = 200
@@ -40,21 +47,6 @@ QUANTITY_MAX = decimal.Decimal("9999999")
 DECIMAL_PLACES = {"dose_amount": 4, "quantity": 2}
 INTERVAL_LIMITS = {"every_n_hours": (1, 72), "every_n_weeks": (1, 12)}
 LATEST_YEARS = 5  # an order's start and end dates lie no further ahead than this, from today
-
-
-class Choice(str, enum.Enum):
-    """An enumeration whose members carry the label staff read."""
-
-    def __new__(cls, value, label):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        """Return (value, label) pairs for forms."""
-        return [(member.value, member.label) for member in cls]
 
 
 class OrderStatus(Choice):

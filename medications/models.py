@@ -12,57 +12,14 @@ that need the drug (allergies, duplicates) run in Python over the patient's own 
 import decimal
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.utils import timezone
 
 from medications import domain
 from novamind import encryption
 from novamind.domain import RuleViolation
-from novamind.models import AuditedModel, is_valid_dea_number
-
-
-class DomainValidatedModel(AuditedModel):
-    """An audited model whose clean() reports domain errors where a form can show them."""
-
-    class Meta:
-        abstract = True
-
-    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
-        # Model.clean() is not told which fields a form excluded; Django's documented answer is
-        # to look at `exclude` (see `validation_errors`).
-        self._excluded_from_validation = set(exclude or ())
-        try:
-            super().full_clean(
-                exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints
-            )
-        finally:
-            self.__dict__.pop("_excluded_from_validation", None)
-
-    def validation_error(self, violation: RuleViolation) -> ValidationError:
-        """Return `violation` as a ValidationError a ModelForm can place.
-
-        A form excludes the fields it does not show (the prescriber, the workflow fields) and
-        the fields whose own validation failed. An error about a field it does not show becomes
-        a form-wide error naming the field; "required" on a field that failed in the form is
-        already shown there (the form said "Enter a number"), so it is not repeated.
-        """
-        excluded = getattr(self, "_excluded_from_validation", set())
-        placed: dict[str, list[str]] = {}
-        for name, messages in violation.errors.items():
-            if name == RuleViolation.NON_FIELD or name not in excluded:
-                placed.setdefault(name, []).extend(messages)
-                continue
-            try:
-                field = self._meta.get_field(name)
-            except FieldDoesNotExist:
-                placed.setdefault(RuleViolation.NON_FIELD, []).extend(messages)
-                continue
-            if field.editable:
-                messages = [message for message in messages if message != domain.REQUIRED]
-            label = str(field.verbose_name).capitalize()
-            placed.setdefault(RuleViolation.NON_FIELD, []).extend(f"{label}: {message}" for message in messages)
-        return ValidationError({name: messages for name, messages in placed.items() if messages})
+from novamind.models import DomainValidatedModel, is_valid_dea_number
 
 
 def prescriber_of(user) -> domain.Prescriber | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import uuid
 
 
@@ -47,6 +48,24 @@ class NotFound(DomainError):
 
 class AccessDenied(DomainError):
     """The access policy refuses this user this record or this action; nothing was read or written."""
+
+
+class Choice(str, enum.Enum):
+    """An enumeration whose members carry the label staff read."""
+
+    def __new__(cls, value, label):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        """Return (value, label) pairs for forms."""
+        return [(member.value, member.label) for member in cls]
+
+
+REQUIRED = "This field is required."  # Django's own wording, so a form shows one message, not two
 
 
 class Collector:

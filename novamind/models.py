@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -147,6 +148,49 @@ class AuditedModel(models.Model):
         return False
 
 
+class DomainValidatedModel(AuditedModel):
+    """An audited model whose clean() reports domain errors where a form can show them."""
+
+    class Meta:
+        abstract = True
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        # Model.clean() is not told which fields a form excluded; Django's documented answer is
+        # to look at `exclude` (see `validation_errors`).
+        self._excluded_from_validation = set(exclude or ())
+        try:
+            super().full_clean(
+                exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints
+            )
+        finally:
+            self.__dict__.pop("_excluded_from_validation", None)
+
+    def validation_error(self, violation: domain.RuleViolation) -> ValidationError:
+        """Return `violation` as a ValidationError a ModelForm can place.
+
+        A form excludes the fields it does not show (the prescriber, the workflow fields) and
+        the fields whose own validation failed. An error about a field it does not show becomes
+        a form-wide error naming the field; "required" on a field that failed in the form is
+        already shown there (the form said "Enter a number"), so it is not repeated.
+        """
+        excluded = getattr(self, "_excluded_from_validation", set())
+        placed: dict[str, list[str]] = {}
+        for name, messages in violation.errors.items():
+            if name == domain.RuleViolation.NON_FIELD or name not in excluded:
+                placed.setdefault(name, []).extend(messages)
+                continue
+            try:
+                field = self._meta.get_field(name)
+            except FieldDoesNotExist:
+                placed.setdefault(domain.RuleViolation.NON_FIELD, []).extend(messages)
+                continue
+            if field.editable:
+                messages = [message for message in messages if message != domain.REQUIRED]
+            label = str(field.verbose_name).capitalize()
+            placed.setdefault(domain.RuleViolation.NON_FIELD, []).extend(f"{label}: {message}" for message in messages)
+        return ValidationError({name: messages for name, messages in placed.items() if messages})
+
+
 class EncryptionCanary(models.Model):
     """A known value encrypted under FIELD_ENCRYPTION_KEY when the database was created.
 
@@ -208,8 +252,6 @@ class StaffProfile(AuditedModel):
         if self.is_prescriber and not self.is_clinician:
             errors["is_prescriber"] = "A prescriber must also be a clinician."
         if errors:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError(errors)
 
 

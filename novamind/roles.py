@@ -93,6 +93,7 @@ _CLINICAL = {
     "clinical_notes.psychotherapynoteauthorization": (VIEW, ADD, CHANGE),
     "medications.medicationorder": (VIEW, CURRENT_MEDICATIONS),
     "medications.allergy": (VIEW, ADD, CHANGE),
+    "diagnoses.diagnosis": (VIEW, ADD, CHANGE),  # the problem list; resolved or ruled out, never deleted
 }
 
 ROLES = (

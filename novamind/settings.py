@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "csp",
     "novamind.apps.NovamindConfig",
     "patients.apps.PatientsConfig",
+    "diagnoses.apps.DiagnosesConfig",
     "appointments.apps.AppointmentsConfig",
     "clinical_notes.apps.ClinicalNotesConfig",
     "medications.apps.MedicationsConfig",

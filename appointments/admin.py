@@ -77,6 +77,13 @@ class RoomAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         services.room_save(room=obj, actor=request.user)
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.resolver_match and request.resolver_match.url_name == "autocomplete":
+            # The room pickers (appointments.forms.use_pickers) offer the rooms in use only.
+            queryset = queryset.filter(is_active=True)
+        return queryset, may_have_duplicates
+
 
 # --- filters -------------------------------------------------------------------------------------
 
@@ -350,8 +357,10 @@ class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAd
                 repository.bookable_clinicians().select_related("staff_profile").order_by("last_name", "username")
             )
             kwargs["form_class"] = forms.ClinicianChoiceField
+            kwargs["widget"] = forms.ClinicianSearchSelect(self.admin_site)
         elif db_field.name == "room":
             kwargs["queryset"] = models.Room.objects.filter(is_active=True)
+            kwargs["widget"] = forms.SafeAutocompleteSelect(db_field, self.admin_site)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -461,6 +470,7 @@ class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAd
             path("day/", view(self.day_view), name="appointments_appointment_day"),
             path("free-slots/", view(self.free_slots_view), name="appointments_appointment_free_slots"),
             path("week/", view(self.week_view), name="appointments_appointment_week"),
+            path("clinicians/", view(self.clinician_search_view), name=forms.CLINICIAN_SEARCH_URL),
             path(
                 "<path:object_id>/transition/", view(self.transition_view), name="appointments_appointment_transition"
             ),
@@ -616,7 +626,7 @@ class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAd
             "modality": appointment.modality.value,
             "room": appointment.room_id,
         }
-        form = forms.RescheduleForm(request.POST or None, initial=initial)
+        form = forms.RescheduleForm(request.POST or None, initial=initial, admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -694,7 +704,7 @@ class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAd
             if first is not None:
                 data["clinician"] = str(first.pk)
         data.setdefault("date", timezone.localdate().isoformat())
-        form = forms.DaySheetForm(data)
+        form = forms.DaySheetForm(data, admin_site=self.admin_site)
         sheet, links = None, {}
         if form.is_valid():
             clinician, day = form.cleaned_data["clinician"], form.cleaned_data["date"]
@@ -727,6 +737,10 @@ class AppointmentAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAd
     def week_view(self, request):
         """Draw a clinician's week, Monday to Sunday, with links to the previous and next week."""
         return views.week(self, request)
+
+    def clinician_search_view(self, request):
+        """Answer the clinician pickers as staff type."""
+        return views.clinician_search(self, request)
 
     # --- list actions ------------------------------------------------------------------------------
 

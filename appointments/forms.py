@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.admin import widgets
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from appointments import domain, models, policy, repository, schedule, scheduling
-from novamind.admin import VersionedModelForm, show_violation
+from novamind.admin import SafeAutocompleteSelect, VersionedModelForm, show_violation
 from novamind.domain import RuleViolation
 from patients import display
 from patients import models as patient_models
@@ -39,6 +40,47 @@ def clinician_field(**kwargs) -> ClinicianChoiceField:
 def room_field(**kwargs) -> forms.ModelChoiceField:
     """Return a field offering the rooms in use."""
     return forms.ModelChoiceField(queryset=models.Room.objects.filter(is_active=True), required=False, **kwargs)
+
+
+CLINICIAN_SEARCH_URL = "appointments_clinician_search"
+FOR_SLOTS = "slots"  # the finder's clinicians: a user in a care role looks for their own time only
+
+
+class ClinicianSearchSelect(SafeAutocompleteSelect):
+    """The clinician picker: Django's autocomplete select, asking `views.clinician_search`."""
+
+    url_name = f"%s:{CLINICIAN_SEARCH_URL}"
+
+    def __init__(self, admin_site, *, purpose: str = ""):
+        super().__init__(models.Appointment._meta.get_field("clinician"), admin_site)
+        self.purpose = purpose
+
+    def get_url(self):
+        url = super().get_url()
+        return f"{url}?{urlencode({'for': self.purpose})}" if self.purpose else url
+
+
+def use_pickers(form: forms.Form, admin_site, *, clinicians_for: str = "") -> None:
+    """Make the form's clinician and room fields search-as-you-type pickers.
+
+    As plain selects they sent every bookable clinician and every room as an option on each page
+    (400 of each at a 100,000-patient clinic); a picker renders the chosen one only and finds the
+    others as staff type. The fields' querysets still decide what may be chosen.
+    """
+    if admin_site is None:
+        return
+    pickers = {
+        "clinician": ClinicianSearchSelect(admin_site, purpose=clinicians_for),
+        # The rooms' own admin answers (RoomAdmin: search by name, rooms in use only).
+        "room": SafeAutocompleteSelect(models.Appointment._meta.get_field("room"), admin_site),
+    }
+    for name, widget in pickers.items():
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        widget.is_required = field.required
+        field.widget = widget
+        field.queryset = field.queryset  # the setter hands the new widget its choices
 
 
 def split_datetime_field(label: str, **kwargs) -> forms.SplitDateTimeField:
@@ -159,6 +201,10 @@ class RescheduleForm(forms.Form):
     )
     room = room_field(label="Room", help_text="Required in person; leave empty for telehealth.")
 
+    def __init__(self, *args, admin_site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        use_pickers(self, admin_site)
+
 
 class SeriesForm(forms.Form):
     """A weekly or fortnightly series: the first appointment and how often, how long it runs."""
@@ -199,6 +245,7 @@ class SeriesForm(forms.Form):
     def __init__(self, *args, admin_site=None, actor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["end"].help_text = usual_lengths_help()
+        use_pickers(self, admin_site)
         if admin_site is not None:
             self.fields["patient"].widget = display.PatientAutocompleteSelect(
                 models.AppointmentSeries._meta.get_field("patient"),
@@ -232,6 +279,10 @@ class DaySheetForm(forms.Form):
 
     clinician = clinician_field(label="Clinician")
     date = forms.DateField(label="Date", widget=widgets.AdminDateWidget())
+
+    def __init__(self, *args, admin_site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        use_pickers(self, admin_site)
 
     def clean_date(self):
         day = self.cleaned_data["date"]
@@ -280,6 +331,7 @@ class FreeSlotForm(forms.Form):
         self.fields["clinician"].error_messages["required"] = (
             "Choose the clinician. (A user in a care role looks for their own time, with a clinician's profile.)"
         )
+        use_pickers(self, admin_site, clinicians_for=FOR_SLOTS)
         if admin_site is not None:
             self.fields["patient"].widget = display.PatientAutocompleteSelect(
                 models.Appointment._meta.get_field("patient"), admin_site

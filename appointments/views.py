@@ -12,7 +12,9 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
-from django.http import QueryDict
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import JsonResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -23,6 +25,7 @@ from novamind.domain import AccessDenied, RuleViolation
 FREE_SLOTS_URL = "admin:appointments_appointment_free_slots"
 WEEK_URL = "admin:appointments_appointment_week"
 DAY_URL = "admin:appointments_appointment_day"
+PICKER_PAGE = 20  # Select2 asks for the next page as staff scroll
 
 
 def local_minute(moment: dt.datetime) -> str:
@@ -154,7 +157,7 @@ def week(model_admin, request):
     _with_default_clinician(data, repository.bookable_clinicians(), request.user)
     if not data.get("date"):
         data["date"] = policy.today().isoformat()
-    form = forms.WeekForm(data)
+    form = forms.WeekForm(data, admin_site=model_admin.admin_site)
     calendar, links = None, {}
     if form.is_valid():
         clinician = form.cleaned_data["clinician"]
@@ -246,3 +249,33 @@ def day_links(query: QueryDict, path: str) -> dict:
         "today_url": moved(day_query(policy.today())),
         "all_days_url": moved({ANY: "1"}),
     }
+
+
+def clinician_search(model_admin, request):
+    """Answer a clinician picker: the bookable clinicians whose name, username or credentials hold every word typed.
+
+    Select2's format: a page of {id, text} and whether more follow. Staff names are not PHI: nothing
+    is logged. `?for=slots` asks for the finder's clinicians (`schedule.slot_clinicians`).
+    """
+    if not model_admin.has_view_permission(request):
+        model_admin.log_refusal(request, "clinician search")
+        raise PermissionDenied
+    if request.GET.get("for") == forms.FOR_SLOTS:
+        clinicians = schedule.slot_clinicians(request.user)
+    else:
+        clinicians = repository.bookable_clinicians()
+    for word in request.GET.get("term", "").split()[:5]:
+        clinicians = clinicians.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(username__icontains=word)
+            | Q(staff_profile__credentials__icontains=word)
+        )
+    ordered = clinicians.select_related("staff_profile").order_by("last_name", "first_name", "username")
+    page = Paginator(ordered, PICKER_PAGE).get_page(request.GET.get("page"))
+    return JsonResponse(
+        {
+            "results": [{"id": str(user.pk), "text": schedule.clinician_label(user)} for user in page],
+            "pagination": {"more": page.has_next()},
+        }
+    )

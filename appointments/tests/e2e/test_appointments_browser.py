@@ -3,9 +3,8 @@
 import datetime as dt
 
 from django.utils import timezone
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from appointments import domain, models, services
 from appointments.repository import DjangoAppointmentRepository
@@ -21,32 +20,19 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
         self.patient = make_patient(self.desk, legal_first_name="Amara", legal_last_name="Okafor")
         self.room = make_room(self.desk, "Room 2")
 
-    def choose_patient(self, mrn):
-        """Pick the patient in the autocomplete box, as staff do: type the MRN, click the hit."""
-        self.driver.find_element(By.CSS_SELECTOR, ".field-patient .select2-selection").click()
-        self.driver.find_element(By.CSS_SELECTOR, ".select2-search__field").send_keys(mrn)
-        hit = (By.XPATH, f"//li[contains(@class, 'select2-results__option') and contains(., '{mrn}')]")
-        # The result list is redrawn as the search answers; retry a click that lands on an old one.
-        WebDriverWait(self.driver, 15, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda driver: driver.find_element(*hit).click() or True
-        )
-        WebDriverWait(self.driver, 15).until(
-            lambda driver: mrn in driver.find_element(By.CSS_SELECTOR, ".field-patient .select2-selection").text
-        )
-
     def test_book_check_in_and_complete_a_visit(self):
         driver = self.driver
         self.sign_in("frontdesk")
         day = timezone.localtime(local(1)).strftime("%Y-%m-%d")
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/add/")
-        self.choose_patient(self.patient.mrn)
-        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        self.pick("patient", self.patient.mrn, typed=self.patient.mrn)
+        self.pick("clinician", "Drpatel Drpatel, PhD")
         self.fill("start_0", day)
         self.fill("start_1", "10:00")
         self.fill("end_0", day)
         self.fill("end_1", "09:30")  # before the start
-        Select(driver.find_element(By.NAME, "room")).select_by_visible_text("Room 2")
+        self.pick("room", "Room 2")
         self.fill("reason_for_visit", "Follow-up, low mood")
         self.click_and_wait(driver.find_element(By.NAME, "_continue"))
         error = driver.find_element(By.CSS_SELECTOR, ".field-end .errorlist")
@@ -76,8 +62,8 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
         # A second booking over the first is refused next to the clinician, naming the clash.
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/add/")
         other = make_patient(self.desk)
-        self.choose_patient(other.mrn)
-        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        self.pick("patient", other.mrn, typed=other.mrn)
+        self.pick("clinician", "Drpatel Drpatel, PhD")
         for name, value in (("start_0", day), ("start_1", "10:30"), ("end_0", day), ("end_1", "11:20")):
             self.fill(name, value)
         Select(driver.find_element(By.NAME, "modality")).select_by_value("telehealth")
@@ -96,7 +82,7 @@ class AppointmentsInTheBrowser(browser.AdminTestCase):
 
         driver.get(f"{self.live_server_url}/admin/appointments/appointment/")
         self.click_and_wait(driver.find_element(By.ID, "day-sheet-link"))
-        Select(driver.find_element(By.NAME, "clinician")).select_by_visible_text("Drpatel Drpatel, PhD")
+        self.pick("clinician", "Drpatel Drpatel, PhD")
         self.fill("date", timezone.localtime(soon.start).date().isoformat())
         self.click_and_wait(driver.find_element(By.CSS_SELECTOR, "#day-sheet-form input[type=submit]"))
         row = driver.find_element(By.CSS_SELECTOR, "#day-sheet tbody tr")

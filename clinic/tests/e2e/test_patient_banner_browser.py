@@ -70,7 +70,7 @@ class WorkingFromThePatientBanner(browser.AdminTestCase):
         self.click(driver.find_element(By.ID, "banner-book-appointment"))
         assert "Sam (Samantha) Rivera" in driver.find_element(By.CSS_SELECTOR, ".field-patient").text
         day = (timezone.localdate() + dt.timedelta(days=3)).isoformat()
-        self.choose("clinician", "Priya Patel, PhD")
+        self.clicks += self.pick("clinician", "Priya Patel, PhD")
         self.fill("start_0", day)
         self.fill("start_1", "10:00")
         self.fill("end_0", day)

@@ -213,6 +213,8 @@ RULES: dict[str, Rule] = {
     "appointments_appointment_week": Rule(
         view_or_change("appointments.appointment"), LIST, obj="appointment", query=day_sheet_query
     ),
+    # The clinician pickers' search: staff names only, for whoever may see the schedule.
+    "appointments_clinician_search": Rule(view_or_change("appointments.appointment"), GLOBAL, methods=("GET",)),
     "appointments_appointment_transition": Rule(
         "appointments.change_appointment",
         RECORD,

@@ -71,6 +71,29 @@ class AdminTestCase(StaticLiveServerTestCase):
         element.click()
         WebDriverWait(self.driver, 30).until(lambda driver: replaced(page))
 
+    def pick(self, name, text, *, typed="") -> int:
+        """Choose the hit holding `text` in the search-as-you-type picker of the field `name`.
+
+        As staff do: open it (a click), type `typed` if given, click the hit. Return the clicks (2).
+        """
+        selection = f"select[name='{name}'] + .select2 .select2-selection"
+        self.driver.find_element(By.CSS_SELECTOR, selection).click()
+        if typed:
+            self.driver.find_element(By.CSS_SELECTOR, ".select2-search__field").send_keys(typed)
+        hit = (By.XPATH, f"//li[contains(@class, 'select2-results__option') and contains(., '{text}')]")
+        # The result list is redrawn as the search answers; retry a click that lands on an old one.
+        WebDriverWait(self.driver, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda driver: driver.find_element(*hit).click() or True
+        )
+        WebDriverWait(self.driver, 15).until(
+            lambda driver: text in driver.find_element(By.CSS_SELECTOR, selection).text
+        )
+        return 2
+
+    def picked(self, name) -> str:
+        """Return the text of what the picker of the field `name` shows as chosen."""
+        return self.driver.find_element(By.CSS_SELECTOR, f"select[name='{name}'] + .select2 .select2-selection").text
+
     def screenshot(self, name) -> pathlib.Path:
         """Save what the browser shows as test-results/screenshots/<name>.png, and return its path."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

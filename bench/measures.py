@@ -209,7 +209,7 @@ def patient_page_row(client: Client, heavy_id, light_id, repeat: int) -> report.
 
 # --- every page, as a superuser and as a care-restricted clinician -----------------------------
 
-SUPERUSER, CLINICIAN = "superuser", "clinician"
+SUPERUSER, CLINICIAN, SUPERVISOR = "superuser", "clinician", "supervisor"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,7 +239,8 @@ PAGES = (
     Page("note_page", "a clinical note's page"),
     Page("week", "a clinician's week calendar"),
     Page("free_slots", "the free-slot finder"),
-    Page("cosignature_queue", "the co-signature queue", (SUPERUSER,)),  # a prescriber may not co-sign
+    # As the superuser (no requests) and as a supervisor with COSIGN_REQUESTS awaiting them.
+    Page("cosignature_queue", "the co-signature queue", (SUPERUSER, SUPERVISOR)),
     # Eight queries plus five per access-log entry, one per panel that lists a patient: how many
     # do depends on today's data (clinic/tests/integration/test_dashboard.py holds the rule).
     Page("dashboard", "admin index (dashboard)", same_queries=False),
@@ -303,7 +304,7 @@ def pages_samples(
     viewers, urls = {}, {}
     for key, (name, clinic) in databases.items():
         database.use(name)
-        viewers[key] = {SUPERUSER: clinic.admin, CLINICIAN: clinic.care_clinician}
+        viewers[key] = {SUPERUSER: clinic.admin, CLINICIAN: clinic.care_clinician, SUPERVISOR: clinic.supervisor}
         urls[key] = page_urls(clinic.care_clinician)
     samples = {
         key: {(page.key, viewer): PageSample(urls[key][page.key]) for page in PAGES for viewer in page.viewers}

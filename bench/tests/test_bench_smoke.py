@@ -40,6 +40,7 @@ EXPECTED_ROWS = {
     *(f"pages.{page}.{viewer}" for page in PAGES for viewer in ("superuser", "clinician")),
     "pages.access_log.superuser",  # no care role may open the access log
     "pages.cosignature_queue.superuser",  # the measured clinician is a prescriber, who may not co-sign
+    "pages.cosignature_queue.supervisor",  # a supervisor with data.COSIGN_REQUESTS notes to co-sign
     "pages.queries",
     "schedule.day_sheet",
     "schedule.conflict_check",

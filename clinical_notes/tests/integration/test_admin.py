@@ -110,7 +110,9 @@ def test_a_note_signed_days_after_the_date_of_service_is_flagged_late(client, au
     client.force_login(author)
     late = (timezone.localdate() - dt.timedelta(days=5)).isoformat()
     diagnosis = a_diagnosis(author, patient)
-    client.post(add_url(), {**form_data(patient, date_of_service=late, diagnoses=[diagnosis.id]), "_sign": "Save and sign"})
+    client.post(
+        add_url(), {**form_data(patient, date_of_service=late, diagnoses=[diagnosis.id]), "_sign": "Save and sign"}
+    )
     note = models.ClinicalNote.objects.get()
     assert note.late_entry is True
     assert note.history.first().history_change_reason == "Signed (late entry)"

@@ -58,6 +58,11 @@ class Diagnosis:
         return self.status in CURRENT_STATUSES
 
     @property
+    def short_id(self) -> str:
+        """Return the first eight characters of the id: how messages name a diagnosis without its code."""
+        return str(self.id)[:8] if self.id else "new"
+
+    @property
     def label(self) -> str:
         """Return the code and its official description, as staff read them."""
         return f"{self.code} {self.description}".strip()

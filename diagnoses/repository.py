@@ -99,10 +99,9 @@ class DjangoDiagnosisRepository:
 
         The caller holds the patient's lock.
         """
-        others = models.Diagnosis.objects.filter(patient_id=diagnosis.patient_id).exclude(pk=row.pk)
-        listed = [other.to_domain(with_audit=False) for other in others.filter(status__in=CURRENT)]
-        domain.check_problem_list(diagnosis, listed)
+        check_problem_list(diagnosis)
         if diagnosis.is_primary:
+            others = models.Diagnosis.objects.filter(patient_id=diagnosis.patient_id).exclude(pk=row.pk)
             for previous in others.filter(is_primary=True):
                 previous.is_primary = False
                 audit.checked_save(previous, actor=self.actor, reason="No longer primary")
@@ -139,6 +138,21 @@ class DjangoDiagnosisRepository:
         if version is not None and row.version != version:
             raise ConcurrencyError("Diagnosis", row, version, row.version)
         return row
+
+
+def check_problem_list(diagnosis: domain.Diagnosis) -> None:
+    """Raise RuleViolation when `diagnosis` would list a code twice on its patient's problem list.
+
+    The one rule of the list that spans diagnoses, read from what is stored: the repository runs
+    it under the patient's lock before every write, the admin's form before it saves (next to
+    the code). Only the patient's current diagnoses are read, the one being saved left out.
+    """
+    if not diagnosis.is_current or diagnosis.patient_id is None:
+        return
+    current = models.Diagnosis.objects.filter(patient_id=diagnosis.patient_id, status__in=CURRENT)
+    if diagnosis.id is not None:
+        current = current.exclude(pk=diagnosis.id)
+    domain.check_problem_list(diagnosis, [row.to_domain(with_audit=False) for row in current])
 
 
 def in_list_order(diagnoses) -> list[domain.Diagnosis]:

@@ -148,7 +148,11 @@ class DiagnosisAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmi
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
-        return {"status_since": None, **super().get_changeform_initial_data(request)}
+        initial = super().get_changeform_initial_data(request)  # a patient the user may not see is dropped
+        patient_id = parse_id(initial.get("patient"))
+        if patient_id and not models.Diagnosis.objects.filter(patient_id=patient_id, is_primary=True).exists():
+            initial["is_primary"] = True  # the first diagnosis of a list is its primary one, unless unticked
+        return initial
 
     def save_model(self, request, obj, form, change):
         if change:

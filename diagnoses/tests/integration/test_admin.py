@@ -240,3 +240,10 @@ def test_the_list_names_patients_and_shows_each_code_with_its_description(clinic
     assert signed_in(clinician).get(url("changelist"), {"o": "3"}).status_code == 200
     entry = AccessLogEntry.objects.filter(action="list").order_by("-sequence").first()
     assert entry.category == "diagnoses" and "1 patient name(s) shown" in entry.detail
+
+
+def test_the_add_form_ticks_primary_only_while_the_patient_has_no_primary_diagnosis(clinician, patient):
+    client = signed_in(clinician)
+    assert client.get(url("add"), {"patient": str(patient.id)}).context["adminform"].form["is_primary"].value()
+    services.diagnosis_record(diagnosis=a_diagnosis(patient, is_primary=True), actor=clinician)
+    assert not client.get(url("add"), {"patient": str(patient.id)}).context["adminform"].form["is_primary"].value()

@@ -11,6 +11,8 @@ policy restricts, so a diagnosis outside the user's care is a 404 everywhere.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteMixin
@@ -156,7 +158,16 @@ class DiagnosisAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmi
 
     def save_model(self, request, obj, form, change):
         if change:
-            stored = services.diagnosis_update(diagnosis=obj.to_domain(), actor=request.user)
+            # The page edits the details only, and so does a revert from the history page: the
+            # status and the primary flag stay as stored (they move by their own steps).
+            current = models.Diagnosis.objects.get(pk=obj.pk)
+            details = dataclasses.replace(
+                obj.to_domain(),
+                status=domain.DiagnosisStatus(current.status),
+                status_since=current.status_since,
+                is_primary=current.is_primary,
+            )
+            stored = services.diagnosis_update(diagnosis=details, actor=request.user)
         else:
             stored = services.diagnosis_record(diagnosis=obj.to_domain(with_audit=False), actor=request.user)
         obj.pk = stored.id

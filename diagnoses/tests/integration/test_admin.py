@@ -247,3 +247,16 @@ def test_the_add_form_ticks_primary_only_while_the_patient_has_no_primary_diagno
     assert client.get(url("add"), {"patient": str(patient.id)}).context["adminform"].form["is_primary"].value()
     services.diagnosis_record(diagnosis=a_diagnosis(patient, is_primary=True), actor=clinician)
     assert not client.get(url("add"), {"patient": str(patient.id)}).context["adminform"].form["is_primary"].value()
+
+
+def test_reverting_to_an_earlier_version_restores_the_details_and_keeps_the_status(clinician, recorded):
+    services.diagnosis_update(diagnosis=dataclasses.replace(recorded, specifier="second thoughts"), actor=clinician)
+    services.diagnosis_resolve(diagnosis_id=recorded.id, actor=clinician)
+    first = models.Diagnosis.history.filter(id=recorded.id).order_by("history_id").first()
+    client = signed_in(clinician)
+    page = client.get(url("simple_history", recorded.id, first.history_id))
+    assert page.status_code == 200
+    response = client.post(url("simple_history", recorded.id, first.history_id), change_form(recorded, version=str(3)))
+    assert response.status_code == 302
+    row = models.Diagnosis.objects.get()
+    assert (row.specifier, row.status, row.is_primary, row.version) == ("", "resolved", False, 4)

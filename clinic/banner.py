@@ -1,19 +1,21 @@
 """The patient banner: whom a page is about, what to watch for, and what to do next for them.
 
 Every page about one patient — the patient's own page, and the change and add pages of an
-appointment, a note, an order or an allergy of that patient — shows it above the form, through
+appointment, a diagnosis, a note, an order or an allergy of that patient — shows it above the form, through
 one template (`clinic/patient_banner.html`, put in by the `{% patient_banner %}` tag) and this one
 builder. It reads several apps, so it lives here, above them.
 
 It is shown only to a user the access policy lets see the patient (`patients.policy`: the role's
-`patients.view_patient`, then care); each part only where the role may see it: the allergies with
-`medications.view_allergy`, the care team with `patients.view_careassignment`, and each action
-where the user may take it. It costs the same few queries whatever the patient's record holds.
+`patients.view_patient`, then care); each part only where the role may see it: the problem list
+(the active and in-remission diagnoses, primary first) with `diagnoses.view_diagnosis`, the
+allergies with `medications.view_allergy`, the care team with `patients.view_careassignment`, and
+each action where the user may take it. It costs the same few queries whatever the patient's
+record holds.
 
 Alerts come from `ALERT_SOURCES`, functions of a `Subject` that return what staff must see before
-acting (a legal hold, the viewer's emergency access, a patient no longer active). Diagnoses and
-risk alerts join later by registering their own source with `@alert_source`; each source reads
-at most one query.
+acting (a legal hold, the viewer's emergency access, a patient no longer active). Risk alerts join
+later by registering their own source with `@alert_source`; each source reads at most one query.
+The diagnoses are not alerts but a part of their own, as the allergies are.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments import schedule
+from diagnoses import domain as diagnoses_domain
+from diagnoses import selectors as diagnoses_selectors
 from medications import domain as medications_domain
 from medications import models as medications_models
 from novamind import access
@@ -57,6 +61,16 @@ class Allergy:
 
 
 @dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """One diagnosis of the problem list, as the banner lists it: code and official description, linked to its page."""
+
+    text: str
+    url: str
+    primary: bool
+    in_remission: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Action:
     """A next step for this patient: a form opened for them that returns to their page once saved."""
 
@@ -67,11 +81,12 @@ class Action:
 
 @dataclasses.dataclass(frozen=True)
 class Banner:
-    """What the banner shows. `allergies` and `care_team` are None where the role may not see them."""
+    """What the banner shows. `diagnoses`, `allergies` and `care_team` are None where the role may not see them."""
 
     patient: display.PatientLabel
     status: str
     url: str  # the patient's page
+    diagnoses: tuple[Diagnosis, ...] | None
     allergies: tuple[Allergy, ...] | None
     care_team: tuple[str, ...] | None
     alerts: tuple[Alert, ...]
@@ -93,7 +108,7 @@ ALERT_SOURCES: list[AlertSource] = []
 
 
 def alert_source(source: AlertSource) -> AlertSource:
-    """Register `source` as a source of the banner's alerts (diagnoses and risk alerts join here)."""
+    """Register `source` as a source of the banner's alerts (risk alerts join here)."""
     ALERT_SOURCES.append(source)
     return source
 
@@ -153,6 +168,7 @@ def build(*, user, patient_id, on_patient_page=False) -> Banner | None:
         patient=display.PatientLabel.of(patient),
         status=patient.get_status_display(),
         url=url,
+        diagnoses=_diagnoses(user, patient.pk),
         allergies=_allergies(user, patient.pk),
         care_team=_care_team(user, patient.pk),
         alerts=tuple(alert for source in ALERT_SOURCES for alert in source(subject)),
@@ -170,6 +186,20 @@ def record_view(*, user, banner: Banner, request=None, detail: str) -> None:
         patient=access.PatientRef(banner.patient.id, banner.patient.mrn),
         request=request,
         detail=detail,
+    )
+
+
+def _diagnoses(user, patient_id) -> tuple[Diagnosis, ...] | None:
+    if not policy.may(user, diagnoses_selectors.VIEW):
+        return None
+    return tuple(
+        Diagnosis(
+            text=diagnosis.label,
+            url=reverse("admin:diagnoses_diagnosis_change", args=[diagnosis.id]),
+            primary=diagnosis.is_primary,
+            in_remission=diagnosis.status is diagnoses_domain.DiagnosisStatus.IN_REMISSION,
+        )
+        for diagnosis in diagnoses_selectors.problem_list(patient_id=patient_id, user=user)
     )
 
 
@@ -230,6 +260,7 @@ def _actions(user, patient_id, patient_url) -> tuple[Action, ...]:
             "medications_medicationorder",
             bool(profile and profile.is_prescriber),  # prescribing needs the profile too (novamind.roles)
         ),
+        ("record-diagnosis", "Record diagnosis", "diagnoses.add_diagnosis", "diagnoses_diagnosis", True),
         ("record-allergy", "Record allergy", "medications.add_allergy", "medications_allergy", True),
     )
     return tuple(

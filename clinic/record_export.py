@@ -1,8 +1,10 @@
 """The patient's copy of their record (right of access, 45 CFR 164.524), as JSON or printable HTML.
 
-The copy is the designated record set (164.501) that NovaMind keeps: demographics, appointments,
-signed clinical notes with their addenda, every medication order (the whole timeline, revisions
-and discontinuations included) and allergies, including retired ones. It leaves out, on purpose:
+The copy is the designated record set (164.501) that NovaMind keeps: demographics, the diagnoses
+(the problem list and those resolved or ruled out), appointments, signed clinical notes with
+their addenda and the diagnoses each addressed, every medication order (the whole timeline,
+revisions and discontinuations included) and allergies, including retired ones. It leaves out,
+on purpose:
 
 - psychotherapy notes, which the right of access excludes (164.524(a)(1)(i)). The one rule that
   keeps them apart, `NoteQuerySet.general()`, is the one the note lists use;
@@ -10,11 +12,11 @@ and discontinuations included) and allergies, including retired ones. It leaves 
   author signs it. The copy says how many drafts there are, not what they say;
 - blind indexes and audit columns: system data about the rows, not information about the patient.
 
-`COVERAGE` lists every column of the six tables the record is read from, with where it appears in
+`COVERAGE` lists every column of the tables the record is read from, with where it appears in
 the JSON or why it is left out, and a test compares it with the models, so a new column cannot be
 forgotten silently.
 
-Demographics, appointments and medications are read through their apps' repositories; notes,
+Demographics, diagnoses, appointments and medications are read through their apps' repositories; notes,
 the one part that grows without bound, are read in chunks (`SignedNotes`) with the notes app's
 own rule and mapping (`general()`, `to_domain()`) and written as they are read, so memory does
 not grow with their number. The export is one transaction that ends by recording the disclosure
@@ -42,6 +44,9 @@ from appointments import repository as appointments_repository
 from appointments.schedule import clinician_label
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
+from clinical_notes import repository as notes_repository
+from diagnoses import domain as diagnoses_domain
+from diagnoses import repository as diagnoses_repository
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from novamind import access
@@ -58,6 +63,7 @@ NOTE_CHUNK = 100  # notes (with their addenda) held in memory at once
 # What the admin asks of a user who reads every part of the copy: a role that sees each of them.
 PERMISSIONS = (
     "patients.view_patient",
+    "diagnoses.view_diagnosis",
     "appointments.view_appointment",
     "clinical_notes.view_clinicalnote",
     "clinical_notes.view_addendum",
@@ -147,6 +153,11 @@ COVERAGE: dict[str, Coverage] = {
             **AUDIT_COLUMNS,
         },
     ),
+    "diagnoses.Diagnosis": Coverage(
+        section="diagnoses",
+        exported=_same("id", "code", "description", "specifier", "onset_date", "status", "status_since", "is_primary"),
+        withheld={"patient": OWN_PATIENT, "current_code_key": BLIND_INDEX, **AUDIT_COLUMNS},
+    ),
     "appointments.Appointment": Coverage(
         section="appointments",
         exported={
@@ -198,6 +209,15 @@ COVERAGE: dict[str, Coverage] = {
         section="clinical_notes.addenda",
         exported=_same("id", "author", "text", "reason", "signed_at", "content_hash"),
         withheld={"note": "each addendum is listed under the note it corrects", **AUDIT_COLUMNS},
+    ),
+    "clinical_notes.AddressedDiagnosis": Coverage(
+        section="clinical_notes.diagnoses",
+        exported={"diagnosis": "diagnosis_id"},
+        withheld={
+            "id": "internal key of the link; the diagnosis is named by its id and code",
+            "note": "each link is listed under the note that addresses the diagnosis",
+            **AUDIT_COLUMNS,
+        },
     ),
     "medications.MedicationOrder": Coverage(
         section="medication_orders",
@@ -278,7 +298,7 @@ class AddendumEntry:
 
 @dataclasses.dataclass(frozen=True)
 class NoteEntry:
-    """A signed note with the names of the staff it mentions, and its addenda."""
+    """A signed note with the names of the staff it mentions, its addenda and the diagnoses it addressed."""
 
     note: notes_domain.ClinicalNote
     author: str
@@ -286,6 +306,12 @@ class NoteEntry:
     cosign_requested_from: str
     cosigned_by: str
     addenda: tuple[AddendumEntry, ...]
+    descriptions: dict = dataclasses.field(default_factory=dict)  # diagnosis id -> official description
+
+    @property
+    def diagnoses(self) -> list[tuple[notes_domain.AddressedDiagnosis, str]]:
+        """Return each diagnosis the note addressed, with its description."""
+        return [(diagnosis, self.descriptions.get(diagnosis.id, "")) for diagnosis in self.note.diagnoses]
 
     @property
     def sections(self) -> list[tuple[str, str, str]]:
@@ -303,8 +329,9 @@ class SignedNotes:
     `len()` asks the database, so a template can say how many there are before it reads them.
     """
 
-    def __init__(self, patient_id, names: StaffNames, chunk_size: int = NOTE_CHUNK):
+    def __init__(self, patient_id, names: StaffNames, chunk_size: int = NOTE_CHUNK, descriptions=None):
         self.patient_id, self.names, self.chunk_size = patient_id, names, chunk_size
+        self.descriptions = descriptions or {}
         self.notes_read = 0
         self.addenda_read = 0
         self._count: int | None = None
@@ -313,7 +340,7 @@ class SignedNotes:
         addenda = notes_models.Addendum.objects.select_related(
             "author__staff_profile", "created_by", "updated_by"
         ).order_by("signed_at", "id")
-        return (
+        return notes_repository.with_diagnoses(
             notes_models.ClinicalNote.objects.general()
             .filter(patient_id=self.patient_id, status=notes_domain.NoteStatus.SIGNED.value)
             .select_related(
@@ -347,6 +374,7 @@ class SignedNotes:
                 cosign_requested_from=self.names(row.cosign_requested_from_id),
                 cosigned_by=self.names(row.cosigned_by_id),
                 addenda=addenda,
+                descriptions=self.descriptions,
             )
 
 
@@ -358,6 +386,7 @@ class PatientRecord:
     generated_at: dt.datetime
     generated_by: str
     generated_by_name: str
+    diagnoses: list[diagnoses_domain.Diagnosis]
     appointments: list[AppointmentEntry]
     medication_orders: list[medications_domain.MedicationOrder]
     allergies: list[medications_domain.Allergy]
@@ -371,6 +400,7 @@ class PatientRecord:
 class Counts:
     """How much the copy holds, for the access log and the operator."""
 
+    diagnoses: int
     appointments: int
     clinical_notes: int
     addenda: int
@@ -379,8 +409,9 @@ class Counts:
     drafts_not_included: int
 
     def describe(self) -> str:
-        """Return "3 appointments, 2 signed notes with 1 addendum, …" (no PHI)."""
+        """Return "2 diagnoses, 3 appointments, 2 signed notes with 1 addendum, …" (no PHI)."""
         return (
+            f"{_many(self.diagnoses, 'diagnosis', 'diagnoses')}, "
             f"{_many(self.appointments, 'appointment')}, {_many(self.clinical_notes, 'signed note')} with "
             f"{_many(self.addenda, 'addendum', 'addenda')}, {_many(self.medication_orders, 'medication order')}, "
             f"{_many(self.allergies, 'allergy', 'allergies')}; {_many(self.drafts_not_included, 'unsigned draft')} "
@@ -406,11 +437,13 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
         .filter(patient_id=patient.id, status=notes_domain.NoteStatus.DRAFT.value)
         .count()
     )
+    diagnoses = diagnoses_repository.DjangoDiagnosisRepository(actor=actor).for_patient(patient.id, include_past=True)
     return PatientRecord(
         patient=patient,
         generated_at=timezone.localtime(),
         generated_by=actor.get_username(),
         generated_by_name=names(actor.pk),
+        diagnoses=diagnoses,
         appointments=[
             AppointmentEntry(appointment=a, clinician=names(a.clinician_id), room=rooms.get(a.room_id, ""))
             for a in appointments
@@ -421,7 +454,7 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
         allergies=medications_repository.DjangoAllergyRepository(actor=actor).for_patient(
             patient.id, include_inactive=True
         ),
-        notes=SignedNotes(patient.id, names),
+        notes=SignedNotes(patient.id, names, descriptions={d.id: d.description for d in diagnoses}),
         drafts_not_included=drafts,
     )
 
@@ -429,6 +462,7 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
 def counts_of(record: PatientRecord) -> Counts:
     """Return the counts of `record`, once its notes have been read."""
     return Counts(
+        diagnoses=len(record.diagnoses),
         appointments=len(record.appointments),
         clinical_notes=record.notes.notes_read,
         addenda=record.notes.addenda_read,
@@ -476,6 +510,20 @@ def patient_json(patient: patients_domain.Patient) -> dict:
         },
         "emergency_contact": {"name": contact.name, "relation": contact.relation, "phone": contact.phone},
         "status": _code(patient.status),
+    }
+
+
+def diagnosis_json(diagnosis: diagnoses_domain.Diagnosis) -> dict:
+    """Return one diagnosis of the copy (ICD-10-CM code and its official description)."""
+    return {
+        "id": _id(diagnosis.id),
+        "code": diagnosis.code,
+        "description": diagnosis.description,
+        "specifier": diagnosis.specifier,
+        "onset_date": _day(diagnosis.onset_date),
+        "status": _code(diagnosis.status),
+        "status_since": _day(diagnosis.status_since),
+        "is_primary": diagnosis.is_primary,
     }
 
 
@@ -533,6 +581,10 @@ def note_json(entry: NoteEntry) -> dict:
         "cosigned_by": entry.cosigned_by or None,
         "cosigned_at": _moment(n.cosigned_at),
         "content_hash": n.content_hash,
+        "diagnoses": [
+            {"diagnosis_id": _id(diagnosis.id), "code": diagnosis.code, "description": description}
+            for diagnosis, description in entry.diagnoses
+        ],
         "sections": {name: text for name, _label, text in entry.sections},
         "addenda": [addendum_json(addendum) for addendum in entry.addenda],
     }
@@ -612,6 +664,7 @@ def write_json(record: PatientRecord, out: TextIO) -> Counts:
         )
     )
     out.write(_member("patient", patient_json(record.patient)))
+    out.write(_member("diagnoses", [diagnosis_json(diagnosis) for diagnosis in record.diagnoses]))
     out.write(_member("appointments", [appointment_json(entry) for entry in record.appointments]))
     out.write(_member("allergies", [allergy_json(allergy) for allergy in record.allergies]))
     out.write(_member("medication_orders", [order_json(order) for order in record.medication_orders]))

@@ -7,8 +7,9 @@ a period under six years is refused at start-up (system check novamind.E040) and
 
 A record is due when its patient is inactive or deceased, it is not under a legal hold, and
 it has had no activity for longer than the period. Activity is the latest date in the record:
-the patient's last change, appointments' ends and changes, notes' dates of service,
-signatures and changes, addenda, medication orders' start, end, stop and changes, allergies.
+the patient's last change, appointments' ends and changes, diagnoses' onsets, status dates and
+changes, notes' dates of service, signatures and changes, addenda, the diagnoses notes address,
+medication orders' start, end, stop and changes, allergies.
 The period is counted at the earliest from the patient's eighteenth birthday, because most
 states keep a minor's record for some years past the age of majority. That rule is
 `decide()`, in plain Python; the database query only narrows the candidates, and
@@ -17,7 +18,8 @@ booked in the meantime wins.
 
 Purging deletes the live rows and their history rows (the history holds the same PHI) of every
 table in `PARTS`, and the rows derived from the patient (`DERIVED`), in one transaction per patient that ends by appending a tombstone to the
-access log: action "purge", the patient's id and MRN, the row counts. The access log names
+access log: action "purge", the patient's id and MRN, the row counts (the totals, then each part's
+as far as the log's detail holds them). The access log names
 patients by id and MRN only and is never purged, so `verify_audit` keeps verifying. Each
 history row deleted leaves an erasure receipt (its place and seal, none of its content), so
 every history table's chain verifies too (`novamind.history_chain`).
@@ -46,6 +48,7 @@ from django.utils import timezone
 
 from novamind import access, audit, dbroles, history_chain
 from novamind.domain import DomainError, NotFound, RuleViolation
+from novamind.models import AccessLogEntry
 from patients import domain as patients_domain
 from patients import models as patients_models
 
@@ -186,9 +189,11 @@ NOTES = "clinical_notes.ClinicalNote"
 PARTS = (
     Part("appointments.Appointment", "appointments", "patient", None, ("end", "updated_at")),
     Part("appointments.AppointmentSeries", "appointment series", "patient", None, ("end", "until", "updated_at")),
+    Part("diagnoses.Diagnosis", "diagnoses", "patient", None, ("onset_date", "status_since", "updated_at")),
     Part(NOTES, "clinical notes", "patient", None, ("date_of_service", "signed_at", "cosigned_at", "updated_at")),
     Part("clinical_notes.Addendum", "addenda", "note", NOTES, ("signed_at", "updated_at")),
     Part("clinical_notes.PsychotherapyNoteAuthorization", "note authorizations", "note", NOTES),
+    Part("clinical_notes.AddressedDiagnosis", "addressed diagnoses", "note", NOTES),
     Part(
         "medications.MedicationOrder",
         "medication orders",
@@ -282,6 +287,21 @@ class Counts:
         """Return the counts as one line ("clinical notes 3, …; 25 history rows"), without PHI."""
         parts = ", ".join(f"{name} {count}" for name, count in self.rows.items())
         return f"{parts}; {self.history} history rows"
+
+    def summary(self, prefix: str, *, limit: int) -> str:
+        """Return `prefix`, the totals, then the parts that hold rows, as many as fit in `limit` characters.
+
+        The tombstone's detail: the access log keeps 255 characters, and a record of every kind
+        says more, so the totals come first and a part that does not fit is left to "…".
+        """
+        total = sum(self.rows.values())
+        head = f"{prefix}{total} row{'' if total == 1 else 's'} and {self.history} history rows: "
+        parts = [f"{name} {count}" for name, count in self.rows.items() if count]
+        text = head + ", ".join(parts)
+        while len(text) > limit and parts:
+            parts.pop()
+            text = f"{head}{', '.join(parts)}, …"
+        return text[:limit]
 
 
 def count_record(patient_id) -> Counts:
@@ -399,7 +419,10 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
             action=PURGE_ACTION,
             category=PURGE_CATEGORY,
             patient=patient,
-            detail=f"retention {policy.years} years; deleted {counts.describe()}",
+            detail=counts.summary(
+                f"retention {policy.years} years; deleted ",
+                limit=AccessLogEntry._meta.get_field("detail").max_length,
+            ),
         )
     return Purged(patient_id=patient.pk, mrn=patient.mrn, counts=counts, tombstone=entry.sequence)
 

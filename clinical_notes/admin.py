@@ -15,6 +15,7 @@ table and saves through it skip the note's own history (django-simple-history #5
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django import forms
@@ -29,9 +30,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from clinical_notes import domain, models, selectors, services
+from diagnoses import domain as diagnoses_domain
+from diagnoses import models as diagnoses_models
+from diagnoses import selectors as diagnoses_selectors
 from novamind import access
 from novamind.admin import (
     AuditedAdmin,
@@ -42,7 +47,7 @@ from novamind.admin import (
     show_violation,
 )
 from novamind.domain import AccessDenied, ConcurrencyError, DomainError, NotFound, RuleViolation, parse_id
-from patients import display
+from patients import display, policy
 from patients.admin import PatientPickerMixin, register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
@@ -61,28 +66,104 @@ SIGNATURE_FIELDS = (
 STRUCTURED = ("subjective", "objective", "data", "assessment", "plan")
 
 
+def _diagnosis_label(row: diagnoses_models.Diagnosis) -> str:
+    diagnosis = row.to_domain(with_audit=False)
+    status = (
+        "" if diagnosis.status is diagnoses_domain.DiagnosisStatus.ACTIVE else f" ({diagnosis.status.label.lower()})"
+    )
+    return f"{diagnosis.label}{' — primary' if diagnosis.is_primary else ''}{status}"
+
+
 class NoteForm(VersionedModelForm):
-    """The note form: knows who edits it (the author of a new note) and whether they also sign."""
+    """The note form: knows who edits it (the author of a new note) and whether they also sign.
+
+    It offers the diagnoses of the patient's problem list (and those the note already addresses)
+    to address; a new note starts with the primary diagnosis chosen, or the only current one.
+    """
 
     editor = None
     signing = False
+    diagnoses = forms.ModelMultipleChoiceField(
+        label="Diagnoses addressed",
+        queryset=diagnoses_models.Diagnosis.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    addressed = None  # the chosen diagnoses, once the form is clean; None where the form does not offer them
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance._state.adding and self.editor is not None:
             self.instance.author = self.editor
+        if policy.may(self.editor, diagnoses_selectors.VIEW):
+            self._offer_diagnoses(self.fields["diagnoses"])
+        else:
+            del self.fields["diagnoses"]  # not offered: the note keeps what it addresses
+
+    def _patient_id(self):
+        if self.is_bound:
+            return parse_id(self.data.get(self.add_prefix("patient")))
+        return parse_id(self.initial.get("patient") or self.instance.patient_id)
+
+    def _offer_diagnoses(self, field) -> None:
+        self.linked = frozenset(diagnosis.id for diagnosis in self.instance.addressed())
+        patient_id = self._patient_id()
+        rows = diagnoses_models.Diagnosis.objects.none()
+        if patient_id is not None:
+            current = [status.value for status in diagnoses_domain.CURRENT_STATUSES]
+            rows = policy.restrict(
+                diagnoses_models.Diagnosis.objects.filter(patient_id=patient_id).filter(
+                    Q(status__in=current) | Q(pk__in=self.linked)
+                ),
+                self.editor,
+            )
+        field.queryset = rows
+        field.label_from_instance = _diagnosis_label
+        required = " A progress note is signed with at least one." if settings.NOVAMIND_SIGN_REQUIRES_DIAGNOSIS else ""
+        field.help_text = (
+            "From the patient's problem list (record a diagnosis from the patient banner)."
+            f"{required} A psychotherapy note addresses none: a choice is ignored for it."
+        )
+        if self.linked:
+            self.initial["diagnoses"] = sorted(self.linked, key=str)  # also when bound: what "changed" compares with
+        elif self.instance._state.adding and not self.is_bound:
+            # What clinicians expect: the primary diagnosis, or the only one on the list.
+            offered = list(rows.only("id", "is_primary"))
+            primary = [row.pk for row in offered if row.is_primary]
+            self.initial["diagnoses"] = primary or ([offered[0].pk] if len(offered) == 1 else [])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == domain.NoteKind.PSYCHOTHERAPY_NOTE.value and cleaned.get("diagnoses"):
+            cleaned["diagnoses"] = diagnoses_models.Diagnosis.objects.none()  # kept apart from the record
+        return cleaned
 
     def _post_clean(self):
         super()._post_clean()
+        note = self.instance.to_domain(with_audit=False)
+        if "diagnoses" in self.fields and "diagnoses" in self.cleaned_data and not self.has_error("patient"):
+            chosen = services.addressing(row.pk for row in self.cleaned_data["diagnoses"])
+            try:
+                note = services.addressed(
+                    dataclasses.replace(note, diagnoses=chosen), actor=self.editor, before_ids=self.linked
+                )
+            except (RuleViolation, AccessDenied) as refusal:
+                violation = (
+                    refusal if isinstance(refusal, RuleViolation) else RuleViolation({"diagnoses": [str(refusal)]})
+                )
+                show_violation(self, violation)
+            else:
+                self.addressed = note.diagnoses
         if self.signing and not self.errors:
             # "Save and sign" must refuse before anything is saved, next to the empty section.
             now = timezone.now()
             try:
-                self.instance.to_domain(with_audit=False).signed(
+                note.signed(
                     signer=models.staff_of(self.editor),
                     at=now,
                     signed_on=timezone.localdate(now),
                     late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
+                    require_diagnosis=settings.NOVAMIND_SIGN_REQUIRES_DIAGNOSIS,
                 )
             except RuleViolation as violation:
                 show_violation(self, violation)
@@ -312,8 +393,10 @@ class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedA
         # The supervisor asked to co-sign, outside the patient's care, sees the MRN, not a link
         # to a patient page that would refuse them.
         patient = "patient_mrn" if getattr(request, "_novamind_cosigning_only", False) else "patient"
-        note = ("Note", {"fields": (patient, ("kind", "format"), "date_of_service", "author")})
-        if obj is not None and obj.pk is not None and self.edit_refusal(request, obj):
+        refused = obj is not None and obj.pk is not None and self.edit_refusal(request, obj)
+        diagnoses = ("diagnoses_addressed" if refused else "diagnoses",) if self._shows_diagnoses(request) else ()
+        note = ("Note", {"fields": (patient, ("kind", "format"), "date_of_service", *diagnoses, "author")})
+        if refused:
             used = domain.SECTIONS_BY_FORMAT[domain.NoteFormat(obj.format)]
             sections = [(f"{domain.NoteFormat(obj.format).label} note", {"fields": used})]
         else:
@@ -345,6 +428,17 @@ class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedA
                 )
             )
         return fieldsets
+
+    @staticmethod
+    def _shows_diagnoses(request) -> bool:
+        # The supervisor asked to co-sign sees what they co-sign, the diagnoses included.
+        return policy.may(request.user, diagnoses_selectors.VIEW) or getattr(request, "_novamind_cosigning_only", False)
+
+    @admin.display(description="diagnoses addressed")
+    def diagnoses_addressed(self, obj):
+        rows = diagnoses_models.Diagnosis.objects.filter(note_links__note=obj).order_by("-is_primary", "created_at")
+        labels = [(row.to_domain(with_audit=False).label,) for row in rows]
+        return format_html_join(mark_safe("<br>"), "{}", labels) if labels else "—"  # noqa: S308 - a constant
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -510,11 +604,12 @@ class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedA
         # page's transaction back (changeform_view): nothing of the request is kept.
         reverting = getattr(request, "_novamind_reverting", False)
         if not change:
-            stored = services.note_create(note=obj.to_domain(with_audit=False), actor=request.user, request=request)
+            note = obj.to_domain(with_audit=False, diagnoses=form.addressed or ())
+            stored = services.note_create(note=note, actor=request.user, request=request)
         elif form.has_changed() or not form.signing:
             reason = "Restored an earlier version" if reverting else "Draft changed"
             stored = services.note_update_draft(
-                note=obj.to_domain(), actor=request.user, reason=reason, request=request
+                note=obj.to_domain(diagnoses=form.addressed), actor=request.user, reason=reason, request=request
             )
         else:
             stored = None

@@ -1,8 +1,10 @@
 """Demo notes for `seed_demo`: signed notes, drafts, addenda, co-signatures, psychotherapy notes.
 
 Made up, drawn from the seeded random generator, and written through the services in each
-clinician's own name, so they follow every rule real notes do. A patient who already has
-notes is left alone, which makes a second run create nothing.
+clinician's own name, so they follow every rule real notes do: the clinician is the one who
+recorded the patient's problem list (the diagnoses' demo), the intake addresses the patient's problem list
+and each progress note its primary diagnosis. A patient who already has notes is left alone,
+which makes a second run create nothing.
 """
 
 import datetime as dt
@@ -10,6 +12,8 @@ import datetime as dt
 from django.utils import timezone
 
 from clinical_notes import domain, models, services
+from diagnoses import models as diagnoses_models
+from diagnoses import selectors as diagnoses_selectors
 from patients import services as patients_services
 
 PATIENTS_WITH_NOTES = 60
@@ -59,7 +63,8 @@ def seed(*, staff, rng, stdout, patients, **context):
         if models.ClinicalNote.objects.filter(patient_id=patient.id).exists():
             skipped += 1
             continue
-        clinician = rng.choice(clinicians)
+        chosen = rng.choice(clinicians)  # drawn either way: the draws after it stay the same
+        clinician = _treating(patient, clinicians) or chosen
         # Care begins by an explicit act (patients.policy): the front desk puts the clinician on
         # the team before they write; writing a note grants nothing.
         patients_services.care_assign(patient_id=patient.id, clinician=clinician, actor=staff["frontdesk"])
@@ -68,10 +73,23 @@ def seed(*, staff, rng, stdout, patients, **context):
     return None
 
 
+def _treating(patient, clinicians):
+    """Return the demo clinician who recorded the patient's problem list (the diagnoses' demo), or None."""
+    recorder = (
+        diagnoses_models.Diagnosis.objects.filter(patient_id=patient.id)
+        .order_by("created_at")
+        .values_list("created_by", flat=True)
+        .first()
+    )
+    return next((clinician for clinician in clinicians if clinician.pk == recorder), None)
+
+
 def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
     complaint = rng.choice(COMPLAINTS)
+    problem_list = diagnoses_selectors.problem_list(patient_id=patient.id, user=clinician)
+    primary = problem_list[:1]  # primary first
 
-    def write(kind, note_format, days_ago, sections, *, sign=True):
+    def write(kind, note_format, days_ago, sections, *, sign=True, addresses=()):
         note = services.note_create(
             note=domain.ClinicalNote(
                 patient_id=patient.id,
@@ -80,6 +98,7 @@ def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
                 format=note_format,
                 date_of_service=today - dt.timedelta(days=days_ago),
                 sections=sections,
+                diagnoses=services.addressing(diagnosis.id for diagnosis in addresses),
             ),
             actor=clinician,
         )
@@ -95,6 +114,7 @@ def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
             assessment=rng.choice(ASSESSMENTS),
             plan=rng.choice(PLANS),
         ),
+        addresses=problem_list,
     )
     count = 1
     if rng.random() < 0.3:
@@ -113,7 +133,9 @@ def _notes_for(patient, clinician, supervisor, rng, today, *, frontdesk) -> int:
             assessment=rng.choice(ASSESSMENTS),
             plan=rng.choice(PLANS),
         ),
-        sign=rng.random() < 0.7,
+        # A progress note is signed with the diagnosis it addresses (none on the list: a draft).
+        sign=rng.random() < 0.7 and bool(primary),
+        addresses=primary,
     )
     count += 1
     if progress.is_signed and clinician != supervisor and rng.random() < 0.5:

@@ -1,10 +1,14 @@
 """Clinical notes: drafted, signed once by their author, then corrected only by addenda.
 
 A signed note is part of the legal record. Its content (the sections, kind, format, date of
-service, patient and author) is fixed at signing and covered by a SHA-256 content hash, so a
-change made behind the application can be detected later. Psychotherapy notes (45 CFR 164.501)
-are the therapist's private process notes: only their author reads them, unless the author or
-a privacy officer grants someone a time-limited, logged authorization (164.508(a)(2)).
+service, patient and author, and the codes of the diagnoses it addresses) is fixed at signing
+and covered by a SHA-256 content hash, so a change made behind the application can be detected
+later. A note addresses diagnoses chosen from its patient's problem list; a progress note is
+signed with at least one (a visit is billed against a diagnosis), unless the clinic says
+otherwise, and a signed note's diagnoses never change. Psychotherapy notes (45 CFR 164.501) are
+the therapist's private process notes: only their author reads them, unless the author or a
+privacy officer grants someone a time-limited, logged authorization (164.508(a)(2)); they
+address no diagnosis.
 
 Plain Python, standard library only.
 """
@@ -25,10 +29,20 @@ SECTION_MAX = 50_000
 REASON_MAX = 500
 AUTHORIZATION_MAX_DAYS = 90
 NOTE_HASH_SCHEME = "novamind.clinical_note.v1"
+# A note that addresses diagnoses hashes them too, under its own scheme; one that addresses none
+# hashes exactly as before, so notes signed before diagnoses existed still verify.
+NOTE_WITH_DIAGNOSES_HASH_SCHEME = "novamind.clinical_note.v2"
 ADDENDUM_HASH_SCHEME = "novamind.addendum.v1"
 NON_FIELD = RuleViolation.NON_FIELD
 
 SIGNED_IS_FINAL = "This note is signed and can no longer be changed; add an addendum to correct it."
+# Without the codes: a message may travel in a cookie (the admin's messages), and codes are PHI.
+SIGN_NEEDS_DIAGNOSIS = (
+    "Choose at least one diagnosis this progress note addresses before signing: a visit is billed against one."
+)
+NOT_THIS_PATIENTS = "Choose the diagnoses from this patient's problem list."
+NOT_CURRENT = "A resolved or ruled-out diagnosis is no longer on the problem list: choose a current one."
+PSYCHOTHERAPY_NO_DIAGNOSES = "A psychotherapy note is kept apart from the record and addresses no diagnosis."
 
 
 class NoteKind(str, enum.Enum):
@@ -140,6 +154,19 @@ def is_late_entry(date_of_service: dt.date, signed_on: dt.date, late_entry_days:
 
 
 @dataclasses.dataclass(frozen=True)
+class AddressedDiagnosis:
+    """A diagnosis a note addresses, as the note's rules see it: its code, whose it is, whether it is current.
+
+    `current`: on the problem list (active or in remission) when the note's author chose it.
+    """
+
+    id: uuid.UUID
+    code: str = ""
+    patient_id: uuid.UUID | None = None
+    current: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class Addendum:
     """A correction or addition to a signed note: its own text and reason, signed when added."""
 
@@ -186,6 +213,7 @@ class ClinicalNote:
     cosigned_by: Staff | None = None
     cosigned_at: dt.datetime | None = None
     addenda: tuple[Addendum, ...] = ()
+    diagnoses: tuple[AddressedDiagnosis, ...] = ()
     id: uuid.UUID | None = None
     audit: AuditInfo | None = None
 
@@ -200,6 +228,11 @@ class ClinicalNote:
         return self.kind == NoteKind.PSYCHOTHERAPY_NOTE
 
     @property
+    def diagnosis_ids(self) -> frozenset[uuid.UUID]:
+        """Return the ids of the diagnoses the note addresses."""
+        return frozenset(diagnosis.id for diagnosis in self.diagnoses)
+
+    @property
     def pending_cosigner_id(self) -> int | None:
         """Return the id of the supervisor asked to co-sign, while the request is pending."""
         return None if self.cosigned_by is not None else _staff_id(self.cosign_requested_from)
@@ -209,18 +242,27 @@ class ClinicalNote:
         return SECTIONS_BY_FORMAT[self.format]
 
     def compute_hash(self) -> str:
-        """Return the SHA-256 of the canonical content: sections, kind, format, date, patient, author."""
-        return _canonical_hash(
-            {
-                "scheme": NOTE_HASH_SCHEME,
-                "patient_id": str(self.patient_id),
-                "author_id": self.author.id,
-                "kind": self.kind.value,
-                "format": self.format.value,
-                "date_of_service": self.date_of_service.isoformat() if self.date_of_service else None,
-                "sections": self.sections.as_dict(),
-            }
-        )
+        """Return the SHA-256 of the canonical content: sections, kind, format, date, patient, author, diagnoses.
+
+        The diagnoses addressed count by id and code; a note that addresses none hashes as under
+        the first scheme, which knew no diagnoses.
+        """
+        content = {
+            "scheme": NOTE_HASH_SCHEME,
+            "patient_id": str(self.patient_id),
+            "author_id": self.author.id,
+            "kind": self.kind.value,
+            "format": self.format.value,
+            "date_of_service": self.date_of_service.isoformat() if self.date_of_service else None,
+            "sections": self.sections.as_dict(),
+        }
+        if self.diagnoses:
+            content["scheme"] = NOTE_WITH_DIAGNOSES_HASH_SCHEME
+            content["diagnoses"] = sorted(
+                ({"id": str(diagnosis.id), "code": diagnosis.code} for diagnosis in self.diagnoses),
+                key=lambda item: (item["code"], item["id"]),
+            )
+        return _canonical_hash(content)
 
     def validated(self, *, today: dt.date) -> ClinicalNote:
         """Return a normalised copy, or raise RuleViolation naming every field at fault."""
@@ -234,11 +276,20 @@ class ClinicalNote:
         errors.raise_if_any()
         return note
 
-    def signed(self, *, signer: Staff, at: dt.datetime, signed_on: dt.date, late_entry_days: int) -> ClinicalNote:
+    def signed(
+        self,
+        *,
+        signer: Staff,
+        at: dt.datetime,
+        signed_on: dt.date,
+        late_entry_days: int,
+        require_diagnosis: bool = False,
+    ) -> ClinicalNote:
         """Return this draft signed by `signer` at `at`, or raise RuleViolation.
 
         `signed_on` is the clinic's local date of `at`; a note signed more than
-        `late_entry_days` after its date of service is flagged as a late entry.
+        `late_entry_days` after its date of service is flagged as a late entry. With
+        `require_diagnosis`, a progress note must address at least one diagnosis.
         """
         errors = Collector()
         if self.is_signed:
@@ -250,6 +301,9 @@ class ClinicalNote:
         for name in note.used_sections():
             if not getattr(note.sections, name):
                 errors.add(name, "Write this section before signing: a signed note cannot be changed.")
+        _check_addressed(errors, note, before_ids=note.diagnosis_ids)
+        if require_diagnosis and note.kind == NoteKind.PROGRESS_NOTE and not note.diagnoses:
+            errors.add("diagnoses", SIGN_NEEDS_DIAGNOSIS)
         errors.raise_if_any()
         return dataclasses.replace(
             note,
@@ -342,6 +396,31 @@ def _check_text(errors: Collector, field: str, text: str, limit: int, missing: s
         errors.add(field, f"Use at most {limit} characters (this has {len(text)}).")
 
 
+def check_addressed(note: ClinicalNote, *, before_ids: frozenset = frozenset()) -> None:
+    """Raise RuleViolation unless the note's diagnoses may be addressed by it.
+
+    They are its patient's; one newly chosen (not in `before_ids`, what the note addressed
+    already) is on the problem list; a psychotherapy note addresses none. A diagnosis resolved
+    after it was chosen stays addressed: the visit was about it.
+    """
+    errors = Collector()
+    _check_addressed(errors, note, before_ids=before_ids)
+    errors.raise_if_any()
+
+
+def _check_addressed(errors: Collector, note: ClinicalNote, *, before_ids: frozenset) -> None:
+    found = []
+    if note.diagnoses and note.is_psychotherapy_note:
+        found.append(PSYCHOTHERAPY_NO_DIAGNOSES)
+    for diagnosis in note.diagnoses:
+        if diagnosis.patient_id is None or diagnosis.patient_id != note.patient_id:
+            found.append(NOT_THIS_PATIENTS)
+        elif diagnosis.id not in before_ids and not diagnosis.current:
+            found.append(NOT_CURRENT)
+    for message in dict.fromkeys(found):
+        errors.add("diagnoses", message)
+
+
 def _check_content(errors: Collector, note: ClinicalNote, today: dt.date) -> None:
     if note.patient_id is None:
         errors.add("patient", "Choose the patient this note is about.")
@@ -407,6 +486,8 @@ def check_write(before: ClinicalNote | None, after: ClinicalNote, *, editor: Sta
     content_changed = [name for name in CONTENT_FIELDS if getattr(before, name) != getattr(after, name)] + [
         name for name in SECTIONS if getattr(before.sections, name) != getattr(after.sections, name)
     ]
+    if before.diagnosis_ids != after.diagnosis_ids:
+        content_changed.append("diagnoses")
     if before.is_signed:
         for name in content_changed:
             errors.add(_field_error_name(name), SIGNED_IS_FINAL)

@@ -1,7 +1,8 @@
-"""Clinical notes, their addenda and psychotherapy-note authorizations.
+"""Clinical notes, their addenda, the diagnoses they address and psychotherapy-note authorizations.
 
 Every piece of clinical text is encrypted; only what lists, filters and the workflow need (the
-patient, author, kind, format, date of service, status and signature) is stored in plaintext.
+patient, author, kind, format, date of service, status and signature) is stored in plaintext. A
+note's link to a diagnosis holds the two keys only: the code stays encrypted on the diagnosis.
 """
 
 import dataclasses
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 
 from clinical_notes import domain
+from diagnoses import domain as diagnoses_domain
 from novamind import encryption
 from novamind.domain import RuleViolation
 from novamind.models import AnonymousWriteError, AuditedModel, AuditedQuerySet, UnauditedWriteError
@@ -221,6 +223,14 @@ class ClinicalNote(AuditedModel):
         editable=False,
     )
     cosigned_at = models.DateTimeField("co-signed", null=True, blank=True, editable=False)
+    addressed_diagnoses = models.ManyToManyField(
+        "diagnoses.Diagnosis",
+        verbose_name="diagnoses addressed",
+        through="AddressedDiagnosis",
+        related_name="clinical_notes",
+        blank=True,
+        help_text="From the patient's problem list; fixed when the note is signed (its hash covers their codes).",
+    )
 
     objects = NoteManager()
 
@@ -328,8 +338,18 @@ class ClinicalNote(AuditedModel):
             domain.check_discard(stored.to_domain(with_audit=False), editor=staff_of(editor))
             return super().delete(*args, **kwargs)
 
-    def to_domain(self, *, with_audit=True, addenda=(), sections=None) -> domain.ClinicalNote:
-        """Return the domain note this row holds (with `sections`, that text instead of the row's)."""
+    def addressed(self) -> tuple[domain.AddressedDiagnosis, ...]:
+        """Return the diagnoses the note addresses (prefetched as `diagnosis_links`, else read), by code."""
+        if self._state.adding or self.pk is None:
+            return ()
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        links = (
+            cache["diagnosis_links"] if "diagnosis_links" in cache else self.diagnosis_links.select_related("diagnosis")
+        )
+        return tuple(sorted((link.to_domain() for link in links), key=lambda item: (item.code, str(item.id))))
+
+    def to_domain(self, *, with_audit=True, addenda=(), sections=None, diagnoses=None) -> domain.ClinicalNote:
+        """Return the domain note this row holds (with `sections` or `diagnoses`, those instead of the stored ones)."""
         if sections is None:
             sections = domain.Sections(**{name: getattr(self, name) or "" for name in domain.SECTIONS})
         return domain.ClinicalNote(
@@ -350,6 +370,7 @@ class ClinicalNote(AuditedModel):
             cosigned_by=_staff_or_none(self.cosigned_by),
             cosigned_at=self.cosigned_at,
             addenda=tuple(addenda),
+            diagnoses=self.addressed() if diagnoses is None else tuple(diagnoses),
             audit=self.audit_info() if with_audit and not self._state.adding else None,
         )
 
@@ -390,6 +411,56 @@ class ClinicalNote(AuditedModel):
         self.cosign_requested_at = note.cosign_requested_at
         self.cosigned_by_id = note.cosigned_by.id if note.cosigned_by else None
         self.cosigned_at = note.cosigned_at
+
+
+class AddressedDiagnosis(AuditedModel):
+    """One diagnosis a note addresses: a link with a history of its own (who added it, who took it off a draft).
+
+    Written only while the note is a draft, by its author (the notes' services); a signed note's
+    links never change, and its content hash covers their codes, so `verify_notes` finds one
+    changed behind the application.
+    """
+
+    note = models.ForeignKey(
+        ClinicalNote, verbose_name="note", on_delete=models.PROTECT, related_name="diagnosis_links"
+    )
+    diagnosis = models.ForeignKey(
+        "diagnoses.Diagnosis", verbose_name="diagnosis", on_delete=models.PROTECT, related_name="note_links"
+    )
+
+    class Meta:
+        verbose_name = "addressed diagnosis"
+        verbose_name_plural = "addressed diagnoses"
+        constraints = [
+            models.UniqueConstraint(fields=["note", "diagnosis"], name="clinical_note_diagnosis_once"),
+        ]
+
+    def __str__(self):
+        return f"addressed diagnosis {str(self.pk)[:8]}" if self.pk else "new addressed diagnosis"
+
+    def save(self, *args, **kwargs):
+        self._refuse_on_signed_note()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_on_signed_note()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_on_signed_note(self):
+        # The backstop of every path: the services refuse it first, with the field to show it on.
+        status = ClinicalNote._base_manager.filter(pk=self.note_id).values_list("status", flat=True).first()
+        if status == domain.NoteStatus.SIGNED.value:
+            raise RuleViolation({"diagnoses": [domain.SIGNED_IS_FINAL]})
+
+    def to_domain(self) -> domain.AddressedDiagnosis:
+        """Return the addressed diagnosis as the note's rules see it."""
+        diagnosis = self.diagnosis
+        return domain.AddressedDiagnosis(
+            id=diagnosis.pk,
+            code=diagnosis.code or "",
+            patient_id=diagnosis.patient_id,
+            current=diagnosis.status in {status.value for status in diagnoses_domain.CURRENT_STATUSES},
+        )
 
 
 class Addendum(AuditedModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 
 from clinical_notes import domain, models, selectors
 from novamind import access, audit
@@ -83,14 +83,16 @@ class DjangoClinicalNoteRepository:
     # --- writes ---------------------------------------------------------------------------
 
     def add(self, note: domain.ClinicalNote) -> domain.ClinicalNote:
-        """Store `note` as a new draft written by the actor, and return it as stored."""
-        row = models.ClinicalNote(author=self.actor)
-        row.update_from_domain(note)
-        audit.checked_save(row, actor=self.actor, reason="Drafted")
+        """Store `note` as a new draft written by the actor, with the diagnoses it addresses; return it as stored."""
+        with transaction.atomic():
+            row = models.ClinicalNote(author=self.actor)
+            row.update_from_domain(note)
+            audit.checked_save(row, actor=self.actor, reason="Drafted")
+            self._address(row, note.diagnosis_ids)
         return row.to_domain()
 
     def store(self, note: domain.ClinicalNote, *, reason: str) -> domain.ClinicalNote:
-        """Store the content, signature and co-signature of `note` at the version it was read at."""
+        """Store the content, diagnoses, signature and co-signature of `note` at the version it was read at."""
         expected = note.audit.version if note.audit else None
         if expected is None:
             raise RuleViolation("Store a note that was read from the repository (it carries its version).")
@@ -100,10 +102,13 @@ class DjangoClinicalNoteRepository:
         if row.version != expected:
             raise ConcurrencyError("Clinical note", row, expected, row.version)
         row.version = expected  # the UPDATE itself checks it, so a concurrent save cannot slip in
-        row.update_from_domain(note)
-        row.record_workflow(note)
-        audit.checked_save(row, actor=self.actor, reason=reason)
-        return _with_addenda(row)
+        with transaction.atomic():
+            # The links first: the note's own save then checks its hash over what it addresses.
+            self._address(row, note.diagnosis_ids)
+            row.update_from_domain(note)
+            row.record_workflow(note)
+            audit.checked_save(row, actor=self.actor, reason=reason)
+        return self.get(row.pk)
 
     def delete(self, note_id: uuid.UUID) -> None:
         """Delete a draft (its history is kept); the model refuses a signed note."""
@@ -113,7 +118,22 @@ class DjangoClinicalNoteRepository:
         row._history_user = self.actor
         row._change_reason = "Draft discarded"
         with transaction.atomic():
+            self._address(row, frozenset(), reason="Draft discarded")
             row.delete()
+
+    def _address(self, row: models.ClinicalNote, wanted: frozenset, *, reason: str = "No longer addressed") -> None:
+        """Make the note's links to diagnoses be `wanted`: each link added or removed in the actor's name."""
+        links = {link.diagnosis_id: link for link in models.AddressedDiagnosis.objects.filter(note=row)}
+        for diagnosis_id, link in links.items():
+            if diagnosis_id not in wanted:
+                link._history_user = self.actor  # the history row of the removal names who removed it
+                link._change_reason = reason
+                link.delete()
+        for diagnosis_id in sorted(wanted - links.keys(), key=str):
+            audit.checked_save(
+                models.AddressedDiagnosis(note=row, diagnosis_id=diagnosis_id), actor=self.actor, reason="Addressed"
+            )
+        getattr(row, "_prefetched_objects_cache", {}).pop("diagnosis_links", None)  # read them again
 
     def add_addendum(self, addendum: domain.Addendum) -> domain.Addendum:
         """Store a signed addendum written by the actor."""
@@ -152,14 +172,22 @@ def _uuid(value) -> uuid.UUID:
     return parsed
 
 
+def with_diagnoses(queryset):
+    """Return `queryset` with each note's addressed diagnoses read at once (for `to_domain`)."""
+    links = models.AddressedDiagnosis.objects.select_related("diagnosis")
+    return queryset.prefetch_related(Prefetch("diagnosis_links", queryset=links))
+
+
 def _loaded(queryset):
-    return queryset.select_related(
-        "author__staff_profile",
-        "signed_by",
-        "cosign_requested_from",
-        "cosigned_by",
-        "created_by",
-        "updated_by",
+    return with_diagnoses(
+        queryset.select_related(
+            "author__staff_profile",
+            "signed_by",
+            "cosign_requested_from",
+            "cosigned_by",
+            "created_by",
+            "updated_by",
+        )
     )
 
 

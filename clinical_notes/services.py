@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinical_notes import domain, models, repository, selectors
+from diagnoses import selectors as diagnoses_selectors
 from novamind import access, audit, encryption, roles
 from novamind.domain import AccessDenied, ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import policy
@@ -94,15 +95,47 @@ def note_read(*, note_id, actor, request=None) -> domain.ClinicalNote:
     return _notes(actor, request).get(row.pk)
 
 
+def addressing(ids) -> tuple[domain.AddressedDiagnosis, ...]:
+    """Return what a note names when it addresses the diagnoses with these ids (the rest is read by `addressed`)."""
+    return tuple(domain.AddressedDiagnosis(id=diagnosis_id) for diagnosis_id in ids)
+
+
+def addressed(note: domain.ClinicalNote, *, actor, before_ids: frozenset = frozenset()) -> domain.ClinicalNote:
+    """Return `note` with the diagnoses it names read from its patient's problem list, or raise.
+
+    Only their ids are taken from `note`: the code, the patient and whether each is current come
+    from the diagnosis itself, read as `actor` (who must be allowed to read the problem list).
+    The rules are `domain.check_addressed`: the patient's own, newly chosen ones current, none on
+    a psychotherapy note. The one check of the services and the admin's note form.
+    """
+    ids = [diagnosis.id for diagnosis in note.diagnoses]
+    if not ids:
+        return dataclasses.replace(note, diagnoses=())
+    found = diagnoses_selectors.of_patient(patient_id=note.patient_id, ids=ids, user=actor)
+    chosen = {}
+    for diagnosis_id in ids:
+        diagnosis = found.get(parse_id(diagnosis_id))
+        chosen[diagnosis_id] = (
+            domain.AddressedDiagnosis(
+                id=diagnosis.id, code=diagnosis.code, patient_id=diagnosis.patient_id, current=diagnosis.is_current
+            )
+            if diagnosis is not None
+            else domain.AddressedDiagnosis(id=diagnosis_id)  # not this patient's: refused below
+        )
+    note = dataclasses.replace(note, diagnoses=tuple(sorted(chosen.values(), key=lambda d: (d.code, str(d.id)))))
+    domain.check_addressed(note, before_ids=before_ids)
+    return note
+
+
 def note_create(*, note: domain.ClinicalNote, actor, request=None) -> domain.ClinicalNote:
-    """Store `note` as a new draft by `actor` about a patient they may see, and return it."""
+    """Store `note` as a new draft by `actor` about a patient they may see, with the diagnoses it addresses."""
     actor = audit.require_actor(actor)
     if note.author is not None and note.author.id != actor.pk:
         raise RuleViolation("A note can be written only in its author's own name.")
     patient_id = _patient_id(note.patient_id)
     policy.require(actor, ADD, patient_id=patient_id)
     note = dataclasses.replace(note, patient_id=patient_id, author=models.staff_of(actor))
-    note = note.validated(today=_today())
+    note = addressed(note.validated(today=_today()), actor=actor)
     with transaction.atomic():
         return _notes(actor, request).add(note)
 
@@ -120,6 +153,7 @@ def note_update_draft(
     if refusal:
         raise RuleViolation(refusal)
     note = dataclasses.replace(note, patient_id=patient_id).validated(today=_today())
+    note = addressed(note, actor=actor, before_ids=frozenset(diagnosis.id for diagnosis in row.addressed()))
     with transaction.atomic():
         return _notes(actor, request).store(note, reason=reason)
 
@@ -138,6 +172,7 @@ def note_sign(*, note_id, actor, version: int | None = None, request=None) -> do
         at=now,
         signed_on=timezone.localdate(now),
         late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS,
+        require_diagnosis=settings.NOVAMIND_SIGN_REQUIRES_DIAGNOSIS,
     )
     with transaction.atomic():
         return notes.store(signed, reason="Signed (late entry)" if signed.late_entry else "Signed")
@@ -312,7 +347,7 @@ class Verification:
 
 
 def verify_integrity(*, actor, batch_size: int = 500) -> Verification:
-    """Recompute every signed note's and addendum's hash from its decrypted content.
+    """Recompute every signed note's and addendum's hash from its decrypted content (and its diagnoses' codes).
 
     A mismatch means the row was changed behind the application. The ciphertext is read as
     text and decrypted here, so one row that no longer decrypts is reported instead of
@@ -345,7 +380,7 @@ def _check_hashes(actor, batch_size: int) -> tuple[int, int, list[str]]:
     # A care-restricted actor checks only the notes of patients they may see (their report names
     # MRNs); an auditor or a superuser checks every note.
     signed_notes = policy.restrict(models.ClinicalNote.objects.filter(status=domain.NoteStatus.SIGNED.value), actor)
-    notes = (
+    notes = repository.with_diagnoses(
         _with_ciphertext(signed_notes, domain.SECTIONS)
         .select_related("author__staff_profile", "signed_by", "cosign_requested_from", "cosigned_by")
         .annotate(patient_mrn=F("patient__mrn"))

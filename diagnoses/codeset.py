@@ -32,10 +32,18 @@ def normalize(code: str) -> str:
     return f"{compact[:3]}.{compact[3:]}" if len(compact) > 3 else compact
 
 
+def shipped(path: Path | None = None) -> Iterator[tuple[str, str]]:
+    """Yield every code and its description from the shipped data file (or `path`), in its order."""
+    with gzip.open(path or DATA_FILE, "rt", encoding="utf-8") as rows:
+        for line in rows:
+            if line.strip():
+                code, description = line.rstrip("\n").split("\t", 1)
+                yield code, description
+
+
 @functools.cache
 def _billable() -> dict[str, str]:
-    with gzip.open(DATA_FILE, "rt", encoding="utf-8") as rows:
-        return dict(line.rstrip("\n").split("\t", 1) for line in rows if line.strip())
+    return dict(shipped())
 
 
 @functools.cache
@@ -84,10 +92,10 @@ def from_package() -> Iterator[tuple[str, str]]:
             yield code, icd.get_description(code)
 
 
-def write(rows: Iterator[tuple[str, str]], path: Path = DATA_FILE) -> int:
-    """Write `rows` as the shipped data file (reproducibly: no timestamp in the gzip header); return how many."""
+def write(rows: Iterator[tuple[str, str]], path: Path | None = None) -> int:
+    """Write `rows` as the shipped data file, or to `path` (reproducibly: no timestamp in the gzip header); return how many."""
     count = 0
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+    with open(path or DATA_FILE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
         for code, description in rows:
             out.write(f"{code}\t{description}\n".encode())
             count += 1

@@ -34,6 +34,7 @@ class DiagnosisStatus(Choice):
 
 # The problem list: what notes address, plans treat and a payer is billed for.
 CURRENT_STATUSES = (DiagnosisStatus.ACTIVE, DiagnosisStatus.IN_REMISSION)
+NOT_ON_THE_LIST = "Only a diagnosis on the problem list (active or in remission) can be the primary one."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Diagnosis:
     def is_current(self) -> bool:
         """Return whether it is on the problem list (active or in remission)."""
         return self.status in CURRENT_STATUSES
+
+    @property
+    def short_id(self) -> str:
+        """Return the first eight characters of the id: how messages name a diagnosis without its code."""
+        return str(self.id)[:8] if self.id else "new"
 
     @property
     def label(self) -> str:
@@ -84,8 +90,21 @@ class Diagnosis:
             errors.add("status_since", "This is before the onset.")
         if self.is_primary and self.status is DiagnosisStatus.RULED_OUT:
             errors.add("is_primary", "A ruled-out diagnosis cannot be the primary one.")
+        elif self.is_primary and not self.is_current:
+            errors.add("is_primary", NOT_ON_THE_LIST)
         errors.raise_if_any()
         return dataclasses.replace(self, code=code, description=description or "", specifier=specifier)
+
+    def as_recorded(self, *, today: dt.date) -> Diagnosis:
+        """Return this new diagnosis validated, its status dated unless the date was given.
+
+        Active since its onset (or today, without one); in remission or ruled out since today. A
+        resolved diagnosis needs the date it resolved: that one is never guessed.
+        """
+        since = self.status_since
+        if since is None and self.status is not DiagnosisStatus.RESOLVED:
+            since = self.onset_date if self.status is DiagnosisStatus.ACTIVE and self.onset_date else today
+        return dataclasses.replace(self, status_since=since).validated(today=today)
 
 
 def check_problem_list(diagnosis: Diagnosis, others: list[Diagnosis]) -> None:
@@ -100,3 +119,43 @@ def check_problem_list(diagnosis: Diagnosis, others: list[Diagnosis]) -> None:
             raise RuleViolation(
                 {"code": [f"{diagnosis.code} is already on the problem list ({other.status.label.lower()})."]}
             )
+
+
+def with_status(diagnosis: Diagnosis, status: DiagnosisStatus, *, on: dt.date | None, today: dt.date) -> Diagnosis:
+    """Return `diagnosis` in `status` since `on`, or raise RuleViolation.
+
+    A diagnosis that leaves the problem list (resolved, ruled out) stops being the primary one.
+    Any status may follow any other: a resolved diagnosis recurs, a rule-out is reconsidered.
+    """
+    if status is diagnosis.status:
+        raise RuleViolation({"status": [f"It is already {status.label.lower()}."]})
+    changed = dataclasses.replace(
+        diagnosis, status=status, status_since=on, is_primary=diagnosis.is_primary and status in CURRENT_STATUSES
+    )
+    return changed.validated(today=today)
+
+
+def made_primary(diagnosis: Diagnosis) -> Diagnosis:
+    """Return `diagnosis` as the patient's primary diagnosis, or raise RuleViolation (the previous one is demoted by the caller)."""
+    if diagnosis.is_primary:
+        raise RuleViolation({"is_primary": ["It is already the primary diagnosis."]})
+    if not diagnosis.is_current:
+        raise RuleViolation({"is_primary": [NOT_ON_THE_LIST]})
+    return dataclasses.replace(diagnosis, is_primary=True)
+
+
+def check_change(before: Diagnosis, after: Diagnosis) -> None:
+    """Raise RuleViolation when `after` changes what a recorded diagnosis is: its patient or its code.
+
+    A wrong code is corrected by ruling the diagnosis out (or resolving it) and recording the right
+    one, so a note that addressed the old code keeps addressing what it did (its hash covers it).
+    """
+    errors = Collector()
+    if after.patient_id != before.patient_id:
+        errors.add("patient", "A diagnosis stays on the record of the patient it was recorded for.")
+    if codeset.normalize(after.code) != codeset.normalize(before.code):
+        errors.add(
+            "code",
+            "The code of a recorded diagnosis does not change: rule this one out (or resolve it) and record the right code.",
+        )
+    errors.raise_if_any()

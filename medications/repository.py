@@ -18,20 +18,9 @@ from medications import domain, models
 from novamind import audit
 from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain as patients_domain
-from patients import models as patients_models
+from patients import repository as patients_repository
 
 ORDER_RELATIONS = ("prescriber__staff_profile", "replaced_by", "created_by", "updated_by")
-
-
-def lock_patient(patient_id) -> patients_models.Patient:
-    """Return the patient row, locked until the transaction ends; RuleViolation if there is none."""
-    if patient_id is None:
-        raise RuleViolation({"patient": [domain.REQUIRED]})
-    with transaction.atomic():
-        patient = patients_models.Patient.objects.select_for_update().filter(pk=patient_id).first()
-    if patient is None:
-        raise RuleViolation({"patient": ["No patient with this id."]})
-    return patient
 
 
 def check_prescribing(order: domain.MedicationOrder) -> domain.MedicationOrder:
@@ -42,7 +31,7 @@ def check_prescribing(order: domain.MedicationOrder) -> domain.MedicationOrder:
     transaction) so the check and the write that follows see the same record.
     """
     with transaction.atomic():
-        patient = lock_patient(order.patient_id)
+        patient = patients_repository.lock_patient(order.patient_id)
         if patient.status == patients_domain.PatientStatus.DECEASED.value:
             raise RuleViolation({"patient": ["This patient is recorded as deceased: no new orders can be written."]})
         allergies = [
@@ -320,7 +309,7 @@ class DjangoAllergyRepository:
     def add(self, allergy: domain.Allergy) -> domain.Allergy:
         """Record `allergy` on the patient's record and return it as stored."""
         with transaction.atomic():
-            lock_patient(allergy.patient_id)
+            patients_repository.lock_patient(allergy.patient_id)
             row = models.Allergy()
             row.update_from_domain(allergy)
             audit.checked_save(row, actor=self.actor, reason="Allergy recorded")
@@ -346,7 +335,7 @@ class DjangoAllergyRepository:
                 raise NotFound(f"No allergy with id {allergy.id}.")
             if allergy.patient_id != row.patient_id:
                 raise RuleViolation("An allergy stays on the record of the patient it was recorded for.")
-            lock_patient(row.patient_id)
+            patients_repository.lock_patient(row.patient_id)
             row.version = allergy.audit.version  # the UPDATE itself checks it
             row.update_from_domain(allergy)
             audit.checked_save(row, actor=self.actor, reason="Allergy changed")

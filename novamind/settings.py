@@ -281,6 +281,9 @@ NOVAMIND_MAX_APPOINTMENT_MINUTES = env.int("NOVAMIND_MAX_APPOINTMENT_MINUTES", d
 NOVAMIND_WORKING_HOURS = env.str("NOVAMIND_WORKING_HOURS", default="Mon-Fri 08:00-18:00")
 # A note signed more than this many days after its date of service is flagged as a late entry.
 NOVAMIND_LATE_ENTRY_DAYS = env.int("NOVAMIND_LATE_ENTRY_DAYS", default=3)
+# Whether a progress note is signed only once it addresses at least one diagnosis (payers reject
+# a visit without one).
+NOVAMIND_SIGN_REQUIRES_DIAGNOSIS = env.bool("NOVAMIND_SIGN_REQUIRES_DIAGNOSIS", default=True)
 # Years a former patient's record is kept after its last activity (HIPAA: at least 6; see clinic/retention.py).
 NOVAMIND_RETENTION_YEARS = env.int("NOVAMIND_RETENTION_YEARS", default=10)
 # Emergency ("break the glass") access to a patient outside one's care ends after this long.

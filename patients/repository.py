@@ -6,13 +6,29 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
 
 from novamind import audit, blind_index, encryption, history_chain
-from novamind.domain import ConcurrencyError, NotFound, RuleViolation, parse_id
+from novamind.domain import REQUIRED, ConcurrencyError, NotFound, RuleViolation, parse_id
 from patients import domain, models
+
+
+def lock_patient(patient_id) -> models.Patient:
+    """Return the patient row, locked until the transaction ends; RuleViolation if there is none.
+
+    A write whose rule reads the patient's other records (an allergy check, a code listed once
+    on the problem list) takes this lock first, so two such writes for one patient run one after
+    the other and each sees what the other wrote.
+    """
+    if patient_id is None:
+        raise RuleViolation({"patient": [REQUIRED]})
+    with transaction.atomic():
+        patient = models.Patient.objects.select_for_update().filter(pk=parse_id(patient_id)).first()
+    if patient is None:
+        raise RuleViolation({"patient": ["No patient with this id."]})
+    return patient
 
 
 class DjangoPatientRepository:

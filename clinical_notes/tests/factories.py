@@ -6,8 +6,14 @@ from django.utils import timezone
 
 from clinical_notes import domain, models, repository, services
 from conftest import make_staff
+from diagnoses import domain as diagnoses_domain
+from diagnoses import models as diagnoses_models
+from diagnoses import services as diagnoses_services
 from novamind import audit
-from novamind.models import StaffProfile
+from novamind.domain import AccessDenied
+from novamind.models import AnonymousWriteError, StaffProfile
+
+DIAGNOSIS_CODE = "F32.1"  # Major depressive disorder, single episode, moderate
 
 
 def make_clinician(username, *, supervisor=False, superuser=False, clinician=True):
@@ -32,10 +38,49 @@ def soap(**sections):
     return domain.Sections(**values)
 
 
+def a_diagnosis(author, patient):
+    """Return a current diagnosis of `patient` (the primary one, else any), recorded by `author` if there is none.
+
+    None when there is none and `author` may not record one (a test of a refused note).
+    """
+    current = diagnoses_models.Diagnosis.objects.filter(
+        patient_id=patient.id, status__in=[status.value for status in diagnoses_domain.CURRENT_STATUSES]
+    ).order_by("-is_primary", "created_at")
+    row = current.first()
+    if row is not None:
+        return row.to_domain(with_audit=False)
+    try:
+        return diagnoses_services.diagnosis_record(
+            diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code=DIAGNOSIS_CODE, is_primary=True),
+            actor=author,
+        )
+    except (AccessDenied, AnonymousWriteError):
+        return None
+
+
+def addressing(*diagnoses) -> tuple[domain.AddressedDiagnosis, ...]:
+    """Return what a note names when it addresses `diagnoses` (domain or ORM diagnoses): their ids."""
+    return tuple(domain.AddressedDiagnosis(id=diagnosis.id) for diagnosis in diagnoses)
+
+
 def new_note(
-    author, patient, *, kind=domain.NoteKind.PROGRESS_NOTE, format=domain.NoteFormat.SOAP, sections=None, days_ago=0
+    author,
+    patient,
+    *,
+    kind=domain.NoteKind.PROGRESS_NOTE,
+    format=domain.NoteFormat.SOAP,
+    sections=None,
+    days_ago=0,
+    diagnoses=None,
 ):
-    """Return an unsaved domain note by `author` about `patient`."""
+    """Return an unsaved domain note by `author` about `patient`, addressing `diagnoses`.
+
+    A progress note addresses the patient's primary diagnosis by default (recorded by the author
+    if the patient has none): it is signed with one. Other kinds address none unless told.
+    """
+    if diagnoses is None:
+        found = a_diagnosis(author, patient) if kind == domain.NoteKind.PROGRESS_NOTE else None
+        diagnoses = [found] if found is not None else []
     return domain.ClinicalNote(
         patient_id=patient.id,
         author=models.staff_of(author),
@@ -43,11 +88,12 @@ def new_note(
         format=format,
         date_of_service=timezone.localdate() - dt.timedelta(days=days_ago),
         sections=sections if sections is not None else soap(),
+        diagnoses=addressing(*diagnoses),
     )
 
 
 def drafted(author, patient, **options):
-    """Return a draft saved through the services by its author."""
+    """Return a draft saved through the services by its author (a progress note addresses a diagnosis)."""
     return services.note_create(note=new_note(author, patient, **options), actor=author)
 
 

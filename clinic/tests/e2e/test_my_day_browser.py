@@ -12,6 +12,8 @@ from appointments.tests.conftest import make_patient, make_room
 from clinic.tests.integration.test_dashboard import Clinic
 from clinical_notes import models as notes_models
 from conftest import STAFF_PASSWORD, assign_care, make_staff
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from novamind import roles
 from novamind.tests.e2e import browser
 from novamind.tests.integration.role_users import member
@@ -37,6 +39,11 @@ class MyDayInTheBrowser(browser.AdminTestCase):
         clinic = Clinic(self.manager, make_room(self.manager, "Room 1"))
         self.patient = make_patient(self.manager, legal_first_name="Robin", legal_last_name="Okafor")
         assign_care(self.patient, self.clinician, by=self.manager)
+        # The patient's problem list: the note form starts with its primary diagnosis chosen.
+        self.diagnosis = diagnoses_services.diagnosis_record(
+            diagnosis=diagnoses_domain.Diagnosis(patient_id=self.patient.id, code="F41.1", is_primary=True),
+            actor=self.clinician,
+        )
         start = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(9)))
         self.visit = clinic.book(self.clinician, self.patient, start)
         clinic.completed(self.clinician, self.patient, start - dt.timedelta(weeks=1))
@@ -71,6 +78,7 @@ class MyDayInTheBrowser(browser.AdminTestCase):
             "progress_note",
             timezone.localdate(),
         )
+        assert note.to_domain().diagnosis_ids == {self.diagnosis.id}
 
     def test_the_practice_manager_sees_the_clinics_day(self):
         self.sign_in("manager")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from clinic import audit_report
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
-from clinical_notes.tests.factories import notes_as
+from clinical_notes.tests.factories import a_diagnosis, addressing, notes_as
 from conftest import assign_care
 from novamind import access, roles
 from novamind.models import AccessLogEntry
@@ -68,7 +68,7 @@ def clinic(client):
     assign_care(other, author, by=desk)
     notes = notes_as(author)
 
-    def draft(patient_id):
+    def draft(patient_id, diagnoses=()):
         return notes.add(
             notes_domain.ClinicalNote(
                 patient_id=patient_id,
@@ -77,10 +77,11 @@ def clinic(client):
                 format=notes_domain.NoteFormat.FREE_TEXT,
                 date_of_service=timezone.localdate(),
                 sections=notes_domain.Sections(body="BODYMARKER"),
+                diagnoses=addressing(*diagnoses),
             )
         )
 
-    signed = notes.sign(draft(patient.id).id)
+    signed = notes.sign(draft(patient.id, [a_diagnosis(author, patient)]).id)
     notes.add_addendum(signed.id, text="ADDENDUMMARKER", reason="REASONMARKER")
     notes.delete(draft(patient.id).id)  # a discarded draft: a "-" row
     draft(other.id)
@@ -110,7 +111,9 @@ def test_a_patients_report_merges_their_history_and_accesses_in_time_order(clini
         ("felix", "patients.patient", "+"),
         ("felix", "patients.patient", "~"),
         ("desk", "patients.careassignment", "+"),
+        ("drpatel", "diagnoses.diagnosis", "+"),
         ("drpatel", "clinical_notes.clinicalnote", "+"),
+        ("drpatel", "clinical_notes.addresseddiagnosis", "+"),  # the note's link, named by its note's patient
         ("drpatel", "clinical_notes.clinicalnote", "~"),
         ("drpatel", "clinical_notes.addendum", "+"),
         ("drpatel", "clinical_notes.clinicalnote", "+"),

@@ -124,6 +124,10 @@ def free_slots_query(clinic, records):
     return {"patient": str(records.ids["patient"])}
 
 
+def code_query(clinic, records):
+    return {"term": "major depressive"}
+
+
 def autocomplete_query(clinic, records):
     return {"app_label": "appointments", "model_name": "appointment", "field_name": "patient", "term": records.mrn}
 
@@ -233,6 +237,21 @@ RULES: dict[str, Rule] = {
     ),
     "appointments_appointmentseries_add": Rule(ANY, GLOBAL),  # redirects to plan/, which decides
     "appointments_appointmentseries_plan": Rule("appointments.add_appointmentseries", ADD_FOR),
+    # Diagnoses: status and primary change on their own pages; the code autocomplete reads the code set only.
+    **model_rules(
+        "diagnoses.diagnosis",
+        RECORD,
+        "diagnosis",
+        add_scope=ADD_FOR,
+        history_model="diagnoses.diagnosis",
+    ),
+    "diagnoses_diagnosis_code_autocomplete": Rule(
+        "diagnoses.view_diagnosis", GLOBAL, query=code_query, methods=("GET",)
+    ),
+    "diagnoses_diagnosis_status": Rule("diagnoses.change_diagnosis", RECORD, "diagnosis"),
+    "diagnoses_diagnosis_make_primary": Rule(
+        "diagnoses.change_diagnosis", RECORD, "diagnosis", get_not_allowed=True, body={"version": "1"}
+    ),
     # Clinical notes.
     **model_rules(
         "clinical_notes.clinicalnote",
@@ -302,6 +321,7 @@ LIST_RECORD = {
     "patients_careassignment_changelist": "careassignment",
     "appointments_appointment_changelist": "appointment",
     "appointments_appointmentseries_changelist": "series",
+    "diagnoses_diagnosis_changelist": "diagnosis",
     "clinical_notes_clinicalnote_changelist": "note",
     "clinical_notes_psychotherapynoteauthorization_changelist": "authorization",
     "medications_medicationorder_changelist": "order",
@@ -478,6 +498,15 @@ def add_body(key, user, clinic, records) -> dict:
             "kind": "therapy",
             "modality": "telehealth",
             "_book": "1",
+        },
+        "diagnoses_diagnosis_add": {
+            "patient": patient,
+            "code": "F41.1",
+            "specifier": "worse in winter",
+            "onset_date": "",
+            "status": "active",
+            "status_since": "",
+            "version": "1",
         },
         "clinical_notes_clinicalnote_add": {
             "patient": patient,

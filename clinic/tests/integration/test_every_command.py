@@ -25,7 +25,7 @@ from patients import policy
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = {"novamind", "patients", "appointments", "clinical_notes", "medications", "clinic"}
+PROJECT_APPS = {"novamind", "patients", "diagnoses", "appointments", "clinical_notes", "medications", "clinic"}
 SUPER = "superusers only (no role grants it)"
 ONE_PATIENT = "one patient's record: outside care is refused"
 LIST = "several patients: a restricted user's output holds none of the outside patient"
@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "export_patient_record": Command(
         (
             "patients.view_patient",
+            "diagnoses.view_diagnosis",
             "appointments.view_appointment",
             "clinical_notes.view_clinicalnote",
             "medications.view_medicationorder",
@@ -55,6 +56,11 @@ COMMANDS: dict[str, Command] = {
         ),
         ONE_PATIENT,
         lambda clinic, records, files: ["--patient", records.mrn, "--format", "json"],
+    ),
+    "diagnosis_list": Command(
+        ("diagnoses.view_diagnosis",),
+        ONE_PATIENT,
+        lambda clinic, records, files: ["--patient", records.mrn],
     ),
     "medication_list": Command(
         ("medications.view_current_medications",),
@@ -170,7 +176,7 @@ def expected(command: Command, user, which: str) -> str:
 
 def record_text(records) -> list[str]:
     """Return what of the patient's record a refused command must not print."""
-    return [records.last_name, "Walkfirst", "1980-03-04", "sertraline", "penicillin", "Sleeping better"]
+    return [records.last_name, "Walkfirst", "1980-03-04", "sertraline", "penicillin", "Sleeping better", "F32.1"]
 
 
 def run(name, arguments, models):

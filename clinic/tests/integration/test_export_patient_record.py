@@ -30,6 +30,8 @@ from clinic.management.commands import export_patient_record as command
 from clinical_notes import domain as notes_domain
 from clinical_notes.tests.factories import drafted, make_clinician, notes_as, signed
 from conftest import make_staff
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -175,11 +177,30 @@ def chart(operator):
         ),
     )
 
+    # Diagnoses: recurrent depression (primary, with a specifier) and anxiety, resolved last month.
+    depression = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(
+            patient_id=patient.id,
+            code="F33.1",
+            specifier="Specifier-MARKER: with anxious distress",
+            onset_date=timezone.localdate() - dt.timedelta(days=90),
+            is_primary=True,
+        ),
+        actor=clinician,
+    )
+    anxiety = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code="F41.1"), actor=clinician
+    )
+    diagnoses_services.diagnosis_resolve(
+        diagnosis_id=anxiety.id, on=timezone.localdate() - dt.timedelta(days=30), actor=clinician
+    )
+
     # Notes: SOAP (addendum, co-signed), DAP and free text signed; a draft; psychotherapy notes.
     sections = notes_domain.Sections
     soap_note = signed(
         clinician,
         patient,
+        diagnoses=[depression],
         days_ago=6,
         sections=sections(
             subjective="Subjective-MARKER: sleeping badly <b>not bold</b>",
@@ -323,6 +344,7 @@ def test_the_json_copy_is_a_versioned_document_saying_who_made_it_and_when(chart
         "time_zone",
         "scope",
         "patient",
+        "diagnoses",
         "appointments",
         "allergies",
         "medication_orders",
@@ -344,6 +366,38 @@ def test_the_demographics_are_decrypted(chart, tmp_path):
     assert patient["address"]["line1"] == "12 Elm Street" and patient["address"]["postal_code"] == "02143"
     assert patient["emergency_contact"] == {"name": "Ada Okafor", "relation": "mother", "phone": "+16175550199"}
     assert patient["status"] == "active"
+
+
+def test_the_diagnoses_are_listed_current_first_with_their_codes_descriptions_and_dates(chart, tmp_path):
+    document = json.loads(exported(chart, tmp_path))
+    assert [
+        (d["code"], d["description"], d["status"], d["is_primary"], d["specifier"]) for d in document["diagnoses"]
+    ] == [
+        (
+            "F33.1",
+            "Major depressive disorder, recurrent, moderate",
+            "active",
+            True,
+            "Specifier-MARKER: with anxious distress",
+        ),
+        ("F41.1", "Generalized anxiety disorder", "resolved", False, ""),
+    ]
+    resolved = document["diagnoses"][1]
+    assert resolved["status_since"] == (timezone.localdate() - dt.timedelta(days=30)).isoformat()
+    soap_note = document["clinical_notes"][0]
+    assert soap_note["diagnoses"] == [
+        {
+            "diagnosis_id": document["diagnoses"][0]["id"],
+            "code": "F33.1",
+            "description": "Major depressive disorder, recurrent, moderate",
+        }
+    ]
+
+
+@pytest.mark.parametrize("format", record_export.FORMATS)
+def test_another_patients_diagnoses_are_never_in_the_copy(chart, tmp_path, format):
+    text = exported(chart, tmp_path, format)
+    assert "F33.1" in text and "F32.1" not in text  # the other patient's note addressed F32.1
 
 
 def test_the_appointments_are_listed_oldest_first_with_what_became_of_them(chart, tmp_path):
@@ -395,6 +449,7 @@ def test_the_copy_counts_what_it_holds_and_the_drafts_it_leaves_out(chart, tmp_p
     counts = json.loads(exported(chart, tmp_path))["counts"]
     # One general draft; the psychotherapy draft is not counted either, so the copy reveals nothing of it.
     assert counts == {
+        "diagnoses": 2,
         "appointments": 3,
         "clinical_notes": 3,
         "addenda": 1,
@@ -476,11 +531,21 @@ def test_every_column_of_the_record_is_in_the_copy_or_left_out_for_a_stated_reas
 def test_the_html_copy_shows_every_section_with_decrypted_content(chart, tmp_path):
     page = exported(chart, tmp_path, "html")
     assert page.startswith("<!DOCTYPE html>") and f"<title>Patient record {chart.patient.mrn}</title>" in page
-    for heading in ("Demographics", "Allergies", "Medications", "Appointments", "Clinical notes (3 signed)"):
+    for heading in (
+        "Demographics",
+        "Diagnoses (ICD-10-CM)",
+        "Allergies",
+        "Medications",
+        "Appointments",
+        "Clinical notes (3 signed)",
+    ):
         assert heading in page
     for text in (
         "Okafor-Marker, Robin (Rob)",
         "12 Elm Street",
+        "Major depressive disorder, recurrent, moderate (primary)",
+        "Specifier-MARKER: with anxious distress",
+        "Addressed: F33.1 Major depressive disorder, recurrent, moderate",
         "Visit-reason-MARKER: low mood",
         "Cancel-MARKER: travelling",
         "Objective-MARKER",

@@ -1,8 +1,8 @@
 """The patient banner on every page about one patient (issue 17; clinic.banner).
 
-Name, pronouns, age, MRN, allergies (or "No known allergies"), alerts and care team on the
-patient's page and on the change and add pages of an appointment, a note, an order and an
-allergy of that patient; actions that open those add forms pre-filled for the patient and come
+Name, pronouns, age, MRN, the problem list, allergies (or "No known allergies"), alerts and care
+team on the patient's page and on the change and add pages of an appointment, a diagnosis, a
+note, an order and an allergy of that patient; actions that open those add forms pre-filled for the patient and come
 back to the patient's page once saved. Only for a user who may see the patient, each part only
 where the role may see it, for the same number of queries whatever the record holds.
 """
@@ -25,6 +25,8 @@ from appointments import domain as appointments_domain
 from appointments import services as appointments_services
 from clinic.tests.integration import walk_support as walk
 from conftest import assign_care
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
 from medications import services as medications_services
 from medications.tests.pages import order_form
@@ -71,6 +73,8 @@ def _pages(records) -> dict[str, str]:
         "patient": reverse("admin:patients_patient_change", args=[ids["patient"]]),
         "appointment": reverse("admin:appointments_appointment_change", args=[ids["appointment"]]),
         "appointment add": reverse("admin:appointments_appointment_add") + f"?patient={ids['patient']}",
+        "diagnosis": reverse("admin:diagnoses_diagnosis_change", args=[ids["diagnosis"]]),
+        "diagnosis add": reverse("admin:diagnoses_diagnosis_add") + f"?patient={ids['patient']}",
         "note": reverse("admin:clinical_notes_clinicalnote_change", args=[ids["note"]]),
         "note add": reverse("admin:clinical_notes_clinicalnote_add") + f"?patient={ids['patient']}",
         "order": reverse("admin:medications_medicationorder_change", args=[ids["order"]]),
@@ -84,6 +88,8 @@ PAGES = [
     "patient",
     "appointment",
     "appointment add",
+    "diagnosis",
+    "diagnosis add",
     "note",
     "note add",
     "order",
@@ -112,12 +118,14 @@ def test_every_page_about_one_patient_carries_the_banner(clinic, page):
     text = _banner(response.content.decode())
     assert text.startswith(f"Walkfirst {inside.last_name}"), text
     assert f"Age {_age(dt.date(1980, 3, 4))}" in text and "Born 1980-03-04" in text and f"MRN {inside.mrn}" in text
+    assert "Diagnoses F32.1 Major depressive disorder, single episode, moderate (primary)" in text
     assert "Allergies penicillin (rash)" in text
     assert "Care team" in text and "walk-prescriber, MD" in text and "walk-clinician, LCSW" in text
     assert set(_action_urls(response.content.decode())) == {
         "book-appointment",
         "new-note",
         "prescribe",
+        "record-diagnosis",
         "record-allergy",
     }
 
@@ -139,10 +147,11 @@ def test_the_banner_names_pronouns_care_team_and_no_known_allergies(clinic):
 
     text = _banner(body)
     assert text.startswith("Sam (Samantha) Rivera (she/her)")
+    assert "Diagnoses None on the problem list" in text
     assert "Allergies No known allergies" in text
     assert "Care team walk-prescriber, MD" in text
-    # A superuser has no staff profile: no note, no prescription offered, but booking and allergies are.
-    assert set(_action_urls(body)) == {"book-appointment", "record-allergy"}
+    # A superuser has no staff profile: no note, no prescription offered, but booking, diagnoses and allergies are.
+    assert set(_action_urls(body)) == {"book-appointment", "record-diagnosis", "record-allergy"}
 
 
 def test_the_front_desk_banner_has_no_allergies_and_only_booking(clinic):
@@ -153,6 +162,7 @@ def test_the_front_desk_banner_has_no_allergies_and_only_booking(clinic):
     text = _banner(body)
     assert f"MRN {inside.mrn}" in text and "Care team" in text
     assert "Allergies" not in text and "penicillin" not in text  # minimum necessary (novamind.roles)
+    assert "Diagnoses" not in text and "F32.1" not in text
     assert set(_action_urls(body)) == {"book-appointment"}
 
 
@@ -225,6 +235,7 @@ def _valid(action: str, patient_id, clinic) -> dict:
     if action == "new-note":
         return {
             "patient": str(patient_id),
+            "diagnoses": [str(clinic.patients[walk.INSIDE].ids["diagnosis"])],
             "kind": "progress_note",
             "format": "soap",
             "date_of_service": timezone.localdate().isoformat(),
@@ -236,6 +247,16 @@ def _valid(action: str, patient_id, clinic) -> dict:
         }
     if action == "prescribe":
         return order_form(patient_id, drug_name="bupropion", strength="150 mg", dose_amount="150")
+    if action == "record-diagnosis":
+        return {
+            "patient": str(patient_id),
+            "code": "F41.1",
+            "specifier": "",
+            "onset_date": "",
+            "status": "active",
+            "status_since": "",
+            "version": "1",
+        }
     if action == "record-allergy":
         return {
             "patient": str(patient_id),
@@ -248,7 +269,7 @@ def _valid(action: str, patient_id, clinic) -> dict:
     raise AssertionError(action)
 
 
-@pytest.mark.parametrize("action", ["book-appointment", "new-note", "prescribe", "record-allergy"])
+@pytest.mark.parametrize("action", ["book-appointment", "new-note", "prescribe", "record-diagnosis", "record-allergy"])
 def test_each_action_opens_its_form_for_the_patient_and_comes_back_to_the_patient(clinic, action):
     inside = clinic.patients[walk.INSIDE]
     patient_page = _pages(inside)["patient"]
@@ -342,7 +363,13 @@ def test_the_banner_costs_the_same_queries_whatever_the_record_holds(clinic):
             actor=prescriber,
         )
 
+    def diagnosis(code, **fields):
+        diagnoses_services.diagnosis_record(
+            diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code=code, **fields), actor=prescriber
+        )
+
     allergy(0)
+    diagnosis("F41.1")
     client = _client(prescriber)
     url = reverse("admin:appointments_appointment_change", args=[appointment.id])
     client.get(url)
@@ -350,9 +377,14 @@ def test_the_banner_costs_the_same_queries_whatever_the_record_holds(clinic):
 
     for number in range(1, 8):
         allergy(number)
+    for code in ("F32.1", "F43.10", "F90.0", "F42.2", "F40.10"):
+        diagnosis(code, is_primary=code == "F90.0")
     for role in (roles.CLINICIAN, roles.SUPERVISOR, walk.DESK_AND_CLINICIAN):
         assign_care(patient, clinic.users[role], by=root)
     many = _counted(client, url)
 
-    assert "substance 7" in _banner(client.get(url).content.decode())
-    assert many == few, f"1 allergy, 1 clinician: {few} queries; 8 allergies, 4 clinicians: {many}"
+    shown = _banner(client.get(url).content.decode())
+    assert "substance 7" in shown and "F90.0 Attention-deficit hyperactivity disorder" in shown
+    assert many == few, (
+        f"1 allergy, 1 diagnosis, 1 clinician: {few} queries; 8 allergies, 6 diagnoses, 4 clinicians: {many}"
+    )

@@ -22,8 +22,10 @@ from clinic import checks, retention
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import services as notes_services
-from clinical_notes.tests.factories import notes_as
+from clinical_notes.tests.factories import addressing, notes_as
 from conftest import assign_care, make_staff, owner_rights
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -87,9 +89,10 @@ def at(days: int, hour: int = 10) -> dt.datetime:
 
 
 def build_record(patient, *, staff, clinician):
-    """Give `patient` a full record in every part: visits (one rescheduled, a series), notes with an
-    addendum, a psychotherapy note and its authorization, a discarded draft, a revised order and an
-    allergy. Each record uses its own three weeks, so records never compete for the clinician's time."""
+    """Give `patient` a full record in every part: visits (one rescheduled, a series), diagnoses (one
+    resolved), notes with an addendum, a psychotherapy note and its authorization, a discarded draft
+    (both progress notes address the primary diagnosis), a revised order and an allergy. Each record
+    uses its own three weeks, so records never compete for the clinician's time."""
     day = 21 * next(_weeks) + 2
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
     visit = appointments.add(
@@ -120,6 +123,13 @@ def build_record(patient, *, staff, clinician):
             reason_for_visit="Follow-up",
         ),
     )
+    primary = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code="F32.1", is_primary=True), actor=clinician
+    )
+    past = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code="F41.1"), actor=clinician
+    )
+    diagnoses_services.diagnosis_resolve(diagnosis_id=past.id, actor=clinician)
     notes = notes_as(clinician)
 
     def note(kind=notes_domain.NoteKind.PROGRESS_NOTE):
@@ -130,6 +140,7 @@ def build_record(patient, *, staff, clinician):
             format=notes_domain.NoteFormat.FREE_TEXT,
             date_of_service=timezone.localdate(),
             sections=notes_domain.Sections(body="Slept badly; plan reviewed."),
+            diagnoses=addressing(primary) if kind == notes_domain.NoteKind.PROGRESS_NOTE else (),
         )
 
     signed = notes.sign(notes.add(note()).id)
@@ -243,9 +254,9 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
     out, _ = run("--actor", "alice")
 
     assert (
-        f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
-        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1, care assignments 1; "
-        in out
+        f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, diagnoses 2, clinical notes 2, "
+        f"addenda 1, note authorizations 1, addressed diagnoses 1, medication orders 2, allergies 1, "
+        f"emergency access grants 1, care assignments 1; " in out
     )
     assert every_row_naming(gone.id, note_ids) == 0
     assert set(footprint(gone.id).values()) == {0}
@@ -275,12 +286,14 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
 ):
     access.record(user=staff, action="view", category="demographics", detail="before the purge")
     gone = expired(staff, drlee)
+    counted = retention.count_record(gone.id)
     run("--actor", other_staff.username)
     tombstone = AccessLogEntry.objects.get(action="purge")
     assert (tombstone.user, tombstone.patient_id, tombstone.patient_mrn) == (other_staff, gone.id, gone.mrn)
     assert tombstone.category == "patient_record"
-    assert tombstone.detail.startswith("retention 10 years; deleted patient 1, appointments 4,")
-    assert "history rows" in tombstone.detail and "Purgelast" not in tombstone.detail
+    counts = f"{sum(counted.rows.values())} rows and {counted.history} history rows"
+    assert tombstone.detail.startswith(f"retention 10 years; deleted {counts}: patient 1, appointments 4,")
+    assert "Purgelast" not in tombstone.detail
     assert access.verify().ok
     # The purged history rows left erasure receipts: every history table's chain is still whole.
     assert HistoryErasure.objects.filter(detail=f"retention purge of patient {gone.id}").count() > 0
@@ -431,7 +444,10 @@ def test_a_dry_run_lists_the_due_records_by_mrn_with_counts_and_writes_nothing(s
     before = all_rows()
     out, _ = run("--actor", "alice", "--dry-run")
     assert all_rows() == before
-    assert f"would purge {due.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, " in out
+    assert (
+        f"would purge {due.mrn}: patient 1, appointments 4, appointment series 1, diagnoses 2, clinical notes 2, "
+        in out
+    )
     assert f"Kept under a legal hold: {held.mrn}." in out
     assert "Dry run: would purge 1 record(s)" in out and "nothing was written" in out
     assert "Purgelast" not in out and "Purgefirst" not in out
@@ -558,3 +574,12 @@ def test_the_policy_refuses_a_period_under_the_hipaa_floor():
     with pytest.raises(RuleViolation):
         retention.Policy(years=5, today=dt.date(2026, 1, 1))
     assert retention.period_problem("10") is not None and retention.period_problem(6) is None
+
+
+def test_a_tombstone_that_would_be_too_long_keeps_the_totals_and_as_many_parts_as_fit():
+    counts = retention.Counts(rows={f"part number {n}": n + 1 for n in range(40)}, history=99)
+    detail = counts.summary("retention 10 years; deleted ", limit=255)
+    assert len(detail) <= 255 and detail.endswith(", …")
+    assert detail.startswith("retention 10 years; deleted 820 rows and 99 history rows: part number 0 1, ")
+    empty = retention.Counts(rows={"patient": 1, "allergies": 0}, history=3).summary("x ", limit=255)
+    assert empty == "x 1 row and 3 history rows: patient 1"

@@ -30,6 +30,8 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests import factories
 from conftest import assign_care
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from novamind import audit, roles
@@ -141,7 +143,13 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
             modality=appointments_domain.Modality.TELEHEALTH,
         ),
     )
-    note = factories.signed(author, patient)
+    diagnosis = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(
+            patient_id=patient.id, code="F32.1", specifier="with anxious distress", is_primary=True
+        ),
+        actor=author,
+    )
+    note = factories.signed(author, patient, diagnoses=[diagnosis])
     draft = factories.drafted(author, patient)
     therapy = factories.signed(
         author,
@@ -171,6 +179,7 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
             "patient": patient.id,
             "appointment": appointment.id,
             "series": series.id,
+            "diagnosis": diagnosis.id,
             "note": note.id,
             "draft": draft.id,
             "therapy_note": therapy.id,

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from clinical_notes import domain, models
-from clinical_notes.tests.factories import make_clinician, signed, soap
+from clinical_notes.tests.factories import a_diagnosis, make_clinician, signed, soap
 from conftest import make_staff
 from novamind.models import AccessLogEntry
 from novamind.tests.e2e import browser
@@ -26,6 +26,7 @@ class ClinicalNotesInTheBrowser(browser.AdminTestCase):
                 date_of_birth=dt.date(1990, 5, 17),
             )
         )
+        self.diagnosis = a_diagnosis(self.author, self.patient)  # the note form starts with it chosen
 
     def test_draft_sign_lock_and_amend_a_note(self):
         driver = self.driver
@@ -47,6 +48,7 @@ class ClinicalNotesInTheBrowser(browser.AdminTestCase):
         assert "is signed and can no longer be changed" in self.message()
         note = models.ClinicalNote.objects.get()
         assert note.status == "signed" and note.signed_by == self.author
+        assert note.to_domain().diagnosis_ids == {self.diagnosis.id}
         # The signed note is shown, read-only: no text box, no save or sign button.
         assert driver.find_elements(By.NAME, "plan") == [] and driver.find_elements(By.ID, "sign-note") == []
         assert "Continue weekly sessions." in driver.find_element(By.CSS_SELECTOR, ".field-plan").text

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinical_notes import models
-from clinical_notes.tests.factories import drafted, make_clinician, notes_as, signed
+from clinical_notes.tests.factories import a_diagnosis, drafted, make_clinician, notes_as, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +83,9 @@ def test_someone_who_is_not_a_clinician_cannot_write_a_note(staff_client, patien
 
 
 def test_save_and_sign_makes_the_note_final_with_its_hash(client, author, patient):
+    diagnosis = a_diagnosis(author, patient)
     client.force_login(author)
-    response = client.post(add_url(), {**form_data(patient), "_sign": "Save and sign"})
+    response = client.post(add_url(), {**form_data(patient, diagnoses=[diagnosis.id]), "_sign": "Save and sign"})
     note = models.ClinicalNote.objects.get()
     assert response.status_code == 302 and response.url == change_url(note.pk)
     assert note.status == "signed" and note.signed_by == author and note.signed_at is not None
@@ -108,7 +109,10 @@ def test_a_note_signed_days_after_the_date_of_service_is_flagged_late(client, au
     settings.NOVAMIND_LATE_ENTRY_DAYS = 3
     client.force_login(author)
     late = (timezone.localdate() - dt.timedelta(days=5)).isoformat()
-    client.post(add_url(), {**form_data(patient, date_of_service=late), "_sign": "Save and sign"})
+    diagnosis = a_diagnosis(author, patient)
+    client.post(
+        add_url(), {**form_data(patient, date_of_service=late, diagnoses=[diagnosis.id]), "_sign": "Save and sign"}
+    )
     note = models.ClinicalNote.objects.get()
     assert note.late_entry is True
     assert note.history.first().history_change_reason == "Signed (late entry)"

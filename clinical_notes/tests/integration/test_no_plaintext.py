@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinical_notes import domain, models, services
-from clinical_notes.tests.factories import make_clinician, notes_as
+from clinical_notes.tests.factories import a_diagnosis, addressing, make_clinician, notes_as
 from novamind.tests.phi_scan import assert_no_plaintext
 from patients import domain as patients_domain
 from patients import repository as patients_repository
@@ -111,6 +111,7 @@ def test_no_note_text_is_stored_in_plaintext_anywhere(client):
             format=domain.NoteFormat.SOAP,
             date_of_service=timezone.localdate(),
             sections=domain.Sections(subjective="s", objective="o", assessment="a", plan="p"),
+            diagnoses=addressing(a_diagnosis(author, patient)),
         )
     )
     notes.sign(general.id)

@@ -421,3 +421,86 @@ class TestPsychotherapyAccess:
     def test_psychotherapy_notes_are_not_co_signed(self):
         with pytest.raises(RuleViolation):
             self.note().with_cosignature_requested(requester=AUTHOR, supervisor=SUPERVISOR, at=NOW)
+
+
+# --- The diagnoses a note addresses ------------------------------------------------------------
+
+PATIENT = uuid.UUID(int=9)
+DEPRESSION = domain.AddressedDiagnosis(id=uuid.UUID(int=21), code="F32.1", patient_id=PATIENT)
+ANXIETY = domain.AddressedDiagnosis(id=uuid.UUID(int=22), code="F41.1", patient_id=PATIENT)
+
+
+def sign_requiring(note, *, require=True):
+    return note.signed(signer=AUTHOR, at=NOW, signed_on=TODAY, late_entry_days=3, require_diagnosis=require)
+
+
+class TestAddressedDiagnoses:
+    def test_a_progress_note_is_signed_only_with_a_diagnosis_when_the_clinic_requires_one(self):
+        with pytest.raises(RuleViolation) as refused:
+            sign_requiring(draft())
+        assert refused.value.errors == {"diagnoses": [domain.SIGN_NEEDS_DIAGNOSIS]}
+        assert sign_requiring(draft(diagnoses=(DEPRESSION,))).is_signed
+        assert sign_requiring(draft(), require=False).is_signed
+
+    @pytest.mark.parametrize("kind", [kind for kind in domain.NoteKind if kind is not domain.NoteKind.PROGRESS_NOTE])
+    def test_other_kinds_of_note_are_signed_without_a_diagnosis(self, kind):
+        assert sign_requiring(draft(kind=kind)).is_signed
+
+    def test_the_signed_hash_covers_the_codes_addressed(self):
+        signed = sign_requiring(draft(diagnoses=(DEPRESSION, ANXIETY)))
+        assert signed.content_hash == signed.compute_hash()
+        other_code = dataclasses.replace(ANXIETY, code="F41.0")
+        assert dataclasses.replace(signed, diagnoses=(DEPRESSION, other_code)).compute_hash() != signed.content_hash
+        assert dataclasses.replace(signed, diagnoses=(DEPRESSION,)).compute_hash() != signed.content_hash
+        assert dataclasses.replace(signed, diagnoses=(ANXIETY, DEPRESSION)).compute_hash() == signed.content_hash
+
+    def test_a_note_addressing_no_diagnosis_hashes_as_notes_did_before_diagnoses(self):
+        import hashlib
+        import json
+
+        note = sign_requiring(draft(), require=False)
+        content = {
+            "scheme": "novamind.clinical_note.v1",
+            "patient_id": str(note.patient_id),
+            "author_id": AUTHOR.id,
+            "kind": "progress_note",
+            "format": "soap",
+            "date_of_service": TODAY.isoformat(),
+            "sections": note.sections.as_dict(),
+        }
+        payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert note.content_hash == hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def test_a_note_addresses_only_its_patients_diagnoses(self):
+        elsewhere = dataclasses.replace(ANXIETY, patient_id=uuid.UUID(int=99))
+        with pytest.raises(RuleViolation) as refused:
+            domain.check_addressed(draft(diagnoses=(DEPRESSION, elsewhere)))
+        assert refused.value.errors == {"diagnoses": [domain.NOT_THIS_PATIENTS]}
+        with pytest.raises(RuleViolation):
+            sign_requiring(draft(diagnoses=(elsewhere,)))
+
+    def test_a_diagnosis_newly_chosen_is_current_one_chosen_before_may_since_have_resolved(self):
+        resolved = dataclasses.replace(DEPRESSION, current=False)
+        with pytest.raises(RuleViolation) as refused:
+            domain.check_addressed(draft(diagnoses=(resolved,)))
+        assert refused.value.errors == {"diagnoses": [domain.NOT_CURRENT]}
+        domain.check_addressed(draft(diagnoses=(resolved,)), before_ids=frozenset({resolved.id}))
+        assert sign_requiring(draft(diagnoses=(resolved,))).is_signed
+
+    def test_a_psychotherapy_note_addresses_no_diagnosis(self):
+        with pytest.raises(RuleViolation) as refused:
+            domain.check_addressed(draft(kind=domain.NoteKind.PSYCHOTHERAPY_NOTE, diagnoses=(DEPRESSION,)))
+        assert refused.value.errors == {"diagnoses": [domain.PSYCHOTHERAPY_NO_DIAGNOSES]}
+
+    def test_a_signed_notes_diagnoses_never_change(self):
+        signed = sign_requiring(draft(diagnoses=(DEPRESSION,)))
+        for changed in ((DEPRESSION, ANXIETY), (), (ANXIETY,)):
+            with pytest.raises(RuleViolation) as refused:
+                domain.check_write(signed, dataclasses.replace(signed, diagnoses=changed), editor=AUTHOR)
+            assert refused.value.errors["diagnoses"] == [domain.SIGNED_IS_FINAL]
+
+    def test_only_the_author_changes_what_a_draft_addresses(self):
+        note = draft(diagnoses=(DEPRESSION,))
+        domain.check_write(note, dataclasses.replace(note, diagnoses=(ANXIETY,)), editor=AUTHOR)
+        with pytest.raises(RuleViolation, match="Only the author"):
+            domain.check_write(note, dataclasses.replace(note, diagnoses=(ANXIETY,)), editor=OTHER)

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
-from clinical_notes.tests.factories import notes_as
+from clinical_notes.tests.factories import a_diagnosis, addressing, notes_as
 from conftest import assign_care
 from medications import models as medications_models
 from medications import repository as medications_repository
@@ -199,6 +199,10 @@ def clinic(db):
                 format=notes_domain.NoteFormat.FREE_TEXT,
                 date_of_service=dt.date.today(),
                 sections=notes_domain.Sections(body=f"BODYMARKER {kind.value}"),
+                # A progress note is signed with the diagnosis it addresses.
+                diagnoses=addressing(a_diagnosis(author, patient))
+                if kind == notes_domain.NoteKind.PROGRESS_NOTE
+                else (),
             )
         )
         return notes.sign(drafted.id)

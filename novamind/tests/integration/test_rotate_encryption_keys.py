@@ -22,6 +22,8 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests.factories import make_clinician, notes_as, signed
 from conftest import owner_rights
+from diagnoses import domain as diagnoses_domain
+from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -40,6 +42,8 @@ KNOWN_TABLES = {
     "novamind_encryptioncanary",
     "patients_patient",
     "patients_historicalpatient",
+    "diagnoses_diagnosis",
+    "diagnoses_historicaldiagnosis",
     "appointments_appointment",
     "appointments_historicalappointment",
     "appointments_appointmentseries",
@@ -66,7 +70,7 @@ class Clinic:
 
 @pytest.fixture
 def clinic(staff):
-    """Data in all four apps, each record changed at least once so history tables hold several rows."""
+    """Data in every app, each record changed at least once so history tables hold several rows."""
     author = make_clinician("drpatel")
     prescriber = make_prescriber("drlee")
     patients = patients_repository.DjangoPatientRepository(actor=staff)
@@ -102,7 +106,12 @@ def clinic(staff):
         ),
     )
 
-    note = signed(author, patient)
+    anxiety = diagnoses_services.diagnosis_record(
+        diagnosis=diagnoses_domain.Diagnosis(patient_id=patient.id, code="F41.1", specifier="worse in winter"),
+        actor=author,
+    )
+    diagnoses_services.diagnosis_make_primary(diagnosis_id=anxiety.id, actor=author)
+    note = signed(author, patient, diagnoses=[anxiety])
     notes_as(author).add_addendum(note.id, text="Patient called back.", reason="Late information")
     private = signed(author, patient, kind=notes_domain.NoteKind.PSYCHOTHERAPY_NOTE)
     notes_services.authorization_grant(

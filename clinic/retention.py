@@ -8,7 +8,8 @@ a period under six years is refused at start-up (system check novamind.E040) and
 A record is due when its patient is inactive or deceased, it is not under a legal hold, and
 it has had no activity for longer than the period. Activity is the latest date in the record:
 the patient's last change, appointments' ends and changes, notes' dates of service,
-signatures and changes, addenda, medication orders' start, end, stop and changes, allergies.
+signatures and changes, addenda, medication orders' start, end, stop and changes, allergies,
+diagnoses, treatment plans' signatures, closings and changes (and their parts' and progress').
 The period is counted at the earliest from the patient's eighteenth birthday, because most
 states keep a minor's record for some years past the age of majority. That rule is
 `decide()`, in plain Python; the database query only narrows the candidates, and
@@ -183,6 +184,8 @@ class Part:
 
 
 NOTES = "clinical_notes.ClinicalNote"
+PLANS = "treatment_plans.TreatmentPlan"
+OBJECTIVES = "treatment_plans.Objective"
 PARTS = (
     Part("appointments.Appointment", "appointments", "patient", None, ("end", "updated_at")),
     Part("appointments.AppointmentSeries", "appointment series", "patient", None, ("end", "until", "updated_at")),
@@ -197,6 +200,15 @@ PARTS = (
         ("start_date", "end_date", "discontinued_on", "updated_at"),
     ),
     Part("medications.Allergy", "allergies", "patient"),
+    # A plan's parts before the plan, progress before its objective: a part with a parent is
+    # deleted before the top-level parts, in this order (see DELETION_ORDER).
+    Part("treatment_plans.ObjectiveProgress", "objective progress entries", "objective", OBJECTIVES),
+    Part(OBJECTIVES, "plan objectives", "plan", PLANS),
+    Part("treatment_plans.Goal", "plan goals", "plan", PLANS),
+    Part("treatment_plans.Intervention", "plan interventions", "plan", PLANS),
+    Part("treatment_plans.PlanDiagnosis", "diagnoses addressed by plans", "plan", PLANS),
+    Part(PLANS, "treatment plans", "patient", None, ("signed_at", "agreed_on", "discontinued_on", "updated_at")),
+    Part("diagnoses.Diagnosis", "diagnoses", "patient", None, ("status_since", "updated_at")),
     Part("patients.EmergencyAccessGrant", "emergency access grants", "patient", None, ("granted_at", "updated_at")),
     Part("patients.CareAssignment", "care assignments", "patient", None, ("started_at", "ended_at", "updated_at")),
 )

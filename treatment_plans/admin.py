@@ -91,7 +91,8 @@ class PlanForm(VersionedModelForm):
         help_text="The patient's current diagnoses (active or in remission) this plan treats; at least one to sign it. "
         "On a new plan, choose the patient and save to see them.",
     )
-    editor = None
+    editor = None  # who posts the form (a POST only)
+    viewer = None  # who opens it: the diagnoses are offered only of a patient they may see
 
     class Meta:
         model = models.TreatmentPlan
@@ -104,7 +105,7 @@ class PlanForm(VersionedModelForm):
         if field is None:
             return
         patient_id = self._patient_id()
-        if patient_id is not None:
+        if patient_id is not None and self.viewer is not None and policy.may_see(self.viewer, patient_id):
             field.queryset = diagnoses_models.Diagnosis.objects.filter(
                 patient_id=patient_id, status__in=repository.CURRENT_DIAGNOSES
             ).order_by("created_at")
@@ -414,7 +415,7 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         editor = request.user if request.method == "POST" else None
-        return type(form.__name__, (form,), {"editor": editor})
+        return type(form.__name__, (form,), {"editor": editor, "viewer": request.user})
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":

@@ -110,14 +110,15 @@ def plan_update(*, plan: domain.TreatmentPlan, actor) -> domain.TreatmentPlan:
         return plans.update(draft)
 
 
-def plan_sign(*, plan_id, actor, version: int | None = None) -> domain.TreatmentPlan:
+def plan_sign(*, plan_id, actor, version: int | None = None, now: dt.datetime | None = None) -> domain.TreatmentPlan:
     """Sign a complete draft as `actor`: it becomes the patient's current plan, due for review later.
 
-    The plan it revises, if still current, is superseded in the same transaction.
+    The plan it revises, if still current, is superseded in the same transaction. `now` is the
+    moment of signing (the clinic's clock by default; the demo's history passes earlier ones).
     """
     row = _plan_row(plan_id, actor, CHANGE)
     plans = _plans(actor)
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         repository.lock_patient(row.patient_id)
         plan = _at_version(plans.get_by_id(row.pk), version)

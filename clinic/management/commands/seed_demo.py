@@ -45,7 +45,8 @@ DEMO_ROLES = {
     "office": (roles.PRACTICE_ADMIN,),
     "auditor": (roles.AUDITOR,),
 }
-CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications")
+# In this order: each app's demo reads what the ones before it wrote (plans are built on notes' care teams).
+CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications", "treatment_plans")
 
 
 class Command(BaseCommand):

@@ -826,13 +826,13 @@ def write_json(record: PatientRecord, out: TextIO) -> Counts:
     out.write(_member("appointments", [appointment_json(entry) for entry in record.appointments]))
     out.write(_member("allergies", [allergy_json(allergy) for allergy in record.allergies]))
     out.write(_member("medication_orders", [order_json(order) for order in record.medication_orders]))
-    out.write(_member("treatment_plans", [plan_json(entry) for entry in record.treatment_plans]))
     out.write('  "clinical_notes": [')
     separator = "\n"
     for entry in record.notes:
         out.write(separator + textwrap.indent(json.dumps(note_json(entry), indent=2, ensure_ascii=False), "    "))
         separator = ",\n"
     out.write("\n  ],\n" if separator != "\n" else "],\n")
+    out.write(_member("treatment_plans", [plan_json(entry) for entry in record.treatment_plans]))
     counts = counts_of(record)
     out.write(_member("counts", dataclasses.asdict(counts), last=True))
     out.write("}\n")

@@ -142,17 +142,6 @@ class DraftRowsFormSet(BaseInlineFormSet):
         ]
 
 
-class GoalFormSet(DraftRowsFormSet):
-    def clean(self):
-        super().clean()
-        seen = {}
-        for form in self.kept_forms():
-            number = form.cleaned_data.get("number")
-            if number in seen:
-                form.add_error("number", f"Goal {number} is already numbered so: give each goal its own number.")
-            seen[number] = form
-
-
 class ObjectiveFormSet(DraftRowsFormSet):
     """The objectives; each names a goal of the goal rows posted with it (by number)."""
 
@@ -207,7 +196,6 @@ class DraftRowsInline(admin.TabularInline):
 
 class GoalInline(DraftRowsInline):
     model = models.Goal
-    formset = GoalFormSet
     fields = ("number", "text")
     verbose_name_plural = "goals (objectives name their goal by its number)"
     formfield_overrides = {encryption.EncryptedTextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
@@ -853,7 +841,7 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
             initial={"note": chosen if any(str(pk) == chosen for pk, _ in notes) else ""},
         )
         if request.method == "POST" and form.is_valid():
-            recorded = self._record_progress(request, form, plan)
+            recorded = self._record_progress(request, form)
             if recorded:
                 self.message_user(request, f"Progress recorded on {recorded} objective(s).", messages.SUCCESS)
                 return HttpResponseRedirect(self._url("change", row.pk))
@@ -869,18 +857,19 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
             plan_is_current=plan.is_current,
         )
 
-    def _record_progress(self, request, form, plan) -> int:
+    def _record_progress(self, request, form) -> int:
         """Record each objective the form fills in, all or none; return how many (0: refused, errors on the form)."""
         entries = form.entries()
         if not entries:
             form.add_error(None, "Choose a status for at least one objective.")
             return 0
+        note_id = form.cleaned_data["note"]  # a refusal naming the note takes it out of cleaned_data
         with transaction.atomic():
             for index, objective, data in entries:
                 try:
                     services.objective_progress_record(
                         objective_id=objective.id,
-                        note_id=form.cleaned_data["note"],
+                        note_id=note_id,
                         status=domain.ObjectiveStatus(data["status"]),
                         rating=domain.ProgressRating(data["rating"]) if data["rating"] else None,
                         comment=data["comment"],

@@ -18,7 +18,8 @@ booked in the meantime wins.
 
 Purging deletes the live rows and their history rows (the history holds the same PHI) of every
 table in `PARTS`, and the rows derived from the patient (`DERIVED`), in one transaction per patient that ends by appending a tombstone to the
-access log: action "purge", the patient's id and MRN, the row counts. The access log names
+access log: action "purge", the patient's id and MRN, the row counts of each kind of record (a
+record's parts folded into it, `Counts.summary`). The access log names
 patients by id and MRN only and is never purged, so `verify_audit` keeps verifying. Each
 history row deleted leaves an erasure receipt (its place and seal, none of its content), so
 every history table's chain verifies too (`novamind.history_chain`).
@@ -295,6 +296,23 @@ class Counts:
         parts = ", ".join(f"{name} {count}" for name, count in self.rows.items())
         return f"{parts}; {self.history} history rows"
 
+    def summary(self) -> str:
+        """Return the counts of each kind of record, a part's own rows folded into it ("treatment plans 2 (+9
+        parts)"), kinds with no row left out: short enough for the access log's tombstone, whole."""
+        folded: dict[str, int] = {}
+        for part in (PATIENT, *PARTS):
+            top = part
+            while top.parent is not None:
+                top = _BY_LABEL[top.parent]
+            if top is not part:
+                folded[top.name] = folded.get(top.name, 0) + self.rows.get(part.name, 0)
+        kinds = [
+            f"{part.name} {self.rows[part.name]}" + (f" (+{folded[part.name]} parts)" if folded.get(part.name) else "")
+            for part in (PATIENT, *PARTS)
+            if part.parent is None and part.name in self.rows and (self.rows[part.name] or folded.get(part.name))
+        ]
+        return f"{', '.join(kinds)}; {self.history} history rows"
+
 
 def count_record(patient_id) -> Counts:
     """Return the row counts of the patient's record, as a purge would delete them."""
@@ -411,7 +429,7 @@ def purge_patient(*, patient_id, policy: Policy, actor) -> Purged:
             action=PURGE_ACTION,
             category=PURGE_CATEGORY,
             patient=patient,
-            detail=f"retention {policy.years} years; deleted {counts.describe()}",
+            detail=f"retention {policy.years} years; deleted {counts.summary()}",
         )
     return Purged(patient_id=patient.pk, mrn=patient.mrn, counts=counts, tombstone=entry.sequence)
 

@@ -75,12 +75,16 @@ def seed(*, actor, staff, stdout, patients, **context):
 
 
 def _patients_with_notes(patients) -> list:
-    with_notes = set(
-        notes_models.ClinicalNote.objects.filter(patient_id__in=[p.id for p in patients]).values_list(
-            "patient_id", flat=True
-        )
+    """Return the first demo patients with notes, those with a signed progress note first (progress is recorded from one)."""
+    notes = notes_models.ClinicalNote.objects.filter(patient_id__in=[p.id for p in patients])
+    with_notes = set(notes.values_list("patient_id", flat=True))
+    with_progress_notes = set(
+        notes.filter(
+            kind=notes_domain.NoteKind.PROGRESS_NOTE.value, status=notes_domain.NoteStatus.SIGNED.value
+        ).values_list("patient_id", flat=True)
     )
-    return [patient for patient in patients if patient.id in with_notes][:PATIENTS_WITH_PLANS]
+    chosen = [patient for patient in patients if patient.id in with_notes][:PATIENTS_WITH_PLANS]
+    return sorted(chosen, key=lambda patient: patient.id not in with_progress_notes)
 
 
 def _treating_clinician(patient, staff, actor):

@@ -35,6 +35,7 @@ from novamind import access, encryption
 from novamind.admin import (
     AuditedAdmin,
     CappedCountPaginator,
+    EncryptionAwareChangeList,
     ReadOnlyListingInline,
     VersionedModelForm,
     show_violation,
@@ -291,6 +292,13 @@ def plan_from_forms(form, formsets, *, stored: domain.TreatmentPlan | None) -> d
 # --- The plan's pages ---------------------------------------------------------------------------
 
 
+class PlanChangeList(EncryptionAwareChangeList):
+    """The plan list: it shows no text, so the encrypted columns stay unread."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer("problems", "agreement_note", "discontinue_note")
+
+
 @dataclasses.dataclass
 class PlanView:
     """What a plan's page shows, read once for the page: the plan with its parts, and the progress per objective."""
@@ -338,17 +346,6 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
         return policy.restrict(super().get_queryset(request), request.user)
 
     def get_changelist(self, request, **kwargs):
-        changelist = super().get_changelist(request, **kwargs)
-
-        class PlanChangeList(changelist):
-            def get_queryset(self, request, exclude_parameters=None):
-                # A list shows no text: the encrypted columns stay unread.
-                return (
-                    super()
-                    .get_queryset(request, exclude_parameters)
-                    .defer("problems", "agreement_note", "discontinue_note")
-                )
-
         return PlanChangeList
 
     # --- who may change what --------------------------------------------------------------
@@ -418,7 +415,8 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
 
     def save_model(self, request, obj, form, change):
         # The plan and its rows are written together, by one service call, in save_related: a
-        # draft is one record whose version covers its rows.
+        # draft is one record whose version covers its rows (and its rows may change when the
+        # plan's own fields did not).
         return None
 
     def save_related(self, request, form, formsets, change):
@@ -435,10 +433,6 @@ class TreatmentPlanAdmin(display.PatientColumnMixin, patients_admin.PatientPicke
         obj.pk = stored.id
         obj._state.adding = False
         obj.refresh_from_db()
-
-    def changes_nothing(self, request, form, change):
-        # The rows below the form may have changed when the form did not: save_related decides.
-        return change and not getattr(request, "_novamind_reverting", False) and not form.has_changed()
 
     def response_add(self, request, obj, post_url_continue=None):
         if "_sign" in request.POST:

@@ -199,6 +199,16 @@ def test_a_diagnosis_resolved_before_signing_stops_the_signature(clinician, pati
         services.plan_sign(plan_id=draft.id, actor=clinician)
 
 
+def test_deleting_a_plan_discontinues_it(clinician, patient):
+    draft = factories.drafted(clinician, patient)
+    closed = services.plan_delete(plan_id=draft.id, actor=clinician)
+    assert (closed.status, closed.discontinue_reason) == (
+        domain.PlanStatus.DISCONTINUED,
+        domain.DiscontinueReason.DRAFT_NOT_USED,
+    )
+    assert statuses(patient) == [(1, "discontinued")]
+
+
 def test_a_plan_is_discontinued_never_deleted(clinician, patient):
     plan = factories.signed(clinician, patient)
     closed = services.plan_discontinue(

@@ -1,6 +1,7 @@
 """A clinician, in Chromium: from the patient banner, a treatment plan with one goal and two objectives
 for a patient with a diagnosis, signed; then revised, and once the new version is signed the first
-one reads as superseded. A screenshot of the signed plan goes to test-results/screenshots/."""
+one reads as superseded. Screenshots of the signed plan and of the draft of its next version go to
+test-results/screenshots/."""
 
 import datetime as dt
 
@@ -73,6 +74,7 @@ class WritingATreatmentPlan(browser.AdminTestCase):
         assert "Version 2 is a draft copied from the current plan" in self.message()
         first.refresh_from_db()
         assert first.status == models.SIGNED
+        self.screenshot("treatment_plan_draft")
         self.fill("objectives-1-text", "PHQ-9 below 5.")
         self.save_and_sign()
         assert "Version 2 is signed and is the current plan" in self.message()

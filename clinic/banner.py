@@ -8,9 +8,9 @@ builder. It reads several apps, so it lives here, above them.
 It is shown only to a user the access policy lets see the patient (`patients.policy`: the role's
 `patients.view_patient`, then care); each part only where the role may see it: the problem list
 (the active and in-remission diagnoses, primary first) with `diagnoses.view_diagnosis`, the
-allergies with `medications.view_allergy`, the care team with `patients.view_careassignment`, and
-each action where the user may take it. It costs the same few queries whatever the patient's
-record holds.
+allergies with `medications.view_allergy`, the care team with `patients.view_careassignment`, the
+treatment plan's review date with `treatment_plans.view_treatmentplan`, and each action where the
+user may take it. It costs the same few queries whatever the patient's record holds.
 
 Alerts come from `ALERT_SOURCES`, functions of a `Subject` that return what staff must see before
 acting (a legal hold, the viewer's emergency access, a patient no longer active). Risk alerts join
@@ -39,8 +39,11 @@ from novamind.domain import parse_id
 from patients import display, policy
 from patients import domain as patients_domain
 from patients import models as patients_models
+from treatment_plans import domain as plans_domain
+from treatment_plans import models as plans_models
 
 ACCESS_CATEGORY = "demographics"
+VIEW_PLANS = "treatment_plans.view_treatmentplan"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +83,18 @@ class Action:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlanLine:
+    """The patient's treatment plan as the banner states it: the current plan's review date, or what there is."""
+
+    text: str
+    url: str = ""  # the plan's page, when there is a plan
+    overdue: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Banner:
-    """What the banner shows. `diagnoses`, `allergies` and `care_team` are None where the role may not see them."""
+    """What the banner shows. `diagnoses`, `allergies`, `care_team` and `treatment_plan` are None where the role
+    may not see them."""
 
     patient: display.PatientLabel
     status: str
@@ -92,6 +105,7 @@ class Banner:
     alerts: tuple[Alert, ...]
     actions: tuple[Action, ...]
     on_patient_page: bool
+    treatment_plan: PlanLine | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +178,7 @@ def build(*, user, patient_id, on_patient_page=False) -> Banner | None:
         return None
     url = reverse("admin:patients_patient_change", args=[patient.pk])
     subject = Subject(user=user, patient=patient, now=timezone.now())
+    plans = _open_plans(user, patient.pk)
     return Banner(
         patient=display.PatientLabel.of(patient),
         status=patient.get_status_display(),
@@ -172,8 +187,9 @@ def build(*, user, patient_id, on_patient_page=False) -> Banner | None:
         allergies=_allergies(user, patient.pk),
         care_team=_care_team(user, patient.pk),
         alerts=tuple(alert for source in ALERT_SOURCES for alert in source(subject)),
-        actions=_actions(user, patient.pk, url),
+        actions=_actions(user, patient.pk, url, starts_plan=plans == {}),
         on_patient_page=on_patient_page,
+        treatment_plan=_plan_line(plans),
     )
 
 
@@ -237,8 +253,43 @@ def _care_team(user, patient_id) -> tuple[str, ...] | None:
     return tuple(schedule.clinician_label(assignment.clinician) for assignment in assignments)
 
 
-def _actions(user, patient_id, patient_url) -> tuple[Action, ...]:
-    """Return the forms the user may open for this patient, each pre-filled and returning to the patient."""
+def _open_plans(user, patient_id) -> dict[str, tuple] | None:
+    """Return the patient's current plan and draft ({status: (id, version, review due)}), or None if the role sees no plans.
+
+    One query: statuses and dates only, nothing decrypted.
+    """
+    if not policy.may(user, VIEW_PLANS):
+        return None
+    rows = plans_models.TreatmentPlan.objects.filter(
+        patient_id=patient_id, status__in=[plans_models.SIGNED, plans_models.DRAFT]
+    ).values_list("status", "pk", "version_number", "review_due")
+    return {status: (pk, version, review_due) for status, pk, version, review_due in rows}
+
+
+def _plan_line(plans: dict[str, tuple] | None) -> PlanLine | None:
+    if plans is None:
+        return None
+    current, draft = plans.get(plans_models.SIGNED), plans.get(plans_models.DRAFT)
+    if current is not None:
+        pk, version, review_due = current
+        overdue = plans_domain.is_overdue(review_due, today=timezone.localdate())
+        text = f"version {version}, review due {review_due:%Y-%m-%d}" + (" (overdue)" if overdue else "")
+        return PlanLine(text, reverse("admin:treatment_plans_treatmentplan_change", args=[pk]), overdue)
+    if draft is not None:
+        pk, version, _ = draft
+        return PlanLine(
+            f"draft (version {version}), not signed yet",
+            reverse("admin:treatment_plans_treatmentplan_change", args=[pk]),
+        )
+    return PlanLine("no current plan")
+
+
+def _actions(user, patient_id, patient_url, *, starts_plan=False) -> tuple[Action, ...]:
+    """Return the forms the user may open for this patient, each pre-filled and returning to the patient.
+
+    "New plan" is offered while the patient has neither a current plan nor a draft (`starts_plan`):
+    a current plan is changed by revising it, from its page.
+    """
     try:
         profile = user.staff_profile
     except ObjectDoesNotExist:  # no profile: neither clinician nor prescriber
@@ -262,6 +313,13 @@ def _actions(user, patient_id, patient_url) -> tuple[Action, ...]:
         ),
         ("record-diagnosis", "Record diagnosis", "diagnoses.add_diagnosis", "diagnoses_diagnosis", True),
         ("record-allergy", "Record allergy", "medications.add_allergy", "medications_allergy", True),
+        (
+            "new-plan",
+            "New plan",
+            "treatment_plans.add_treatmentplan",
+            "treatment_plans_treatmentplan",
+            starts_plan and bool(profile and profile.is_clinician),  # plans are written by clinicians
+        ),
     )
     return tuple(
         Action(step_id, label, f"{reverse(f'admin:{page}_add')}?{query}")

@@ -5,7 +5,8 @@ unsigned notes that are already late per clinician, and twelve weeks of visits, 
 cancellations and no-shows. Each panel costs a fixed number of queries whatever the size of the
 clinic: rows are grouped and counted in the database (weeks in the clinic's time zone), and no
 encrypted column is read, filtered or ordered on. Patients appear by MRN only, and a panel that
-lists them writes one entry to the access log, as an admin list does.
+lists them writes one entry to the access log, as an admin list does. The treatment plans due for
+review (`plans_due_for_review`) are listed the same way, per clinician who signed them.
 
 Every panel counts and lists only the patients the viewer may see (`patients.policy.restrict`, a
 subquery, so no query per row): a clinician sees their own patients' appointments and notes, and
@@ -38,6 +39,7 @@ from novamind.domain import parse_count
 from patients import display
 from patients import models as patients_models
 from patients import policy as access_policy
+from treatment_plans import models as plans_models
 
 TREND_WEEKS = 12
 # Clinicians per page of today's schedule: the panel's size does not grow with the clinic.
@@ -48,6 +50,12 @@ LATE_NOTES_SHOWN = 5
 # Authors per page of that panel, the one waiting longest first (?late=N).
 LATE_AUTHORS_SHOWN = 10
 LATE_PAGE_PARAMETER = "late"
+# Treatment plans due for review: those due within this many days, or overdue, per clinician.
+REVIEW_SOON_DAYS = 14
+REVIEW_PLANS_SHOWN = 5  # per clinician, the most overdue first
+REVIEW_CLINICIANS_SHOWN = 10
+REVIEW_PAGE_PARAMETER = "reviews"
+PLANS_CATEGORY = "treatment_plans"
 ACCESS_ACTION = "dashboard"
 COSIGN_PERMISSION = "clinical_notes.cosign_clinicalnote"
 Status = appointments_domain.Status
@@ -338,6 +346,141 @@ def late_unsigned_notes(
     )
 
 
+# --- treatment plans due for review ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanDue:
+    """A current treatment plan due for review soon, or overdue; no content, no name."""
+
+    plan_id: object
+    mrn: str
+    version_number: int
+    review_due: dt.date
+    days_left: int  # negative once overdue
+    patient_id: object = None
+    label: display.PatientLabel | None = None
+
+    @property
+    def overdue(self) -> bool:
+        """Return whether the review date has passed."""
+        return self.days_left < 0
+
+    @property
+    def days_overdue(self) -> int:
+        """Return how many days past its review date the plan is (0 until then)."""
+        return max(0, -self.days_left)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicianReviews:
+    """The plans one clinician signed that are due for review, the most overdue first."""
+
+    clinician_id: int
+    clinician: str
+    plans: tuple[PlanDue, ...]  # the first REVIEW_PLANS_SHOWN
+    due: int = 0  # all of theirs the viewer may see
+
+    @property
+    def not_shown(self) -> int:
+        """Return how many of the clinician's plans are counted but not listed."""
+        return self.due - len(self.plans)
+
+    @property
+    def overdue(self) -> int:
+        """Return how many of the listed plans are overdue."""
+        return sum(plan.overdue for plan in self.plans)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanReviews:
+    """Current plans due for review within `within_days` days or overdue, per clinician who signed them."""
+
+    within_days: int
+    clinicians: tuple[ClinicianReviews, ...]  # this page's, the clinician with the most overdue plan first
+    page: int = 1
+    pages: int = 1
+    clinician_total: int = 0
+
+    @property
+    def plan_count(self) -> int:
+        """Return how many plans are listed."""
+        return sum(len(clinician.plans) for clinician in self.clinicians)
+
+    @property
+    def first_shown(self) -> int:
+        """Return the place, among all the clinicians with plans due, of this page's first one (from 1)."""
+        return (self.page - 1) * REVIEW_CLINICIANS_SHOWN + 1 if self.clinicians else 0
+
+    @property
+    def last_shown(self) -> int:
+        """Return the place of this page's last clinician."""
+        return self.first_shown + len(self.clinicians) - 1 if self.clinicians else 0
+
+
+def plans_due_for_review(
+    *, viewer, today: dt.date | None = None, within_days: int = REVIEW_SOON_DAYS, page: int = 1
+) -> PlanReviews:
+    """Return one page of the clinicians whose current plans `viewer` may see are due for review, in three queries.
+
+    A plan is due when its review date is at most `within_days` days away, or past. Clinicians
+    (who signed the plans) are ordered by their most overdue plan and shown REVIEW_CLINICIANS_SHOWN
+    a page, each with their REVIEW_PLANS_SHOWN plans due first and how many they have. The plans
+    are read from the review queue's index (current plans only, by review date).
+    """
+    today = today or timezone.localdate(timezone.now(), policy.zone())
+    due = plans_models.TreatmentPlan.objects.filter(
+        status=plans_models.SIGNED, review_due__lte=today + dt.timedelta(days=within_days)
+    )
+    visible = access_policy.restrict(due, viewer)
+    ordered = list(
+        visible.order_by()
+        .values("signed_by_id")
+        .annotate(first_due=Min("review_due"))
+        .order_by("first_due", "signed_by_id")
+        .values_list("signed_by_id", flat=True)
+    )
+    paged = Paginator(ordered, REVIEW_CLINICIANS_SHOWN).get_page(page)
+    shown = list(paged)
+    labels = _labels(_by_label(Q(pk__in=shown))) if shown else {}
+    rows = (
+        visible.filter(signed_by_id__in=shown)
+        .annotate(
+            place=Window(RowNumber(), partition_by=F("signed_by_id"), order_by=(F("review_due"), F("pk"))),
+            due=Window(Count("pk"), partition_by=F("signed_by_id")),
+        )
+        .filter(place__lte=REVIEW_PLANS_SHOWN)
+        .order_by("review_due", "pk")
+        .values_list("pk", "signed_by_id", "review_due", "version_number", "patient__mrn", "patient_id", "due")
+    )
+    plans: dict[int, list[PlanDue]] = {pk: [] for pk in shown}
+    counts: dict[int, int] = {}
+    for pk, clinician_id, review_due, version, mrn, patient_id, count in rows:
+        counts[clinician_id] = count
+        plans[clinician_id].append(
+            PlanDue(
+                plan_id=pk,
+                mrn=mrn,
+                version_number=version,
+                review_due=review_due,
+                days_left=(review_due - today).days,
+                patient_id=patient_id,
+            )
+        )
+    clinicians = tuple(
+        ClinicianReviews(clinician_id=pk, clinician=labels[pk], plans=tuple(plans[pk]), due=counts[pk])
+        for pk in shown
+        if plans[pk]  # a plan revised between the two queries
+    )
+    return PlanReviews(
+        within_days=within_days,
+        clinicians=clinicians,
+        page=paged.number,
+        pages=paged.paginator.num_pages,
+        clinician_total=paged.paginator.count,
+    )
+
+
 # --- twelve weeks -------------------------------------------------------------------------------
 
 
@@ -593,12 +736,13 @@ class Dashboard:
     my_drafts: MyDrafts | None = None
     cosignatures: notes_selectors.CosignatureQueue | None = None
     alerts: MyAlerts | None = None
+    plan_reviews: PlanReviews | None = None
 
     @property
     def is_empty(self) -> bool:
         """Return whether the viewer may see no panel at all."""
         panels = (self.schedule, self.late_notes, self.trend, self.my_day, self.my_drafts, self.cosignatures)
-        return all(panel is None for panel in (*panels, self.alerts))
+        return all(panel is None for panel in (*panels, self.alerts, self.plan_reviews))
 
 
 def may_view(user, model) -> bool:
@@ -618,12 +762,14 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     role) gets their own day: my appointments today, my drafts, notes waiting for my co-signature
     and alerts for my patients. The clinic's schedule and every author's late drafts are for the
     roles that see every patient (the front desk, managers): a care-restricted user is not shown
-    their colleagues' days.
+    their colleagues' days. Everyone who may see treatment plans gets the plans due for review,
+    of the patients they may see.
     """
     now = now or timezone.now()
     today = timezone.localdate(now, policy.zone())
     sees_appointments = may_view(user, appointments_models.Appointment)
     sees_notes = may_view(user, notes_models.ClinicalNote)
+    sees_plans = may_view(user, plans_models.TreatmentPlan)
     restricted = access_policy.is_restricted(user)
     own = is_own_day_viewer(user)
     board = Dashboard(
@@ -641,6 +787,9 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
         if sees_notes and user.has_perm(COSIGN_PERMISSION)
         else None,
         alerts=my_alerts(user=user, now=now) if own and sees_appointments else None,
+        plan_reviews=plans_due_for_review(viewer=user, today=today, page=_page(request, REVIEW_PAGE_PARAMETER))
+        if sees_plans
+        else None,
     )
     board = _named(board, user)
     _log_listing(user, request, board)
@@ -658,6 +807,8 @@ def _named(board: Dashboard, user) -> Dashboard:
         items += [item for day in board.schedule.clinicians for item in day.items]
     if board.late_notes:
         items += [note for author in board.late_notes.authors for note in author.notes]
+    if board.plan_reviews:
+        items += [plan for clinician in board.plan_reviews.clinicians for plan in clinician.plans]
     for panel, field in ((board.my_day, "appointments"), (board.my_drafts, "notes"), (board.alerts, "alerts")):
         items += list(getattr(panel, field)) if panel else []
     labels = display.labels_for(user, {item.patient_id for item in items if item.patient_id is not None})
@@ -679,6 +830,10 @@ def _named(board: Dashboard, user) -> Dashboard:
         changes["late_notes"] = dataclasses.replace(
             board.late_notes, authors=tuple(each(author, "notes") for author in board.late_notes.authors)
         )
+    if board.plan_reviews:
+        changes["plan_reviews"] = dataclasses.replace(
+            board.plan_reviews, clinicians=tuple(each(one, "plans") for one in board.plan_reviews.clinicians)
+        )
     for name, field in (("my_day", "appointments"), ("my_drafts", "notes"), ("alerts", "alerts")):
         if getattr(board, name):
             changes[name] = each(getattr(board, name), field)
@@ -686,7 +841,7 @@ def _named(board: Dashboard, user) -> Dashboard:
 
 
 def _page(request, parameter: str) -> int:
-    """Return the page of a panel the index asks for (?schedule=N, ?late=N; the first otherwise)."""
+    """Return the page of a panel the index asks for (?schedule=N, ?late=N, ?reviews=N; the first otherwise)."""
     asked = request.GET.get(parameter, "") if request is not None else ""
     number = parse_count(asked) if len(asked) < 6 else None
     return number or 1
@@ -726,6 +881,9 @@ def _log_listing(user, request, board: Dashboard) -> None:
             notes_services.PSYCHOTHERAPY_CATEGORY,
             f"{own_psychotherapy} of their own unsigned psychotherapy note(s) listed, without their text",
         )
+    reviews = board.plan_reviews.plan_count if board.plan_reviews else 0
+    if reviews:
+        record(PLANS_CATEGORY, f"{reviews} treatment plan(s) due for review listed, without their content")
 
 
 def _by_label(users):

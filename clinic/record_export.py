@@ -3,13 +3,15 @@
 The copy is the designated record set (164.501) that NovaMind keeps: demographics, the diagnoses
 (the problem list and those resolved or ruled out), appointments, signed clinical notes with
 their addenda and the diagnoses each addressed, every medication order (the whole timeline,
-revisions and discontinuations included) and allergies, including retired ones. It leaves out,
-on purpose:
+revisions and discontinuations included), allergies, including retired ones, and every treatment
+plan that was signed (the whole timeline of versions, with the progress recorded on each
+objective). It leaves out, on purpose:
 
 - psychotherapy notes, which the right of access excludes (164.524(a)(1)(i)). The one rule that
   keeps them apart, `NoteQuerySet.general()`, is the one the note lists use;
 - unsigned drafts: a draft is still being written and can change; it enters the record when its
-  author signs it. The copy says how many drafts there are, not what they say;
+  author signs it. The copy says how many drafts there are, not what they say (treatment plans
+  too: a plan enters the record when a clinician signs it);
 - blind indexes and audit columns: system data about the rows, not information about the patient.
 
 `COVERAGE` lists every column of the tables the record is read from, with where it appears in
@@ -45,6 +47,7 @@ from appointments.schedule import clinician_label
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
+from diagnoses import codeset
 from diagnoses import domain as diagnoses_domain
 from diagnoses import repository as diagnoses_repository
 from medications import domain as medications_domain
@@ -52,6 +55,9 @@ from medications import repository as medications_repository
 from novamind import access
 from patients import domain as patients_domain
 from patients import policy
+from treatment_plans import domain as plans_domain
+from treatment_plans import models as plans_models
+from treatment_plans import repository as plans_repository
 
 SCHEMA = "novamind.patient_record"
 SCHEMA_VERSION = 1
@@ -69,6 +75,7 @@ PERMISSIONS = (
     "clinical_notes.view_addendum",
     "medications.view_medicationorder",
     "medications.view_allergy",
+    "treatment_plans.view_treatmentplan",
 )
 
 PSYCHOTHERAPY_STATEMENT = (
@@ -76,8 +83,8 @@ PSYCHOTHERAPY_STATEMENT = (
     "part of this copy (45 CFR 164.524(a)(1)(i))."
 )
 DRAFTS_STATEMENT = (
-    "Clinical notes are included once their author has signed them; unsigned drafts are still being "
-    "written and are not part of the record yet."
+    "Clinical notes are included once their author has signed them, and treatment plans once a clinician "
+    "has signed them; unsigned drafts are still being written and are not part of the record yet."
 )
 
 # --- What the copy contains, column by column ---------------------------------------------------
@@ -258,6 +265,78 @@ COVERAGE: dict[str, Coverage] = {
         exported=_same("id", "substance", "reaction", "severity", "status"),
         withheld={"patient": OWN_PATIENT, **AUDIT_COLUMNS},
     ),
+    "treatment_plans.TreatmentPlan": Coverage(
+        section="treatment_plans",
+        exported={
+            **_same(
+                "id",
+                "status",
+                "problems",
+                "signed_by",
+                "signed_at",
+                "review_due",
+                "content_hash",
+                "discontinued_on",
+                "discontinue_reason",
+                "discontinue_note",
+            ),
+            "version_number": "version",
+            "replaces": "replaces_id",
+            "agreed_on": "agreement.agreed_on",
+            "agreement_method": "agreement.method",
+            "agreement_note": "agreement.note",
+        },
+        withheld={"patient": OWN_PATIENT, **AUDIT_COLUMNS},
+    ),
+    "treatment_plans.PlanDiagnosis": Coverage(
+        section="treatment_plans.diagnoses",
+        exported={"diagnosis": "diagnosis_id", "code": "code"},
+        withheld={
+            "id": "internal key of the link; the diagnosis is named by its own id and code",
+            "plan": "each diagnosis is listed under the plan that addresses it",
+            **AUDIT_COLUMNS,
+        },
+    ),
+    "treatment_plans.Goal": Coverage(
+        section="treatment_plans.goals",
+        exported=_same("number", "text"),
+        withheld={
+            "id": "internal key; a goal is named by its number in its plan",
+            "plan": "each goal is listed under its plan",
+            **AUDIT_COLUMNS,
+        },
+    ),
+    "treatment_plans.Objective": Coverage(
+        section="treatment_plans.goals.objectives",
+        exported=_same("id", "number", "text", "target_date", "status"),
+        withheld={
+            "plan": "each objective is listed under its goal, in its plan",
+            "goal_number": "each objective is listed under its goal",
+            **AUDIT_COLUMNS,
+        },
+    ),
+    "treatment_plans.Intervention": Coverage(
+        section="treatment_plans.interventions",
+        exported={**_same("number", "modality", "frequency"), "clinician": "responsible_clinician"},
+        withheld={
+            "id": "internal key; an intervention is named by its number in its plan",
+            "plan": "each intervention is listed under its plan",
+            **AUDIT_COLUMNS,
+        },
+    ),
+    "treatment_plans.ObjectiveProgress": Coverage(
+        section="treatment_plans.goals.objectives.progress",
+        exported={
+            **_same("id", "status", "rating", "comment"),
+            "note": "note_id",
+            "created_by": "recorded_by",
+            "created_at": "recorded_at",
+        },
+        withheld={
+            "objective": "each entry is listed under the objective it is about",
+            **{name: AUDIT for name in ("version", "updated_by", "updated_at")},
+        },
+    ),
 }
 
 # --- The record, assembled ----------------------------------------------------------------------
@@ -378,6 +457,57 @@ class SignedNotes:
             )
 
 
+@dataclasses.dataclass(frozen=True)
+class ProgressEntry:
+    """Progress recorded on an objective, with who recorded it."""
+
+    progress: plans_domain.ObjectiveProgress
+    recorded_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanEntry:
+    """A signed treatment plan with the names it mentions and the progress on its objectives."""
+
+    plan: plans_domain.TreatmentPlan
+    signed_by: str
+    progress: dict  # objective id -> tuple of ProgressEntry, oldest first
+
+    @property
+    def objectives(self) -> list[tuple]:
+        """Return (goal, objective, its progress entries) in order, for the printable copy."""
+        return [(goal, objective, self.progress.get(objective.id, ())) for goal, objective in self.plan.objectives]
+
+
+def signed_plans(patient_id, names: StaffNames) -> tuple[list[PlanEntry], int]:
+    """Return the patient's plans that were signed, oldest first, and how many drafts were left out.
+
+    A fixed number of queries whatever the number of plans (their parts and progress are read
+    together).
+    """
+    rows = list(
+        plans_models.TreatmentPlan.objects.select_related(*plans_repository.PLAN_RELATIONS)
+        .filter(patient_id=patient_id)
+        .order_by("created_at", "id")
+    )
+    signed = [row for row in rows if row.signed_at is not None]
+    drafts = sum(row.status == plans_models.DRAFT for row in rows)
+    parts = plans_repository.parts_of([row.pk for row in signed])
+    progress: dict = {}
+    for row in plans_repository.progress_rows(objective__plan_id__in=[row.pk for row in signed]):
+        entry = ProgressEntry(progress=row.to_domain(), recorded_by=names(row.created_by_id))
+        progress.setdefault(row.objective_id, []).append(entry)
+    entries = [
+        PlanEntry(
+            plan=row.to_domain(parts=parts[row.pk]),
+            signed_by=names(row.signed_by_id),
+            progress={key: tuple(value) for key, value in progress.items()},
+        )
+        for row in signed
+    ]
+    return entries, drafts
+
+
 @dataclasses.dataclass
 class PatientRecord:
     """Everything the copy holds; the notes are read only when the copy is written."""
@@ -392,6 +522,8 @@ class PatientRecord:
     allergies: list[medications_domain.Allergy]
     notes: SignedNotes
     drafts_not_included: int
+    treatment_plans: list[PlanEntry] = dataclasses.field(default_factory=list)
+    plan_drafts_not_included: int = 0
     psychotherapy_statement: str = PSYCHOTHERAPY_STATEMENT
     drafts_statement: str = DRAFTS_STATEMENT
 
@@ -407,6 +539,8 @@ class Counts:
     medication_orders: int
     allergies: int
     drafts_not_included: int
+    treatment_plans: int = 0
+    plan_drafts_not_included: int = 0
 
     def describe(self) -> str:
         """Return "2 diagnoses, 3 appointments, 2 signed notes with 1 addendum, …" (no PHI)."""
@@ -414,7 +548,9 @@ class Counts:
             f"{_many(self.diagnoses, 'diagnosis', 'diagnoses')}, "
             f"{_many(self.appointments, 'appointment')}, {_many(self.clinical_notes, 'signed note')} with "
             f"{_many(self.addenda, 'addendum', 'addenda')}, {_many(self.medication_orders, 'medication order')}, "
-            f"{_many(self.allergies, 'allergy', 'allergies')}; {_many(self.drafts_not_included, 'unsigned draft')} "
+            f"{_many(self.allergies, 'allergy', 'allergies')}, {_many(self.treatment_plans, 'signed treatment plan')}; "
+            f"{_many(self.drafts_not_included, 'unsigned draft')}, "
+            f"{_many(self.plan_drafts_not_included, 'unsigned plan draft')} "
             f"and any psychotherapy notes not included"
         )
 
@@ -438,6 +574,7 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
         .count()
     )
     diagnoses = diagnoses_repository.DjangoDiagnosisRepository(actor=actor).for_patient(patient.id, include_past=True)
+    plans, plan_drafts = signed_plans(patient.id, names)
     return PatientRecord(
         patient=patient,
         generated_at=timezone.localtime(),
@@ -456,6 +593,8 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
         ),
         notes=SignedNotes(patient.id, names, descriptions={d.id: d.description for d in diagnoses}),
         drafts_not_included=drafts,
+        treatment_plans=plans,
+        plan_drafts_not_included=plan_drafts,
     )
 
 
@@ -469,6 +608,8 @@ def counts_of(record: PatientRecord) -> Counts:
         medication_orders=len(record.medication_orders),
         allergies=len(record.allergies),
         drafts_not_included=record.drafts_not_included,
+        treatment_plans=len(record.treatment_plans),
+        plan_drafts_not_included=record.plan_drafts_not_included,
     )
 
 
@@ -639,6 +780,75 @@ def allergy_json(allergy: medications_domain.Allergy) -> dict:
     }
 
 
+def plan_json(entry: PlanEntry) -> dict:
+    """Return one signed treatment plan with its diagnoses, goals, objectives (and their progress) and interventions."""
+    plan = entry.plan
+    agreement = plan.agreement
+    return {
+        "id": _id(plan.id),
+        "version": plan.version_number,
+        "status": _code(plan.status),
+        "signed_at": _moment(plan.signed_at),
+        "signed_by": entry.signed_by,
+        "review_due": _day(plan.review_due),
+        "content_hash": plan.content_hash,
+        "replaces_id": _id(plan.replaces_id),
+        "replaced_by_id": _id(plan.replaced_by_id),
+        "problems": plan.problems,
+        "diagnoses": [
+            {"diagnosis_id": _id(d.diagnosis_id), "code": d.code, "description": codeset.describe(d.code) or ""}
+            for d in plan.diagnoses
+        ],
+        "goals": [
+            {
+                "number": goal.number,
+                "text": goal.text,
+                "objectives": [
+                    {
+                        "id": _id(objective.id),
+                        "number": objective.number,
+                        "text": objective.text,
+                        "target_date": _day(objective.target_date),
+                        "status": _code(objective.status),
+                        "progress": [
+                            {
+                                "id": _id(item.progress.id),
+                                "note_id": _id(item.progress.note_id),
+                                "date_of_service": _day(item.progress.date_of_service),
+                                "status": _code(item.progress.status),
+                                "rating": _code(item.progress.rating),
+                                "comment": item.progress.comment,
+                                "recorded_by": item.recorded_by,
+                                "recorded_at": _moment(item.progress.recorded_at),
+                            }
+                            for item in entry.progress.get(objective.id, ())
+                        ],
+                    }
+                    for objective in goal.objectives
+                ],
+            }
+            for goal in plan.goals
+        ],
+        "interventions": [
+            {
+                "number": intervention.number,
+                "modality": intervention.modality,
+                "frequency": intervention.frequency,
+                "responsible_clinician": intervention.clinician.label if intervention.clinician else None,
+            }
+            for intervention in plan.interventions
+        ],
+        "agreement": {
+            "agreed_on": _day(agreement.agreed_on) if agreement else None,
+            "method": _code(agreement.method) if agreement else None,
+            "note": agreement.note if agreement else "",
+        },
+        "discontinued_on": _day(plan.discontinued_on),
+        "discontinue_reason": _code(plan.discontinue_reason),
+        "discontinue_note": plan.discontinue_note,
+    }
+
+
 def _member(name: str, value, *, last: bool = False) -> str:
     """Return one top-level member of the document, indented as json.dumps(indent=2) would."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
@@ -674,6 +884,7 @@ def write_json(record: PatientRecord, out: TextIO) -> Counts:
         out.write(separator + textwrap.indent(json.dumps(note_json(entry), indent=2, ensure_ascii=False), "    "))
         separator = ",\n"
     out.write("\n  ],\n" if separator != "\n" else "],\n")
+    out.write(_member("treatment_plans", [plan_json(entry) for entry in record.treatment_plans]))
     counts = counts_of(record)
     out.write(_member("counts", dataclasses.asdict(counts), last=True))
     out.write("}\n")

@@ -9,7 +9,8 @@ A record is due when its patient is inactive or deceased, it is not under a lega
 it has had no activity for longer than the period. Activity is the latest date in the record:
 the patient's last change, appointments' ends and changes, diagnoses' onsets, status dates and
 changes, notes' dates of service, signatures and changes, addenda, the diagnoses notes address,
-medication orders' start, end, stop and changes, allergies.
+medication orders' start, end, stop and changes, allergies, treatment plans' signatures, closings
+and changes (and their parts' and progress').
 The period is counted at the earliest from the patient's eighteenth birthday, because most
 states keep a minor's record for some years past the age of majority. That rule is
 `decide()`, in plain Python; the database query only narrows the candidates, and
@@ -18,8 +19,8 @@ booked in the meantime wins.
 
 Purging deletes the live rows and their history rows (the history holds the same PHI) of every
 table in `PARTS`, and the rows derived from the patient (`DERIVED`), in one transaction per patient that ends by appending a tombstone to the
-access log: action "purge", the patient's id and MRN, the row counts (the totals, then each part's
-as far as the log's detail holds them). The access log names
+access log: action "purge", the patient's id and MRN, the row counts (the totals, then each kind
+of record's, a record's parts folded into it, as far as the log's detail holds them). The access log names
 patients by id and MRN only and is never purged, so `verify_audit` keeps verifying. Each
 history row deleted leaves an erasure receipt (its place and seal, none of its content), so
 every history table's chain verifies too (`novamind.history_chain`).
@@ -186,6 +187,8 @@ class Part:
 
 
 NOTES = "clinical_notes.ClinicalNote"
+PLANS = "treatment_plans.TreatmentPlan"
+OBJECTIVES = "treatment_plans.Objective"
 PARTS = (
     Part("appointments.Appointment", "appointments", "patient", None, ("end", "updated_at")),
     Part("appointments.AppointmentSeries", "appointment series", "patient", None, ("end", "until", "updated_at")),
@@ -202,6 +205,14 @@ PARTS = (
         ("start_date", "end_date", "discontinued_on", "updated_at"),
     ),
     Part("medications.Allergy", "allergies", "patient"),
+    # A plan's parts before the plan, progress before its objective: a part with a parent is
+    # deleted before the top-level parts, in this order (see DELETION_ORDER).
+    Part("treatment_plans.ObjectiveProgress", "objective progress entries", "objective", OBJECTIVES),
+    Part(OBJECTIVES, "plan objectives", "plan", PLANS),
+    Part("treatment_plans.Goal", "plan goals", "plan", PLANS),
+    Part("treatment_plans.Intervention", "plan interventions", "plan", PLANS),
+    Part("treatment_plans.PlanDiagnosis", "diagnoses addressed by plans", "plan", PLANS),
+    Part(PLANS, "treatment plans", "patient", None, ("signed_at", "agreed_on", "discontinued_on", "updated_at")),
     Part("patients.EmergencyAccessGrant", "emergency access grants", "patient", None, ("granted_at", "updated_at")),
     Part("patients.CareAssignment", "care assignments", "patient", None, ("started_at", "ended_at", "updated_at")),
 )
@@ -288,15 +299,31 @@ class Counts:
         parts = ", ".join(f"{name} {count}" for name, count in self.rows.items())
         return f"{parts}; {self.history} history rows"
 
+    def kinds(self) -> list[str]:
+        """Return the counts of each kind of record that holds rows, a part's own rows folded into it
+        ("treatment plans 2 (+9 parts)")."""
+        folded: dict[str, int] = {}
+        for part in (PATIENT, *PARTS):
+            top = part
+            while top.parent is not None:
+                top = _BY_LABEL[top.parent]
+            if top is not part:
+                folded[top.name] = folded.get(top.name, 0) + self.rows.get(part.name, 0)
+        return [
+            f"{part.name} {self.rows[part.name]}" + (f" (+{folded[part.name]} parts)" if folded.get(part.name) else "")
+            for part in (PATIENT, *PARTS)
+            if part.parent is None and part.name in self.rows and (self.rows[part.name] or folded.get(part.name))
+        ]
+
     def summary(self, prefix: str, *, limit: int) -> str:
-        """Return `prefix`, the totals, then the parts that hold rows, as many as fit in `limit` characters.
+        """Return `prefix`, the totals, then the kinds of record that hold rows, as many as fit in `limit` characters.
 
         The tombstone's detail: the access log keeps 255 characters, and a record of every kind
-        says more, so the totals come first and a part that does not fit is left to "…".
+        says more, so the totals come first and a kind that does not fit is left to "…".
         """
         total = sum(self.rows.values())
         head = f"{prefix}{total} row{'' if total == 1 else 's'} and {self.history} history rows: "
-        parts = [f"{name} {count}" for name, count in self.rows.items() if count]
+        parts = self.kinds()
         text = head + ", ".join(parts)
         while len(text) > limit and parts:
             parts.pop()

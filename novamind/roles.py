@@ -94,6 +94,14 @@ _CLINICAL = {
     "medications.medicationorder": (VIEW, CURRENT_MEDICATIONS),
     "medications.allergy": (VIEW, ADD, CHANGE),
     "diagnoses.diagnosis": (VIEW, ADD, CHANGE),  # the problem list; resolved or ruled out, never deleted
+    # Treatment plans: drafted, signed and revised as a whole (its parts are written with the plan);
+    # discontinued, never deleted. Progress entries are recorded once, never changed.
+    "treatment_plans.treatmentplan": (VIEW, ADD, CHANGE),
+    "treatment_plans.plandiagnosis": (VIEW, ADD, CHANGE),
+    "treatment_plans.goal": (VIEW, ADD, CHANGE),
+    "treatment_plans.objective": (VIEW, ADD, CHANGE),
+    "treatment_plans.intervention": (VIEW, ADD, CHANGE),
+    "treatment_plans.objectiveprogress": (VIEW, ADD),
 }
 
 ROLES = (

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "clinical_notes.apps.ClinicalNotesConfig",
     "medications.apps.MedicationsConfig",
+    # Above the clinical apps, below clinic: plans read diagnoses and notes.
+    "treatment_plans.apps.TreatmentPlansConfig",
     # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
     "clinic.apps.ClinicConfig",
 ]
@@ -291,3 +293,5 @@ NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES",
 # A new dose more than this many times higher or lower than the one it follows (or in another
 # unit) is prescribed only once the prescriber confirms it (medications.domain.dose_change).
 NOVAMIND_DOSE_CHANGE_FACTOR = env.float("NOVAMIND_DOSE_CHANGE_FACTOR", default=4.0)
+# A treatment plan is due for review this many days after it is signed (treatment_plans.domain).
+NOVAMIND_PLAN_REVIEW_DAYS = env.int("NOVAMIND_PLAN_REVIEW_DAYS", default=90)

@@ -45,7 +45,9 @@ DEMO_ROLES = {
     "office": (roles.PRACTICE_ADMIN,),
     "auditor": (roles.AUDITOR,),
 }
-CLINICAL_APPS = ("patients", "diagnoses", "appointments", "clinical_notes", "medications")
+# In this order: each app's demo reads what the ones before it wrote (notes address the problem
+# list; plans are built on notes' care teams and the diagnoses).
+CLINICAL_APPS = ("patients", "diagnoses", "appointments", "clinical_notes", "medications", "treatment_plans")
 
 
 class Command(BaseCommand):

@@ -85,6 +85,7 @@ def forms(clinic) -> list[tuple[str, str, dict]]:
             "clinical_notes_clinicalnote_add",
             "medications_medicationorder_add",
             "medications_allergy_add",
+            "treatment_plans_treatmentplan_add",
         )
     ]
     patient = {
@@ -189,6 +190,26 @@ def forms(clinic) -> list[tuple[str, str, dict]]:
             reverse("admin:medications_medicationorder_transition", args=[ids["order"]]),
             {"action": "hold", "version": "1"},
         ),
+        (
+            "treatment_plans_treatmentplan_revise",
+            reverse("admin:treatment_plans_treatmentplan_revise", args=[ids["plan"]]),
+            {"version": "2"},
+        ),
+        (
+            "treatment_plans_treatmentplan_discontinue",
+            reverse("admin:treatment_plans_treatmentplan_discontinue", args=[ids["plan"]]),
+            {"discontinue_reason": "left_care", "discontinued_on": walk.local(0, 9).date().isoformat(), "version": "2"},
+        ),
+        (
+            "treatment_plans_treatmentplan_agreement",
+            reverse("admin:treatment_plans_treatmentplan_agreement", args=[ids["plan"]]),
+            {"agreed_on": walk.local(0, 9).date().isoformat(), "agreement_method": "signed_in_person", "version": "2"},
+        ),
+        (
+            "treatment_plans_treatmentplan_progress",
+            reverse("admin:treatment_plans_treatmentplan_progress", args=[ids["plan"]]),
+            {"note": str(ids["note"]), "status_0": "met", "rating_0": "some", "comment_0": "Walked."},
+        ),
     ]
     return targets
 
@@ -242,6 +263,8 @@ LISTS = [
     "medications_allergy_add",
     "medications_medicationorder_add",
     "patients_careassignment_add",
+    "treatment_plans_treatmentplan_changelist",
+    "treatment_plans_treatmentplan_add",
 ]
 PARAMETERS = [
     *("status", "o", "q", "p", "patient", "date", "clinician", "start", "kind", "all", "_changelist_filters"),

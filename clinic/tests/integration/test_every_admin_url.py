@@ -313,6 +313,24 @@ RULES: dict[str, Rule] = {
         add_scope=ADD_FOR,
         history_model="medications.allergy",
     ),
+    # Treatment plans. The walked plan is the current one, signed: read-only (a draft is edited on
+    # its page); its steps are pages of their own.
+    **model_rules(
+        "treatment_plans.treatmentplan",
+        RECORD,
+        "plan",
+        add_scope=ADD_FOR,
+        change=NOBODY,
+        history_model="treatment_plans.treatmentplan",
+    ),
+    "treatment_plans_treatmentplan_revise": Rule("treatment_plans.change_treatmentplan", RECORD, "plan"),
+    "treatment_plans_treatmentplan_discontinue": Rule("treatment_plans.change_treatmentplan", RECORD, "plan"),
+    "treatment_plans_treatmentplan_agreement": Rule("treatment_plans.change_treatmentplan", RECORD, "plan"),
+    "treatment_plans_treatmentplan_progress": Rule("treatment_plans.add_objectiveprogress", RECORD, "plan"),
+    # From a note's page to the progress page of its patient's current plan (a redirect).
+    "treatment_plans_treatmentplan_progress_for_note": Rule(
+        "treatment_plans.add_objectiveprogress", RECORD, "note", methods=("GET",)
+    ),
 }
 # What the list of a model shows is "a list"; its rows are records of the patient `obj`.
 LIST_RECORD = {
@@ -326,6 +344,7 @@ LIST_RECORD = {
     "clinical_notes_psychotherapynoteauthorization_changelist": "authorization",
     "medications_medicationorder_changelist": "order",
     "medications_allergy_changelist": "allergy",
+    "treatment_plans_treatmentplan_changelist": "plan",
 }
 
 
@@ -541,6 +560,16 @@ def add_body(key, user, clinic, records) -> dict:
             "severity": "mild",
             "status": "active",
             "version": "1",
+        },
+        "treatment_plans_treatmentplan_add": {
+            "patient": patient,
+            "problems": "Low mood most days.",
+            "version": "1",
+            **{
+                f"{rows}-{name}": "0"
+                for rows in ("goals", "objectives", "interventions")
+                for name in ("TOTAL_FORMS", "INITIAL_FORMS")
+            },
         },
     }
     return bodies.get(key, {})

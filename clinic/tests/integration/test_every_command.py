@@ -25,7 +25,16 @@ from patients import policy
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = {"novamind", "patients", "diagnoses", "appointments", "clinical_notes", "medications", "clinic"}
+PROJECT_APPS = {
+    "novamind",
+    "patients",
+    "diagnoses",
+    "appointments",
+    "clinical_notes",
+    "medications",
+    "treatment_plans",
+    "clinic",
+}
 SUPER = "superusers only (no role grants it)"
 ONE_PATIENT = "one patient's record: outside care is refused"
 LIST = "several patients: a restricted user's output holds none of the outside patient"
@@ -121,6 +130,9 @@ COMMANDS: dict[str, Command] = {
     # own patients' notes, whose MRNs a problem names) and the Auditor role.
     "verify_notes": Command(
         ("clinical_notes.view_clinicalnote",), LIST, lambda clinic, records, files: [], or_roles=(roles.AUDITOR,)
+    ),
+    "verify_plans": Command(
+        ("treatment_plans.view_treatmentplan",), LIST, lambda clinic, records, files: [], or_roles=(roles.AUDITOR,)
     ),
     "rotate_encryption_keys": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--verify-only"]),
     # "Any active staff actor may run it: it gives nobody a role" (its docstring).

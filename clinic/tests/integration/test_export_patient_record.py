@@ -39,14 +39,18 @@ from novamind import access, audit, commands, encryption
 from novamind.models import AccessLogEntry, StaffProfile
 from patients import domain as patients_domain
 from patients import repository as patients_repository
+from treatment_plans import domain as plans_domain
+from treatment_plans import services as plans_services
+from treatment_plans.tests import factories as plan_factories
 
 pytestmark = pytest.mark.django_db
 
 PSYCHOTHERAPY_MARKER = "PSYCHOTHERAPY-MARKER-q7"
 PSYCHOTHERAPY_DRAFT_MARKER = "PSYCHOTHERAPY-DRAFT-MARKER-x2"
 DRAFT_MARKER = "DRAFT-MARKER-k9"
+PLAN_DRAFT_MARKER = "PLAN-DRAFT-MARKER-d3"
 OTHER_PATIENT_MARKER = "OTHER-PATIENT-MARKER-v4"
-ALL_WITHHELD = (PSYCHOTHERAPY_MARKER, PSYCHOTHERAPY_DRAFT_MARKER, DRAFT_MARKER, OTHER_PATIENT_MARKER)
+ALL_WITHHELD = (PSYCHOTHERAPY_MARKER, PSYCHOTHERAPY_DRAFT_MARKER, DRAFT_MARKER, PLAN_DRAFT_MARKER, OTHER_PATIENT_MARKER)
 
 
 def make_prescriber(username):
@@ -86,12 +90,26 @@ class Chart:
     first_order: medications_domain.MedicationOrder
     revised_order: medications_domain.MedicationOrder
     stopped_order: medications_domain.MedicationOrder
+    first_plan: plans_domain.TreatmentPlan
+    current_plan: plans_domain.TreatmentPlan
+
+
+PLAN_APPS = ("patients", "appointments", "clinical_notes", "medications", "treatment_plans")
 
 
 @pytest.fixture
 def operator(db):
     """The staff member who makes the copy."""
-    return make_staff("alice")
+    return make_staff("alice", permissions=PLAN_APPS)
+
+
+def with_plans(user):
+    """Return `user` (a clinician of the notes' factories) also allowed to write treatment plans."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="treatment_plans"))
+    return get_user_model().objects.get(pk=user.pk)  # no cached permissions
 
 
 @pytest.fixture
@@ -291,6 +309,30 @@ def chart(operator):
     )
     mistaken = allergies.add(medications_domain.Allergy(patient_id=patient.id, substance="Latex-MARKER"))
     allergies.delete(mistaken.id)
+
+    # Treatment plans: version 1 superseded by version 2 (agreed, with progress from the SOAP
+    # note), and a draft of version 3 that the copy leaves out.
+    planner = with_plans(clinician)
+    diagnosis = plan_factories.a_diagnosis(patient, actor=planner, code="F32.1")
+    first_plan = plan_factories.signed(planner, patient, diagnosis=diagnosis, problems="Problems-MARKER: no energy")
+    current_plan = plan_factories.revised_and_signed(planner, first_plan)
+    plans_services.plan_agreement_record(
+        plan_id=current_plan.id,
+        agreed_on=timezone.localdate(),
+        method=plans_domain.AgreementMethod.SIGNED_IN_PERSON,
+        note="Agreement-MARKER: copy given",
+        actor=planner,
+    )
+    plans_services.objective_progress_record(
+        objective_id=current_plan.goals[0].objectives[0].id,
+        note_id=soap_note.id,
+        status=plans_domain.ObjectiveStatus.IN_PROGRESS,
+        rating=plans_domain.ProgressRating.SOME,
+        comment="Progress-MARKER: up early twice",
+        actor=planner,
+    )
+    draft = plans_services.plan_revise(plan_id=current_plan.id, actor=planner)
+    plans_services.plan_update(plan=dataclasses.replace(draft, problems=PLAN_DRAFT_MARKER), actor=planner)
     return Chart(
         patient=patient,
         other_patient=other_patient,
@@ -301,7 +343,15 @@ def chart(operator):
         first_order=orders.get_by_id(first.id),
         revised_order=revised,
         stopped_order=stopped,
+        first_plan=first_plan,
+        current_plan=plans_services_get(planner, current_plan.id),
     )
+
+
+def plans_services_get(actor, plan_id):
+    from treatment_plans import repository as plans_repository
+
+    return plans_repository.DjangoTreatmentPlanRepository(actor=actor).get_by_id(plan_id)
 
 
 def export(*args, **options):
@@ -349,6 +399,7 @@ def test_the_json_copy_is_a_versioned_document_saying_who_made_it_and_when(chart
         "allergies",
         "medication_orders",
         "clinical_notes",
+        "treatment_plans",
         "counts",
     ]
 
@@ -456,7 +507,38 @@ def test_the_copy_counts_what_it_holds_and_the_drafts_it_leaves_out(chart, tmp_p
         "medication_orders": 3,
         "allergies": 2,
         "drafts_not_included": 1,
+        "treatment_plans": 2,
+        "plan_drafts_not_included": 1,
     }
+
+
+def test_the_treatment_plan_timeline_is_in_the_copy_with_its_progress_and_agreement(chart, tmp_path):
+    plans = json.loads(exported(chart, tmp_path))["treatment_plans"]
+    first, current = plans
+    assert (first["id"], first["version"], first["status"]) == (str(chart.first_plan.id), 1, "superseded")
+    assert (current["version"], current["status"], current["replaces_id"]) == (2, "signed", first["id"])
+    assert first["replaced_by_id"] == current["id"] and current["content_hash"] == chart.current_plan.content_hash
+    assert current["problems"] == "Problems-MARKER: no energy" and current["signed_by"] == "Drpatel"
+    assert current["diagnoses"] == [
+        {
+            "diagnosis_id": current["diagnoses"][0]["diagnosis_id"],
+            "code": "F32.1",
+            "description": current["diagnoses"][0]["description"],
+        }
+    ]
+    assert current["diagnoses"][0]["description"].startswith("Major depressive disorder")
+    objective = current["goals"][0]["objectives"][0]
+    assert objective["text"] == "Out of bed by 9 on 5 days a week." and objective["status"] == "not_started"
+    assert [(p["status"], p["rating"], p["comment"], p["note_id"]) for p in objective["progress"]] == [
+        ("in_progress", "some", "Progress-MARKER: up early twice", str(chart.soap_note.id))
+    ]
+    assert current["agreement"] == {
+        "agreed_on": timezone.localdate().isoformat(),
+        "method": "signed_in_person",
+        "note": "Agreement-MARKER: copy given",
+    }
+    assert current["interventions"][0]["responsible_clinician"] == "Drpatel"
+    assert first["goals"][0]["objectives"][0]["progress"] == []  # progress belongs to the version it was recorded on
 
 
 def test_the_medication_timeline_keeps_revised_and_discontinued_orders(chart, tmp_path):

@@ -36,6 +36,9 @@ from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import repository as patients_repository
 from patients import services
+from treatment_plans import domain as plans_domain
+from treatment_plans import services as plans_services
+from treatment_plans.tests import factories as plan_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -61,8 +64,10 @@ def run(*args):
 
 @pytest.fixture
 def drlee(staff):
-    """A psychiatrist: clinician and prescriber (with a DEA number), who writes the notes and orders."""
-    user = make_staff("drlee")
+    """A psychiatrist: clinician and prescriber (with a DEA number), who writes the notes, orders and plans."""
+    user = make_staff(
+        "drlee", permissions=("patients", "appointments", "clinical_notes", "medications", "treatment_plans")
+    )
     audit.audited_save(
         StaffProfile(user=user, credentials="MD", is_clinician=True, is_prescriber=True, dea_number="BL1234563"),
         actor=staff,
@@ -91,8 +96,10 @@ def at(days: int, hour: int = 10) -> dt.datetime:
 def build_record(patient, *, staff, clinician):
     """Give `patient` a full record in every part: visits (one rescheduled, a series), diagnoses (one
     resolved), notes with an addendum, a psychotherapy note and its authorization, a discarded draft
-    (both progress notes address the primary diagnosis), a revised order and an allergy. Each record
-    uses its own three weeks, so records never compete for the clinician's time."""
+    (both progress notes address the primary diagnosis), a revised order, an allergy and a treatment
+    plan revised once (with progress from the signed note, and a draft of its next version whose goal
+    was removed: only history rows left). Each record uses its own three weeks, so records never
+    compete for the clinician's time."""
     day = 21 * next(_weeks) + 2
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
     visit = appointments.add(
@@ -166,6 +173,17 @@ def build_record(patient, *, staff, clinician):
         patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff
     )
     assign_care(patient, clinician, by=staff)
+    plan = plan_factories.revised_and_signed(clinician, plan_factories.signed(clinician, patient))
+    plans_services.objective_progress_record(
+        objective_id=plan.goals[0].objectives[0].id,
+        note_id=signed.id,
+        status=plans_domain.ObjectiveStatus.IN_PROGRESS,
+        actor=clinician,
+    )
+    draft = plans_services.plan_revise(plan_id=plan.id, actor=clinician)
+    extra = plans_domain.Goal(number=2, text="Sleep", objectives=(plans_domain.Objective(text="7 hours"),))
+    draft = plans_services.plan_update(plan=dataclasses.replace(draft, goals=(*draft.goals, extra)), actor=clinician)
+    plans_services.plan_update(plan=dataclasses.replace(draft, goals=draft.goals[:1]), actor=clinician)
     return patient
 
 
@@ -256,6 +274,8 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, diagnoses 2, clinical notes 2, "
         f"addenda 1, note authorizations 1, addressed diagnoses 1, medication orders 2, allergies 1, "
+        f"objective progress entries 1, plan objectives 6, plan goals 3, plan interventions 3, "
+        f"diagnoses addressed by plans 3, treatment plans 3, "
         f"emergency access grants 1, care assignments 1; " in out
     )
     assert every_row_naming(gone.id, note_ids) == 0
@@ -293,7 +313,9 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
     assert tombstone.category == "patient_record"
     counts = f"{sum(counted.rows.values())} rows and {counted.history} history rows"
     assert tombstone.detail.startswith(f"retention 10 years; deleted {counts}: patient 1, appointments 4,")
-    assert "Purgelast" not in tombstone.detail
+    # Each kind of record, a record's parts folded into it, as far as the log's 255 characters hold them.
+    assert "clinical notes 2 (+3 parts)" in tombstone.detail and "treatment plans 3 (+16 parts)" in tombstone.detail
+    assert len(tombstone.detail) <= 255 and "Purgelast" not in tombstone.detail
     assert access.verify().ok
     # The purged history rows left erasure receipts: every history table's chain is still whole.
     assert HistoryErasure.objects.filter(detail=f"retention purge of patient {gone.id}").count() > 0

@@ -3,8 +3,9 @@
 One staff user per role of novamind.roles plus a superuser; two patients, `inside` (on the care
 team of the three clinical users) and `outside` (treated by a colleague, `other`, who is not
 walked); for each patient an appointment, a series, a signed note, a psychotherapy note with an
-authorization, an order, an allergy, a care assignment and an emergency grant. Also what the
-admin's other pages need an object for (a room, a group, a lockout, a device...).
+authorization, an order, an allergy, a care assignment, an emergency grant and five treatment
+plans (four drafts not used, then the current plan). Also what the admin's other pages need an
+object for (a room, a group, a lockout, a device...).
 
 Builders go through the repositories and services the apps' own tests use; where a row has no
 service (axes, devices), it is created directly: those are not clinical records.
@@ -40,6 +41,9 @@ from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import repository as patients_repository
 from patients import services as patients_services
+from treatment_plans import domain as plans_domain
+from treatment_plans import services as plans_services
+from treatment_plans.tests import factories as plan_factories
 
 INSIDE, OUTSIDE = "inside", "outside"
 SUPERUSER = "superuser"
@@ -125,6 +129,20 @@ def _order(patient_id):
     )
 
 
+def _plans(author, patient):
+    """Return the current plan of five, each with at most two history rows: four drafts not used, then one signed.
+
+    Five fill more than a small page of one patient's plans, and test_lists_are_flat grows the
+    history of any one of them from two rows.
+    """
+    for _ in range(4):
+        draft = plan_factories.drafted(author, patient)
+        plans_services.plan_discontinue(
+            plan_id=draft.id, reason=plans_domain.DiscontinueReason.DRAFT_NOT_USED, actor=author
+        )
+    return plan_factories.signed(author, patient)
+
+
 def _records(root, *, name, author, treating, day, visitor) -> Records:
     """Register a patient treated by `treating` (the first one authors the notes and orders)."""
     patient = patients_repository.DjangoPatientRepository(actor=root).add(
@@ -170,6 +188,7 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="rash")
     )
     grant = patients_services.emergency_access_grant(patient_id=patient.id, reason=REASON, actor=visitor)
+    plan = _plans(author, patient)
     row = patients_models.Patient.objects.get(pk=patient.id)
     return Records(
         patient=patient,
@@ -188,6 +207,7 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
             "allergy": allergy.id,
             "careassignment": assignments[0].pk,
             "grant": grant.pk,
+            "plan": plan.id,
         },
     )
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "clinical_notes.apps.ClinicalNotesConfig",
     "medications.apps.MedicationsConfig",
+    "assessments.apps.AssessmentsConfig",
     # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
     "clinic.apps.ClinicConfig",
 ]
@@ -288,3 +289,6 @@ NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES",
 # A new dose more than this many times higher or lower than the one it follows (or in another
 # unit) is prescribed only once the prescriber confirms it (medications.domain.dose_change).
 NOVAMIND_DOSE_CHANGE_FACTOR = env.float("NOVAMIND_DOSE_CHANGE_FACTOR", default=4.0)
+# A risk answer (PHQ-9 item 9 above 0) not reviewed by the patient's care team within this many
+# hours is overdue: `risk_alerts --overdue` lists it, for cron (assessments.domain).
+NOVAMIND_RISK_REVIEW_HOURS = env.int("NOVAMIND_RISK_REVIEW_HOURS", default=24)

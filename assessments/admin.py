@@ -42,6 +42,8 @@ from patients.admin import PatientPickerMixin
 
 CATEGORY = services.CATEGORY
 MAIN_FIELDS = ("patient", "instrument", "administered_on", "appointment")
+# The form's field for the reason of a correction (the model keeps the last one as `correction_reason`).
+CORRECTION = "reason_for_correction"
 
 
 def _item_field(instrument, item) -> forms.TypedChoiceField:
@@ -121,11 +123,11 @@ class ResponseForm(VersionedModelForm):
                 answers=self.answers(),
                 administered_on=self.cleaned_data.get("administered_on"),
                 appointment_id=stored.appointment_id,
-                reason=self.cleaned_data.get("correction_reason", ""),
+                reason=self.cleaned_data.get(CORRECTION, ""),
                 today=timezone.localdate(),
             )
         except RuleViolation as violation:
-            show_violation(self, violation)
+            show_violation(self, violation, aliases={"correction_reason": CORRECTION})
 
 
 def _appointment_label(appointment) -> str:
@@ -177,7 +179,7 @@ class ResponseAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin
         instrument = self.instrument_of(request, obj)
         declared = dict(item_fields(instrument))
         if obj is not None:
-            declared["correction_reason"] = forms.CharField(
+            declared[CORRECTION] = forms.CharField(
                 label="Reason for the correction",
                 required=False,
                 max_length=domain.REASON_MAX,
@@ -216,7 +218,7 @@ class ResponseAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin
             )
         if obj is not None:
             fieldsets += [
-                ("Correction", {"fields": ("correction_reason",)}),
+                ("Correction", {"fields": (CORRECTION,)}),
                 ("Voided", {"fields": ("voided_at", "void_reason")}),
                 (
                     "Record",
@@ -226,9 +228,13 @@ class ResponseAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)  # the audit fields
         if obj is None:
-            return ()
-        return ("patient", "instrument", "score", "risk_alert", "status", "administered_by", "voided_at", "void_reason")
+            return readonly
+        return (
+            *readonly,
+            *("patient", "instrument", "score", "risk_alert", "status", "administered_by", "voided_at", "void_reason"),
+        )
 
     def get_changeform_initial_data(self, request):
         initial = {"administered_on": timezone.localdate(), **super().get_changeform_initial_data(request)}
@@ -251,7 +257,7 @@ class ResponseAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin
                 answers=form.answers(),
                 administered_on=obj.administered_on,
                 appointment_id=obj.appointment_id,
-                reason=form.cleaned_data.get("correction_reason", ""),
+                reason=form.cleaned_data.get(CORRECTION, ""),
                 version=form.cleaned_data.get("version"),
                 actor=request.user,
             )
@@ -265,9 +271,7 @@ class ResponseAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedAdmin
         # question, and "item 9 changed" would say too much. The answers are one field there.
         if add:
             return [{"added": {}}]
-        changed = sorted(
-            {"answers" if name.startswith("item_") else name for name in form.changed_data} - {"correction_reason"}
-        )
+        changed = sorted({"answers" if name.startswith("item_") else name for name in form.changed_data} - {CORRECTION})
         return [{"changed": {"fields": changed}}] if changed else []
 
     # --- pages -------------------------------------------------------------------------------------

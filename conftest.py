@@ -26,7 +26,12 @@ def pytest_configure(config):
     get_hashers.cache_clear()
 
 
-def make_staff(username, *, superuser=False, permissions=("patients", "appointments", "clinical_notes", "medications")):
+def make_staff(
+    username,
+    *,
+    superuser=False,
+    permissions=("patients", "appointments", "clinical_notes", "medications", "assessments"),
+):
     """Return a saved staff user with every permission of the given apps."""
     from django.contrib.auth.models import Permission
 

@@ -189,6 +189,7 @@ class Response:
     administered_by: str = ""  # the username of who entered it
     status: ResponseStatus = ResponseStatus.RECORDED
     void_reason: str = ""
+    voided_at: dt.datetime | None = None  # set when it is stored voided
     correction_reason: str = ""
     id: uuid.UUID | None = None
     audit: AuditInfo | None = None
@@ -515,6 +516,7 @@ class DueMeasure:
     due_on: dt.date
     last_on: dt.date | None
     why: str
+    every_days: int = 0
 
     @property
     def name(self) -> str:
@@ -548,5 +550,5 @@ def due_measures(
         last = last_given.get(schedule.instrument)
         due_on = today if last is None else last + dt.timedelta(days=schedule.every_days)
         if due_on <= today:
-            due.append(DueMeasure(schedule.instrument, due_on, last, schedule.why))
+            due.append(DueMeasure(schedule.instrument, due_on, last, schedule.why, schedule.every_days))
     return due

@@ -156,6 +156,7 @@ class Response(DomainValidatedModel):
             administered_by=self.administered_by.get_username() if self.administered_by_id else "",
             status=_enum(domain.ResponseStatus, self.status, domain.ResponseStatus.RECORDED),
             void_reason=self.void_reason or "",
+            voided_at=self.voided_at,
             correction_reason=self.correction_reason or "",
             audit=self.audit_info() if with_audit and not adding else None,
         )

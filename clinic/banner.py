@@ -11,9 +11,9 @@ It is shown only to a user the access policy lets see the patient (`patients.pol
 where the user may take it. It costs the same few queries whatever the patient's record holds.
 
 Alerts come from `ALERT_SOURCES`, functions of a `Subject` that return what staff must see before
-acting (a legal hold, the viewer's emergency access, a patient no longer active). Diagnoses and
-risk alerts join later by registering their own source with `@alert_source`; each source reads
-at most one query.
+acting (a legal hold, the viewer's emergency access, a patient no longer active, a risk answer on
+a questionnaire waiting for review). Diagnoses join later by registering their own source with
+`@alert_source`; each source reads at most one query.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments import schedule
+from assessments import selectors as assessments_selectors
 from medications import domain as medications_domain
 from medications import models as medications_models
 from novamind import access
@@ -113,6 +114,24 @@ def patient_status(subject: Subject) -> Iterable[Alert]:
         yield Alert("status", "Deceased.", severe=True)
     elif status == patients_domain.PatientStatus.INACTIVE.value:
         yield Alert("status", "Inactive: not currently in the clinic's care.")
+
+
+@alert_source
+def risk_answers(subject: Subject) -> Iterable[Alert]:
+    """Return an alert while a risk answer (PHQ-9 item 9 above 0) waits for the care team's review.
+
+    To the roles that see safety alerts (clinical roles), in one query; the front desk, who may
+    enter a questionnaire but never read its answers, is not told.
+    """
+    waiting = assessments_selectors.open_alert_count(subject.user, subject.patient.pk)
+    if waiting:
+        many = f"{waiting} risk answers" if waiting > 1 else "A risk answer"
+        yield Alert(
+            "risk-answer",
+            f"{many} on a questionnaire (thoughts of being better off dead or of self-harm) "
+            f"{'wait' if waiting > 1 else 'waits'} for review by the care team.",
+            severe=True,
+        )
 
 
 @alert_source
@@ -231,6 +250,8 @@ def _actions(user, patient_id, patient_url) -> tuple[Action, ...]:
             bool(profile and profile.is_prescriber),  # prescribing needs the profile too (novamind.roles)
         ),
         ("record-allergy", "Record allergy", "medications.add_allergy", "medications_allergy", True),
+        # A questionnaire: a clinician gives it, or the front desk enters one filled in on paper.
+        ("record-measure", "Record a measure", "assessments.add_response", "assessments_response", True),
     )
     return tuple(
         Action(step_id, label, f"{reverse(f'admin:{page}_add')}?{query}")

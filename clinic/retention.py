@@ -8,7 +8,8 @@ a period under six years is refused at start-up (system check novamind.E040) and
 A record is due when its patient is inactive or deceased, it is not under a legal hold, and
 it has had no activity for longer than the period. Activity is the latest date in the record:
 the patient's last change, appointments' ends and changes, notes' dates of service,
-signatures and changes, addenda, medication orders' start, end, stop and changes, allergies.
+signatures and changes, addenda, medication orders' start, end, stop and changes, allergies,
+questionnaire responses (the day given) and their risk alerts (raised, reviewed, cleared).
 The period is counted at the earliest from the patient's eighteenth birthday, because most
 states keep a minor's record for some years past the age of majority. That rule is
 `decide()`, in plain Python; the database query only narrows the candidates, and
@@ -197,6 +198,14 @@ PARTS = (
         ("start_date", "end_date", "discontinued_on", "updated_at"),
     ),
     Part("medications.Allergy", "allergies", "patient"),
+    Part(
+        "assessments.SafetyAlert",
+        "risk answer alerts",
+        "patient",
+        None,
+        ("raised_at", "reviewed_at", "cleared_at", "updated_at"),
+    ),
+    Part("assessments.Response", "questionnaire responses", "patient", None, ("administered_on", "updated_at")),
     Part("patients.EmergencyAccessGrant", "emergency access grants", "patient", None, ("granted_at", "updated_at")),
     Part("patients.CareAssignment", "care assignments", "patient", None, ("started_at", "ended_at", "updated_at")),
 )

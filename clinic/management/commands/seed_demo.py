@@ -45,7 +45,7 @@ DEMO_ROLES = {
     "office": (roles.PRACTICE_ADMIN,),
     "auditor": (roles.AUDITOR,),
 }
-CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications")
+CLINICAL_APPS = ("patients", "appointments", "clinical_notes", "medications", "assessments")
 
 
 class Command(BaseCommand):

@@ -57,7 +57,9 @@ def diagnose(patient_id, code: str, *, by, status: str = "active"):
     """Put `code` on the patient's problem list (directly: the diagnoses app's services are not on this branch)."""
     from diagnoses import models as diagnoses_models
 
-    return audit.audited_save(diagnoses_models.Diagnosis(patient_id=patient_id, code=code, status=status), actor=by)
+    since = timezone.localdate() if status == "resolved" else None
+    diagnosis = diagnoses_models.Diagnosis(patient_id=patient_id, code=code, status=status, status_since=since)
+    return audit.audited_save(diagnosis, actor=by)
 
 
 def form_data(patient_id, answers: domain.Answers, *, instrument="phq9", day=None, **extra) -> dict:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from assessments.tests import builders as assessment_builders
 from clinic import checks, retention
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
@@ -88,8 +89,8 @@ def at(days: int, hour: int = 10) -> dt.datetime:
 
 def build_record(patient, *, staff, clinician):
     """Give `patient` a full record in every part: visits (one rescheduled, a series), notes with an
-    addendum, a psychotherapy note and its authorization, a discarded draft, a revised order and an
-    allergy. Each record uses its own three weeks, so records never compete for the clinician's time."""
+    addendum, a psychotherapy note and its authorization, a discarded draft, a revised order, an
+    allergy and a questionnaire with a risk answer. Each record uses its own three weeks, so records never compete for the clinician's time."""
     day = 21 * next(_weeks) + 2
     appointments = appointments_repository.DjangoAppointmentRepository(actor=staff)
     visit = appointments.add(
@@ -154,6 +155,7 @@ def build_record(patient, *, staff, clinician):
     services.emergency_access_grant(
         patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff
     )
+    assessment_builders.record(clinician, patient.id, item9=1)  # a questionnaire and its risk-answer alert
     assign_care(patient, clinician, by=staff)
     return patient
 
@@ -244,7 +246,8 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
 
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
-        f"note authorizations 1, medication orders 2, allergies 1, emergency access grants 1, care assignments 1; "
+        f"note authorizations 1, medication orders 2, allergies 1, risk answer alerts 1, questionnaire responses 1, "
+        f"emergency access grants 1, care assignments 1; "
         in out
     )
     assert every_row_naming(gone.id, note_ids) == 0

@@ -47,8 +47,7 @@ class EnteringAPHQ9(browser.AdminTestCase):
         """Return the hover texts of the PHQ-9 chart's points, oldest first."""
         chart = self.driver.find_element(By.ID, "measure-chart-phq9")
         return [
-            title.get_attribute("textContent")
-            for title in chart.find_elements(By.CSS_SELECTOR, "g.series > g > title")
+            title.get_attribute("textContent") for title in chart.find_elements(By.CSS_SELECTOR, "g.series > g > title")
         ]
 
     def test_a_new_phq9_appears_on_the_chart_with_its_band_shading(self):

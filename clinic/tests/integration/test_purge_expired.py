@@ -247,8 +247,7 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, clinical notes 2, addenda 1, "
         f"note authorizations 1, medication orders 2, allergies 1, risk answer alerts 1, questionnaire responses 1, "
-        f"emergency access grants 1, care assignments 1; "
-        in out
+        f"emergency access grants 1, care assignments 1; " in out
     )
     assert every_row_naming(gone.id, note_ids) == 0
     assert set(footprint(gone.id).values()) == {0}

@@ -2,7 +2,8 @@
 
 Back on the patient's page, the PHQ-9 chart (SVG drawn on the server) has the new, seventh point
 with its band shading, and the same numbers are in the table for screen readers. A screenshot of
-the page goes to test-results/screenshots/ with the other browser tests' (patient_measures.png).
+the page goes to test-results/screenshots/ with the other browser tests' (patient_measures.png), and one of
+the entry form, filled in (measure_entry.png).
 """
 
 import datetime as dt
@@ -64,6 +65,8 @@ class EnteringAPHQ9(browser.AdminTestCase):
             radio = driver.find_element(By.CSS_SELECTOR, f"input[name='item_{number}'][value='{points}']")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", radio)
             radio.click()
+        driver.execute_script("window.scrollTo(0, 0)")
+        self.screenshot("measure_entry")
         self.click_and_wait(driver.find_element(By.NAME, "_save"))
 
         assert driver.current_url == patient_page
@@ -79,5 +82,5 @@ class EnteringAPHQ9(browser.AdminTestCase):
         table = driver.find_element(By.ID, "measure-chart-phq9-table").get_attribute("textContent")
         assert f"{timezone.localdate():%Y-%m-%d}" in table and "Mild" in table
 
-        driver.execute_script("document.getElementById('patient-measures').scrollIntoView()")
+        driver.execute_script("window.scrollTo(0, 0)")
         self.screenshot("patient_measures")

@@ -18,10 +18,13 @@ from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
 from appointments.tests.conftest import local, make_patient, make_room
+from assessments import models as assessments_models
+from assessments import services as assessments_services
+from assessments.tests import builders as assessment_builders
 from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests.factories import make_clinician, notes_as, signed
-from conftest import owner_rights
+from conftest import assign_care, owner_rights
 from medications import domain as medications_domain
 from medications import repository as medications_repository
 from medications.tests.builders import an_order
@@ -54,6 +57,10 @@ KNOWN_TABLES = {
     "medications_historicalmedicationorder",
     "medications_allergy",
     "medications_historicalallergy",
+    "assessments_response",
+    "assessments_historicalresponse",
+    "assessments_safetyalert",
+    "assessments_historicalsafetyalert",
 }
 
 
@@ -66,7 +73,7 @@ class Clinic:
 
 @pytest.fixture
 def clinic(staff):
-    """Data in all four apps, each record changed at least once so history tables hold several rows."""
+    """Data in every app, each record changed at least once so history tables hold several rows."""
     author = make_clinician("drpatel")
     prescriber = make_prescriber("drlee")
     patients = patients_repository.DjangoPatientRepository(actor=staff)
@@ -130,6 +137,11 @@ def clinic(staff):
             severity=medications_domain.AllergySeverity.MODERATE,
         )
     )
+    # A questionnaire with a risk answer, reviewed by the care team: encrypted answers, score and review.
+    assign_care(patient, author, by=staff)
+    response = assessment_builders.record(author, patient.id, total=14, item9=1)
+    alert = assessments_models.SafetyAlert.objects.get(response_id=response.id)
+    assessments_services.alert_review(alert_id=alert.pk, action_taken="Called: safe, plan agreed.", actor=author)
     access.record(user=staff, action="view", category="demographics", patient=patient, detail="test read")
     return Clinic(author=author, patient=patient, note_id=note.id)
 

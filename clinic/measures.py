@@ -11,7 +11,7 @@ a table for screen readers. Then the measures due (`assessments.domain.SCHEDULES
 link that opens the entry form for it.
 
 It reads only what it shows: each response's questionnaire, total, band and scoring basis, never
-its answers; the same few queries whatever the number of responses. Showing scores writes one
+its answers; the same queries whatever the number of responses. Showing scores writes one
 access-log entry.
 """
 
@@ -157,8 +157,9 @@ class MeasuresPanel:
 def panel(*, user, patient, request=None, today: dt.date | None = None) -> MeasuresPanel | None:
     """Return the measures of `patient` (its id and MRN) as `user` may see them, or None when they may not.
 
-    Three queries whatever the patient's record holds (the scores, the current diagnoses, the last
-    date of each scheduled measure), and one access-log entry when scores are shown.
+    The same queries whatever the patient's record holds (the policy's check, the scores, the
+    current diagnoses, the last date of each scheduled measure), and one access-log entry when
+    scores are shown.
     """
     patient_id = parse_id(getattr(patient, "pk", None))
     series = selectors.series_for_patient(user, patient_id)

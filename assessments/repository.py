@@ -125,7 +125,7 @@ class DjangoResponseRepository:
         """Return the response row locked for this transaction; refuse a stale version."""
         response_id = parse_id(response_id)
         row = (
-            models.Response.objects.select_for_update()
+            models.Response.objects.select_for_update(of=("self",))  # the row, not its users'
             .select_related(*RESPONSE_RELATIONS)
             .filter(pk=response_id)
             .first()
@@ -186,8 +186,12 @@ class DjangoAlertRepository:
 
     def _locked(self, alert_id, version: int | None) -> models.SafetyAlert:
         alert_id = parse_id(alert_id)
+        # The row only: PostgreSQL locks no nullable side of an outer join (the reviewer may be none).
         row = (
-            models.SafetyAlert.objects.select_for_update().select_related(*ALERT_RELATIONS).filter(pk=alert_id).first()
+            models.SafetyAlert.objects.select_for_update(of=("self",))
+            .select_related(*ALERT_RELATIONS)
+            .filter(pk=alert_id)
+            .first()
             if alert_id
             else None
         )

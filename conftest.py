@@ -30,7 +30,7 @@ def make_staff(
     username,
     *,
     superuser=False,
-    permissions=("patients", "diagnoses", "appointments", "clinical_notes", "medications"),
+    permissions=("patients", "diagnoses", "appointments", "clinical_notes", "medications", "assessments"),
 ):
     """Return a saved staff user with every permission of the given apps."""
     from django.contrib.auth.models import Permission

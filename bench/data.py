@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import json
 import math
 import random
 import time
@@ -41,6 +42,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from appointments import models as appointment_models
+from assessments import domain as assessment_domain
+from assessments import models as assessment_models
+from assessments.instruments import phq9
 from clinical_notes import domain as note_domain
 from clinical_notes import models as note_models
 from medications import models as medication_models
@@ -737,6 +741,32 @@ class Clinic:
             updated_at=created,
         )
 
+    def _response(self, patient_id, number: int) -> assessment_models.Response:
+        """Return a PHQ-9 given `number` weeks back, scored as the service scores it (no risk answer)."""
+        items = {item: self.rng.randrange(4) for item in range(1, 9)} | {9: 0}
+        score = assessment_domain.score(phq9.INSTRUMENT, assessment_domain.Answers(items=items))
+        given = self.today - dt.timedelta(weeks=number)
+        created = dt.datetime.combine(given, dt.time(12), tzinfo=self.zone)
+        row = assessment_models.Response(
+            id=uuid.uuid4(),
+            patient_id=patient_id,
+            instrument=phq9.INSTRUMENT.code,
+            instrument_key=assessment_models.instrument_key(patient_id, phq9.INSTRUMENT.code),
+            administered_on=given,
+            administered_by_id=self.admin.pk,
+            answers=json.dumps(assessment_domain.Answers(items=items).to_data()),
+            total=str(score.total),
+            band=score.band.key,
+            scoring_basis="",
+            status=assessment_domain.ResponseStatus.RECORDED.value,
+            version=1,
+            created_by_id=self.admin.pk,
+            updated_by_id=self.admin.pk,
+            created_at=created,
+            updated_at=created,
+        )
+        return row
+
     def allergies(self, every: int = 5) -> None:
         """Record one allergy for every `every`-th regular patient."""
         started = time.perf_counter()
@@ -752,15 +782,20 @@ class Clinic:
     def special_patients(self) -> None:
         """Create the heavy, the light and the export patient, seen by the special clinician.
 
-        heavy: 200 appointments (150 past, 50 ahead), 50 notes, 20 orders, 10 allergies;
-        light: one of each; export: 1,000 notes, 10 appointments, 2 orders, 1 allergy. Their
-        appointments are at hours of the special clinician no one else uses, so they never clash.
+        heavy: 200 appointments (150 past, 50 ahead), 50 notes, 20 orders, 10 allergies, 100
+        questionnaire responses; light: one of each; export: 1,000 notes, 10 appointments, 2 orders,
+        1 allergy. Their appointments are at hours of the special clinician no one else uses, so
+        they never clash.
         """
         started = time.perf_counter()
         clinician, room = self.special_clinician, self.special_room
-        plan = {"heavy": (200, 50, 20, 10, 10), "light": (1, 1, 1, 1, 12), "export": (10, 1000, 2, 1, 14)}
+        plan = {
+            "heavy": (200, 50, 20, 10, 100, 10),
+            "light": (1, 1, 1, 1, 1, 12),
+            "export": (10, 1000, 2, 1, 0, 14),
+        }
         count = 0
-        for name, (appointments, notes, orders, allergies, hour) in plan.items():
+        for name, (appointments, notes, orders, allergies, responses, hour) in plan.items():
             row, plain = self._patient(7_000_000 + len(self.special))
             insert_patients([row])
             PlainPatient.objects.bulk_create([plain])
@@ -800,7 +835,8 @@ class Clinic:
             for order in order_rows:
                 insert(medication_models.MedicationOrder, [order])
             insert(medication_models.Allergy, [self._allergy(row.id, number) for number in range(allergies)])
-            count += 1 + appointments + notes + orders + allergies
+            insert(assessment_models.Response, [self._response(row.id, number) for number in range(responses)])
+            count += 1 + appointments + notes + orders + allergies + responses
         self._timed("measured patients (heavy, light, export)", count, started)
 
     def _caseload(self, seen: set[uuid.UUID]) -> list[uuid.UUID]:
@@ -853,6 +889,7 @@ class Clinic:
             note_models.ClinicalNote,
             medication_models.MedicationOrder,
             medication_models.Allergy,
+            assessment_models.Response,
         ):
             check_history(model)
 

@@ -13,9 +13,9 @@ treatment plan's review date with `treatment_plans.view_treatmentplan`, and each
 user may take it. It costs the same few queries whatever the patient's record holds.
 
 Alerts come from `ALERT_SOURCES`, functions of a `Subject` that return what staff must see before
-acting (a legal hold, the viewer's emergency access, a patient no longer active). Risk alerts join
-later by registering their own source with `@alert_source`; each source reads at most one query.
-The diagnoses are not alerts but a part of their own, as the allergies are.
+acting (a legal hold, the viewer's emergency access, a patient no longer active, a risk answer on
+a questionnaire waiting for review); each source reads at most one query. The diagnoses are not
+alerts but a part of their own, as the allergies are.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments import schedule
+from assessments import selectors as assessments_selectors
 from diagnoses import domain as diagnoses_domain
 from diagnoses import selectors as diagnoses_selectors
 from medications import domain as medications_domain
@@ -142,6 +143,24 @@ def patient_status(subject: Subject) -> Iterable[Alert]:
         yield Alert("status", "Deceased.", severe=True)
     elif status == patients_domain.PatientStatus.INACTIVE.value:
         yield Alert("status", "Inactive: not currently in the clinic's care.")
+
+
+@alert_source
+def risk_answers(subject: Subject) -> Iterable[Alert]:
+    """Return an alert while a risk answer (PHQ-9 item 9 above 0) waits for the care team's review.
+
+    To the roles that see safety alerts (clinical roles), in one query; the front desk, who may
+    enter a questionnaire but never read its answers, is not told.
+    """
+    waiting = assessments_selectors.open_alert_count(subject.user, subject.patient.pk)
+    if waiting:
+        many = f"{waiting} risk answers" if waiting > 1 else "A risk answer"
+        yield Alert(
+            "risk-answer",
+            f"{many} on a questionnaire (thoughts of being better off dead or of self-harm) "
+            f"{'wait' if waiting > 1 else 'waits'} for review by the care team.",
+            severe=True,
+        )
 
 
 @alert_source
@@ -320,6 +339,8 @@ def _actions(user, patient_id, patient_url, *, starts_plan=False) -> tuple[Actio
             "treatment_plans_treatmentplan",
             starts_plan and bool(profile and profile.is_clinician),  # plans are written by clinicians
         ),
+        # A questionnaire: a clinician gives it, or the front desk enters one filled in on paper.
+        ("record-measure", "Record a measure", "assessments.add_response", "assessments_response", True),
     )
     return tuple(
         Action(step_id, label, f"{reverse(f'admin:{page}_add')}?{query}")

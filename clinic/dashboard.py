@@ -29,6 +29,8 @@ from django.utils.safestring import SafeString, mark_safe
 from appointments import domain as appointments_domain
 from appointments import models as appointments_models
 from appointments import policy, repository, schedule, tallies
+from assessments import domain as assessments_domain
+from assessments import selectors as assessments_selectors
 from clinic import chart
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
@@ -37,6 +39,7 @@ from clinical_notes import services as notes_services
 from novamind import access
 from novamind.domain import parse_count
 from patients import display
+from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import policy as access_policy
 from treatment_plans import models as plans_models
@@ -56,8 +59,18 @@ REVIEW_PLANS_SHOWN = 5  # per clinician, the most overdue first
 REVIEW_CLINICIANS_SHOWN = 10
 REVIEW_PAGE_PARAMETER = "reviews"
 PLANS_CATEGORY = "treatment_plans"
+# Risk answers awaiting review, the longest waiting first, a page at a time (?risk=N).
+RISK_SHOWN = 10
+RISK_PAGE_PARAMETER = "risk"
+# Measures due: clinicians a page (?due=N), and each one's patients listed (the most overdue first).
+DUE_CLINICIANS_SHOWN = 10
+DUE_PATIENTS_SHOWN = 5
+DUE_PAGE_PARAMETER = "due"
+VIEW_RESPONSES = "assessments.view_response"
+VIEW_ALERTS = "assessments.view_safetyalert"
 ACCESS_ACTION = "dashboard"
 COSIGN_PERMISSION = "clinical_notes.cosign_clinicalnote"
+ASSESSMENTS_CATEGORY = "assessments"
 Status = appointments_domain.Status
 
 
@@ -721,6 +734,168 @@ def is_own_day_viewer(user) -> bool:
     return access_policy.is_restricted(user) or bool(profile is not None and profile.is_clinician)
 
 
+# --- measurement-based care ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskAnswer:
+    """A risk answer on a questionnaire of one of the viewer's patients, waiting for the care team's review."""
+
+    alert_id: object
+    patient_id: object
+    mrn: str
+    raised_at: dt.datetime
+    hours_waiting: int
+    overdue: bool
+    label: display.PatientLabel | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskAnswers:
+    """The open risk answers of the viewer's patients (their care team), the longest waiting first, a page."""
+
+    answers: tuple[RiskAnswer, ...]
+    total: int
+    review_hours: int
+    page: int = 1
+    pages: int = 1
+
+    @property
+    def first_shown(self) -> int:
+        """Return the place of this page's first answer among them all (from 1)."""
+        return (self.page - 1) * RISK_SHOWN + 1 if self.answers else 0
+
+    @property
+    def last_shown(self) -> int:
+        """Return the place of this page's last answer."""
+        return self.first_shown + len(self.answers) - 1 if self.answers else 0
+
+
+def risk_answers(*, user, now: dt.datetime, page: int = 1) -> RiskAnswers:
+    """Return one page of the open risk answers of the patients on `user`'s care team, in two queries.
+
+    An emergency grant does not put a patient here: the review is the care team's. No encrypted
+    column is read: the panel says whose answer waits and since when, never what it was.
+    """
+    hours = settings.NOVAMIND_RISK_REVIEW_HOURS
+    rows = assessments_selectors.open_alerts(user, treated_only=True)
+    paged = Paginator(rows, RISK_SHOWN).get_page(page)
+    answers = tuple(
+        RiskAnswer(
+            alert_id=waiting.alert_id,
+            patient_id=waiting.patient_id,
+            mrn=waiting.mrn,
+            raised_at=waiting.raised_at,
+            hours_waiting=waiting.hours_waiting(now),
+            overdue=now - waiting.raised_at > dt.timedelta(hours=hours),
+        )
+        for waiting in assessments_selectors.waiting(paged.object_list)
+    )
+    return RiskAnswers(
+        answers=answers,
+        total=paged.paginator.count,
+        review_hours=hours,
+        page=paged.number,
+        pages=paged.paginator.num_pages,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DuePatient:
+    """A patient of a clinician's caseload with measures due today or overdue."""
+
+    patient_id: object
+    mrn: str
+    measures: tuple[assessments_domain.DueMeasure, ...]
+    label: display.PatientLabel | None = None
+
+    @property
+    def due_since(self) -> dt.date:
+        """Return the day the oldest of its measures fell due."""
+        return min(measure.due_on for measure in self.measures)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicianMeasures:
+    """One clinician's patients with measures due, the longest overdue first."""
+
+    clinician_id: int
+    clinician: str
+    patients: tuple[DuePatient, ...]  # the first DUE_PATIENTS_SHOWN
+    waiting: int = 0  # how many of their patients have a measure due
+
+    @property
+    def not_shown(self) -> int:
+        """Return how many are counted but not listed."""
+        return self.waiting - len(self.patients)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasuresDue:
+    """Measures due today or overdue, per clinician of the patients' care teams, a page of clinicians."""
+
+    day: dt.date
+    clinicians: tuple[ClinicianMeasures, ...]
+    page: int = 1
+    pages: int = 1
+    clinician_total: int = 0
+
+    @property
+    def patient_count(self) -> int:
+        """Return how many patients this page lists."""
+        return sum(len(clinician.patients) for clinician in self.clinicians)
+
+
+def measures_due(*, viewer, today: dt.date, page: int = 1) -> MeasuresDue:
+    """Return one page of clinicians, each with their patients (care) whose measures are due today or overdue.
+
+    A care-restricted viewer gets their own caseload; a viewer who sees every patient gets every
+    clinician with a caseload, DUE_CLINICIANS_SHOWN a page in order of name. Which measure is due
+    follows the patient's current diagnoses (`assessments.domain.SCHEDULES`), whose codes are
+    encrypted: they are read for the page's caseloads and decided in Python. Six queries,
+    whatever the size of the caseloads (the page of clinicians and its count, their care
+    assignments, the patients' current diagnoses, the dates of their last measures).
+    """
+    open_care = patients_models.CareAssignment.objects.filter(
+        ended_at=None, patient__status=patients_domain.PatientStatus.ACTIVE.value
+    )
+    if access_policy.is_restricted(viewer):
+        clinicians = get_user_model().objects.filter(pk=viewer.pk)
+    else:
+        clinicians = get_user_model().objects.filter(pk__in=open_care.order_by().values("clinician_id"))
+    paged = Paginator(_by_label(clinicians), DUE_CLINICIANS_SHOWN).get_page(page)
+    shown = _labels(paged)
+    caseloads: dict[int, list[tuple[object, str]]] = {pk: [] for pk in shown}
+    rows = open_care.filter(clinician_id__in=list(shown)).values_list("clinician_id", "patient_id", "patient__mrn")
+    for clinician_id, patient_id, mrn in rows:
+        caseloads[clinician_id].append((patient_id, mrn))
+    due = assessments_selectors.due_for_patients(
+        {patient_id for caseload in caseloads.values() for patient_id, _ in caseload}, today=today
+    )
+    listed = []
+    for pk, label in shown.items():
+        patients = sorted(
+            (
+                DuePatient(patient_id=patient_id, mrn=mrn, measures=tuple(due[patient_id]))
+                for patient_id, mrn in caseloads[pk]
+                if patient_id in due
+            ),
+            key=lambda patient: (patient.due_since, patient.mrn),
+        )
+        listed.append(
+            ClinicianMeasures(
+                clinician_id=pk, clinician=label, patients=tuple(patients[:DUE_PATIENTS_SHOWN]), waiting=len(patients)
+            )
+        )
+    return MeasuresDue(
+        day=today,
+        clinicians=tuple(listed),
+        page=paged.number,
+        pages=paged.paginator.num_pages,
+        clinician_total=paged.paginator.count,
+    )
+
+
 # --- the whole dashboard, for one viewer --------------------------------------------------------------
 
 
@@ -737,12 +912,16 @@ class Dashboard:
     cosignatures: notes_selectors.CosignatureQueue | None = None
     alerts: MyAlerts | None = None
     plan_reviews: PlanReviews | None = None
+    risk_answers: RiskAnswers | None = None
+    measures_due: MeasuresDue | None = None
 
     @property
     def is_empty(self) -> bool:
         """Return whether the viewer may see no panel at all."""
         panels = (self.schedule, self.late_notes, self.trend, self.my_day, self.my_drafts, self.cosignatures)
-        return all(panel is None for panel in (*panels, self.alerts, self.plan_reviews))
+        return all(
+            panel is None for panel in (*panels, self.alerts, self.plan_reviews, self.risk_answers, self.measures_due)
+        )
 
 
 def may_view(user, model) -> bool:
@@ -759,11 +938,12 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     """Return the dashboard `user` may see, logging the patients it lists as shown to them.
 
     Everyone who may see appointments gets the twelve weeks. A clinician (bookable, or in a care
-    role) gets their own day: my appointments today, my drafts, notes waiting for my co-signature
-    and alerts for my patients. The clinic's schedule and every author's late drafts are for the
-    roles that see every patient (the front desk, managers): a care-restricted user is not shown
-    their colleagues' days. Everyone who may see treatment plans gets the plans due for review,
-    of the patients they may see.
+    role) gets their own day: my appointments today, my drafts, notes waiting for my co-signature,
+    alerts for my patients and the risk answers of my patients awaiting review. The clinic's
+    schedule and every author's late drafts are for the roles that see every patient (the front
+    desk, managers): a care-restricted user is not shown their colleagues' days. Everyone who may
+    see treatment plans gets the plans due for review, of the patients they may see; whoever may
+    see questionnaire responses gets the measures due: their own caseload's, or every clinician's.
     """
     now = now or timezone.now()
     today = timezone.localdate(now, policy.zone())
@@ -790,6 +970,12 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
         plan_reviews=plans_due_for_review(viewer=user, today=today, page=_page(request, REVIEW_PAGE_PARAMETER))
         if sees_plans
         else None,
+        risk_answers=risk_answers(user=user, now=now, page=_page(request, RISK_PAGE_PARAMETER))
+        if own and user.has_perm(VIEW_ALERTS)
+        else None,
+        measures_due=measures_due(viewer=user, today=today, page=_page(request, DUE_PAGE_PARAMETER))
+        if user.has_perm(VIEW_RESPONSES)
+        else None,
     )
     board = _named(board, user)
     _log_listing(user, request, board)
@@ -809,8 +995,15 @@ def _named(board: Dashboard, user) -> Dashboard:
         items += [note for author in board.late_notes.authors for note in author.notes]
     if board.plan_reviews:
         items += [plan for clinician in board.plan_reviews.clinicians for plan in clinician.plans]
-    for panel, field in ((board.my_day, "appointments"), (board.my_drafts, "notes"), (board.alerts, "alerts")):
+    for panel, field in (
+        (board.my_day, "appointments"),
+        (board.my_drafts, "notes"),
+        (board.alerts, "alerts"),
+        (board.risk_answers, "answers"),
+    ):
         items += list(getattr(panel, field)) if panel else []
+    if board.measures_due:
+        items += [patient for clinician in board.measures_due.clinicians for patient in clinician.patients]
     labels = display.labels_for(user, {item.patient_id for item in items if item.patient_id is not None})
     if not labels:
         return board
@@ -834,9 +1027,19 @@ def _named(board: Dashboard, user) -> Dashboard:
         changes["plan_reviews"] = dataclasses.replace(
             board.plan_reviews, clinicians=tuple(each(one, "plans") for one in board.plan_reviews.clinicians)
         )
-    for name, field in (("my_day", "appointments"), ("my_drafts", "notes"), ("alerts", "alerts")):
+    for name, field in (
+        ("my_day", "appointments"),
+        ("my_drafts", "notes"),
+        ("alerts", "alerts"),
+        ("risk_answers", "answers"),
+    ):
         if getattr(board, name):
             changes[name] = each(getattr(board, name), field)
+    if board.measures_due:
+        changes["measures_due"] = dataclasses.replace(
+            board.measures_due,
+            clinicians=tuple(each(clinician, "patients") for clinician in board.measures_due.clinicians),
+        )
     return dataclasses.replace(board, **changes)
 
 
@@ -884,6 +1087,13 @@ def _log_listing(user, request, board: Dashboard) -> None:
     reviews = board.plan_reviews.plan_count if board.plan_reviews else 0
     if reviews:
         record(PLANS_CATEGORY, f"{reviews} treatment plan(s) due for review listed, without their content")
+    risks = len(board.risk_answers.answers) if board.risk_answers else 0
+    due = board.measures_due.patient_count if board.measures_due else 0
+    if risks or due:
+        record(
+            ASSESSMENTS_CATEGORY,
+            f"{risks} risk answer(s) awaiting review and {due} patient(s) with measures due listed, without answers or scores",
+        )
 
 
 def _by_label(users):

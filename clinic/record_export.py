@@ -3,9 +3,10 @@
 The copy is the designated record set (164.501) that NovaMind keeps: demographics, the diagnoses
 (the problem list and those resolved or ruled out), appointments, signed clinical notes with
 their addenda and the diagnoses each addressed, every medication order (the whole timeline,
-revisions and discontinuations included), allergies, including retired ones, and every treatment
-plan that was signed (the whole timeline of versions, with the progress recorded on each
-objective). It leaves out, on purpose:
+revisions and discontinuations included), allergies, including retired ones, every questionnaire
+response (item by item, with its score; voided ones marked) with the risk-answer alerts they
+raised and what was done about them, and every treatment plan that was signed (the whole
+timeline of versions, with the progress recorded on each objective). It leaves out, on purpose:
 
 - psychotherapy notes, which the right of access excludes (164.524(a)(1)(i)). The one rule that
   keeps them apart, `NoteQuerySet.general()`, is the one the note lists use;
@@ -44,6 +45,8 @@ from appointments import domain as appointments_domain
 from appointments import models as appointments_models
 from appointments import repository as appointments_repository
 from appointments.schedule import clinician_label
+from assessments import domain as assessments_domain
+from assessments import models as assessments_models
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import repository as notes_repository
@@ -76,6 +79,8 @@ PERMISSIONS = (
     "medications.view_medicationorder",
     "medications.view_allergy",
     "treatment_plans.view_treatmentplan",
+    "assessments.view_response",
+    "assessments.view_safetyalert",
 )
 
 PSYCHOTHERAPY_STATEMENT = (
@@ -337,6 +342,39 @@ COVERAGE: dict[str, Coverage] = {
             **{name: AUDIT for name in ("version", "updated_by", "updated_at")},
         },
     ),
+    "assessments.Response": Coverage(
+        section="questionnaire_responses",
+        exported={
+            **_same(
+                "id",
+                "instrument",
+                "administered_on",
+                "answers",
+                "total",
+                "band",
+                "scoring_basis",
+                "status",
+                "voided_at",
+                "void_reason",
+                "correction_reason",
+            ),
+            "administered_by": "entered_by",
+            "appointment": "appointment_id",
+        },
+        withheld={"patient": OWN_PATIENT, "instrument_key": BLIND_INDEX, **AUDIT_COLUMNS},
+    ),
+    "assessments.SafetyAlert": Coverage(
+        section="risk_answer_alerts",
+        exported={
+            **_same(
+                "id", "raised_at", "status", "reviewed_by", "reviewed_at", "action_taken", "cleared_by", "cleared_at"
+            ),
+            "response": "response_id",
+            "reason": "risk_answer",
+            "clear_reason": "clear_reason",
+        },
+        withheld={"patient": OWN_PATIENT, **AUDIT_COLUMNS},
+    ),
 }
 
 # --- The record, assembled ----------------------------------------------------------------------
@@ -508,6 +546,49 @@ def signed_plans(patient_id, names: StaffNames) -> tuple[list[PlanEntry], int]:
     return entries, drafts
 
 
+@dataclasses.dataclass(frozen=True)
+class ResponseEntry:
+    """A questionnaire response with the name of who entered it."""
+
+    response: assessments_domain.Response
+    entered_by: str
+
+    @property
+    def instrument_name(self) -> str:
+        """Return the questionnaire's name ("PHQ-9")."""
+        spec = self.response.spec
+        return spec.name if spec else self.response.instrument
+
+    @property
+    def answers(self) -> list[dict]:
+        """Return each item as asked, with the answer given (None where it was left unanswered)."""
+        spec, given = self.response.spec, self.response.answers
+        if spec is None:
+            return []
+        listed = []
+        for item in spec.items:
+            points = given.get(item.number)
+            option = next((o for o in spec.options_of(item) if o.points == points), None)
+            listed.append(
+                {
+                    "item": item.number,
+                    "question": item.text,
+                    "answer": option.label if option else None,
+                    "points": points if item.scored else None,
+                }
+            )
+        return listed
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertEntry:
+    """A risk-answer alert with the names of who reviewed or cleared it."""
+
+    alert: assessments_domain.SafetyAlert
+    reviewed_by: str
+    cleared_by: str
+
+
 @dataclasses.dataclass
 class PatientRecord:
     """Everything the copy holds; the notes are read only when the copy is written."""
@@ -524,6 +605,8 @@ class PatientRecord:
     drafts_not_included: int
     treatment_plans: list[PlanEntry] = dataclasses.field(default_factory=list)
     plan_drafts_not_included: int = 0
+    questionnaire_responses: list[ResponseEntry] = dataclasses.field(default_factory=list)
+    risk_answer_alerts: list[AlertEntry] = dataclasses.field(default_factory=list)
     psychotherapy_statement: str = PSYCHOTHERAPY_STATEMENT
     drafts_statement: str = DRAFTS_STATEMENT
 
@@ -538,6 +621,8 @@ class Counts:
     addenda: int
     medication_orders: int
     allergies: int
+    questionnaire_responses: int
+    risk_answer_alerts: int
     drafts_not_included: int
     treatment_plans: int = 0
     plan_drafts_not_included: int = 0
@@ -548,7 +633,9 @@ class Counts:
             f"{_many(self.diagnoses, 'diagnosis', 'diagnoses')}, "
             f"{_many(self.appointments, 'appointment')}, {_many(self.clinical_notes, 'signed note')} with "
             f"{_many(self.addenda, 'addendum', 'addenda')}, {_many(self.medication_orders, 'medication order')}, "
-            f"{_many(self.allergies, 'allergy', 'allergies')}, {_many(self.treatment_plans, 'signed treatment plan')}; "
+            f"{_many(self.allergies, 'allergy', 'allergies')}, "
+            f"{_many(self.questionnaire_responses, 'questionnaire response')} with "
+            f"{_many(self.risk_answer_alerts, 'risk-answer alert')}, {_many(self.treatment_plans, 'signed treatment plan')}; "
             f"{_many(self.drafts_not_included, 'unsigned draft')}, "
             f"{_many(self.plan_drafts_not_included, 'unsigned plan draft')} "
             f"and any psychotherapy notes not included"
@@ -595,6 +682,22 @@ def assemble(*, patient: patients_domain.Patient, actor) -> PatientRecord:
         drafts_not_included=drafts,
         treatment_plans=plans,
         plan_drafts_not_included=plan_drafts,
+        questionnaire_responses=[
+            ResponseEntry(response=row.to_domain(with_audit=False), entered_by=names(row.administered_by_id))
+            for row in assessments_models.Response.objects.filter(patient_id=patient.id)
+            .select_related("administered_by")
+            .order_by("administered_on", "created_at")
+        ],
+        risk_answer_alerts=[
+            AlertEntry(
+                alert=row.to_domain(with_audit=False),
+                reviewed_by=names(row.reviewed_by_id),
+                cleared_by=names(row.cleared_by_id),
+            )
+            for row in assessments_models.SafetyAlert.objects.filter(patient_id=patient.id)
+            .select_related("reviewed_by", "cleared_by")
+            .order_by("raised_at", "id")
+        ],
     )
 
 
@@ -607,6 +710,8 @@ def counts_of(record: PatientRecord) -> Counts:
         addenda=record.notes.addenda_read,
         medication_orders=len(record.medication_orders),
         allergies=len(record.allergies),
+        questionnaire_responses=len(record.questionnaire_responses),
+        risk_answer_alerts=len(record.risk_answer_alerts),
         drafts_not_included=record.drafts_not_included,
         treatment_plans=len(record.treatment_plans),
         plan_drafts_not_included=record.plan_drafts_not_included,
@@ -849,6 +954,45 @@ def plan_json(entry: PlanEntry) -> dict:
     }
 
 
+def response_json(entry: ResponseEntry) -> dict:
+    """Return one questionnaire response, item by item, with its score."""
+    r = entry.response
+    return {
+        "id": _id(r.id),
+        "instrument": r.instrument,
+        "questionnaire": entry.instrument_name,
+        "administered_on": _day(r.administered_on),
+        "entered_by": entry.entered_by,
+        "answers": entry.answers,
+        "total": r.total,
+        "band": r.band_label,
+        "scoring_basis": r.answers.basis or None,
+        "appointment_id": _id(r.appointment_id),
+        "status": _code(r.status),
+        "voided_at": _moment(r.voided_at),
+        "void_reason": r.void_reason,
+        "correction_reason": r.correction_reason,
+    }
+
+
+def alert_json(entry: AlertEntry) -> dict:
+    """Return one risk-answer alert and what was done about it."""
+    a = entry.alert
+    return {
+        "id": _id(a.id),
+        "response_id": _id(a.response_id),
+        "raised_at": _moment(a.raised_at),
+        "risk_answer": a.reason,
+        "status": _code(a.status),
+        "reviewed_by": entry.reviewed_by or None,
+        "reviewed_at": _moment(a.reviewed_at),
+        "action_taken": a.action_taken,
+        "cleared_by": entry.cleared_by or None,
+        "cleared_at": _moment(a.cleared_at),
+        "clear_reason": a.clear_reason,
+    }
+
+
 def _member(name: str, value, *, last: bool = False) -> str:
     """Return one top-level member of the document, indented as json.dumps(indent=2) would."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
@@ -878,6 +1022,8 @@ def write_json(record: PatientRecord, out: TextIO) -> Counts:
     out.write(_member("appointments", [appointment_json(entry) for entry in record.appointments]))
     out.write(_member("allergies", [allergy_json(allergy) for allergy in record.allergies]))
     out.write(_member("medication_orders", [order_json(order) for order in record.medication_orders]))
+    out.write(_member("questionnaire_responses", [response_json(entry) for entry in record.questionnaire_responses]))
+    out.write(_member("risk_answer_alerts", [alert_json(entry) for entry in record.risk_answer_alerts]))
     out.write('  "clinical_notes": [')
     separator = "\n"
     for entry in record.notes:

@@ -9,8 +9,9 @@ A record is due when its patient is inactive or deceased, it is not under a lega
 it has had no activity for longer than the period. Activity is the latest date in the record:
 the patient's last change, appointments' ends and changes, diagnoses' onsets, status dates and
 changes, notes' dates of service, signatures and changes, addenda, the diagnoses notes address,
-medication orders' start, end, stop and changes, allergies, treatment plans' signatures, closings
-and changes (and their parts' and progress').
+medication orders' start, end, stop and changes, allergies, questionnaire responses (the day given)
+and their risk alerts (raised, reviewed, cleared), treatment plans' signatures, closings and changes
+(and their parts' and progress').
 The period is counted at the earliest from the patient's eighteenth birthday, because most
 states keep a minor's record for some years past the age of majority. That rule is
 `decide()`, in plain Python; the database query only narrows the candidates, and
@@ -205,6 +206,14 @@ PARTS = (
         ("start_date", "end_date", "discontinued_on", "updated_at"),
     ),
     Part("medications.Allergy", "allergies", "patient"),
+    Part(
+        "assessments.SafetyAlert",
+        "risk answer alerts",
+        "patient",
+        None,
+        ("raised_at", "reviewed_at", "cleared_at", "updated_at"),
+    ),
+    Part("assessments.Response", "questionnaire responses", "patient", None, ("administered_on", "updated_at")),
     # A plan's parts before the plan, progress before its objective: a part with a parent is
     # deleted before the top-level parts, in this order (see DELETION_ORDER).
     Part("treatment_plans.ObjectiveProgress", "objective progress entries", "objective", OBJECTIVES),

@@ -102,19 +102,30 @@ _CLINICAL = {
     "treatment_plans.objective": (VIEW, ADD, CHANGE),
     "treatment_plans.intervention": (VIEW, ADD, CHANGE),
     "treatment_plans.objectiveprogress": (VIEW, ADD),
+    # Questionnaires: recorded, corrected and voided (never deleted); risk answers reviewed by the care team.
+    "assessments.response": (VIEW, ADD, CHANGE),
+    "assessments.safetyalert": (VIEW, CHANGE),
 }
 
 ROLES = (
     Role(
         FRONT_DESK,
         "Registers patients and keeps the schedule. Sees a patient's current "
-        "medication list on their page, but no order detail, no notes, no allergies.",
-        _grants(_SCHEDULING, {"medications.medicationorder": (CURRENT_MEDICATIONS,)}),
+        "medication list on their page, but no order detail, no notes, no allergies. Enters "
+        "questionnaires filled in on paper, and never sees an answer or a score.",
+        # A questionnaire the patient filled in on paper is entered at the desk: add only. Without the
+        # view permission no answer, score, chart or risk alert is ever shown to the front desk
+        # (the admin's list, record and history pages answer 403; the patient page shows no measures).
+        _grants(
+            _SCHEDULING,
+            {"medications.medicationorder": (CURRENT_MEDICATIONS,), "assessments.response": (ADD,)},
+        ),
     ),
     Role(
         CLINICIAN,
         "Sees and treats patients: appointments, clinical notes (psychotherapy notes "
-        "stay private to their author), allergies; reads medication orders.",
+        "stay private to their author), allergies, questionnaires and their risk answers; "
+        "reads medication orders.",
         _grants(_CLINICAL),
     ),
     Role(

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "clinical_notes.apps.ClinicalNotesConfig",
     "medications.apps.MedicationsConfig",
+    "assessments.apps.AssessmentsConfig",
     # Above the clinical apps, below clinic: plans read diagnoses and notes.
     "treatment_plans.apps.TreatmentPlansConfig",
     # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
@@ -295,3 +296,6 @@ NOVAMIND_EMERGENCY_ACCESS_MINUTES = env.int("NOVAMIND_EMERGENCY_ACCESS_MINUTES",
 NOVAMIND_DOSE_CHANGE_FACTOR = env.float("NOVAMIND_DOSE_CHANGE_FACTOR", default=4.0)
 # A treatment plan is due for review this many days after it is signed (treatment_plans.domain).
 NOVAMIND_PLAN_REVIEW_DAYS = env.int("NOVAMIND_PLAN_REVIEW_DAYS", default=90)
+# A risk answer (PHQ-9 item 9 above 0) not reviewed by the patient's care team within this many
+# hours is overdue: `risk_alerts --overdue` lists it, for cron (assessments.domain).
+NOVAMIND_RISK_REVIEW_HOURS = env.int("NOVAMIND_RISK_REVIEW_HOURS", default=24)

@@ -47,7 +47,15 @@ DEMO_ROLES = {
 }
 # In this order: each app's demo reads what the ones before it wrote (notes address the problem
 # list; plans are built on notes' care teams and the diagnoses).
-CLINICAL_APPS = ("patients", "diagnoses", "appointments", "clinical_notes", "medications", "treatment_plans")
+CLINICAL_APPS = (
+    "patients",
+    "diagnoses",
+    "appointments",
+    "clinical_notes",
+    "medications",
+    "assessments",
+    "treatment_plans",
+)
 
 
 class Command(BaseCommand):

@@ -331,6 +331,25 @@ RULES: dict[str, Rule] = {
     "treatment_plans_treatmentplan_progress_for_note": Rule(
         "treatment_plans.add_objectiveprogress", RECORD, "note", methods=("GET",)
     ),
+    # Measures: the front desk may add a response (a paper form) and open nothing else.
+    **model_rules(
+        "assessments.response",
+        RECORD,
+        "response",
+        add_scope=ADD_FOR,
+        history_model="assessments.response",
+    ),
+    "assessments_response_void": Rule("assessments.change_response", RECORD, "response"),
+    **model_rules(
+        "assessments.safetyalert",
+        RECORD,
+        "alert",
+        add=NOBODY,
+        change=NOBODY,  # an alert changes through review/ only
+        history_model="assessments.safetyalert",
+    ),
+    # Anyone who may change alerts opens it; only the patient's care team's review is recorded (a form error otherwise).
+    "assessments_safetyalert_review": Rule("assessments.change_safetyalert", RECORD, "alert"),
 }
 # What the list of a model shows is "a list"; its rows are records of the patient `obj`.
 LIST_RECORD = {
@@ -345,6 +364,8 @@ LIST_RECORD = {
     "medications_medicationorder_changelist": "order",
     "medications_allergy_changelist": "allergy",
     "treatment_plans_treatmentplan_changelist": "plan",
+    "assessments_response_changelist": "response",
+    "assessments_safetyalert_changelist": "alert",
 }
 
 
@@ -570,6 +591,14 @@ def add_body(key, user, clinic, records) -> dict:
                 for rows in ("goals", "objectives", "interventions")
                 for name in ("TOTAL_FORMS", "INITIAL_FORMS")
             },
+        },
+        "assessments_response_add": {
+            "patient": patient,
+            "instrument": "phq9",
+            "administered_on": today.isoformat(),
+            "appointment": "",
+            "version": "1",
+            **{f"item_{number}": "1" for number in range(1, 10)},
         },
     }
     return bodies.get(key, {})

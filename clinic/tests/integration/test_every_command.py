@@ -32,6 +32,7 @@ PROJECT_APPS = {
     "appointments",
     "clinical_notes",
     "medications",
+    "assessments",
     "treatment_plans",
     "clinic",
 }
@@ -62,6 +63,8 @@ COMMANDS: dict[str, Command] = {
             "clinical_notes.view_clinicalnote",
             "medications.view_medicationorder",
             "medications.view_allergy",
+            "assessments.view_response",
+            "assessments.view_safetyalert",
         ),
         ONE_PATIENT,
         lambda clinic, records, files: ["--patient", records.mrn, "--format", "json"],
@@ -137,6 +140,10 @@ COMMANDS: dict[str, Command] = {
     "rotate_encryption_keys": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--verify-only"]),
     # "Any active staff actor may run it: it gives nobody a role" (its docstring).
     "sync_roles": Command((), GLOBAL, lambda clinic, records, files: ["--check"]),
+    # An integrity check of the stored scores: the responses' viewers (a care role checks only its patients').
+    "verify_assessments": Command(("assessments.view_response",), LIST, lambda clinic, records, files: []),
+    # The risk answers waiting for review, by MRN: the alerts' viewers (a care role sees only its patients').
+    "risk_alerts": Command(("assessments.view_safetyalert",), LIST, lambda clinic, records, files: []),
     "import_patients": Command(
         ("patients.add_patient",), GLOBAL, lambda clinic, records, files: [files["csv"], "--dry-run"]
     ),

@@ -25,11 +25,14 @@ from appointments import domain as appointments_domain
 from appointments import models as appointments_models
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from assessments import models as assessments_models
+from assessments import services as assessments_services
+from assessments.tests import builders as assessment_builders
 from clinic import record_export
 from clinic.management.commands import export_patient_record as command
 from clinical_notes import domain as notes_domain
 from clinical_notes.tests.factories import drafted, make_clinician, notes_as, signed
-from conftest import make_staff
+from conftest import assign_care, make_staff
 from diagnoses import domain as diagnoses_domain
 from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
@@ -333,6 +336,13 @@ def chart(operator):
     )
     draft = plans_services.plan_revise(plan_id=current_plan.id, actor=planner)
     plans_services.plan_update(plan=dataclasses.replace(draft, problems=PLAN_DRAFT_MARKER), actor=planner)
+    # Questionnaires: a PHQ-9 with a risk answer, reviewed by the care team; a GAD-7 voided.
+    assign_care(patient, clinician, by=operator)
+    phq9 = assessment_builders.record(clinician, patient.id, total=16, item9=1, days_ago=5)
+    alert = assessments_models.SafetyAlert.objects.get(response_id=phq9.id)
+    assessments_services.alert_review(alert_id=alert.pk, action_taken="Action-MARKER: called, safe.", actor=clinician)
+    gad7 = assessment_builders.record(clinician, patient.id, instrument="gad7", total=6, days_ago=3)
+    assessments_services.response_void(response_id=gad7.id, reason="Void-MARKER: twice", actor=clinician)
     return Chart(
         patient=patient,
         other_patient=other_patient,
@@ -398,6 +408,8 @@ def test_the_json_copy_is_a_versioned_document_saying_who_made_it_and_when(chart
         "appointments",
         "allergies",
         "medication_orders",
+        "questionnaire_responses",
+        "risk_answer_alerts",
         "clinical_notes",
         "treatment_plans",
         "counts",
@@ -506,6 +518,8 @@ def test_the_copy_counts_what_it_holds_and_the_drafts_it_leaves_out(chart, tmp_p
         "addenda": 1,
         "medication_orders": 3,
         "allergies": 2,
+        "questionnaire_responses": 2,
+        "risk_answer_alerts": 1,
         "drafts_not_included": 1,
         "treatment_plans": 2,
         "plan_drafts_not_included": 1,
@@ -568,6 +582,31 @@ def test_allergies_include_retired_entries_with_their_status(chart, tmp_path):
         ("Penicillin-MARKER", "hives", "moderate", "active"),
         ("Latex-MARKER", "", "unknown", "entered_in_error"),
     ]
+
+
+def test_questionnaires_are_in_the_copy_item_by_item_with_their_risk_answers_and_what_was_done(chart, tmp_path):
+    document = json.loads(exported(chart, tmp_path))
+    phq9, gad7 = document["questionnaire_responses"]
+    assert (phq9["questionnaire"], phq9["total"], phq9["band"], phq9["status"]) == (
+        "PHQ-9",
+        16,
+        "Moderately severe",
+        "recorded",
+    )
+    ninth = phq9["answers"][8]
+    assert ninth == {
+        "item": 9,
+        "question": "Thoughts that you would be better off dead or of hurting yourself in some way",
+        "answer": "Several days",
+        "points": 1,
+    }
+    assert phq9["answers"][9]["points"] is None  # item 10 is asked, not scored
+    assert (gad7["status"], gad7["void_reason"]) == ("voided", "Void-MARKER: twice") and gad7["voided_at"]
+    [alert] = document["risk_answer_alerts"]
+    assert alert["response_id"] == phq9["id"] and alert["status"] == "reviewed"
+    assert alert["action_taken"] == "Action-MARKER: called, safe." and alert["reviewed_by"].startswith("Drpatel")
+    page = exported(chart, tmp_path, "html")
+    assert "Questionnaires (2)" in page and "Action-MARKER: called, safe." in page and "VOIDED" in page
 
 
 def _paths(value, prefix=""):

@@ -127,6 +127,7 @@ def test_every_page_about_one_patient_carries_the_banner(clinic, page):
         "prescribe",
         "record-diagnosis",
         "record-allergy",
+        "record-measure",
     }
 
 
@@ -150,11 +151,12 @@ def test_the_banner_names_pronouns_care_team_and_no_known_allergies(clinic):
     assert "Diagnoses None on the problem list" in text
     assert "Allergies No known allergies" in text
     assert "Care team walk-prescriber, MD" in text
-    # A superuser has no staff profile: no note, no prescription offered, but booking, diagnoses and allergies are.
-    assert set(_action_urls(body)) == {"book-appointment", "record-diagnosis", "record-allergy"}
+    # A superuser has no staff profile: no note, no prescription offered, but booking, diagnoses, allergies and
+    # measures are.
+    assert set(_action_urls(body)) == {"book-appointment", "record-diagnosis", "record-allergy", "record-measure"}
 
 
-def test_the_front_desk_banner_has_no_allergies_and_only_booking(clinic):
+def test_the_front_desk_banner_has_no_allergies_or_risk_answers_and_offers_booking_and_paper_measures(clinic):
     inside = clinic.patients[walk.INSIDE]
 
     body = _client(clinic.users[roles.FRONT_DESK]).get(_pages(inside)["patient"]).content.decode()
@@ -163,7 +165,9 @@ def test_the_front_desk_banner_has_no_allergies_and_only_booking(clinic):
     assert f"MRN {inside.mrn}" in text and "Care team" in text
     assert "Allergies" not in text and "penicillin" not in text  # minimum necessary (novamind.roles)
     assert "Diagnoses" not in text and "F32.1" not in text
-    assert set(_action_urls(body)) == {"book-appointment"}
+    assert "risk answer" not in text.lower()  # the walk's risk answers wait: the front desk is not told
+    # A questionnaire filled in on paper is entered at the desk (novamind.roles): add only.
+    assert set(_action_urls(body)) == {"book-appointment", "record-measure"}
 
 
 def test_a_legal_hold_and_the_viewers_emergency_access_are_alerts(clinic):
@@ -266,10 +270,21 @@ def _valid(action: str, patient_id, clinic) -> dict:
             "status": "active",
             "version": "1",
         }
+    if action == "record-measure":
+        return {
+            "patient": str(patient_id),
+            "instrument": "gad7",
+            "administered_on": timezone.localdate().isoformat(),
+            "appointment": "",
+            "version": "1",
+            **{f"item_{number}": "2" for number in range(1, 8)},
+        }
     raise AssertionError(action)
 
 
-@pytest.mark.parametrize("action", ["book-appointment", "new-note", "prescribe", "record-diagnosis", "record-allergy"])
+@pytest.mark.parametrize(
+    "action", ["book-appointment", "new-note", "prescribe", "record-diagnosis", "record-allergy", "record-measure"]
+)
 def test_each_action_opens_its_form_for_the_patient_and_comes_back_to_the_patient(clinic, action):
     inside = clinic.patients[walk.INSIDE]
     patient_page = _pages(inside)["patient"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from assessments.tests import builders as assessment_builders
 from clinic import checks, retention
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
@@ -96,8 +97,8 @@ def at(days: int, hour: int = 10) -> dt.datetime:
 def build_record(patient, *, staff, clinician):
     """Give `patient` a full record in every part: visits (one rescheduled, a series), diagnoses (one
     resolved), notes with an addendum, a psychotherapy note and its authorization, a discarded draft
-    (both progress notes address the primary diagnosis), a revised order, an allergy and a treatment
-    plan revised once (with progress from the signed note, and a draft of its next version whose goal
+    (both progress notes address the primary diagnosis), a revised order, an allergy, a questionnaire
+    with a risk answer and a treatment plan revised once (with progress from the signed note, and a draft of its next version whose goal
     was removed: only history rows left). Each record uses its own three weeks, so records never
     compete for the clinician's time."""
     day = 21 * next(_weeks) + 2
@@ -173,6 +174,7 @@ def build_record(patient, *, staff, clinician):
         patient_id=patient.id, reason="Crisis call while their clinician was away", actor=staff
     )
     assign_care(patient, clinician, by=staff)
+    assessment_builders.record(clinician, patient.id, item9=1)  # a questionnaire and its risk-answer alert
     plan = plan_factories.revised_and_signed(clinician, plan_factories.signed(clinician, patient))
     plans_services.objective_progress_record(
         objective_id=plan.goals[0].objectives[0].id,
@@ -274,7 +276,7 @@ def test_an_expired_record_is_purged_from_every_live_and_history_table(staff, dr
     assert (
         f"purged {gone.mrn}: patient 1, appointments 4, appointment series 1, diagnoses 2, clinical notes 2, "
         f"addenda 1, note authorizations 1, addressed diagnoses 1, medication orders 2, allergies 1, "
-        f"objective progress entries 1, plan objectives 6, plan goals 3, plan interventions 3, "
+        f"risk answer alerts 1, questionnaire responses 1, objective progress entries 1, plan objectives 6, plan goals 3, plan interventions 3, "
         f"diagnoses addressed by plans 3, treatment plans 3, "
         f"emergency access grants 1, care assignments 1; " in out
     )
@@ -314,7 +316,11 @@ def test_each_purge_leaves_a_tombstone_naming_the_actor_the_mrn_and_the_counts_a
     counts = f"{sum(counted.rows.values())} rows and {counted.history} history rows"
     assert tombstone.detail.startswith(f"retention 10 years; deleted {counts}: patient 1, appointments 4,")
     # Each kind of record, a record's parts folded into it, as far as the log's 255 characters hold them.
-    assert "clinical notes 2 (+3 parts)" in tombstone.detail and "treatment plans 3 (+16 parts)" in tombstone.detail
+    # A full record names more kinds than fit: the ones that do, in order, then "…".
+    kinds = counted.kinds()
+    assert "clinical notes 2 (+3 parts)" in kinds and "treatment plans 3 (+16 parts)" in kinds
+    shown = tombstone.detail.split(": ", 1)[1].removesuffix(", …").split(", ")
+    assert shown == kinds[: len(shown)] and len(shown) >= 5
     assert len(tombstone.detail) <= 255 and "Purgelast" not in tombstone.detail
     assert access.verify().ok
     # The purged history rows left erasure receipts: every history table's chain is still whole.

@@ -3,9 +3,10 @@
 One staff user per role of novamind.roles plus a superuser; two patients, `inside` (on the care
 team of the three clinical users) and `outside` (treated by a colleague, `other`, who is not
 walked); for each patient an appointment, a series, a signed note, a psychotherapy note with an
-authorization, an order, an allergy, a care assignment, an emergency grant and five treatment
-plans (four drafts not used, then the current plan). Also what the admin's other pages need an
-object for (a room, a group, a lockout, a device...).
+authorization, an order, an allergy, six questionnaire responses with their risk-answer alerts, a
+care assignment, an emergency grant and five treatment plans (four drafts not used, then the
+current plan). Also what the admin's other pages need an object for (a room, a group, a lockout,
+a device...).
 
 Builders go through the repositories and services the apps' own tests use; where a row has no
 service (axes, devices), it is created directly: those are not clinical records.
@@ -27,6 +28,8 @@ from django.utils import timezone
 from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
+from assessments import models as assessments_models
+from assessments.tests import builders as assessment_builders
 from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests import factories
@@ -187,6 +190,12 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
     allergy = medications_repository.DjangoAllergyRepository(actor=author).add(
         medications_domain.Allergy(patient_id=patient.id, substance="penicillin", reaction="rash")
     )
+    # Six monthly PHQ-9s, each with a risk answer waiting for review: enough rows for every list.
+    responses = [
+        assessment_builders.record(author, patient.id, total=10 + number, item9=1, days_ago=30 * (5 - number))
+        for number in range(6)
+    ]
+    alert = assessments_models.SafetyAlert.objects.get(response_id=responses[-1].id)
     grant = patients_services.emergency_access_grant(patient_id=patient.id, reason=REASON, actor=visitor)
     plan = _plans(author, patient)
     row = patients_models.Patient.objects.get(pk=patient.id)
@@ -208,6 +217,8 @@ def _records(root, *, name, author, treating, day, visitor) -> Records:
             "careassignment": assignments[0].pk,
             "grant": grant.pk,
             "plan": plan.id,
+            "response": responses[-1].id,
+            "alert": alert.pk,
         },
     )
 

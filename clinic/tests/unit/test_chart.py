@@ -162,3 +162,66 @@ def test_the_summary_counts_in_words():
         "From the week of 16 Dec 2024 to the week of 23 Dec 2024 (so far): 3 visits, 1 late cancellation "
         "and 2 no-shows in all. In the week of 16 Dec 2024: 1 visit, 1 late cancellation and 1 no-show."
     )
+
+
+# --- the general renderer, as a questionnaire chart uses it -------------------------------------
+
+
+def score_plot(**changes):
+    points = tuple(
+        chart.Point(x=x, y=y, tip=f"score {y}", marker=marker)
+        for x, y, marker in ((0.04, 20, ""), (0.5, 10, "diamond"), (0.96, 4, "square"))
+    )
+    values = dict(
+        title="PHQ-9 total scores",
+        description="Baseline 20; latest 4.",
+        y_label="PHQ-9 total",
+        x_caption="Date given",
+        x_labels=((0.04, "1 Mar"), (0.96, "1 Sep")),
+        y_ticks=(0, 5, 10, 15, 20, 27),
+        lines=(chart.Line("phq9", "PHQ-9 total", "#0072B2", "", "circle", points),),
+        shades=(chart.Shade(0, 5, "None–minimal", 0.03), chart.Shade(20, 27, "Severe", 0.25)),
+        rules=(chart.Rule(0.3, "Plan started"),),
+        keys=(chart.Key("diamond", "#0072B2", "Response"),),
+        right=150,
+    )
+    return chart.Plot(**{**values, **changes})
+
+
+def test_bands_are_shaded_behind_the_lines_between_their_values_and_named():
+    root = parse(chart.draw(score_plot(), element_id="measure"))
+    bands = root.find(f"{SVG}g[@class='bands']")
+    assert list(root).index(bands) < list(root).index(root.find(f"{SVG}g[@class='series']"))
+    severe = bands.findall(f"{SVG}rect")[1]
+    top, height = float(severe.get("y")), float(severe.get("height"))
+    assert top == chart.TOP and top + height == pytest.approx(
+        chart.TOP + (chart.HEIGHT - chart.BOTTOM - chart.TOP) * 7 / 27, abs=0.1
+    )
+    assert [text.text for text in bands.iter(f"{SVG}text")] == ["None–minimal", "Severe"]
+
+
+def test_points_keep_their_own_shape_and_markers_cross_the_plot():
+    root = parse(chart.draw(score_plot(), element_id="measure"))
+    series = root.find(f"{SVG}g[@class='series']")
+    shapes = [group[0].tag.removeprefix(SVG) for group in series.findall(f"{SVG}g")]
+    assert shapes == ["circle", "polygon", "rect"]
+    rule = root.find(f"{SVG}g[@class='markers']")
+    line = rule.find(f"{SVG}line")
+    assert line.get("x1") == line.get("x2") and line.get("stroke-dasharray")
+    assert rule.find(f"{SVG}text").text == "Plan started"
+    assert "Response" in texts(root) and "PHQ-9 total" in texts(root)
+
+
+def test_a_value_above_the_top_tick_stays_inside_the_plot():
+    points = (chart.Point(x=0.5, y=99, tip="too high"),)
+    root = parse(chart.draw(score_plot(lines=(chart.Line("x", "x", "#000", "", "circle", points),)), element_id="m"))
+    circle = root.find(f".//{SVG}g[@class='series']/{SVG}g/{SVG}circle")
+    assert float(circle.get("cy")) == chart.TOP
+
+
+def test_days_sit_in_proportion_to_the_time_between_them():
+    days = [dt.date(2026, 1, 1), dt.date(2026, 1, 11), dt.date(2026, 2, 10)]
+    assert chart.day_positions(days, margin=0) == [0.0, 0.25, 1.0]
+    assert chart.day_positions([dt.date(2026, 1, 1)] * 2) == [0.5, 0.5]
+    assert chart.day_positions([]) == []
+    assert chart.every_nth(20, most=8) == {0, 3, 6, 9, 12, 15, 18, 19}

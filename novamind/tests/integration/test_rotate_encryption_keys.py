@@ -18,10 +18,13 @@ from appointments import domain as appointments_domain
 from appointments import repository as appointments_repository
 from appointments import services as appointments_services
 from appointments.tests.conftest import local, make_patient, make_room
+from assessments import models as assessments_models
+from assessments import services as assessments_services
+from assessments.tests import builders as assessment_builders
 from clinical_notes import domain as notes_domain
 from clinical_notes import services as notes_services
 from clinical_notes.tests.factories import make_clinician, notes_as, signed
-from conftest import owner_rights
+from conftest import assign_care, owner_rights
 from diagnoses import domain as diagnoses_domain
 from diagnoses import services as diagnoses_services
 from medications import domain as medications_domain
@@ -58,6 +61,10 @@ KNOWN_TABLES = {
     "medications_historicalmedicationorder",
     "medications_allergy",
     "medications_historicalallergy",
+    "assessments_response",
+    "assessments_historicalresponse",
+    "assessments_safetyalert",
+    "assessments_historicalsafetyalert",
 }
 
 
@@ -139,6 +146,11 @@ def clinic(staff):
             severity=medications_domain.AllergySeverity.MODERATE,
         )
     )
+    # A questionnaire with a risk answer, reviewed by the care team: encrypted answers, score and review.
+    assign_care(patient, author, by=staff)
+    response = assessment_builders.record(author, patient.id, total=14, item9=1)
+    alert = assessments_models.SafetyAlert.objects.get(response_id=response.id)
+    assessments_services.alert_review(alert_id=alert.pk, action_taken="Called: safe, plan agreed.", actor=author)
     access.record(user=staff, action="view", category="demographics", patient=patient, detail="test read")
     return Clinic(author=author, patient=patient, note_id=note.id)
 

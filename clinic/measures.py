@@ -31,6 +31,7 @@ from clinic import chart
 from novamind import access
 from novamind.domain import parse_id
 from patients import policy
+from treatment_plans import models as plans_models
 
 ACCESS_CATEGORY = "assessments"
 LINE_COLOUR = "#0072B2"
@@ -40,10 +41,18 @@ RESPONSE_MARKER, REMISSION_MARKER = "diamond", "square"
 def care_markers(patient_id) -> list[tuple[dt.date, str]]:
     """Return the dated events of the patient's care to mark on every chart: (day, label).
 
-    The hook for the treatment plans of issue 18: once they are merged, this returns the start of
-    the patient's current plan, [(plan.start_date, "Plan started")]. Until then there is none.
+    The current treatment plan's start, the day its version was signed ("Plan v2 signed"), so a
+    clinician sees the scores before and since. One query; the caller has asked the policy.
     """
-    return []
+    current = (
+        plans_models.TreatmentPlan.objects.filter(patient_id=patient_id, status=plans_models.SIGNED)
+        .values_list("signed_at", "version_number")
+        .first()
+    )
+    if current is None or current[0] is None:
+        return []
+    signed_at, version = current
+    return [(timezone.localdate(signed_at), f"Plan v{version} signed")]
 
 
 @dataclasses.dataclass(frozen=True)

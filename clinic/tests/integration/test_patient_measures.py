@@ -21,6 +21,7 @@ from novamind.models import AccessLogEntry
 from novamind.tests.integration.role_users import member, superuser
 from patients import domain as patients_domain
 from patients import repository as patients_repository
+from treatment_plans.tests import factories as plan_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,24 @@ def test_the_chart_marks_the_events_the_care_markers_hook_returns(team, monkeypa
     x = float(rule.find(f"{SVG}line").get("x1"))
     points = [float(point.split(",")[0]) for point in svg.find(f".//{SVG}polyline").get("points").split()]
     assert points[0] < x < points[1]  # 45 days ago: between the scores of 60 and 30 days ago
+
+
+def test_the_chart_marks_the_start_of_the_current_treatment_plan(team):
+    clinician, patient_named, _ = team
+    patient = patient_named("Okafor")
+    for days_ago in (60, 30, 0):
+        builders.record(clinician, patient.id, days_ago=days_ago)
+    assert measures.care_markers(patient.id) == []  # no plan yet: nothing marked
+    planner = member("drplan", roles.CLINICIAN, profile=CLINICIAN)
+    assign_care(patient, planner, by=team[2])
+    first = plan_factories.signed(planner, patient)
+    current = plan_factories.revised_and_signed(planner, first)
+
+    svg = ET.fromstring(re.findall(r"<svg .*?</svg>", section(page(clinician, patient)), re.S)[0])
+
+    rule = svg.find(f"{SVG}g[@class='markers']")
+    assert [text.text for text in rule.iter(f"{SVG}text")] == [f"Plan v{current.version_number} signed"]
+    assert measures.care_markers(patient.id) == [(timezone.localdate(current.signed_at), "Plan v2 signed")]
 
 
 def test_measures_due_follow_the_current_diagnoses_with_a_link_to_record(team):

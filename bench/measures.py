@@ -196,7 +196,7 @@ def patient_page_row(client: Client, heavy_id, light_id, repeat: int) -> report.
         detail["query_difference"] = _shape_difference(heavy, light)
     return report.judged(
         "patient_page.queries",
-        "admin patient page, 200 appointments, 50 notes, 20 orders, 10 allergies, 100 questionnaires: queries",
+        "admin patient page, 200 appointments, 50 notes, 20 orders, 10 allergies, 100 questionnaires, 20 diagnoses, 10 plan versions: queries",
         "patient with 1 of each",
         "queries",
         report.same_count(),

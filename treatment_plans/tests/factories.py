@@ -88,24 +88,3 @@ def revised_and_signed(clinician, plan: domain.TreatmentPlan) -> domain.Treatmen
     """Return the next version of the current `plan`, copied from it and signed (`plan` is superseded)."""
     draft = services.plan_revise(plan_id=plan.id, actor=clinician)
     return services.plan_sign(plan_id=draft.id, actor=clinician)
-
-
-def timeline(clinician, patient, *, versions: int, discontinued_first: bool = False) -> list[domain.TreatmentPlan]:
-    """Return the patient's plans: optionally a first plan signed and discontinued, then `versions` signed versions.
-
-    The last one is current; the others are superseded (and the discontinued one, closed).
-    """
-    plans = []
-    if discontinued_first:
-        first = signed(clinician, patient)
-        plans.append(
-            services.plan_discontinue(
-                plan_id=first.id, reason=domain.DiscontinueReason.TRANSFERRED, note="", actor=clinician
-            )
-        )
-    plan = signed(clinician, patient)
-    plans.append(plan)
-    for _ in range(versions - 1):
-        plan = revised_and_signed(clinician, plan)
-        plans.append(plan)
-    return plans

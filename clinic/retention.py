@@ -310,18 +310,21 @@ class Counts:
 
     def kinds(self) -> list[str]:
         """Return the counts of each kind of record that holds rows, a part's own rows folded into it
-        ("treatment plans 2 (+9 parts)")."""
-        folded: dict[str, int] = {}
+        ("treatment plans 2 (+9 parts)"); a name that is no part of the record is counted as it is."""
+        top_of = {}
         for part in (PATIENT, *PARTS):
             top = part
             while top.parent is not None:
                 top = _BY_LABEL[top.parent]
-            if top is not part:
-                folded[top.name] = folded.get(top.name, 0) + self.rows.get(part.name, 0)
+            top_of[part.name] = top.name
+        kinds: dict[str, list[int]] = {}
+        for name, count in self.rows.items():
+            top = top_of.get(name, name)
+            kinds.setdefault(top, [0, 0])[0 if top == name else 1] += count
         return [
-            f"{part.name} {self.rows[part.name]}" + (f" (+{folded[part.name]} parts)" if folded.get(part.name) else "")
-            for part in (PATIENT, *PARTS)
-            if part.parent is None and part.name in self.rows and (self.rows[part.name] or folded.get(part.name))
+            f"{name} {own}" + (f" (+{parts} parts)" if parts else "")
+            for name, (own, parts) in kinds.items()
+            if own or parts
         ]
 
     def summary(self, prefix: str, *, limit: int) -> str:

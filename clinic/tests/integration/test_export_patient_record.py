@@ -97,7 +97,7 @@ class Chart:
     current_plan: plans_domain.TreatmentPlan
 
 
-PLAN_APPS = ("patients", "appointments", "clinical_notes", "medications", "treatment_plans")
+PLAN_APPS = ("patients", "diagnoses", "appointments", "clinical_notes", "medications", "assessments", "treatment_plans")
 
 
 @pytest.fixture
@@ -316,7 +316,7 @@ def chart(operator):
     # Treatment plans: version 1 superseded by version 2 (agreed, with progress from the SOAP
     # note), and a draft of version 3 that the copy leaves out.
     planner = with_plans(clinician)
-    diagnosis = plan_factories.a_diagnosis(patient, actor=planner, code="F32.1")
+    diagnosis = plan_factories.current_diagnosis(patient, actor=planner)  # the primary F33.1 above
     first_plan = plan_factories.signed(planner, patient, diagnosis=diagnosis, problems="Problems-MARKER: no energy")
     current_plan = plan_factories.revised_and_signed(planner, first_plan)
     plans_services.plan_agreement_record(
@@ -536,11 +536,11 @@ def test_the_treatment_plan_timeline_is_in_the_copy_with_its_progress_and_agreem
     assert current["diagnoses"] == [
         {
             "diagnosis_id": current["diagnoses"][0]["diagnosis_id"],
-            "code": "F32.1",
+            "code": "F33.1",
             "description": current["diagnoses"][0]["description"],
         }
     ]
-    assert current["diagnoses"][0]["description"].startswith("Major depressive disorder")
+    assert current["diagnoses"][0]["description"].startswith("Major depressive disorder, recurrent")
     objective = current["goals"][0]["objectives"][0]
     assert objective["text"] == "Out of bed by 9 on 5 days a week." and objective["status"] == "not_started"
     assert [(p["status"], p["rating"], p["comment"], p["note_id"]) for p in objective["progress"]] == [

@@ -67,7 +67,16 @@ def run(*args):
 def drlee(staff):
     """A psychiatrist: clinician and prescriber (with a DEA number), who writes the notes, orders and plans."""
     user = make_staff(
-        "drlee", permissions=("patients", "appointments", "clinical_notes", "medications", "treatment_plans")
+        "drlee",
+        permissions=(
+            "patients",
+            "diagnoses",
+            "appointments",
+            "clinical_notes",
+            "medications",
+            "assessments",
+            "treatment_plans",
+        ),
     )
     audit.audited_save(
         StaffProfile(user=user, credentials="MD", is_clinician=True, is_prescriber=True, dea_number="BL1234563"),

@@ -20,4 +20,4 @@ def check_risk_review_hours(app_configs=None, **kwargs):
     problem = review_hours_problem(settings.NOVAMIND_RISK_REVIEW_HOURS)
     if problem is None:
         return []
-    return [checks.Error(problem, hint="Set NOVAMIND_RISK_REVIEW_HOURS to 1 or more (default 24).", id="novamind.E070")]
+    return [checks.Error(problem, hint="Set NOVAMIND_RISK_REVIEW_HOURS to 1 or more (default 24).", id="novamind.E071")]

@@ -27,4 +27,4 @@ def test_anything_else_stops_the_start(hours, why):
 def test_the_check_reports_it_as_novamind_e070(settings):
     settings.NOVAMIND_RISK_REVIEW_HOURS = 0
     [error] = checks.check_risk_review_hours()
-    assert error.id == "novamind.E070" and "NOVAMIND_RISK_REVIEW_HOURS" in error.hint
+    assert error.id == "novamind.E071" and "NOVAMIND_RISK_REVIEW_HOURS" in error.hint

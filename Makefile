@@ -1,10 +1,10 @@
-# NovaMind: the two set-up commands are `make demo` and `make test` (see README.md).
+# NovaMind: the two set-up commands are `make demo` and `make test`; `make serve` is the optional third (see README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install demo test test-unit lint migrate bench clean
+.PHONY: install demo serve test test-unit lint migrate bench loadtest clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+## make serve: production-style serving on loopback: DEBUG off, migrate, collectstatic, gunicorn
+## (NOVAMIND_WEB_WORKERS workers, 2 by default, on NOVAMIND_WEB_BIND, 127.0.0.1:8000 by default)
+serve: export DEBUG = off
+serve: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn -c python:novamind.gunicorn_conf novamind.wsgi
+
 ## make test: the whole suite; SQLite by default, PostgreSQL when DATABASE_URL says so
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -40,6 +47,11 @@ lint: $(STAMP)
 ## make bench: measure NovaMind on a throwaway PostgreSQL database on DATABASE_URL's server (BENCH_ARGS="--scale 10000")
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## make loadtest: concurrent front-desk and clinician sessions (Locust) against `make serve`'s gunicorn on a
+## throwaway PostgreSQL database on DATABASE_URL's server (LOADTEST_ARGS="--users 1,10,30 --duration 60")
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-results

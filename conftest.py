@@ -15,15 +15,26 @@ STAFF_PASSWORD = "correct horse battery staple"
 
 
 def pytest_configure(config):
-    """Hash passwords fast under pytest: PBKDF2's 1,000,000 rounds were most of the suite's time.
+    """Hash passwords fast under pytest, and serve static files without a collectstatic.
 
-    A test that needs the production hasher says so with the `settings` fixture.
+    PBKDF2's 1,000,000 rounds were most of the suite's time; a test that needs the production
+    hasher says so with the `settings` fixture.
     """
     from django.conf import settings
     from django.contrib.auth.hashers import get_hashers
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     get_hashers.cache_clear()
+    # pytest-django turns DEBUG off, and the pages must render without a collectstatic: static
+    # files are named and found as in development (the apps' directories, looked up by whitenoise
+    # per request, so each test client's middleware starts without scanning them).
+    # novamind/tests/integration/test_serving.py proves the production storage under gunicorn.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 def make_staff(

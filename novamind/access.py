@@ -8,8 +8,10 @@ staff read at the same moment.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 
 from django.conf import settings
@@ -62,9 +64,34 @@ def emergency_rule(rule) -> None:
     _emergency_rule = rule
 
 
+@functools.lru_cache(maxsize=64)
+def _trusted_proxy(address: str, trusted: tuple[str, ...]) -> bool:
+    """Return whether `address` is one of the trusted proxies (addresses or networks, as gunicorn reads them)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry.strip(), strict=False) for entry in trusted if entry.strip())
+
+
 def client_address(request) -> str | None:
-    """Return the address the request came from (REMOTE_ADDR, as the proxy set it)."""
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    """Return the address the request came from: REMOTE_ADDR, or what a trusted proxy saw.
+
+    Behind a reverse proxy every request comes from the proxy's address. When REMOTE_ADDR is one
+    of NOVAMIND_TRUSTED_PROXIES, the last X-Forwarded-For entry is the client as the proxy saw it
+    (entries before it were written by the client, and are not believed). The login lockout
+    (AXES_CLIENT_IP_CALLABLE) and the access log both read the address here, so they agree.
+    """
+    if request is None:
+        return None
+    remote = request.META.get("REMOTE_ADDR")
+    if remote and _trusted_proxy(remote, tuple(settings.NOVAMIND_TRUSTED_PROXIES)):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            return remote  # no usable header: the proxy is the only address known
+    return remote
 
 
 def record(

@@ -5,6 +5,7 @@ TLS options are) can be tested and reused by the system checks.
 """
 
 import base64
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -101,3 +102,18 @@ def database_options(env, database: dict, production: bool) -> dict:
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": env.bool("DATABASE_HEALTH_CHECKS", default=True),
     }
+
+
+def trusted_proxies(entries: list[str]) -> list[str]:
+    """Return the NOVAMIND_TRUSTED_PROXIES entries, each an address or a network; refuse anything else."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    proxies = [entry.strip() for entry in entries if entry.strip()]
+    for entry in proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"NOVAMIND_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)."
+            ) from None
+    return proxies

@@ -79,6 +79,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The admin's static files, from the site itself (same origin: the CSP stays 'self').
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz answer here: no session, no cookie, no login, no database unless asked.
+    "novamind.health.ProbeMiddleware",
     "csp.middleware.CSPMiddleware",
     # Before the first middleware that reads the database (the session): an outage answers 503.
     "novamind.middleware.DatabaseUnavailableMiddleware",
@@ -152,7 +156,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `manage.py collectstatic` (make serve) writes here; whitenoise serves it when DEBUG is off.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# With DEBUG off, static files are served under content-hashed names (admin/css/base.1a2b3c.css),
+# pre-compressed, with a one-year immutable Cache-Control (whitenoise): a new release changes the
+# names, so no browser keeps a stale file. With DEBUG on (make demo) they are served as they are,
+# from the apps, without collectstatic; the tests use the same plain storage (conftest.py).
+# Same origin only: nothing else has any business loading the admin's files.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LOGIN_URL = "admin:login"
 
@@ -182,8 +201,12 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("NOVAMIND_LOCKOUT_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "novamind.lockout.lockout_response"
-# The same address the access log records (REMOTE_ADDR, as the proxy set it).
+# The same address the access log records (novamind.access.client_address: REMOTE_ADDR, or the
+# X-Forwarded-For the trusted proxy set).
 AXES_CLIENT_IP_CALLABLE = "novamind.access.client_address"
+# Addresses of the reverse proxies whose X-Forwarded-For is believed (its last entry, the address
+# the proxy saw). Empty (the default): REMOTE_ADDR is the client, as when nothing is in front.
+NOVAMIND_TRUSTED_PROXIES = config.trusted_proxies(env.list("NOVAMIND_TRUSTED_PROXIES", default=[]))
 # No start-up banner on every manage.py command; attempts are still logged (username hidden).
 AXES_VERBOSE = False
 
@@ -202,6 +225,8 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A load balancer or orchestrator probes the process directly, over plain HTTP: no redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

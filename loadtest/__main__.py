@@ -1,0 +1,5 @@
+import sys
+
+from loadtest import run
+
+sys.exit(run.main())

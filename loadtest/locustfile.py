@@ -18,6 +18,7 @@ No Django import here: this runs in Locust's process, against the server over HT
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -28,6 +29,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import gevent
+import gevent.event
 from locust import HttpUser, between, task
 from locust.clients import HttpSession
 
@@ -45,20 +47,56 @@ CLINIC_TIME_ZONE = ZoneInfo(os.environ.get("TIME_ZONE", "America/New_York"))
 
 
 _arrived = 0
+_everyone_in = gevent.event.Event()
+_closed = False
+_in_flight = 0
 
 
 def signed_in(environment) -> None:
-    """Open the measured window once the last user has signed in, and close it DURATION later.
+    """Wait until every user has signed in; the last one opens the measured window, DURATION long.
 
     Each sign-in checks a password with PBKDF2 (about half a second of a worker's CPU): at 30
-    users that is the first half-minute of a stage, which is not the work being measured. The
-    statistics start afresh here; a sign-in that failed stays an error (the user's exception).
+    users that is the first half-minute of a stage, which is not the work being measured. No
+    user works before the window opens (a booking made then would be stored but not counted as
+    acknowledged); the statistics start afresh when it does, and a sign-in that failed stays an
+    error (the user's exception).
     """
     global _arrived
     _arrived += 1
     if _arrived == environment.parsed_options.num_users:
         environment.stats.reset_all()
-        gevent.spawn_later(DURATION, environment.runner.quit)
+        _everyone_in.set()
+        gevent.spawn_later(DURATION, close_window, environment)
+    _everyone_in.wait()
+
+
+def close_window(environment) -> None:
+    """Start no more tasks, let the ones under way finish (their answers are counted), then stop.
+
+    Stopping users mid-task could leave a booking stored whose acknowledgement nobody read.
+    """
+    global _closed
+    _closed = True
+    while _in_flight:
+        gevent.sleep(0.1)
+    environment.runner.quit()
+
+
+def measured(work):
+    """Run a task only while the window is open, and count it as under way while it runs."""
+
+    @functools.wraps(work)
+    def run(self):
+        global _in_flight
+        if _closed:
+            return
+        _in_flight += 1
+        try:
+            work(self)
+        finally:
+            _in_flight -= 1
+
+    return run
 
 
 def clinic_today() -> dt.date:
@@ -120,6 +158,7 @@ class StaffSessions(HttpUser):
             return answer
 
     @task(4)
+    @measured
     def search_patients(self):
         patient = random.choice(self.patients)
         answer = self._get(
@@ -129,16 +168,19 @@ class StaffSessions(HttpUser):
             answer.failure("the patient searched for is not in the results")
 
     @task(3)
+    @measured
     def desk_patient_page(self):
         patient = random.choice(self.patients)
         self._get(self.desk, f"/admin/patients/patient/{patient['id']}/change/", "patient page")
 
     @task(3)
+    @measured
     def clinician_patient_page(self):
         patient = random.choice(self.patients)
         self._get(self.clinic, f"/admin/patients/patient/{patient['id']}/change/", "patient page")
 
     @task(2)
+    @measured
     def day_sheet(self):
         today = clinic_today().isoformat()
         url = f"/admin/appointments/appointment/day/?clinician={self.clinician_id}&date={today}"
@@ -156,6 +198,7 @@ class StaffSessions(HttpUser):
             return False
 
     @task(2)
+    @measured
     def book_appointment(self):
         page = self._get(self.desk, "/admin/appointments/appointment/add/", "front desk: booking form")
         if page.status_code != 200:
@@ -179,6 +222,7 @@ class StaffSessions(HttpUser):
         self._save(self.desk, "/admin/appointments/appointment/add/", fields, "front desk: booking saved")
 
     @task(1)
+    @measured
     def write_and_sign_note(self):
         page = self._get(self.clinic, "/admin/clinical_notes/clinicalnote/add/", "clinician: note form")
         if page.status_code != 200:

@@ -17,7 +17,6 @@ import pytest
 
 from novamind.tests.children import BASE_DIR, child_environment
 
-GUNICORN = str(BASE_DIR / ".venv" / "bin" / "gunicorn") if (BASE_DIR / ".venv" / "bin" / "gunicorn").exists() else None
 ONE_YEAR = 365 * 24 * 60 * 60
 
 
@@ -70,9 +69,7 @@ def served(tmp_path):
         timeout=300,
     )
     assert collected.returncode == 0, collected.stderr
-    command = [GUNICORN or sys.executable, "-c", "python:novamind.gunicorn_conf", "novamind.wsgi"]
-    if GUNICORN is None:
-        command[:1] = [sys.executable, "-m", "gunicorn"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:novamind.gunicorn_conf", "novamind.wsgi"]
     server = subprocess.Popen(
         command, cwd=BASE_DIR, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

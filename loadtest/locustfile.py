@@ -79,7 +79,32 @@ def close_window(environment) -> None:
     _closed = True
     while _in_flight:
         gevent.sleep(0.1)
+    write_result(environment)
     environment.runner.quit()
+
+
+def write_result(environment) -> None:
+    """Write the window's figures to LOADTEST_RESULT, now: Locust's CSV files lag up to a second."""
+    stats = environment.stats
+    result = {
+        "rows": [
+            {
+                "name": entry.name,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "p50": entry.get_response_time_percentile(0.5) if entry.num_requests else 0,
+                "p95": entry.get_response_time_percentile(0.95) if entry.num_requests else 0,
+                "p99": entry.get_response_time_percentile(0.99) if entry.num_requests else 0,
+            }
+            for entry in stats.entries.values()
+            if entry.num_requests
+        ],
+        "failures": [f"{error.occurrences}× {error.name}: {error.error}" for error in stats.errors.values()],
+        "exceptions": [f"{row['count']}× exception: {row['msg']}" for row in environment.runner.exceptions.values()],
+        "exception_count": sum(row["count"] for row in environment.runner.exceptions.values()),
+    }
+    with open(os.environ["LOADTEST_RESULT"], "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
 
 
 def measured(work):

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
+import json
 import os
 import re
 import secrets
@@ -195,48 +195,24 @@ def count_bookings(url: str) -> int:
         ).fetchone()[0]
 
 
-def read_stats(path: Path) -> dict[str, Row]:
-    rows = {}
-    with path.open(encoding="utf-8") as handle:
-        for line in csv.DictReader(handle):
-            if line["Name"] == "Aggregated" or int(line["Request Count"]) == 0:
-                continue
-            rows[line["Name"]] = Row(
-                name=line["Name"],
-                requests=int(line["Request Count"]),
-                failures=int(line["Failure Count"]),
-                p50=float(line["50%"]),
-                p95=float(line["95%"]),
-                p99=float(line["99%"]),
-            )
-    return rows
-
-
-def read_failures(path: Path) -> list[str]:
+def read_result(path: Path) -> tuple[dict[str, Row], list[str], int]:
+    """Return the rows, failure messages and exception count the locustfile wrote at the window's end."""
     if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [f"{line['Occurrences']}× {line['Name']}: {line['Error']}" for line in csv.DictReader(handle)]
-
-
-def read_exceptions(path: Path) -> tuple[int, list[str]]:
-    if not path.exists():
-        return 0, []
-    with path.open(encoding="utf-8") as handle:
-        lines = list(csv.DictReader(handle))
-    return sum(int(line["Count"]) for line in lines), [
-        f"{line['Count']}× exception: {line['Message']}" for line in lines
-    ]
+        return {}, ["Locust wrote no result (it stopped before the window closed; see locust.log)"], 1
+    result = json.loads(path.read_text(encoding="utf-8"))
+    rows = {row["name"]: Row(**row) for row in result["rows"]}
+    return rows, result["failures"] + result["exceptions"], result["exception_count"]
 
 
 def locust(base: str, users: int, duration: int, think: str, stage: int, fixture: Path, directory: Path, env) -> tuple:
-    prefix = directory / f"stage{stage}"
+    result = directory / f"stage{stage}.json"
     environment = {
         **env,
         "LOADTEST_FIXTURE": str(fixture),
         "LOADTEST_THINK": think,
         "LOADTEST_RUN": str(stage),
         "LOADTEST_DURATION": str(duration),
+        "LOADTEST_RESULT": str(result),
     }
     command = [
         sys.executable,
@@ -257,16 +233,13 @@ def locust(base: str, users: int, duration: int, think: str, stage: int, fixture
         "30",
         "--host",
         base,
-        "--csv",
-        str(prefix),
         "--only-summary",
         "--loglevel",
         "WARNING",
     ]
     with (directory / "locust.log").open("a", encoding="utf-8") as output:
         subprocess.run(command, cwd=BASE_DIR, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    exceptions, messages = read_exceptions(Path(f"{prefix}_exceptions.csv"))
-    return read_stats(Path(f"{prefix}_stats.csv")), read_failures(Path(f"{prefix}_failures.csv")) + messages, exceptions
+    return read_result(result)
 
 
 def main(argv=None) -> int:

@@ -18,25 +18,19 @@ from django.utils import timezone
 
 from medications import domain
 from novamind import encryption
-from novamind.domain import RuleViolation
-from novamind.models import DomainValidatedModel, is_valid_dea_number
+from novamind.domain import RuleViolation, choice_or
+from novamind.models import DomainValidatedModel, is_valid_dea_number, profile_of, staff_label
 
 
 def prescriber_of(user) -> domain.Prescriber | None:
     """Return the prescribing rights of `user`, from their staff profile."""
     if user is None:
         return None
-    try:
-        profile = user.staff_profile
-    except ObjectDoesNotExist:
-        profile = None
-    name = user.get_full_name() or user.get_username()
-    if profile is not None and profile.credentials:
-        name = f"{name}, {profile.credentials}"
+    profile = profile_of(user)
     return domain.Prescriber(
         user_id=user.pk,
         username=user.get_username(),
-        display_name=name,
+        display_name=staff_label(user, profile),
         is_prescriber=bool(profile and profile.is_prescriber and user.is_active),
         has_dea_registration=bool(profile and profile.dea_number and is_valid_dea_number(profile.dea_number)),
     )
@@ -48,13 +42,6 @@ def _decimal(value) -> decimal.Decimal | None:
     try:
         return decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation:
-        return None
-
-
-def _enum(kind, value):
-    try:
-        return kind(value) if value not in (None, "") else None
-    except ValueError:
         return None
 
 
@@ -252,17 +239,17 @@ class MedicationOrder(DomainValidatedModel):
             drug_name=self.drug_name or "",
             rxnorm_code=self.rxnorm_code or "",
             strength=self.strength or "",
-            dose_form=_enum(domain.DoseForm, self.dose_form),
+            dose_form=choice_or(domain.DoseForm, self.dose_form),
             dose_amount=_decimal(self.dose_amount),
-            dose_unit=_enum(domain.DoseUnit, self.dose_unit),
-            route=_enum(domain.Route, self.route),
+            dose_unit=choice_or(domain.DoseUnit, self.dose_unit),
+            route=choice_or(domain.Route, self.route),
             frequency=domain.Frequency(
-                kind=_enum(domain.FrequencyKind, self.frequency_kind),
+                kind=choice_or(domain.FrequencyKind, self.frequency_kind),
                 interval=self.frequency_interval,
                 as_needed=bool(self.as_needed),
                 indication=self.prn_indication or "",
             ),
-            schedule=_enum(domain.Schedule, self.schedule) or domain.Schedule.NONE,
+            schedule=choice_or(domain.Schedule, self.schedule) or domain.Schedule.NONE,
             start_date=self.start_date,
             end_date=self.end_date,
             quantity=_decimal(self.quantity),
@@ -270,7 +257,7 @@ class MedicationOrder(DomainValidatedModel):
             instructions=self.instructions or "",
             status=domain.OrderStatus(self.status),
             discontinued_on=self.discontinued_on,
-            discontinue_reason=_enum(domain.DiscontinueReason, self.discontinue_reason),
+            discontinue_reason=choice_or(domain.DiscontinueReason, self.discontinue_reason),
             discontinue_note=self.discontinue_note or "",
             allergy_override_reason=self.allergy_override_reason or "",
             duplicate_override_reason=self.duplicate_override_reason or "",
@@ -374,8 +361,8 @@ class Allergy(DomainValidatedModel):
             patient_id=self.patient_id,
             substance=self.substance or "",
             reaction=self.reaction or "",
-            severity=_enum(domain.AllergySeverity, self.severity) or domain.AllergySeverity.UNKNOWN,
-            status=_enum(domain.AllergyStatus, self.status) or domain.AllergyStatus.ACTIVE,
+            severity=choice_or(domain.AllergySeverity, self.severity) or domain.AllergySeverity.UNKNOWN,
+            status=choice_or(domain.AllergyStatus, self.status) or domain.AllergyStatus.ACTIVE,
             audit=self.audit_info() if with_audit and not self._state.adding else None,
         )
 

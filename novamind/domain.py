@@ -68,6 +68,16 @@ class Choice(str, enum.Enum):
 REQUIRED = "This field is required."  # Django's own wording, so a form shows one message, not two
 
 
+def choice_or(kind, value, default=None):
+    """Return `value` as the enum `kind`, or `default` when it is empty or not one of its values."""
+    if value in (None, ""):
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        return default
+
+
 class Collector:
     """Gather rule violations field by field, then raise them together."""
 

@@ -200,17 +200,24 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def replica_down(db, settings, monkeypatch):
-    """Configure a replica on a closed port, under an alias of its own (a real replica stays untouched)."""
+@pytest.fixture(params=["unpooled", "pooled"])
+def replica_down(request, db, settings, monkeypatch):
+    """Configure a replica on a closed port, under an alias of its own (a real replica stays untouched).
+
+    Pooled as production is by default (the pool's wait shortened to a second), and unpooled.
+    """
     alias = "replica_down"
+    options = {"connect_timeout": 2, "sslmode": "disable"}
+    if request.param == "pooled":
+        options["pool"] = {"min_size": 1, "max_size": 2, "timeout": 1.0}
     down = {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": "127.0.0.1",
         "PORT": closed_port(),
         "NAME": "novamind",
         "USER": "novamind",
-        "OPTIONS": {"connect_timeout": 2, "sslmode": "disable"},
+        "OPTIONS": options,
+        "CONN_MAX_AGE": 0,
     }
     configured = connections.configure_settings({"default": dict(connections.databases["default"]), alias: down})
     # A connection made here, outside DATABASES: the test case lets such connections through.
@@ -221,6 +228,8 @@ def replica_down(db, settings, monkeypatch):
     settings.NOVAMIND_REPLICA_READS = True
     yield alias
     connections[alias].close()
+    if request.param == "pooled":
+        connections[alias].close_pool()
     del connections[alias]
 
 

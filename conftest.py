@@ -17,13 +17,17 @@ STAFF_PASSWORD = "correct horse battery staple"
 def pytest_configure(config):
     """Hash passwords fast under pytest: PBKDF2's 1,000,000 rounds were most of the suite's time.
 
-    A test that needs the production hasher says so with the `settings` fixture.
+    A test that needs the production hasher says so with the `settings` fixture. Reporting
+    reads stay on the primary too, even when DATABASE_REPLICA_URL names a replica: a test's
+    rows are never committed, so a replica would not see them; the replica's own tests turn it
+    on (novamind/tests/integration/test_read_replica.py).
     """
     from django.conf import settings
     from django.contrib.auth.hashers import get_hashers
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     get_hashers.cache_clear()
+    settings.NOVAMIND_REPLICA_READS = False
 
 
 def make_staff(

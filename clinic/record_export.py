@@ -55,7 +55,7 @@ from diagnoses import domain as diagnoses_domain
 from diagnoses import repository as diagnoses_repository
 from medications import domain as medications_domain
 from medications import repository as medications_repository
-from novamind import access
+from novamind import access, db_router
 from patients import domain as patients_domain
 from patients import policy
 from treatment_plans import domain as plans_domain
@@ -1089,8 +1089,11 @@ def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO,
     tracked = _Tracked(out)
     try:
         with transaction.atomic():
-            record = assemble(patient=patient, actor=actor)
-            counts = WRITERS[format](record, tracked)
+            # The record is read on the replica when there is one (a moment behind the primary at
+            # most); the disclosure is logged on the primary, after the last read.
+            with db_router.reporting_reads():
+                record = assemble(patient=patient, actor=actor)
+                counts = WRITERS[format](record, tracked)
             access.record(
                 user=actor,
                 action=DISCLOSURE_ACTION,

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A request that has written reads nothing more from the read replica (novamind.db_router).
+    "novamind.db_router.RequestScopeMiddleware",
     # Before the first middleware that reads the database (the session): an outage answers 503.
     "novamind.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +131,16 @@ TEMPLATES = [
 (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}")}
 DATABASES["default"].update(config.database_options(env, DATABASES["default"], PRODUCTION))
+# An optional streaming read replica: only the reads a call site marks as reporting go to it
+# (novamind.db_router; README, "Scaling"). Same TLS and pool options as the primary.
+REPLICA_DATABASE = config.replica_database(env, PRODUCTION)
+if REPLICA_DATABASE:
+    DATABASES["replica"] = REPLICA_DATABASE
+DATABASE_ROUTERS = ["novamind.db_router.ReplicaRouter"]
+# Whether reporting reads use the replica when one is configured (the tests turn it on where they mean it).
+NOVAMIND_REPLICA_READS = True
+# After the replica could not be reached, reporting reads stay on the primary this long before it is tried again.
+NOVAMIND_REPLICA_RETRY_SECONDS = env.int("DATABASE_REPLICA_RETRY_SECONDS", default=30)
 # The role the web process, cron and everyday commands connect as (PostgreSQL). When set, every
 # `migrate` (run as the owner role) grants it least privilege: it may only SELECT and INSERT on
 # the audit tables (novamind.dbroles; README, "Database roles").

@@ -113,7 +113,10 @@ def _restored_checks(actor, manifest: dict, witnesses: list) -> list[Step]:
     steps = [
         Step("rows per table", f"{len(manifest['tables'])} tables", backups.compare_rows(manifest)),
         Step("audit chain ends", f"{len(manifest['audit']['chains'])} chains", backups.compare_chains(manifest)),
+        Step("encryption key canary", "decrypted", backups.key_problems(manifest)),
     ]
+    if steps[-1].problems:
+        return steps  # history rows and records cannot be read without the key
     checked, problems = backups.verify_chains()
     steps.append(Step("audit trail (verify_audit)", f"{checked} entries", problems))
     steps.append(
@@ -123,9 +126,6 @@ def _restored_checks(actor, manifest: dict, witnesses: list) -> list[Step]:
             backups.compare_with_checkpoints(witnesses),
         )
     )
-    steps.append(Step("encryption key canary", "decrypted", backups.key_problems(manifest)))
-    if steps[-1].problems:
-        return steps  # nothing encrypted can be checked without the key
     # The verifications record their runs in the access log; there, that would change the copy.
     with transaction.atomic():
         steps += _record_verifications(actor)

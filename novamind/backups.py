@@ -607,9 +607,9 @@ def key_problems(manifest: dict) -> list[str]:
     problems = []
     decrypts = encryption.canary_decrypts(connection)
     if decrypts is None:
-        problems.append("encryption canary: the restored database holds none")
+        problems.append("the restored database holds none")
     elif not decrypts:
-        problems.append("encryption canary: the configured FIELD_ENCRYPTION_KEY does not decrypt it")
+        problems.append("the configured FIELD_ENCRYPTION_KEY does not decrypt it")
     taken_under = manifest["encryption"]["key_fingerprints"]
     if problems and taken_under and taken_under[0] not in encryption.configured_fingerprints():
         problems.append(

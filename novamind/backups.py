@@ -474,9 +474,26 @@ def scratch_database(backup: Path, key, *, role: str | None = None) -> Iterator[
             restored.seconds = time.monotonic() - started
             yield restored
         finally:
+            _drop(maintenance, restored.name)
+            restored.dropped = True
+
+
+def _drop(maintenance, name: str) -> None:
+    """Drop the scratch database `name`; raise BackupError, naming it, if it cannot be."""
+    quoted = maintenance.ops.quote_name(name)
+    try:
+        # Without FORCE, PostgreSQL waits up to 5 s for the drill's own closed connections to end;
+        # FORCE would try to signal them, which only a superuser or their role may.
+        with maintenance.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted}")
+    except DatabaseError:
+        try:
             with maintenance.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-            restored.dropped = True
+        except DatabaseError as error:
+            raise BackupError(
+                f"the scratch database {name} could not be dropped ({str(error).strip()}): drop it by hand."
+            ) from None
 
 
 def _restore(pg_restore: str, backup: Path, key, name: str, *, role: str | None) -> None:

@@ -254,7 +254,7 @@ def read_manifest(path: Path) -> dict:
 
 
 def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # --- Backup ----------------------------------------------------------------------------------

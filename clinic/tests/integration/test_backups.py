@@ -98,6 +98,7 @@ def scratch_names(monkeypatch):
 
 
 def test_a_backup_restores_and_every_verification_passes_on_it(clinic, backup_dir, scratch_names):
+    call_command("verify_audit", stdout=io.StringIO())  # a checkpoint the restored trail must satisfy
     manifest_path = backup(backup_dir)
     manifest = json.loads(manifest_path.read_text())
     assert manifest["tables"]["clinical_notes_clinicalnote"] > 0
@@ -109,6 +110,8 @@ def test_a_backup_restores_and_every_verification_passes_on_it(clinic, backup_di
 
     assert error is None, out + err
     assert "Restore drill passed" in out
+    assert "audit checkpoints: 1 written before the backup: ok" in out
+    assert manifest["audit"]["newest_checkpoint"]["file"].endswith(".json")
     assert re.search(r"signed notes \(verify_notes\): [1-9]\d* notes", out), out
     assert re.search(r"signed plans \(verify_plans\): [1-9]\d* plans", out), out
     assert re.search(r"questionnaire scores \(verify_assessments\): [1-9]\d* responses", out), out

@@ -297,7 +297,7 @@ def create(*, actor, directory: Path, role: str | None = None, now: dt.datetime 
         raise BackupError(f"the backup directory {str(directory)!r} does not exist.")
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     database_name = str(connection.settings_dict["NAME"])
-    stem = f"novamind-{re.sub(r'[^A-Za-z0-9_-]+', '_', database_name)}-{created:%Y%m%dT%H%M%S%fZ}"
+    stem = f"novamind-{_safe(database_name)}-{created:%Y%m%dT%H%M%S%fZ}"
     path, manifest_path = directory / f"{stem}{DUMP_SUFFIX}", directory / f"{stem}{MANIFEST_SUFFIX}"
     checkpoint = newest_checkpoint(checkpoints.directory())
     access.record(
@@ -388,6 +388,33 @@ def _pyrage_version() -> str:
     from importlib.metadata import version
 
     return version("pyrage")
+
+
+def prune(directory: Path, *, database: str, keep: int) -> list[str]:
+    """Remove all but the `keep` newest backups of `database` in `directory`; return the names removed.
+
+    Only this database's pairs are touched (`novamind-<database>-<time>`), oldest first, each
+    backup file with its manifest; other files in the directory are left alone.
+    """
+    if keep < 1:
+        raise BackupError(f"--keep must be at least 1 (given {keep}): the backup just written is always kept.")
+    stem = f"novamind-{_safe(database)}-"
+    manifests = sorted(
+        path
+        for path in directory.glob(f"{stem}*{MANIFEST_SUFFIX}")
+        if re.fullmatch(r"\d{8}T\d{12}Z", path.name[len(stem) : -len(MANIFEST_SUFFIX)])
+    )
+    removed = []
+    for manifest in manifests[:-keep]:
+        dump = manifest.with_name(manifest.name[: -len(MANIFEST_SUFFIX)] + DUMP_SUFFIX)
+        dump.unlink(missing_ok=True)
+        manifest.unlink()
+        removed.append(dump.name)
+    return removed
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
 
 
 # --- Finding and checking a backup -----------------------------------------------------------

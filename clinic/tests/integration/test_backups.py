@@ -60,10 +60,10 @@ def clinic(on_postgres, backup_key):
     return walk.build_clinic()
 
 
-def backup(directory: Path) -> Path:
+def backup(directory: Path, *extra) -> Path:
     """Run backup_database as the superuser; return the manifest written."""
     out = io.StringIO()
-    call_command("backup_database", "--actor", "root", "--dir", str(directory), *ROLE, stdout=out)
+    call_command("backup_database", "--actor", "root", "--dir", str(directory), *ROLE, *extra, stdout=out)
     return Path(re.search(r"Manifest: (\S+)", out.getvalue()).group(1))
 
 
@@ -219,6 +219,11 @@ def test_the_manifest_holds_no_key_and_no_phi_and_the_backup_no_plaintext(clinic
     assert manifest["backup_encryption"]["recipient"] == str(backup_key.to_public())
     assert manifest_path.stat().st_mode & 0o077 == 0
     assert (backup_dir / manifest["backup_file"]).stat().st_mode & 0o077 == 0
+
+    newer = backup(backup_dir, "--keep", "1")
+    assert sorted(path.name for path in backup_dir.iterdir()) == sorted(
+        [newer.name, json.loads(newer.read_text())["backup_file"]]
+    )
 
 
 def test_the_scratch_database_is_dropped_when_the_checks_fail_or_crash(root, backup_dir, scratch_names, monkeypatch):

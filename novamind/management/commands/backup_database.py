@@ -28,18 +28,33 @@ class Command(BaseCommand):
             help="The directory to write to (default NOVAMIND_BACKUP_DIR; var/backups in development).",
         )
         parser.add_argument(
+            "--keep",
+            type=int,
+            metavar="N",
+            help="After a successful backup, remove this database's older backups (file and manifest) "
+            "beyond the N newest (default: remove nothing).",
+        )
+        parser.add_argument(
             "--role",
             metavar="ROLE",
             help="Dump as this database role (pg_dump --role: SET ROLE after connecting); default the login.",
         )
 
-    def handle(self, *args, actor, dir=None, role=None, **options):
+    def handle(self, *args, actor, dir=None, keep=None, role=None, **options):
         user = active_staff(actor, superuser=True)
+        if keep is not None and keep < 1:
+            raise CommandError(f"--keep must be at least 1 (given {keep}): the backup just written is always kept.")
         try:
-            backup = backups.create(actor=user, directory=backups.backup_directory(dir), role=role)
+            directory = backups.backup_directory(dir)
+            backup = backups.create(actor=user, directory=directory, role=role)
+            removed = (
+                backups.prune(directory, database=backup.manifest["database"], keep=keep) if keep is not None else []
+            )
         except backups.BackupError as error:
             raise CommandError(str(error)) from None
         manifest = backup.manifest
+        for name in removed:
+            self.stdout.write(f"Removed an older backup (--keep {keep}): {name} and its manifest")
         rows = sum(manifest["tables"].values())
         self.stdout.write(f"Backup: {backup.path}")
         self.stdout.write(f"Manifest: {backup.manifest_path}")

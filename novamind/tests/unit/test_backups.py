@@ -58,3 +58,25 @@ def test_the_newest_backup_is_the_last_by_name_and_an_empty_directory_says_so(tm
 def test_scratch_database_names_are_unique_and_prefixed():
     names = {backups.scratch_name() for _ in range(20)}
     assert len(names) == 20 and all(name.startswith(backups.SCRATCH_PREFIX) and len(name) < 63 for name in names)
+
+
+def test_pruning_keeps_the_newest_backups_of_this_database_and_touches_nothing_else(tmp_path):
+    def pair(database, stamp):
+        for suffix in (backups.MANIFEST_SUFFIX, backups.DUMP_SUFFIX):
+            (tmp_path / f"novamind-{database}-{stamp}{suffix}").write_text("x")
+
+    stamps = ["20260101T000000000000Z", "20260102T000000000000Z", "20260103T000000000000Z"]
+    for stamp in stamps:
+        pair("clinic", stamp)
+    pair("clinic_two", stamps[0])
+    (tmp_path / "identity.txt").write_text("kept")
+
+    removed = backups.prune(tmp_path, database="clinic", keep=2)
+
+    assert removed == [f"novamind-clinic-{stamps[0]}{backups.DUMP_SUFFIX}"]
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert f"novamind-clinic-{stamps[0]}{backups.MANIFEST_SUFFIX}" not in left
+    assert f"novamind-clinic_two-{stamps[0]}{backups.MANIFEST_SUFFIX}" in left
+    assert "identity.txt" in left and len(left) == 7
+    with pytest.raises(backups.BackupError, match="at least 1"):
+        backups.prune(tmp_path, database="clinic", keep=0)

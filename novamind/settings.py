@@ -249,6 +249,20 @@ NOVAMIND_AUDIT_CHECKPOINT_DIR = env.str("NOVAMIND_AUDIT_CHECKPOINT_DIR", default
 if NOVAMIND_AUDIT_CHECKPOINT_DIR:
     NOVAMIND_AUDIT_CHECKPOINT_DIR = str(BASE_DIR / NOVAMIND_AUDIT_CHECKPOINT_DIR)
 
+# --- Backups (novamind.backups; README, "Backups and restore drills") ------------------------
+# backup_database writes encrypted pg_dump backups and their manifests here (var/backups in
+# development; required by the command in production). Backups are encrypted with age to
+# NOVAMIND_BACKUP_RECIPIENT (an X25519 public key, "age1…"); only restore_drill (and a real
+# restore) needs the private key, read from NOVAMIND_BACKUP_IDENTITY_FILE, which the web hosts
+# never hold. NOVAMIND_PG_BIN_DIR: where pg_dump and pg_restore are (default: the server's major
+# version under /usr/lib/postgresql, else PATH).
+NOVAMIND_BACKUP_DIR = env.str("NOVAMIND_BACKUP_DIR", default="") or (None if PRODUCTION else "var/backups")
+if NOVAMIND_BACKUP_DIR:
+    NOVAMIND_BACKUP_DIR = str(BASE_DIR / NOVAMIND_BACKUP_DIR)
+NOVAMIND_BACKUP_RECIPIENT = env.str("NOVAMIND_BACKUP_RECIPIENT", default="").strip()
+NOVAMIND_BACKUP_IDENTITY_FILE = env.str("NOVAMIND_BACKUP_IDENTITY_FILE", default="").strip()
+NOVAMIND_PG_BIN_DIR = env.str("NOVAMIND_PG_BIN_DIR", default="").strip()
+
 # --- Logging --------------------------------------------------------------------------------
 # Request bodies and model values are never logged; 500s are logged with the path only.
 LOGGING = {

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "treatment_plans.apps.TreatmentPlansConfig",
     # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
     "clinic.apps.ClinicConfig",
+    # FHIR R4 export and import: above clinic, whose record gathering the export reuses.
+    "fhir.apps.FhirConfig",
 ]
 
 MIDDLEWARE = [

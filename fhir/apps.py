@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class FhirConfig(AppConfig):
+    """FHIR R4 export and import: the record as a standard Bundle, and other systems' resources in.
+
+    It sits above clinic (the export reuses clinic's record gathering) and may import every entity
+    app; nothing imports it back.
+    """
+
+    name = "fhir"
+    verbose_name = "FHIR"

@@ -16,4 +16,6 @@ class FhirConfig(AppConfig):
         from clinic import record_export
         from fhir import checks, export  # noqa: F401  (checks registers the system checks)
 
-        record_export.register_writer(export.FORMAT, export.write_bundle)
+        record_export.register_writer(
+            export.FORMAT, export.write_bundle, media_type=export.MEDIA_TYPE, extension=export.EXTENSION
+        )

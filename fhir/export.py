@@ -30,6 +30,8 @@ from medications import domain as medications_domain
 from patients import domain as patients_domain
 
 FORMAT = "fhir"
+MEDIA_TYPE = "application/fhir+json"
+EXTENSION = "fhir.json"
 # uuid5 namespace of the entries' fullUrls: fixed, so an entry's URL depends only on what it maps.
 NAMESPACE = uuid.UUID("8f1c6a52-4a7e-4d8e-9a51-3c2f1e0b7d64")
 

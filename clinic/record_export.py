@@ -1055,6 +1055,20 @@ def write_html(record: PatientRecord, out: TextIO) -> Counts:
 WRITERS = {"json": write_json, "html": write_html}
 
 
+def register_writer(format: str, writer) -> None:
+    """Add a format written by an app above clinic (the fhir app's Bundle), which clinic may not import.
+
+    `writer(record, out)` writes the `PatientRecord` to `out` and returns its `Counts`; the export
+    around it (access rules, the one transaction, the access log) stays the one below.
+    """
+    WRITERS[format] = writer
+
+
+def formats() -> tuple[str, ...]:
+    """Return every format the copy can be written in: json, html, and those registered."""
+    return tuple(WRITERS)
+
+
 # --- The disclosure -----------------------------------------------------------------------------
 
 
@@ -1086,7 +1100,7 @@ def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO,
     cannot): when it cannot and part of the copy went out, the partial disclosure is logged.
     """
     if format not in WRITERS:
-        raise ValueError(f"Unknown format {format!r}; use one of {', '.join(FORMATS)}.")
+        raise ValueError(f"Unknown format {format!r}; use one of {', '.join(formats())}.")
     require_may_export(actor, patient.id)
     tracked = _Tracked(out)
     try:

@@ -10,3 +10,10 @@ class FhirConfig(AppConfig):
 
     name = "fhir"
     verbose_name = "FHIR"
+
+    def ready(self):
+        # clinic may not import fhir (the layers): the FHIR writer joins the record export from here.
+        from clinic import record_export
+        from fhir import export
+
+        record_export.register_writer(export.FORMAT, export.write_bundle)

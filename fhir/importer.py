@@ -97,7 +97,16 @@ TIMES_A_DAY = {
     3: medications_domain.FrequencyKind.THREE_TIMES_DAILY,
     4: medications_domain.FrequencyKind.FOUR_TIMES_DAILY,
 }
+REASON_PREFIX = "discontinue-reason/"  # how NovaMind's export codes a stop reason (fhir.export)
 ORDER_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
+# NovaMind's own words, as its export writes them (text, not codes): read back in a round trip.
+ROUTE_LABELS = {route.label: route for route in medications_domain.Route}
+UNIT_LABELS = {unit.label: unit for unit in medications_domain.DoseUnit}
+FREQUENCY_LABELS = {
+    kind.label: kind
+    for kind in medications_domain.FrequencyKind
+    if kind.value not in medications_domain.INTERVAL_LIMITS
+}
 FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 ACCESS_ACTION = "import duplicate check"
 
@@ -125,6 +134,7 @@ class Entry:
     notes: list[str] = dataclasses.field(default_factory=list)
     refusal: str = ""
     patient_id: object = None  # a Patient entry's record, once created or matched
+    record_id: object = None  # a MedicationRequest entry's order, once recorded (revisions link to it)
 
     @property
     def kind(self) -> str:
@@ -218,6 +228,10 @@ class Outcome:
     dry_run: bool
 
     @property
+    def skipped(self) -> int:
+        return sum(1 for entry in self.entries if entry.action == "skipped")
+
+    @property
     def refused(self) -> list[Entry]:
         return [entry for entry in self.entries if entry.refusal]
 
@@ -235,10 +249,9 @@ def import_resources(entries: list[Entry], *, actor, dry_run: bool = False) -> O
     run = _Run(entries, actor)
     for entry in entries:
         if entry.kind not in SUPPORTED and entry.kind not in REFERENCED_ONLY:
-            entry.refusal = (
-                f"{entry.kind} is not imported: this command imports {', '.join(SUPPORTED)} "
-                f"(and reads Medication only as what a MedicationRequest names)."
-            )
+            # Not a refusal: a record from another system carries practitioners, encounters, notes…
+            # that NovaMind does not import; they are listed as skipped, and the rest goes in.
+            entry.action = "skipped"
             continue
         if problems := validation_errors(entry.resource):
             entry.refusal = "Not valid FHIR R4 (official JSON schema): " + "; ".join(problems[:5])
@@ -278,9 +291,9 @@ class _Run:
     def write(self) -> None:
         # Patients first, so that every clinical resource finds its patient's record, wherever
         # it stands in the file.
-        ordered = sorted(self.entries, key=lambda entry: entry.kind != "Patient")
+        ordered = sorted(self.entries, key=lambda entry: (entry.kind != "Patient", self._revision_depth(entry)))
         for entry in ordered:
-            if entry.refusal or entry.kind in REFERENCED_ONLY:
+            if entry.refusal or entry.kind in REFERENCED_ONLY or entry.action == "skipped":
                 continue
             try:
                 with transaction.atomic():
@@ -307,6 +320,18 @@ class _Run:
                 detail=f"import_fhir_bundle: {self.duplicates_checked} patient(s) compared by legal name and "
                 "date of birth; no content shown",
             )
+
+    def _revision_depth(self, entry: Entry) -> int:
+        """Return how many orders of this file precede `entry` through priorPrescription (0 for the first)."""
+        depth, seen = 0, {id(entry)}
+        while entry.kind == "MedicationRequest":
+            target = (entry.resource.get("priorPrescription") or {}).get("reference")
+            entry = self.by_reference.get(target) if isinstance(target, str) else None
+            if entry is None or id(entry) in seen:
+                break
+            seen.add(id(entry))
+            depth += 1
+        return depth
 
     # --- Patient --------------------------------------------------------------------------------
 
@@ -397,8 +422,8 @@ class _Run:
     def _AllergyIntolerance(self, entry: Entry) -> None:
         resource = entry.resource
         verification = _code_of(resource.get("verificationStatus"), mapping.ALLERGY_VERIFICATION)
-        if verification in ("entered-in-error", "refuted"):
-            raise Refused(f"Its verification status is {verification}: there is no allergy to record.")
+        if verification == "refuted":
+            raise Refused("Its verification status is refuted: there is no allergy to record.")
         code = resource.get("code") or {}
         for coding in code.get("coding", []):
             if coding.get("system") == SNOMED and coding.get("code") in NO_KNOWN_ALLERGY:
@@ -415,6 +440,9 @@ class _Run:
             if clinical in ("inactive", "resolved")
             else medications_domain.AllergyStatus.ACTIVE
         )
+        if verification == "entered-in-error":
+            # Kept retired, as NovaMind keeps its own entries entered in error: never checked again.
+            status = medications_domain.AllergyStatus.ENTERED_IN_ERROR
         reactions, severities = [], []
         for reaction in resource.get("reaction", []):
             for manifestation in reaction.get("manifestation", []):
@@ -481,6 +509,7 @@ class _Run:
                 )
         elif clinical == "remission":
             status = diagnoses_domain.DiagnosisStatus.IN_REMISSION
+            since = _date(resource.get("abatementDateTime"))
         else:
             status = diagnoses_domain.DiagnosisStatus.ACTIVE
         onset_text = resource.get("onsetDateTime") or (resource.get("onsetPeriod") or {}).get("start")
@@ -490,9 +519,11 @@ class _Run:
         for dropped in ("onsetAge", "onsetRange", "onsetString"):
             if dropped in resource:
                 entry.notes.append(f"its {dropped} is not kept (NovaMind keeps an onset date)")
+        notes = [str(note.get("text")).strip() for note in resource.get("note", []) if note.get("text")]
         diagnosis = diagnoses_domain.Diagnosis(
             patient_id=self._patient_of(entry),
             code=number,
+            specifier="\n".join(notes),
             onset_date=onset,
             status=status,
             status_since=since,
@@ -515,11 +546,13 @@ class _Run:
         rxnorm = next(
             (str(c.get("code")) for c in medication.get("coding", []) if c.get("system") == mapping.RXNORM), ""
         )
-        start = _date(resource.get("authoredOn")) or _date(
-            ((resource.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start")
-        )
+        validity = (resource.get("dispenseRequest") or {}).get("validityPeriod") or {}
+        start = _date(validity.get("start")) or _date(resource.get("authoredOn"))
         if start is None:
-            raise Refused("It gives no full date it was written (authoredOn) or valid from: an order needs its start.")
+            raise Refused(
+                "It gives no full date it is valid from or was written (authoredOn): an order needs its start."
+            )
+        end = _date(validity.get("end")) if status is not medications_domain.OrderStatus.DISCONTINUED else None
         known = drug_classes.known_schedule(drug_name)
         order = medications_domain.MedicationOrder(
             patient_id=self._patient_of(entry),
@@ -532,10 +565,12 @@ class _Run:
             route=None,
             frequency=medications_domain.Frequency(kind=None),
             start_date=start,
+            end_date=end if end and end >= start else None,
             quantity=None,
             schedule=medications_domain.Schedule(known) if known else medications_domain.Schedule.NONE,
             status=status,
             recorded_from=_source(resource),
+            replaces_id=self._prior(entry),
             **stop,
         )
         order = _dosage(order, resource, entry)
@@ -546,7 +581,21 @@ class _Run:
         if isinstance(dispense.get("numberOfRepeatsAllowed"), int):
             order = dataclasses.replace(order, refills=dispense["numberOfRepeatsAllowed"])
         stored = medications_services.order_record_outside(order=order, actor=self.actor)
+        entry.record_id = stored.id
         entry.action, entry.detail = "recorded", f"order {stored.short_id} ({status.value}, prescribed elsewhere)"
+
+    def _prior(self, entry: Entry):
+        """Return the id of the order this one revises (priorPrescription, in this file), or None."""
+        target = (entry.resource.get("priorPrescription") or {}).get("reference")
+        if not target:
+            return None
+        found = self.by_reference.get(target)
+        if found is None or found.kind != "MedicationRequest":
+            entry.notes.append(f"the order it revises ({target}) is not in this file, so the link is not kept")
+            return None
+        if found.record_id is None:
+            raise Refused(f"The order it revises, {found.label}, was refused.")
+        return found.record_id
 
     def _medication(self, entry: Entry) -> dict:
         resource = entry.resource
@@ -747,28 +796,42 @@ def _order_status(resource: dict) -> tuple[medications_domain.OrderStatus, dict]
         return {"active": statuses.ACTIVE, "on-hold": statuses.ON_HOLD, "completed": statuses.COMPLETED}[status], {}
     if status == "stopped":
         reason_concept = resource.get("statusReason") or {}
-        reason_code = _code_of(reason_concept, mapping.NOVAMIND_CODES)
+        reason_code = str(_code_of(reason_concept, mapping.NOVAMIND_CODES) or "").removeprefix(REASON_PREFIX)
         try:
             reason = medications_domain.DiscontinueReason(reason_code)
         except ValueError:
             reason = medications_domain.DiscontinueReason.OTHER
-        if reason is medications_domain.DiscontinueReason.CHANGED:
-            reason = medications_domain.DiscontinueReason.OTHER
-        note = _text_of(reason_concept) if reason is medications_domain.DiscontinueReason.OTHER else ""
+        # NovaMind's own export writes the stop note as the reason's text; another system's words are
+        # the reason itself, kept as the note of "Other".
+        note = str(reason_concept.get("text") or "").strip()
+        if reason is medications_domain.DiscontinueReason.OTHER and not note:
+            note = _text_of(reason_concept)
         stopped = _stop_date(resource)
         if stopped is None:
             raise Refused(
                 "It is stopped but gives no full date it stopped (the end of its dispense validity period): "
                 "a discontinued order needs that date, which is never guessed."
             )
+        if reason is medications_domain.DiscontinueReason.OTHER and not note:
+            note = "Stopped, as recorded in the other system."
         return statuses.DISCONTINUED, {
             "discontinued_on": stopped,
             "discontinue_reason": reason,
-            "discontinue_note": note or "Stopped, as recorded in the other system.",
+            "discontinue_note": note,
+        }
+    if status == "entered-in-error":
+        stopped = _stop_date(resource)
+        if stopped is None:
+            raise Refused(
+                "It was entered in error in its source and gives no date (the end of its dispense validity "
+                "period) to retire it on: an order entered in error is kept discontinued from that date."
+            )
+        return statuses.DISCONTINUED, {
+            "discontinued_on": stopped,
+            "discontinue_reason": medications_domain.DiscontinueReason.ENTERED_IN_ERROR,
         }
     reasons = {
         "cancelled": "it was cancelled before it was taken",
-        "entered-in-error": "it was entered in error in its source",
         "draft": "it is a draft, not yet an order",
         "unknown": "its source does not know its status",
     }
@@ -776,9 +839,6 @@ def _order_status(resource: dict) -> tuple[medications_domain.OrderStatus, dict]
 
 
 def _stop_date(resource: dict) -> dt.date | None:
-    for extension in resource.get("extension", []):
-        if extension.get("url") == f"{mapping.NOVAMIND_CODES}:discontinued-on":
-            return _date(extension.get("valueDate"))
     return _date(((resource.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("end"))
 
 
@@ -790,9 +850,10 @@ def _dosage(order: medications_domain.MedicationOrder, resource: dict, entry: En
     if len(dosages) > 1:
         entry.notes.append(f"only its first of {len(dosages)} dosage instructions is structured; all are in its text")
     dosage = dosages[0]
-    texts = [str(d.get("text")) for d in dosages if d.get("text")]
-    texts += [str(d.get("patientInstruction")) for d in dosages if d.get("patientInstruction")]
-    changes: dict = {"instructions": "\n".join(dict.fromkeys(texts))}
+    changes: dict = {}
+    route_text = str((dosage.get("route") or {}).get("text") or "").strip()
+    if route_text in ROUTE_LABELS:  # NovaMind's own export writes the route in its words
+        changes["route"] = ROUTE_LABELS[route_text]
     for coding in (dosage.get("route") or {}).get("coding", []):
         if coding.get("system") == SNOMED and coding.get("code") in ROUTES:
             changes["route"] = ROUTES[coding["code"]]
@@ -809,7 +870,7 @@ def _dosage(order: medications_domain.MedicationOrder, resource: dict, entry: En
             changes.update(dose_amount=amount, dose_unit=unit)
             break
     as_needed_text = _text_of(dosage.get("asNeededCodeableConcept"))
-    kind, interval = _frequency(dosage.get("timing") or {})
+    kind, interval = _frequency(dosage.get("timing") or {}, as_needed_text)
     if as_needed_text:
         changes["frequency"] = medications_domain.Frequency(
             kind=kind or medications_domain.FrequencyKind.AS_NEEDED,
@@ -819,24 +880,40 @@ def _dosage(order: medications_domain.MedicationOrder, resource: dict, entry: En
         )
     elif kind is not None and not dosage.get("asNeededBoolean"):
         changes["frequency"] = medications_domain.Frequency(kind=kind, interval=interval)
-    return dataclasses.replace(order, **changes)
+    structured = dataclasses.replace(order, **changes)
+    # The directions in words are kept as instructions, unless they say no more than the dose,
+    # route and frequency already structured (as NovaMind's own export writes them).
+    texts = [str(d.get("text")) for d in dosages if d.get("text") and str(d.get("text")) != structured.sig]
+    texts += [str(d.get("patientInstruction")) for d in dosages if d.get("patientInstruction")]
+    return dataclasses.replace(structured, instructions="\n".join(dict.fromkeys(texts)))
 
 
 def _dose_unit(quantity: dict):
     code = quantity.get("code") or quantity.get("unit")
     if code in FORM_UNITS:
         return FORM_UNITS[code]
+    if code in UNIT_LABELS:
+        return UNIT_LABELS[code]
     try:
         return medications_domain.DoseUnit(code)
     except ValueError:
         return None
 
 
-def _frequency(timing: dict):
+def _frequency(timing: dict, indication: str = ""):
     """Return (kind, interval) of a Timing NovaMind can hold, or (None, None)."""
     code = _code_of(timing.get("code"), "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation")
     if code in TIMING_CODES:
         return TIMING_CODES[code], None
+    words = str((timing.get("code") or {}).get("text") or "").strip()
+    if words:  # NovaMind's own export: the frequency in its words ("every 8 hours as needed for panic")
+        words = words.removesuffix(f" for {indication}") if indication else words
+        words = words.removesuffix(" as needed")
+        if words in FREQUENCY_LABELS:
+            return FREQUENCY_LABELS[words], None
+        if every := re.fullmatch(r"every (\d+) (hour|week)s?", words):
+            kinds = medications_domain.FrequencyKind
+            return kinds.EVERY_N_HOURS if every[2] == "hour" else kinds.EVERY_N_WEEKS, int(every[1])
     repeat = timing.get("repeat") or {}
     frequency, period, unit = repeat.get("frequency", 1), repeat.get("period"), repeat.get("periodUnit")
     kinds = medications_domain.FrequencyKind
@@ -866,8 +943,12 @@ def _source(resource: dict) -> str:
 def iter_report(outcome: Outcome) -> Iterator[tuple[bool, str]]:
     """Yield (refused, line) for each resource, in the file's order."""
     verbs = {"created": "would be created", "matched": "would be matched", "recorded": "would be recorded"}
+    skipped: dict[str, int] = {}
     for entry in outcome.entries:
         if entry.kind in REFERENCED_ONLY and not entry.refusal:
+            continue
+        if entry.action == "skipped":
+            skipped[entry.kind] = skipped.get(entry.kind, 0) + 1
             continue
         if entry.refusal:
             yield True, f"{entry.label}: refused. {entry.refusal}"
@@ -876,3 +957,6 @@ def iter_report(outcome: Outcome) -> Iterator[tuple[bool, str]]:
         detail = f" {entry.detail}" if entry.detail and not (outcome.dry_run and entry.action == "created") else ""
         notes = f" Note: {'; '.join(entry.notes)}." if entry.notes else ""
         yield False, f"{entry.label}: {action}{detail}.{notes}"
+    if skipped:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
+        yield False, f"Skipped, not imported (only {', '.join(SUPPORTED)} are): {kinds}."

@@ -442,7 +442,8 @@ def check_outside_order(order: MedicationOrder, *, today: dt.date) -> Medication
     """Return the normalised order recorded from another system's record if it is valid; else raise.
 
     Nothing is prescribed: no NovaMind prescriber, no prescribing rights (nor DEA number) to check,
-    and the status is the one its source gave it. The order's own rules and date bounds apply to
+    and the status is the one its source gave it; it may revise another order recorded from the
+    same record (`replaces_id`, as the source linked them). The order's own rules and date bounds apply to
     what it says, and a drug of a known controlled-substance schedule must carry that schedule.
     """
     errors = Collector()
@@ -452,8 +453,6 @@ def check_outside_order(order: MedicationOrder, *, today: dt.date) -> Medication
         errors.add("recorded_from", "Say which system's record the order comes from.")
     if order.prescriber is not None:
         errors.add("prescriber", "An order recorded from another system has no NovaMind prescriber.")
-    if order.replaces_id is not None:
-        errors.add(NON_FIELD, "An order recorded from another system revises no NovaMind order.")
     known = drug_classes.known_schedule(order.drug_name) if order.drug_name else None
     if known and known != order.schedule.value:
         errors.add(

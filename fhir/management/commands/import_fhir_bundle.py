@@ -80,7 +80,7 @@ class Command(BaseCommand):
             f"{outcome.count('AllergyIntolerance', 'recorded')} allergy(ies), "
             f"{outcome.count('Condition', 'recorded')} diagnosis(es), "
             f"{outcome.count('MedicationRequest', 'recorded')} medication order(s), "
-            f"{len(outcome.refused)} refused."
+            f"{outcome.skipped} skipped (not imported), {len(outcome.refused)} refused."
         )
         if outcome.refused:
             prefix = "Dry run: the import would be refused" if outcome.dry_run else "Nothing was imported"

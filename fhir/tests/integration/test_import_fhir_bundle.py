@@ -331,11 +331,14 @@ def test_a_file_that_is_not_fhir_r4_is_a_clear_error(tmp_path, importer, content
     assert counts() == before
 
 
-def test_a_resource_type_it_does_not_import_is_refused_by_name(tmp_path, importer):
-    message = refused(
-        tmp_path, bundle({"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"}})
+def test_a_resource_type_it_does_not_import_is_skipped_and_named(tmp_path, importer):
+    observation = {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"}}
+    out, _ = run(tmp_path, bundle(pat1(), observation, {**observation, "id": "p"}))
+    assert (
+        "Skipped, not imported (only Patient, AllergyIntolerance, Condition, MedicationRequest are): 2 Observation"
+        in out
     )
-    assert "Observation is not imported" in message
+    assert "1 new patient(s)" in out and "2 skipped" in out
 
 
 def test_a_resource_that_breaks_the_r4_schema_is_refused_with_the_schemas_message(tmp_path, importer):

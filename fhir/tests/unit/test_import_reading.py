@@ -97,7 +97,24 @@ def test_a_stopped_order_needs_the_date_it_stopped():
     assert stop["discontinue_reason"] is medications_domain.DiscontinueReason.OTHER
 
 
-@pytest.mark.parametrize("status", ["cancelled", "entered-in-error", "draft", "unknown"])
+@pytest.mark.parametrize("status", ["cancelled", "draft", "unknown"])
 def test_an_order_that_was_never_taken_is_refused_with_why(status):
     with pytest.raises(importer.Refused, match=f"Its status is {status}"):
         importer._order_status({"status": status})
+
+
+def test_an_order_entered_in_error_is_kept_retired_from_a_known_date_or_refused():
+    with pytest.raises(importer.Refused, match="entered in error"):
+        importer._order_status({"status": "entered-in-error"})
+    status, stop = importer._order_status(
+        {"status": "entered-in-error", "dispenseRequest": {"validityPeriod": {"end": "2020-02-01"}}}
+    )
+    assert status is medications_domain.OrderStatus.DISCONTINUED
+    assert stop["discontinue_reason"] is medications_domain.DiscontinueReason.ENTERED_IN_ERROR
+
+
+def test_novamind_s_own_words_for_a_frequency_are_read_back():
+    timing = {"code": {"text": "every 8 hours as needed for panic"}}
+    kind, interval = importer._frequency(timing, "panic")
+    assert (kind.value, interval) == ("every_n_hours", 8)
+    assert importer._frequency({"code": {"text": "at bedtime"}})[0].value == "at_bedtime"

@@ -75,9 +75,8 @@ def test_what_an_outside_order_does_say_is_checked():
     assert "1900" in " ".join(errors_of(outside(start_date=dt.date(1800, 1, 1)))["start_date"])
 
 
-def test_an_outside_order_has_no_novamind_prescriber_and_revises_nothing():
+def test_an_outside_order_has_no_novamind_prescriber():
     assert "no NovaMind prescriber" in errors_of(outside(prescriber=DRLEE))["prescriber"][0]
-    assert errors_of(outside(replaces_id=a_stored_order().id))[domain.NON_FIELD]
     assert "which system" in errors_of(dataclasses.replace(outside(), recorded_from=""))["recorded_from"][0]
 
 

@@ -392,3 +392,18 @@ def test_no_plaintext_phi_is_stored_after_an_import(tmp_path):
             "856907",
         ]
     )
+
+
+def test_the_admin_shows_an_order_prescribed_elsewhere_and_the_patient_page_lists_it(tmp_path, importer, client):
+    from django.urls import reverse
+
+    run(tmp_path, good_bundle())
+    order = medications_models.MedicationOrder.objects.filter(status="active").first()
+    client.force_login(importer)
+    page = client.get(reverse("admin:medications_medicationorder_change", args=[order.pk]))
+    assert page.status_code == 200
+    assert "Prescribed elsewhere; recorded from FHIR MedicationRequest/medrx0310" in page.content.decode()
+    patient_page = client.get(reverse("admin:patients_patient_change", args=[order.patient_id]))
+    assert patient_page.status_code == 200 and "Tylenol PM" in patient_page.content.decode()
+    listing = client.get(reverse("admin:medications_medicationorder_changelist"))
+    assert listing.status_code == 200

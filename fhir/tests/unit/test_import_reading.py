@@ -118,3 +118,14 @@ def test_novamind_s_own_words_for_a_frequency_are_read_back():
     kind, interval = importer._frequency(timing, "panic")
     assert (kind.value, interval) == ("every_n_hours", 8)
     assert importer._frequency({"code": {"text": "at bedtime"}})[0].value == "at_bedtime"
+
+
+def test_the_shipped_official_examples_are_the_files_their_readme_names():
+    import hashlib
+    import pathlib
+    import re
+
+    folder = pathlib.Path(importer.__file__).resolve().parent / "tests" / "data" / "hl7-r4-examples"
+    listed = dict(re.findall(r"^\| `([^`]+\.json)` \| `([0-9a-f]{64})` \|", (folder / "README.md").read_text(), re.M))
+    shipped = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("*.json")}
+    assert listed == shipped and len(shipped) == 8

@@ -205,7 +205,8 @@ def _check_version(resource: dict, where: str) -> None:
     kind = resource.get("resourceType")
     if not isinstance(kind, str) or not kind:
         raise ImportFileError(f"{where} has no resourceType: it is not a FHIR resource.")
-    declared = resource.get("fhirVersion") or (resource.get("meta") or {}).get("fhirVersion")
+    meta = resource.get("meta")
+    declared = resource.get("fhirVersion") or (meta.get("fhirVersion") if isinstance(meta, dict) else None)
     if isinstance(declared, str) and not declared.startswith("4.0"):
         raise ImportFileError(
             f"{where} declares FHIR version {declared}; this command reads FHIR R4 ({mapping.FHIR_VERSION}) only."
@@ -284,7 +285,7 @@ class _Run:
             rid = entry.resource.get("id")
             if entry.full_url:
                 self.by_reference[entry.full_url] = entry
-            if rid:
+            if isinstance(rid, str) and rid:
                 self.by_reference.setdefault(f"{entry.kind}/{rid}", entry)
         self.duplicates_checked = 0
 
@@ -325,7 +326,8 @@ class _Run:
         """Return how many orders of this file precede `entry` through priorPrescription (0 for the first)."""
         depth, seen = 0, {id(entry)}
         while entry.kind == "MedicationRequest":
-            target = (entry.resource.get("priorPrescription") or {}).get("reference")
+            prior = entry.resource.get("priorPrescription")
+            target = prior.get("reference") if isinstance(prior, dict) else None
             entry = self.by_reference.get(target) if isinstance(target, str) else None
             if entry is None or id(entry) in seen:
                 break

@@ -407,3 +407,19 @@ def test_the_admin_shows_an_order_prescribed_elsewhere_and_the_patient_page_list
     assert patient_page.status_code == 200 and "Tylenol PM" in patient_page.content.decode()
     listing = client.get(reverse("admin:medications_medicationorder_changelist"))
     assert listing.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"identifier": ["NM12345674"]},
+        {"name": "Donald Zyxduck"},
+        {"meta": "R4"},
+        {"extension": [{"url": mapping.US_CORE_BIRTH_SEX, "valueCode": 5}]},
+    ],
+)
+def test_odd_shapes_the_schema_lets_through_are_refused_never_a_traceback(tmp_path, importer, broken):
+    order = {**example("MedicationRequest-medrx0308"), "priorPrescription": "MedicationRequest/x"}
+    condition = {**icd10_condition(subject="Patient/pat1"), "note": "text", "code": {"coding": "F32.1"}}
+    message = refused(tmp_path, bundle({**pat1(), **broken}, order, condition))
+    assert "refused" in message

@@ -265,6 +265,7 @@ def import_resources(entries: list[Entry], *, actor, dry_run: bool = False) -> O
                 raise _RollBack
     except _RollBack:
         pass
+    run.record_duplicate_check(dry_run=dry_run)
     return outcome
 
 
@@ -313,13 +314,20 @@ class _Run:
                     f"An element does not have the shape FHIR R4 gives it ({type(error).__name__}): a text or a "
                     "number where R4 has an object or a list, as in STU3 or DSTU2 resources. Check the file is R4."
                 )
+
+    def record_duplicate_check(self, *, dry_run: bool) -> None:
+        """Log the duplicate check, if one ran, whatever became of the import.
+
+        Telling which patients are registered discloses who is one, so a dry run and a refused
+        import log it too (after their rollback), as import_patients does.
+        """
         if self.duplicates_checked:
             access.record(
                 user=self.actor,
                 action=ACCESS_ACTION,
                 category="demographics",
-                detail=f"import_fhir_bundle: {self.duplicates_checked} patient(s) compared by legal name and "
-                "date of birth; no content shown",
+                detail=f"import_fhir_bundle{' (dry run)' if dry_run else ''}: {self.duplicates_checked} "
+                "patient(s) compared by legal name and date of birth; no content shown",
             )
 
     def _revision_depth(self, entry: Entry) -> int:

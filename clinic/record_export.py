@@ -1053,15 +1053,18 @@ def write_html(record: PatientRecord, out: TextIO) -> Counts:
 
 
 WRITERS = {"json": write_json, "html": write_html}
+# The media type and file-name ending of each format, for a download.
+MEDIA = {"json": ("application/json", "json"), "html": ("text/html; charset=utf-8", "html")}
 
 
-def register_writer(format: str, writer) -> None:
+def register_writer(format: str, writer, *, media_type: str, extension: str) -> None:
     """Add a format written by an app above clinic (the fhir app's Bundle), which clinic may not import.
 
     `writer(record, out)` writes the `PatientRecord` to `out` and returns its `Counts`; the export
     around it (access rules, the one transaction, the access log) stays the one below.
     """
     WRITERS[format] = writer
+    MEDIA[format] = (media_type, extension)
 
 
 def formats() -> tuple[str, ...]:

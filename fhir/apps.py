@@ -14,6 +14,8 @@ class FhirConfig(AppConfig):
     def ready(self):
         # clinic may not import fhir (the layers): the FHIR writer joins the record export from here.
         from clinic import record_export
-        from fhir import export
+        from fhir import checks, export  # noqa: F401  (checks registers the system checks)
 
-        record_export.register_writer(export.FORMAT, export.write_bundle)
+        record_export.register_writer(
+            export.FORMAT, export.write_bundle, media_type=export.MEDIA_TYPE, extension=export.EXTENSION
+        )

@@ -30,13 +30,15 @@ from medications import domain as medications_domain
 from patients import domain as patients_domain
 
 FORMAT = "fhir"
+MEDIA_TYPE = "application/fhir+json"
+EXTENSION = "fhir.json"
 # uuid5 namespace of the entries' fullUrls: fixed, so an entry's URL depends only on what it maps.
 NAMESPACE = uuid.UUID("8f1c6a52-4a7e-4d8e-9a51-3c2f1e0b7d64")
 
 
 def identifier_system() -> str:
     """Return the URI of the clinic's MRN identifier system (setting NOVAMIND_FHIR_IDENTIFIER_SYSTEM)."""
-    return getattr(settings, "NOVAMIND_FHIR_IDENTIFIER_SYSTEM", "") or mapping.DEFAULT_IDENTIFIER_SYSTEM
+    return settings.NOVAMIND_FHIR_IDENTIFIER_SYSTEM or mapping.DEFAULT_IDENTIFIER_SYSTEM
 
 
 def patient_bundle(*, patient: patients_domain.Patient, actor) -> dict:

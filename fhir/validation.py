@@ -7,8 +7,11 @@ change from HL7's file is the top-level `description`, which names the schema's 
 4.0.1 schema (not 4.0.0): `Extension.valueMeta` and the `fhirVersion` code 4.0.1 are in it.
 `SCHEMA_SHA256` pins the file; a test proves it equals the package's.
 
-The JSON schema checks structure, types, required elements and code lists bound `required`; it
-does not check FHIRPath invariants or terminology bindings, which a full FHIR validator does.
+The JSON schema checks structure, types, required complex elements and code lists bound
+`required`. By HL7's design it does not require primitive elements (`Appointment.status` may come
+as `_status`, an extension alone) nor choice elements (`medication[x]`), and it checks no FHIRPath
+invariant or terminology binding: a full FHIR validator does. The export's tests check those
+elements field by field.
 References are checked here: every `reference` inside a Bundle must name an entry's `fullUrl`.
 """
 

@@ -301,3 +301,6 @@ NOVAMIND_PLAN_REVIEW_DAYS = env.int("NOVAMIND_PLAN_REVIEW_DAYS", default=90)
 # A risk answer (PHQ-9 item 9 above 0) not reviewed by the patient's care team within this many
 # hours is overdue: `risk_alerts --overdue` lists it, for cron (assessments.domain).
 NOVAMIND_RISK_REVIEW_HOURS = env.int("NOVAMIND_RISK_REVIEW_HOURS", default=24)
+# The system URI of the clinic's MRNs in FHIR (Patient.identifier.system): the export writes it,
+# the import matches on it (fhir.mapping holds the default).
+NOVAMIND_FHIR_IDENTIFIER_SYSTEM = env.str("NOVAMIND_FHIR_IDENTIFIER_SYSTEM", default="urn:novamind:mrn")

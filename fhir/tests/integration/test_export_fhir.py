@@ -6,6 +6,7 @@ never appear.
 """
 
 import base64
+import datetime as dt
 import io
 import json
 
@@ -22,6 +23,7 @@ from fhir import export, mapping, validation
 from novamind import access, roles
 from novamind.models import AccessLogEntry
 from novamind.tests.integration.role_users import member
+from patients import domain as patients_domain
 from patients import models as patients_models
 from patients import repository as patients_repository
 
@@ -321,3 +323,13 @@ def test_a_seed_demo_patient_exports_a_valid_bundle(db):
         if richest is None or len(bundle["entry"]) > len(richest["entry"]):
             richest = bundle
     assert len({e["resource"]["resourceType"] for e in richest["entry"]}) >= 5
+
+
+def test_a_patient_with_nothing_recorded_is_a_bundle_of_one_patient(operator):
+    patient = patients_repository.DjangoPatientRepository(actor=operator).add(
+        patients_domain.Patient(legal_first_name="Nova", legal_last_name="Empty", date_of_birth=dt.date(2000, 1, 1))
+    )
+    bundle = export.patient_bundle(patient=patient, actor=operator)
+    assert validation.bundle_problems(bundle) == []
+    [entry] = bundle["entry"]
+    assert entry["resource"]["resourceType"] == "Patient" and entry["resource"]["gender"] == "unknown"

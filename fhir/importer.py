@@ -24,7 +24,6 @@ import re
 from collections.abc import Iterator
 
 from django.db import transaction
-from django.utils import timezone
 
 from diagnoses import codeset
 from diagnoses import domain as diagnoses_domain
@@ -254,7 +253,7 @@ def import_resources(entries: list[Entry], *, actor, dry_run: bool = False) -> O
             # that NovaMind does not import; they are listed as skipped, and the rest goes in.
             entry.action = "skipped"
             continue
-        if problems := validation_errors(entry.resource):
+        if problems := validation.schema_errors(entry.resource):
             entry.refusal = "Not valid FHIR R4 (official JSON schema): " + "; ".join(problems[:5])
             if len(problems) > 5:
                 entry.refusal += f"; … and {len(problems) - 5} more"
@@ -269,18 +268,12 @@ def import_resources(entries: list[Entry], *, actor, dry_run: bool = False) -> O
     return outcome
 
 
-def validation_errors(resource: dict) -> list[str]:
-    """Return the official R4 JSON schema's messages about `resource` (none when it is valid)."""
-    return validation.schema_errors(resource)
-
-
 class _Run:
     """One import: resolves references inside the file and writes each resource through its service."""
 
     def __init__(self, entries: list[Entry], actor):
         self.entries = entries
         self.actor = actor
-        self.today = timezone.localdate()
         self.by_reference: dict[str, Entry] = {}
         for entry in entries:
             rid = entry.resource.get("id")

@@ -1,5 +1,8 @@
 """The patient's copy of their record (right of access, 45 CFR 164.524), as JSON or printable HTML.
 
+An app above clinic adds a format with `register_writer` (the fhir app: a FHIR R4 Bundle); every
+format goes through `export`, so the access rules, the exclusions and the access log are one.
+
 The copy is the designated record set (164.501) that NovaMind keeps: demographics, the diagnoses
 (the problem list and those resolved or ruled out), appointments, signed clinical notes with
 their addenda and the diagnoses each addressed, every medication order (the whole timeline,

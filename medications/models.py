@@ -66,8 +66,22 @@ class MedicationOrder(DomainValidatedModel):
         verbose_name="prescriber",
         on_delete=models.PROTECT,
         related_name="medication_orders_prescribed",
+        null=True,
+        blank=True,
         editable=False,
-        help_text="The staff member who wrote the order: a prescriber, with a DEA number for controlled substances.",
+        help_text="The staff member who wrote the order: a prescriber, with a DEA number for controlled substances. "
+        "Empty for an order prescribed elsewhere and recorded from another system's record.",
+    )
+    # Nullable only for the rows written before this column existed: they stay NULL, so their sealed
+    # history rows keep their seals (novamind.history_chain covers non-NULL values only). Every
+    # order written since holds a token, "" included, like every other encrypted column.
+    recorded_from = encryption.EncryptedTextField(
+        "recorded from",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="For an order prescribed elsewhere (imported from another system's FHIR record): the system, the "
+        "order's identifier there and the prescriber it names. Empty for an order prescribed here.",
     )
     drug_name = encryption.EncryptedCharField(
         "drug",
@@ -83,13 +97,18 @@ class MedicationOrder(DomainValidatedModel):
     strength = encryption.EncryptedCharField(
         "strength",
         max_length=domain.STRENGTH_MAX,
+        blank=True,  # required of a prescription by the domain; an order recorded from elsewhere may lack it
         help_text="Of one unit dispensed, e.g. 50 mg or 10 mg/mL.",
     )
-    dose_form = encryption.EncryptedCharField("form", max_length=20, choices=domain.DoseForm.choices())
-    dose_amount = encryption.EncryptedCharField("dose", max_length=16, help_text="How much is taken each time.")
-    dose_unit = encryption.EncryptedCharField("dose unit", max_length=10, choices=domain.DoseUnit.choices())
-    route = encryption.EncryptedCharField("route", max_length=20, choices=domain.Route.choices())
-    frequency_kind = models.CharField("frequency", max_length=20, choices=domain.FrequencyKind.choices())
+    # Blank only for an order recorded from another system's record (domain.MedicationOrder.is_outside):
+    # the domain requires each of these of a prescription written here, and the admin's forms do too.
+    dose_form = encryption.EncryptedCharField("form", max_length=20, blank=True, choices=domain.DoseForm.choices())
+    dose_amount = encryption.EncryptedCharField(
+        "dose", max_length=16, blank=True, help_text="How much is taken each time."
+    )
+    dose_unit = encryption.EncryptedCharField("dose unit", max_length=10, blank=True, choices=domain.DoseUnit.choices())
+    route = encryption.EncryptedCharField("route", max_length=20, blank=True, choices=domain.Route.choices())
+    frequency_kind = models.CharField("frequency", max_length=20, blank=True, choices=domain.FrequencyKind.choices())
     frequency_interval = models.PositiveSmallIntegerField(
         "every N",
         null=True,
@@ -115,7 +134,12 @@ class MedicationOrder(DomainValidatedModel):
     start_date = models.DateField("start date", db_index=True)
     end_date = models.DateField("end date", null=True, blank=True, help_text="Leave empty for an ongoing order.")
     quantity = models.DecimalField(
-        "quantity", max_digits=9, decimal_places=2, help_text="Units dispensed per fill, e.g. 30."
+        "quantity",
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Units dispensed per fill, e.g. 30.",
     )
     refills = models.PositiveSmallIntegerField("refills", default=0)
     instructions = encryption.EncryptedTextField(
@@ -185,7 +209,10 @@ class MedicationOrder(DomainValidatedModel):
                 condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
                 name="medications_order_ends_after_start",
             ),
-            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="medications_order_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__isnull=True) | models.Q(quantity__gt=0),
+                name="medications_order_quantity_positive",
+            ),
             # The per-schedule limit needs the schedule, which is encrypted; this is the widest.
             models.CheckConstraint(
                 condition=models.Q(refills__lte=max(domain.MAX_REFILLS.values())),
@@ -264,6 +291,7 @@ class MedicationOrder(DomainValidatedModel):
             replaces_id=self.replaces_id,
             replaced_by_id=replaced_by_id,
             written_on=None if adding else timezone.localdate(self.created_at),
+            recorded_from=self.recorded_from or "",
             audit=self.audit_info() if with_audit and not adding else None,
         )
 
@@ -294,6 +322,7 @@ class MedicationOrder(DomainValidatedModel):
         self.allergy_override_reason = order.allergy_override_reason
         self.duplicate_override_reason = order.duplicate_override_reason
         self.replaces_id = order.replaces_id
+        self.recorded_from = order.recorded_from
 
 
 class Allergy(DomainValidatedModel):

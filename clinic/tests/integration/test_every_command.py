@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
+import pathlib
 from collections.abc import Callable
 
 import pytest
@@ -35,6 +37,7 @@ PROJECT_APPS = {
     "assessments",
     "treatment_plans",
     "clinic",
+    "fhir",
 }
 SUPER = "superusers only (no role grants it)"
 ONE_PATIENT = "one patient's record: outside care is refused"
@@ -152,7 +155,27 @@ COMMANDS: dict[str, Command] = {
     "import_patients": Command(
         ("patients.add_patient",), GLOBAL, lambda clinic, records, files: [files["csv"], "--dry-run"]
     ),
+    # An allergy for the patient named by MRN: the services' permission, and care for that patient.
+    "import_fhir_bundle": Command(
+        ("medications.add_allergy",),
+        ONE_PATIENT,
+        lambda clinic, records, files: [fhir_allergy_file(files, records), "--dry-run"],
+    ),
 }
+
+
+def fhir_allergy_file(files, records) -> str:
+    """Return a FHIR file of one allergy of the patient `records` names by MRN (written next to the others)."""
+    from fhir.export import identifier_system
+
+    path = pathlib.Path(files["text"]).with_name(f"allergy-{records.mrn}.json")
+    resource = {
+        "resourceType": "AllergyIntolerance",
+        "code": {"text": "Walkallergen"},
+        "patient": {"identifier": {"system": identifier_system(), "value": records.mrn}},
+    }
+    path.write_text(json.dumps(resource), encoding="utf-8")
+    return str(path)
 
 
 def actor_commands() -> dict[str, str]:

@@ -30,9 +30,12 @@ serve: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn -c python:novamind.gunicorn_conf novamind.wsgi
 
-## make test: the whole suite; SQLite by default, PostgreSQL when DATABASE_URL says so
+## make test: the whole suite; SQLite by default, PostgreSQL when DATABASE_URL says so. One worker
+## per core (TEST_WORKERS=1 for one process); each worker has its own test database, and a test
+## file stays on one worker (its module fixtures and browser are set up once).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make test-unit: the tests that need no database (seconds), before every commit
 test-unit: $(STAMP)

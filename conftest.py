@@ -18,13 +18,17 @@ def pytest_configure(config):
     """Hash passwords fast under pytest, and serve static files without a collectstatic.
 
     PBKDF2's 1,000,000 rounds were most of the suite's time; a test that needs the production
-    hasher says so with the `settings` fixture.
+    hasher says so with the `settings` fixture. Reporting reads stay on the primary too, even
+    when DATABASE_REPLICA_URL names a replica: a test's rows are never committed, so a replica
+    would not see them; the replica's own tests turn it on
+    (novamind/tests/integration/test_read_replica.py).
     """
     from django.conf import settings
     from django.contrib.auth.hashers import get_hashers
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     get_hashers.cache_clear()
+    settings.NOVAMIND_REPLICA_READS = False
     # pytest-django turns DEBUG off, and the pages must render without a collectstatic: static
     # files are named and found as in development (the apps' directories, looked up by whitenoise
     # per request, so each test client's middleware starts without scanning them).

@@ -17,6 +17,7 @@ from django.utils import timezone
 from appointments import domain, models, policy, repository
 from novamind import access
 from novamind.domain import AccessDenied, RuleViolation
+from novamind.models import staff_label
 from patients import display
 from patients import models as patient_models
 from patients import policy as access_policy
@@ -85,9 +86,7 @@ class DaySheet:
 
 def clinician_label(user) -> str:
     """Return "Dana Lee, MD" (or the username when no name is on file)."""
-    name = user.get_full_name() or user.get_username()
-    profile = getattr(user, "staff_profile", None)
-    return f"{name}, {profile.credentials}" if profile is not None and profile.credentials else name
+    return staff_label(user)
 
 
 def day_sheet(*, clinician, day: dt.date, reader, request=None, action: str = "day sheet") -> DaySheet:

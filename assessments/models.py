@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from assessments import domain, instruments
 from novamind import blind_index, encryption
-from novamind.domain import RuleViolation
+from novamind.domain import RuleViolation, choice_or
 from novamind.models import DomainValidatedModel
 
 INSTRUMENT_KEY_PURPOSE = "assessments.patient_instrument"
@@ -29,13 +29,6 @@ INSTRUMENT_KEY_PURPOSE = "assessments.patient_instrument"
 def instrument_key(patient_id, instrument: str) -> str:
     """Return the blind index of one patient's responses to one questionnaire."""
     return blind_index.digest(INSTRUMENT_KEY_PURPOSE, f"{patient_id}:{instrument}")
-
-
-def _enum(kind, value, default):
-    try:
-        return kind(value)
-    except ValueError:
-        return default
 
 
 def answers_of(text: str, basis: str) -> domain.Answers:
@@ -154,7 +147,7 @@ class Response(DomainValidatedModel):
             band=self.band or "",
             appointment_id=self.appointment_id,
             administered_by=self.administered_by.get_username() if self.administered_by_id else "",
-            status=_enum(domain.ResponseStatus, self.status, domain.ResponseStatus.RECORDED),
+            status=choice_or(domain.ResponseStatus, self.status, domain.ResponseStatus.RECORDED),
             void_reason=self.void_reason or "",
             voided_at=self.voided_at,
             correction_reason=self.correction_reason or "",
@@ -274,7 +267,7 @@ class SafetyAlert(DomainValidatedModel):
             response_id=self.response_id,
             raised_at=self.raised_at,
             reason=self.reason or "",
-            status=_enum(domain.AlertStatus, self.status, domain.AlertStatus.OPEN),
+            status=choice_or(domain.AlertStatus, self.status, domain.AlertStatus.OPEN),
             reviewed_by=self.reviewed_by.get_username() if self.reviewed_by_id else "",
             reviewed_at=self.reviewed_at,
             action_taken=self.action_taken or "",

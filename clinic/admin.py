@@ -1,20 +1,29 @@
-"""The audit report on the access log's admin page: the kernel's admin, with the report added from here.
+"""The admin pages of the features that read several apps: the audit report and the record export.
 
 The report reads several apps (clinic.audit_report), so it cannot live in the kernel; the
 access-log admin is registered by novamind.admin and re-registered here with the report's URL
 and button. The URL keeps its name, `admin:novamind_accesslogentry_report`.
+
+The patient's copy of their record (clinic.record_export) is an action of the patient list,
+offered from here through `patients.admin.register_patient_action`: the same export as the
+command's, in every format it writes (JSON, HTML, and the FHIR Bundle the fhir app registers).
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from clinic import audit_report
+from clinic import audit_report, record_export
 from novamind import admin as novamind_admin
+from novamind import encryption
 from novamind import models as novamind_models
+from novamind.domain import AccessDenied
+from patients import admin as patients_admin
+from patients import repository as patients_repository
 
 admin.site.unregister(novamind_models.AccessLogEntry)
 
@@ -89,3 +98,62 @@ class AuditReportForm(forms.Form):
         except audit_report.ReportError as error:
             raise ValidationError(str(error)) from None
         return cleaned
+
+
+FORMAT_LABELS = {
+    "json": "JSON (machine-readable, schema novamind.patient_record)",
+    "html": "HTML (a page to read and print)",
+    "fhir": "FHIR R4 Bundle (for another health record system)",
+}
+
+
+class RecordExportForm(forms.Form):
+    """The format of the copy."""
+
+    format = forms.ChoiceField(label="Format", widget=forms.RadioSelect, help_text="The copy contains PHI.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].choices = [(name, FORMAT_LABELS.get(name, name)) for name in record_export.formats()]
+
+
+@patients_admin.register_patient_action
+@admin.action(description="Export the record (right of access)…", permissions=["view"])
+def export_record(modeladmin, request, queryset):
+    """Ask for the format, then download one patient's copy; the export decides access and logs the disclosure."""
+    rows = list(queryset[:2])
+    if len(rows) != 1:
+        modeladmin.message_user(request, "Choose one patient to export the record of.", messages.ERROR)
+        return None
+    row = rows[0]
+    form = RecordExportForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        format = form.cleaned_data["format"]
+        try:
+            record_export.require_may_export(request.user, row.pk)
+            patient = patients_repository.DjangoPatientRepository(actor=request.user).get_by_id(row.pk)
+            media_type, extension = record_export.MEDIA[format]
+            response = HttpResponse(content_type=media_type)
+            response["Content-Disposition"] = f'attachment; filename="{row.mrn}-record.{extension}"'
+            record_export.export(patient=patient, actor=request.user, format=format, out=response)
+        except AccessDenied as refusal:
+            modeladmin.message_user(request, f"Not exported. {refusal}", messages.ERROR)
+            return None
+        except encryption.DecryptionError:
+            modeladmin.message_user(
+                request,
+                f"Not exported: part of the record of {row.mrn} does not decrypt with the current key. "
+                "Run verify_notes and check FIELD_ENCRYPTION_KEY.",
+                messages.ERROR,
+            )
+            return None
+        return response
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": "Export the record",
+        "form": form,
+        "patient": row,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/clinic/export_record.html", context)

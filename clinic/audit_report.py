@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from novamind import access, blind_index
+from novamind import access, blind_index, db_router
 from novamind.models import AccessLogEntry
 
 PERMISSION = "novamind.view_audit_report"
@@ -377,7 +377,10 @@ def run(*, scope: Scope, actor, out, request=None) -> int:
     if not may_run(actor):
         raise ReportError(f"{actor.get_username()} may not produce audit reports (the auditor role can).")
     with transaction.atomic():
-        report = rows(scope)
+        # Read on the replica when there is one (it may lag the primary by a moment); the entry
+        # below is written on the primary, after every read.
+        with db_router.reporting_reads():
+            report = rows(scope)
         patient = access.PatientRef(scope.patient_id, scope.patient_mrn) if scope.patient_id else None
         access.record(
             user=actor,

@@ -36,7 +36,7 @@ from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from clinical_notes import selectors as notes_selectors
 from clinical_notes import services as notes_services
-from novamind import access
+from novamind import access, db_router
 from novamind.domain import parse_count
 from patients import display
 from patients import domain as patients_domain
@@ -945,39 +945,42 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     see treatment plans gets the plans due for review, of the patients they may see; whoever may
     see questionnaire responses gets the measures due: their own caseload's, or every clinician's.
     """
-    now = now or timezone.now()
-    today = timezone.localdate(now, policy.zone())
-    sees_appointments = may_view(user, appointments_models.Appointment)
-    sees_notes = may_view(user, notes_models.ClinicalNote)
-    sees_plans = may_view(user, plans_models.TreatmentPlan)
-    restricted = access_policy.is_restricted(user)
-    own = is_own_day_viewer(user)
-    board = Dashboard(
-        today=today,
-        schedule=todays_schedule(viewer=user, day=today, page=_page(request, SCHEDULE_PAGE_PARAMETER))
-        if sees_appointments and not restricted
-        else None,
-        late_notes=late_unsigned_notes(viewer=user, today=today, page=_page(request, LATE_PAGE_PARAMETER))
-        if sees_notes and not restricted
-        else None,
-        trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
-        my_day=my_day(user=user, day=today) if own and sees_appointments else None,
-        my_drafts=my_drafts(user=user, today=today) if own and sees_notes else None,
-        cosignatures=notes_selectors.notes_awaiting_cosignature(supervisor=user, limit=COSIGN_SHOWN)
-        if sees_notes and user.has_perm(COSIGN_PERMISSION)
-        else None,
-        alerts=my_alerts(user=user, now=now) if own and sees_appointments else None,
-        plan_reviews=plans_due_for_review(viewer=user, today=today, page=_page(request, REVIEW_PAGE_PARAMETER))
-        if sees_plans
-        else None,
-        risk_answers=risk_answers(user=user, now=now, page=_page(request, RISK_PAGE_PARAMETER))
-        if own and user.has_perm(VIEW_ALERTS)
-        else None,
-        measures_due=measures_due(viewer=user, today=today, page=_page(request, DUE_PAGE_PARAMETER))
-        if user.has_perm(VIEW_RESPONSES)
-        else None,
-    )
-    board = _named(board, user)
+    # The panels are read on the replica when there is one (a moment behind the primary at most);
+    # the access-log entries are written on the primary, after every read.
+    with db_router.reporting_reads():
+        now = now or timezone.now()
+        today = timezone.localdate(now, policy.zone())
+        sees_appointments = may_view(user, appointments_models.Appointment)
+        sees_notes = may_view(user, notes_models.ClinicalNote)
+        sees_plans = may_view(user, plans_models.TreatmentPlan)
+        restricted = access_policy.is_restricted(user)
+        own = is_own_day_viewer(user)
+        board = Dashboard(
+            today=today,
+            schedule=todays_schedule(viewer=user, day=today, page=_page(request, SCHEDULE_PAGE_PARAMETER))
+            if sees_appointments and not restricted
+            else None,
+            late_notes=late_unsigned_notes(viewer=user, today=today, page=_page(request, LATE_PAGE_PARAMETER))
+            if sees_notes and not restricted
+            else None,
+            trend=weekly_trend(viewer=user, today=today) if sees_appointments else None,
+            my_day=my_day(user=user, day=today) if own and sees_appointments else None,
+            my_drafts=my_drafts(user=user, today=today) if own and sees_notes else None,
+            cosignatures=notes_selectors.notes_awaiting_cosignature(supervisor=user, limit=COSIGN_SHOWN)
+            if sees_notes and user.has_perm(COSIGN_PERMISSION)
+            else None,
+            alerts=my_alerts(user=user, now=now) if own and sees_appointments else None,
+            plan_reviews=plans_due_for_review(viewer=user, today=today, page=_page(request, REVIEW_PAGE_PARAMETER))
+            if sees_plans
+            else None,
+            risk_answers=risk_answers(user=user, now=now, page=_page(request, RISK_PAGE_PARAMETER))
+            if own and user.has_perm(VIEW_ALERTS)
+            else None,
+            measures_due=measures_due(viewer=user, today=today, page=_page(request, DUE_PAGE_PARAMETER))
+            if user.has_perm(VIEW_RESPONSES)
+            else None,
+        )
+        board = _named(board, user)
     _log_listing(user, request, board)
     return board
 

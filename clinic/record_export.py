@@ -1,5 +1,8 @@
 """The patient's copy of their record (right of access, 45 CFR 164.524), as JSON or printable HTML.
 
+An app above clinic adds a format with `register_writer` (the fhir app: a FHIR R4 Bundle); every
+format goes through `export`, so the access rules, the exclusions and the access log are one.
+
 The copy is the designated record set (164.501) that NovaMind keeps: demographics, the diagnoses
 (the problem list and those resolved or ruled out), appointments, signed clinical notes with
 their addenda and the diagnoses each addressed, every medication order (the whole timeline,
@@ -55,7 +58,7 @@ from diagnoses import domain as diagnoses_domain
 from diagnoses import repository as diagnoses_repository
 from medications import domain as medications_domain
 from medications import repository as medications_repository
-from novamind import access
+from novamind import access, db_router
 from patients import domain as patients_domain
 from patients import policy
 from treatment_plans import domain as plans_domain
@@ -256,6 +259,7 @@ COVERAGE: dict[str, Coverage] = {
                 "discontinue_note",
                 "allergy_override_reason",
                 "duplicate_override_reason",
+                "recorded_from",
             ),
             "frequency_kind": "frequency.kind",
             "frequency_interval": "frequency.interval",
@@ -863,6 +867,7 @@ def order_json(order: medications_domain.MedicationOrder) -> dict:
         "refills": order.refills,
         "instructions": order.instructions,
         "prescriber": order.prescriber.display_name if order.prescriber else None,
+        "recorded_from": order.recorded_from,
         "status": _code(order.status),
         "discontinued_on": _day(order.discontinued_on),
         "discontinue_reason": _code(order.discontinue_reason),
@@ -1051,6 +1056,23 @@ def write_html(record: PatientRecord, out: TextIO) -> Counts:
 
 
 WRITERS = {"json": write_json, "html": write_html}
+# The media type and file-name ending of each format, for a download.
+MEDIA = {"json": ("application/json", "json"), "html": ("text/html; charset=utf-8", "html")}
+
+
+def register_writer(format: str, writer, *, media_type: str, extension: str) -> None:
+    """Add a format written by an app above clinic (the fhir app's Bundle), which clinic may not import.
+
+    `writer(record, out)` writes the `PatientRecord` to `out` and returns its `Counts`; the export
+    around it (access rules, the one transaction, the access log) stays the one below.
+    """
+    WRITERS[format] = writer
+    MEDIA[format] = (media_type, extension)
+
+
+def formats() -> tuple[str, ...]:
+    """Return every format the copy can be written in: json, html, and those registered."""
+    return tuple(WRITERS)
 
 
 # --- The disclosure -----------------------------------------------------------------------------
@@ -1084,13 +1106,16 @@ def export(*, patient: patients_domain.Patient, actor, format: str, out: TextIO,
     cannot): when it cannot and part of the copy went out, the partial disclosure is logged.
     """
     if format not in WRITERS:
-        raise ValueError(f"Unknown format {format!r}; use one of {', '.join(FORMATS)}.")
+        raise ValueError(f"Unknown format {format!r}; use one of {', '.join(formats())}.")
     require_may_export(actor, patient.id)
     tracked = _Tracked(out)
     try:
         with transaction.atomic():
-            record = assemble(patient=patient, actor=actor)
-            counts = WRITERS[format](record, tracked)
+            # The record is read on the replica when there is one (a moment behind the primary at
+            # most); the disclosure is logged on the primary, after the last read.
+            with db_router.reporting_reads():
+                record = assemble(patient=patient, actor=actor)
+                counts = WRITERS[format](record, tracked)
             access.record(
                 user=actor,
                 action=DISCLOSURE_ACTION,

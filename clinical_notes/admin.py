@@ -52,6 +52,11 @@ from patients.admin import PatientPickerMixin, register_patient_inline
 
 PSYCHOTHERAPY_LISTING = "psychotherapy"
 QUEUE_TITLE = "Waiting for my co-signature"
+
+# Links that apps above this one in the layers offer on a note's page (treatment plans: "Record
+# progress on the plan"). Each takes the request and the note's summary and returns a tool
+# ({"url", "label"}) or None; an app appends its own when its admin module loads.
+NOTE_TOOLS_OF_OTHER_APPS: list = []
 SIGNATURE_FIELDS = (
     "status",
     "signed_at",
@@ -584,6 +589,8 @@ class ClinicalNoteAdmin(display.PatientColumnMixin, PatientPickerMixin, AuditedA
             tool("discard", "Discard draft")
         if note.is_psychotherapy_note and note.is_signed and (is_author or user.is_superuser):
             tool("authorize", "Authorize a reader")
+        if not cosigning_only:
+            tools.extend(filter(None, (offer(request, note) for offer in NOTE_TOOLS_OF_OTHER_APPS)))
         if request.user.has_perm(models.COSIGN_PERMISSION):
             tools.append({"url": reverse("admin:clinical_notes_clinicalnote_cosignature_queue"), "label": QUEUE_TITLE})
         return {

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import hashlib
-import json
 import uuid
 
 from novamind import domain as kernel
@@ -139,15 +137,6 @@ def _normalize_text(text: str) -> str:
     return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def _canonical_hash(content: dict) -> str:
-    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def _utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
 def is_late_entry(date_of_service: dt.date, signed_on: dt.date, late_entry_days: int) -> bool:
     """Return whether a note signed on `signed_on` is a late entry for its date of service."""
     return (signed_on - date_of_service).days > late_entry_days
@@ -181,14 +170,14 @@ class Addendum:
 
     def compute_hash(self) -> str:
         """Return the SHA-256 of the addendum's canonical content."""
-        return _canonical_hash(
+        return kernel.canonical_hash(
             {
                 "scheme": ADDENDUM_HASH_SCHEME,
                 "note_id": str(self.note_id),
                 "author_id": self.author.id,
                 "text": self.text,
                 "reason": self.reason,
-                "signed_at": _utc_iso(self.signed_at) if self.signed_at else None,
+                "signed_at": kernel.utc_iso(self.signed_at) if self.signed_at else None,
             }
         )
 
@@ -262,7 +251,7 @@ class ClinicalNote:
                 ({"id": str(diagnosis.id), "code": diagnosis.code} for diagnosis in self.diagnoses),
                 key=lambda item: (item["code"], item["id"]),
             )
-        return _canonical_hash(content)
+        return kernel.canonical_hash(content)
 
     def validated(self, *, today: dt.date) -> ClinicalNote:
         """Return a normalised copy, or raise RuleViolation naming every field at fault."""

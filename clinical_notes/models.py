@@ -338,15 +338,24 @@ class ClinicalNote(AuditedModel):
             domain.check_discard(stored.to_domain(with_audit=False), editor=staff_of(editor))
             return super().delete(*args, **kwargs)
 
-    def addressed(self) -> tuple[domain.AddressedDiagnosis, ...]:
-        """Return the diagnoses the note addresses (prefetched as `diagnosis_links`, else read), by code."""
+    def addressed(self, *, code_of=None) -> tuple[domain.AddressedDiagnosis, ...]:
+        """Return the diagnoses the note addresses (prefetched as `diagnosis_links`, else read), by code.
+
+        `code_of(link)`, if given, reads each diagnosis's code instead of its column (a check that
+        decrypts the ciphertext itself, so that one undecryptable code is reported, not raised).
+        """
         if self._state.adding or self.pk is None:
             return ()
         cache = getattr(self, "_prefetched_objects_cache", {})
         links = (
             cache["diagnosis_links"] if "diagnosis_links" in cache else self.diagnosis_links.select_related("diagnosis")
         )
-        return tuple(sorted((link.to_domain() for link in links), key=lambda item: (item.code, str(item.id))))
+        return tuple(
+            sorted(
+                (link.to_domain(code=None if code_of is None else code_of(link)) for link in links),
+                key=lambda item: (item.code, str(item.id)),
+            )
+        )
 
     def to_domain(self, *, with_audit=True, addenda=(), sections=None, diagnoses=None) -> domain.ClinicalNote:
         """Return the domain note this row holds (with `sections` or `diagnoses`, those instead of the stored ones)."""
@@ -452,12 +461,12 @@ class AddressedDiagnosis(AuditedModel):
         if status == domain.NoteStatus.SIGNED.value:
             raise RuleViolation({"diagnoses": [domain.SIGNED_IS_FINAL]})
 
-    def to_domain(self) -> domain.AddressedDiagnosis:
-        """Return the addressed diagnosis as the note's rules see it."""
+    def to_domain(self, *, code=None) -> domain.AddressedDiagnosis:
+        """Return the addressed diagnosis as the note's rules see it (with `code`, that code instead of the stored one)."""
         diagnosis = self.diagnosis
         return domain.AddressedDiagnosis(
             id=diagnosis.pk,
-            code=diagnosis.code or "",
+            code=(diagnosis.code or "") if code is None else code,
             patient_id=diagnosis.patient_id,
             current=diagnosis.status in {status.value for status in diagnoses_domain.CURRENT_STATUSES},
         )

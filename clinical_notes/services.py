@@ -23,7 +23,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, TextField
+from django.db.models import F, Prefetch, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -380,9 +380,16 @@ def _check_hashes(actor, batch_size: int) -> tuple[int, int, list[str]]:
     # A care-restricted actor checks only the notes of patients they may see (their report names
     # MRNs); an auditor or a superuser checks every note.
     signed_notes = policy.restrict(models.ClinicalNote.objects.filter(status=domain.NoteStatus.SIGNED.value), actor)
-    notes = repository.with_diagnoses(
+    # The addressed diagnoses' codes are read as ciphertext too, for the same reason.
+    links = (
+        models.AddressedDiagnosis.objects.select_related("diagnosis")
+        .only("note_id", "diagnosis__patient_id", "diagnosis__status")
+        .annotate(ciphertext_code=Cast("diagnosis__code", output_field=TextField()))
+    )
+    notes = (
         _with_ciphertext(signed_notes, domain.SECTIONS)
         .select_related("author__staff_profile", "signed_by", "cosign_requested_from", "cosigned_by")
+        .prefetch_related(Prefetch("diagnosis_links", queryset=links))
         .annotate(patient_mrn=F("patient__mrn"))
         .order_by("signed_at", "id")
     )
@@ -395,7 +402,14 @@ def _check_hashes(actor, batch_size: int) -> tuple[int, int, list[str]]:
         except encryption.DecryptionError:
             problems.append(f"{label}: its content does not decrypt (changed outside NovaMind, or a wrong key)")
             continue
-        actual = row.to_domain(with_audit=False, sections=sections).compute_hash()
+        try:
+            diagnoses = row.addressed(code_of=lambda link: _decrypted(link, DIAGNOSIS_CODE)["code"])
+        except encryption.DecryptionError:
+            problems.append(
+                f"{label}: the code of a diagnosis it addresses does not decrypt (changed outside NovaMind, or a wrong key)"
+            )
+            continue
+        actual = row.to_domain(with_audit=False, sections=sections, diagnoses=diagnoses).compute_hash()
         if not row.content_hash:
             problems.append(f"{label}: it is signed but has no content hash")
         elif actual != row.content_hash:
@@ -422,6 +436,7 @@ def _check_hashes(actor, batch_size: int) -> tuple[int, int, list[str]]:
 
 
 ADDENDUM_TEXT = ("text", "reason")
+DIAGNOSIS_CODE = ("code",)
 
 
 def _with_ciphertext(queryset, columns):

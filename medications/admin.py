@@ -105,6 +105,9 @@ class OrderAlertsMixin:
         return [name for name in self.ALERT_FIELDS if name in self.fields and self.has_error(name)]
 
 
+PRESCRIPTION_DETAILS = ("strength", "dose_form", "dose_amount", "dose_unit", "route", "frequency_kind", "quantity")
+
+
 class PrescribeForm(OrderAlertsMixin, VersionedModelForm):
     """A new order. Its prescriber is the signed-in user; the record checks run before saving."""
 
@@ -121,6 +124,11 @@ class PrescribeForm(OrderAlertsMixin, VersionedModelForm):
         super().__init__(*args, **kwargs)
         if self.instance._state.adding and self.actor is not None:
             self.instance.prescriber = self.actor
+        # Blank in the table only for orders recorded from another system's record; a
+        # prescription written here has every one of them.
+        for name in PRESCRIPTION_DETAILS:
+            if name in self.fields:
+                self.fields[name].required = True
 
     def _post_clean(self):
         # The model's own rules have run on the instance; now the rule that spans the patient's
@@ -336,8 +344,7 @@ class MedicationOrderAdmin(display.PatientColumnMixin, PatientSearchMixin, Audit
 
     @admin.display(description="prescriber")
     def prescribed_by(self, obj):
-        prescriber = models.prescriber_of(obj.prescriber)
-        return prescriber.display_name if prescriber else "—"
+        return _prescribed_by(obj)
 
     @admin.display(description="timeline")
     def timeline(self, obj):
@@ -785,7 +792,7 @@ class ReadOnlyOrderInline(ReadOnlyListingInline):
 
     @admin.display(description="prescriber")
     def prescribed_by(self, obj):
-        return models.prescriber_of(obj.prescriber).display_name
+        return _prescribed_by(obj)
 
 
 @patients_admin.register_patient_inline
@@ -884,3 +891,11 @@ class AllergyAdmin(display.PatientColumnMixin, PatientSearchMixin, AuditedAdmin)
         saved = _save_allergy(obj, actor=request.user)
         obj.pk, obj.version = saved.pk, saved.version
         obj._state.adding = False
+
+
+def _prescribed_by(order: models.MedicationOrder) -> str:
+    """Return who prescribed the order: the staff member, or where an order prescribed elsewhere was recorded from."""
+    prescriber = models.prescriber_of(order.prescriber)
+    if prescriber is not None:
+        return prescriber.display_name
+    return f"Prescribed elsewhere; recorded from {order.recorded_from}" if order.recorded_from else "—"

@@ -235,8 +235,19 @@ class MedicationOrder:
     replaces_id: uuid.UUID | None = None
     replaced_by_id: uuid.UUID | None = None
     written_on: dt.date | None = None
+    # An order prescribed elsewhere and recorded from another system's record (a FHIR import):
+    # where it came from, in words (the system, the order's id there, the prescriber it names).
+    # Such an order has no NovaMind prescriber, keeps the status its source gave it, and may lack
+    # details a prescription written here must have (form, route, dose, quantity); empty for an
+    # order prescribed here.
+    recorded_from: str = ""
     id: uuid.UUID | None = None
     audit: AuditInfo | None = None
+
+    @property
+    def is_outside(self) -> bool:
+        """Return whether the order was prescribed elsewhere and recorded from another system's record."""
+        return bool(self.recorded_from.strip())
 
     @property
     def is_current(self) -> bool:
@@ -275,11 +286,15 @@ class MedicationOrder:
         return clean
 
     def _rules(self, errors: Collector, today: dt.date) -> MedicationOrder:
-        frequency = _frequency(errors, self.frequency)
+        # A prescription written here has every detail; one recorded from elsewhere has what its
+        # source said, and each detail it does give is checked the same way.
+        required = not self.is_outside
+        frequency = _frequency(errors, self.frequency, required=required)
         clean = dataclasses.replace(
             self,
             drug_name=_text(errors, "drug_name", self.drug_name, DRUG_NAME_MAX, required=True),
-            strength=_text(errors, "strength", self.strength, STRENGTH_MAX, required=True),
+            strength=_text(errors, "strength", self.strength, STRENGTH_MAX, required=required),
+            recorded_from=_text(errors, "recorded_from", self.recorded_from, TEXT_MAX, single_line=False),
             rxnorm_code=_rxnorm(errors, self.rxnorm_code),
             instructions=_text(errors, "instructions", self.instructions, TEXT_MAX, single_line=False),
             discontinue_note=_text(errors, "discontinue_note", self.discontinue_note, TEXT_MAX, single_line=False),
@@ -292,10 +307,14 @@ class MedicationOrder:
             frequency=frequency,
         )
         for field in ("dose_form", "dose_unit", "route"):
-            if getattr(self, field) is None:
+            if getattr(self, field) is None and required:
                 errors.add(field, REQUIRED)
-        _positive(errors, "dose_amount", self.dose_amount, DOSE_MAX, "The dose must be more than zero.")
-        _positive(errors, "quantity", self.quantity, QUANTITY_MAX, "The quantity must be more than zero.")
+        if self.dose_amount is not None or required:
+            _positive(errors, "dose_amount", self.dose_amount, DOSE_MAX, "The dose must be more than zero.")
+        if self.dose_amount is not None and self.dose_unit is None and not required:
+            errors.add("dose_unit", "A dose needs its unit.")
+        if self.quantity is not None or required:
+            _positive(errors, "quantity", self.quantity, QUANTITY_MAX, "The quantity must be more than zero.")
         if self.start_date is None:
             errors.add("start_date", REQUIRED)
         elif self.end_date is not None and self.end_date < self.start_date:
@@ -377,12 +396,18 @@ def _refills(errors: Collector, refills, schedule: Schedule) -> None:
         errors.add("refills", f"At most {MAX_REFILLS[schedule]} refills are allowed for {what}.")
 
 
-def _frequency(errors: Collector, frequency: Frequency) -> Frequency:
+def _frequency(errors: Collector, frequency: Frequency, *, required: bool = True) -> Frequency:
     kind = frequency.kind
     as_needed = frequency.as_needed or kind is FrequencyKind.AS_NEEDED
     indication = _text(errors, "prn_indication", frequency.indication, INDICATION_MAX)
     if kind is None:
-        errors.add("frequency_kind", REQUIRED)
+        if required:
+            errors.add("frequency_kind", REQUIRED)
+        elif frequency.interval is not None:
+            errors.add(
+                "frequency_interval",
+                "A number of hours or weeks needs its frequency ('every N hours' or 'every N weeks').",
+            )
     elif kind.value in INTERVAL_LIMITS:
         low, high = INTERVAL_LIMITS[kind.value]
         unit = "hours" if kind is FrequencyKind.EVERY_N_HOURS else "weeks"
@@ -403,10 +428,37 @@ def _frequency(errors: Collector, frequency: Frequency) -> Frequency:
 
 def check_new_order(order: MedicationOrder, *, today: dt.date) -> MedicationOrder:
     """Return the normalised order if it is valid and its prescriber may write it; else raise."""
+    if order.is_outside:
+        return check_outside_order(order, today=today)
     errors = Collector()
     clean = order._rules(errors, today)
     _date_rules(errors, order, today)
     _prescribing_rules(errors, order)
+    errors.raise_if_any()
+    return clean
+
+
+def check_outside_order(order: MedicationOrder, *, today: dt.date) -> MedicationOrder:
+    """Return the normalised order recorded from another system's record if it is valid; else raise.
+
+    Nothing is prescribed: no NovaMind prescriber, no prescribing rights (nor DEA number) to check,
+    and the status is the one its source gave it; it may revise another order recorded from the
+    same record (`replaces_id`, as the source linked them). The order's own rules and date bounds apply to
+    what it says, and a drug of a known controlled-substance schedule must carry that schedule.
+    """
+    errors = Collector()
+    clean = order._rules(errors, today)
+    _date_rules(errors, order, today)
+    if not order.is_outside:
+        errors.add("recorded_from", "Say which system's record the order comes from.")
+    if order.prescriber is not None:
+        errors.add("prescriber", "An order recorded from another system has no NovaMind prescriber.")
+    known = drug_classes.known_schedule(order.drug_name) if order.drug_name else None
+    if known and known != order.schedule.value:
+        errors.add(
+            "schedule",
+            f"{order.drug_name.strip()} is a schedule {known} controlled substance; set its schedule to {known}.",
+        )
     errors.raise_if_any()
     return clean
 
@@ -759,6 +811,7 @@ def revise(
         status=OrderStatus.ACTIVE,
         start_date=effective,
         prescriber=prescriber,
+        recorded_from="",  # the revision is a prescription written here
         replaces_id=current.id,
         replaced_by_id=None,
         written_on=today,

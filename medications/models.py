@@ -18,25 +18,19 @@ from django.utils import timezone
 
 from medications import domain
 from novamind import encryption
-from novamind.domain import RuleViolation
-from novamind.models import DomainValidatedModel, is_valid_dea_number
+from novamind.domain import RuleViolation, choice_or
+from novamind.models import DomainValidatedModel, is_valid_dea_number, profile_of, staff_label
 
 
 def prescriber_of(user) -> domain.Prescriber | None:
     """Return the prescribing rights of `user`, from their staff profile."""
     if user is None:
         return None
-    try:
-        profile = user.staff_profile
-    except ObjectDoesNotExist:
-        profile = None
-    name = user.get_full_name() or user.get_username()
-    if profile is not None and profile.credentials:
-        name = f"{name}, {profile.credentials}"
+    profile = profile_of(user)
     return domain.Prescriber(
         user_id=user.pk,
         username=user.get_username(),
-        display_name=name,
+        display_name=staff_label(user, profile),
         is_prescriber=bool(profile and profile.is_prescriber and user.is_active),
         has_dea_registration=bool(profile and profile.dea_number and is_valid_dea_number(profile.dea_number)),
     )
@@ -48,13 +42,6 @@ def _decimal(value) -> decimal.Decimal | None:
     try:
         return decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation:
-        return None
-
-
-def _enum(kind, value):
-    try:
-        return kind(value) if value not in (None, "") else None
-    except ValueError:
         return None
 
 
@@ -79,8 +66,22 @@ class MedicationOrder(DomainValidatedModel):
         verbose_name="prescriber",
         on_delete=models.PROTECT,
         related_name="medication_orders_prescribed",
+        null=True,
+        blank=True,
         editable=False,
-        help_text="The staff member who wrote the order: a prescriber, with a DEA number for controlled substances.",
+        help_text="The staff member who wrote the order: a prescriber, with a DEA number for controlled substances. "
+        "Empty for an order prescribed elsewhere and recorded from another system's record.",
+    )
+    # Nullable only for the rows written before this column existed: they stay NULL, so their sealed
+    # history rows keep their seals (novamind.history_chain covers non-NULL values only). Every
+    # order written since holds a token, "" included, like every other encrypted column.
+    recorded_from = encryption.EncryptedTextField(
+        "recorded from",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="For an order prescribed elsewhere (imported from another system's FHIR record): the system, the "
+        "order's identifier there and the prescriber it names. Empty for an order prescribed here.",
     )
     drug_name = encryption.EncryptedCharField(
         "drug",
@@ -96,13 +97,18 @@ class MedicationOrder(DomainValidatedModel):
     strength = encryption.EncryptedCharField(
         "strength",
         max_length=domain.STRENGTH_MAX,
+        blank=True,  # required of a prescription by the domain; an order recorded from elsewhere may lack it
         help_text="Of one unit dispensed, e.g. 50 mg or 10 mg/mL.",
     )
-    dose_form = encryption.EncryptedCharField("form", max_length=20, choices=domain.DoseForm.choices())
-    dose_amount = encryption.EncryptedCharField("dose", max_length=16, help_text="How much is taken each time.")
-    dose_unit = encryption.EncryptedCharField("dose unit", max_length=10, choices=domain.DoseUnit.choices())
-    route = encryption.EncryptedCharField("route", max_length=20, choices=domain.Route.choices())
-    frequency_kind = models.CharField("frequency", max_length=20, choices=domain.FrequencyKind.choices())
+    # Blank only for an order recorded from another system's record (domain.MedicationOrder.is_outside):
+    # the domain requires each of these of a prescription written here, and the admin's forms do too.
+    dose_form = encryption.EncryptedCharField("form", max_length=20, blank=True, choices=domain.DoseForm.choices())
+    dose_amount = encryption.EncryptedCharField(
+        "dose", max_length=16, blank=True, help_text="How much is taken each time."
+    )
+    dose_unit = encryption.EncryptedCharField("dose unit", max_length=10, blank=True, choices=domain.DoseUnit.choices())
+    route = encryption.EncryptedCharField("route", max_length=20, blank=True, choices=domain.Route.choices())
+    frequency_kind = models.CharField("frequency", max_length=20, blank=True, choices=domain.FrequencyKind.choices())
     frequency_interval = models.PositiveSmallIntegerField(
         "every N",
         null=True,
@@ -128,7 +134,12 @@ class MedicationOrder(DomainValidatedModel):
     start_date = models.DateField("start date", db_index=True)
     end_date = models.DateField("end date", null=True, blank=True, help_text="Leave empty for an ongoing order.")
     quantity = models.DecimalField(
-        "quantity", max_digits=9, decimal_places=2, help_text="Units dispensed per fill, e.g. 30."
+        "quantity",
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Units dispensed per fill, e.g. 30.",
     )
     refills = models.PositiveSmallIntegerField("refills", default=0)
     instructions = encryption.EncryptedTextField(
@@ -198,7 +209,10 @@ class MedicationOrder(DomainValidatedModel):
                 condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
                 name="medications_order_ends_after_start",
             ),
-            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="medications_order_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__isnull=True) | models.Q(quantity__gt=0),
+                name="medications_order_quantity_positive",
+            ),
             # The per-schedule limit needs the schedule, which is encrypted; this is the widest.
             models.CheckConstraint(
                 condition=models.Q(refills__lte=max(domain.MAX_REFILLS.values())),
@@ -252,17 +266,17 @@ class MedicationOrder(DomainValidatedModel):
             drug_name=self.drug_name or "",
             rxnorm_code=self.rxnorm_code or "",
             strength=self.strength or "",
-            dose_form=_enum(domain.DoseForm, self.dose_form),
+            dose_form=choice_or(domain.DoseForm, self.dose_form),
             dose_amount=_decimal(self.dose_amount),
-            dose_unit=_enum(domain.DoseUnit, self.dose_unit),
-            route=_enum(domain.Route, self.route),
+            dose_unit=choice_or(domain.DoseUnit, self.dose_unit),
+            route=choice_or(domain.Route, self.route),
             frequency=domain.Frequency(
-                kind=_enum(domain.FrequencyKind, self.frequency_kind),
+                kind=choice_or(domain.FrequencyKind, self.frequency_kind),
                 interval=self.frequency_interval,
                 as_needed=bool(self.as_needed),
                 indication=self.prn_indication or "",
             ),
-            schedule=_enum(domain.Schedule, self.schedule) or domain.Schedule.NONE,
+            schedule=choice_or(domain.Schedule, self.schedule) or domain.Schedule.NONE,
             start_date=self.start_date,
             end_date=self.end_date,
             quantity=_decimal(self.quantity),
@@ -270,13 +284,14 @@ class MedicationOrder(DomainValidatedModel):
             instructions=self.instructions or "",
             status=domain.OrderStatus(self.status),
             discontinued_on=self.discontinued_on,
-            discontinue_reason=_enum(domain.DiscontinueReason, self.discontinue_reason),
+            discontinue_reason=choice_or(domain.DiscontinueReason, self.discontinue_reason),
             discontinue_note=self.discontinue_note or "",
             allergy_override_reason=self.allergy_override_reason or "",
             duplicate_override_reason=self.duplicate_override_reason or "",
             replaces_id=self.replaces_id,
             replaced_by_id=replaced_by_id,
             written_on=None if adding else timezone.localdate(self.created_at),
+            recorded_from=self.recorded_from or "",
             audit=self.audit_info() if with_audit and not adding else None,
         )
 
@@ -307,6 +322,7 @@ class MedicationOrder(DomainValidatedModel):
         self.allergy_override_reason = order.allergy_override_reason
         self.duplicate_override_reason = order.duplicate_override_reason
         self.replaces_id = order.replaces_id
+        self.recorded_from = order.recorded_from
 
 
 class Allergy(DomainValidatedModel):
@@ -374,8 +390,8 @@ class Allergy(DomainValidatedModel):
             patient_id=self.patient_id,
             substance=self.substance or "",
             reaction=self.reaction or "",
-            severity=_enum(domain.AllergySeverity, self.severity) or domain.AllergySeverity.UNKNOWN,
-            status=_enum(domain.AllergyStatus, self.status) or domain.AllergyStatus.ACTIVE,
+            severity=choice_or(domain.AllergySeverity, self.severity) or domain.AllergySeverity.UNKNOWN,
+            status=choice_or(domain.AllergyStatus, self.status) or domain.AllergyStatus.ACTIVE,
             audit=self.audit_info() if with_audit and not self._state.adding else None,
         )
 

@@ -138,6 +138,31 @@ class DjangoMedicationOrderRepository:
             audit.checked_save(row, actor=self.actor, reason="Prescribed" + _override_note(order))
         return self.get_by_id(row.pk)
 
+    def add_outside(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
+        """Record `order`, prescribed elsewhere, as the actor (its creator); return it as stored.
+
+        The patient's row is locked as for any write of their record; a deceased patient's
+        history may still be recorded (nothing is prescribed).
+        """
+        if order.id is not None:
+            raise RuleViolation("An order recorded from another system is a new order.")
+        order = domain.check_outside_order(order, today=timezone.localdate())
+        with transaction.atomic():
+            patients_repository.lock_patient(order.patient_id)
+            if order.replaces_id is not None:
+                replaced = self._row(order.replaces_id)
+                if replaced is None or replaced.patient_id != order.patient_id or not replaced.recorded_from:
+                    raise RuleViolation(
+                        "An order recorded from another system revises only an order of the same patient "
+                        "recorded from another system."
+                    )
+            row = models.MedicationOrder(prescriber=None)
+            row.update_from_domain(order)
+            audit.checked_save(
+                row, actor=self.actor, reason=f"Recorded from another system's record ({order.status.value})"
+            )
+        return self.get_by_id(row.pk)
+
     def update(self, order: domain.MedicationOrder) -> domain.MedicationOrder:
         """Apply a change to a current order without editing it in place.
 

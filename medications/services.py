@@ -49,6 +49,18 @@ def order_prescribe(*, order: domain.MedicationOrder, actor) -> domain.Medicatio
     return _orders(actor).add(order)
 
 
+def order_record_outside(*, order: domain.MedicationOrder, actor) -> domain.MedicationOrder:
+    """Record an order prescribed elsewhere (`order.recorded_from` says where), with its source's status.
+
+    For an import of another system's record: `actor` needs the permission to add orders and care
+    for the patient, but prescribes nothing, so the order has no NovaMind prescriber and the
+    prescribing checks (rights, DEA number, allergies, duplicates, dose changes) do not run; the
+    order's own rules do. `actor` is its creator in the history.
+    """
+    policy.require(actor, PRESCRIBE, patient_id=order.patient_id)
+    return _orders(actor).add_outside(order)
+
+
 def order_revise(*, order: domain.MedicationOrder, effective: dt.date | None = None, actor) -> domain.MedicationOrder:
     """Discontinue the stored order as changed and prescribe `order`'s details; return the new order.
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
 
-from novamind import config, dbroles, encryption, outages
+from novamind import config, db_router, dbroles, encryption, outages
 
 LOOPBACK_HOSTS = {"", "127.0.0.1", "localhost", "::1"}
 TLS_MODES = {"require", "verify-ca", "verify-full"}
@@ -187,6 +187,8 @@ def check_encryption_canary(app_configs=None, **kwargs):
 
     messages = []
     for alias in connections:
+        if alias == db_router.REPLICA:
+            continue  # a streaming copy of the primary's files: its canary is the primary's
         try:
             if EncryptionCanary._meta.db_table not in connections[alias].introspection.table_names():
                 continue  # not migrated yet: nothing is encrypted yet either
@@ -234,8 +236,8 @@ def check_database_role(app_configs=None, **kwargs):
     messages = []
     for alias in connections:
         connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
+        if connection.vendor != "postgresql" or alias == db_router.REPLICA:
+            continue  # a standby refuses every write, whoever logs in
         try:
             problems = dbroles.connected_role_problems(connection)
         except DatabaseError:

@@ -101,6 +101,9 @@ def database_options(env, database: dict, production: bool) -> dict:
         # Django's pool requires non-persistent connections: the pool does the reuse.
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": env.bool("DATABASE_HEALTH_CHECKS", default=True),
+        # Behind pgbouncer in transaction mode a server-side cursor (QuerySet.iterator()) would
+        # outlive the transaction that holds its server connection (README, "Scaling").
+        "DISABLE_SERVER_SIDE_CURSORS": env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False),
     }
 
 
@@ -117,3 +120,19 @@ def trusted_proxies(entries: list[str]) -> list[str]:
                 f"NOVAMIND_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)."
             ) from None
     return proxies
+
+
+def replica_database(env, production: bool) -> dict | None:
+    """Return the settings of the read replica DATABASE_REPLICA_URL names, or None when it is unset.
+
+    Parsed like DATABASE_URL, with the same TLS, pool and timeout options. Under test the runner
+    neither creates, migrates nor drops it: as a test mirror of `default` it is only pointed at
+    the test database's name, whose copy streams to the replica from the primary.
+    """
+    url = env.str("DATABASE_REPLICA_URL", default="").strip()
+    if not url:
+        return None
+    database = env.db_url_config(url)
+    database.update(database_options(env, database, production))
+    database["TEST"] = {"MIRROR": "default"}
+    return database

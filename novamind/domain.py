@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
+import json
 import uuid
 
 
@@ -66,6 +68,27 @@ class Choice(str, enum.Enum):
 
 
 REQUIRED = "This field is required."  # Django's own wording, so a form shows one message, not two
+
+
+def canonical_hash(content: dict) -> str:
+    """Return the SHA-256 of `content` as canonical JSON (sorted keys, no spaces, UTF-8): what a signature seals."""
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """Return `moment` in UTC as ISO 8601 to the microsecond, as sealed content writes times."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def choice_or(kind, value, default=None):
+    """Return `value` as the enum `kind`, or `default` when it is empty or not one of its values."""
+    if value in (None, ""):
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        return default
 
 
 class Collector:

@@ -21,6 +21,8 @@ behaviours are unsafe for PHI and are changed here:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import threading
 
 import cryptography.fernet
@@ -199,3 +201,40 @@ def check_orderable(model, field_names) -> None:
                 f"Cannot order by '{term}': it is encrypted, so the database would sort "
                 f"ciphertext. Sort in Python after loading, or by a plaintext column."
             )
+
+
+# A key's fingerprint is an HMAC of a fixed label under the key: it names the key in manifests
+# and reports without revealing it (a Fernet key is 256 random bits, so it cannot be guessed
+# back from its fingerprint), and two deployments' fingerprints agree only if their keys do.
+FINGERPRINT_LABEL = b"novamind.key-fingerprint.v1"
+
+
+def fingerprint(key: str) -> str:
+    """Return the fingerprint of the Fernet key `key`: 16 hex digits that identify it, never reveal it."""
+    return hmac.new(key.encode("utf-8"), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def configured_fingerprints() -> list[str]:
+    """Return the fingerprint of every FIELD_ENCRYPTION_KEY entry, the encrypting key first."""
+    return [fingerprint(key) for key in settings.FIELD_ENCRYPTION_KEY]
+
+
+def canary_decrypts(connection) -> bool | None:
+    """Return whether the configured keys decrypt every encryption canary of `connection`'s database.
+
+    None when the database holds no canary (never migrated). Reads the raw tokens, as
+    `require_writable_key` does, and caches nothing.
+    """
+    table = apps.get_model("novamind", "EncryptionCanary")._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {connection.ops.quote_name(table)}")
+        tokens = [row[0] for row in cursor.fetchall()]
+    if not tokens:
+        return None
+    for token in tokens:
+        try:
+            if decrypt(token) != CANARY_PLAINTEXT:
+                return False
+        except DecryptionError:
+            return False
+    return True

@@ -3,7 +3,7 @@
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -253,6 +253,21 @@ class StaffProfile(AuditedModel):
             errors["is_prescriber"] = "A prescriber must also be a clinician."
         if errors:
             raise ValidationError(errors)
+
+
+def profile_of(user) -> StaffProfile | None:
+    """Return `user`'s staff profile, or None when they have none."""
+    try:
+        return user.staff_profile
+    except ObjectDoesNotExist:
+        return None
+
+
+def staff_label(user, profile=None) -> str:
+    """Return how screens name a staff member: "Dana Lee, MD" (or the username when no name is on file)."""
+    name = user.get_full_name() or user.get_username()
+    profile = profile_of(user) if profile is None else profile
+    return f"{name}, {profile.credentials}" if profile is not None and profile.credentials else name
 
 
 def is_valid_dea_number(value: str) -> bool:

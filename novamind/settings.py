@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "treatment_plans.apps.TreatmentPlansConfig",
     # Above the entity apps: the features that read several of them (dashboard, export, retention, audit report).
     "clinic.apps.ClinicConfig",
+    # FHIR R4 export and import: above clinic, whose record gathering the export reuses.
+    "fhir.apps.FhirConfig",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     # /healthz and /readyz answer here: no session, no cookie, no login, no database unless asked.
     "novamind.health.ProbeMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A request that has written reads nothing more from the read replica (novamind.db_router).
+    "novamind.db_router.RequestScopeMiddleware",
     # Before the first middleware that reads the database (the session): an outage answers 503.
     "novamind.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -133,6 +137,16 @@ TEMPLATES = [
 (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'novamind.sqlite3'}")}
 DATABASES["default"].update(config.database_options(env, DATABASES["default"], PRODUCTION))
+# An optional streaming read replica: only the reads a call site marks as reporting go to it
+# (novamind.db_router; README, "Scaling"). Same TLS and pool options as the primary.
+REPLICA_DATABASE = config.replica_database(env, PRODUCTION)
+if REPLICA_DATABASE:
+    DATABASES["replica"] = REPLICA_DATABASE
+DATABASE_ROUTERS = ["novamind.db_router.ReplicaRouter"]
+# Whether reporting reads use the replica when one is configured (the tests turn it on where they mean it).
+NOVAMIND_REPLICA_READS = True
+# After the replica could not be reached, reporting reads stay on the primary this long before it is tried again.
+NOVAMIND_REPLICA_RETRY_SECONDS = env.int("DATABASE_REPLICA_RETRY_SECONDS", default=30)
 # The role the web process, cron and everyday commands connect as (PostgreSQL). When set, every
 # `migrate` (run as the owner role) grants it least privilege: it may only SELECT and INSERT on
 # the audit tables (novamind.dbroles; README, "Database roles").
@@ -262,6 +276,20 @@ NOVAMIND_AUDIT_CHECKPOINT_DIR = env.str("NOVAMIND_AUDIT_CHECKPOINT_DIR", default
 if NOVAMIND_AUDIT_CHECKPOINT_DIR:
     NOVAMIND_AUDIT_CHECKPOINT_DIR = str(BASE_DIR / NOVAMIND_AUDIT_CHECKPOINT_DIR)
 
+# --- Backups (novamind.backups; README, "Backups and restore drills") ------------------------
+# backup_database writes encrypted pg_dump backups and their manifests here (var/backups in
+# development; required by the command in production). Backups are encrypted with age to
+# NOVAMIND_BACKUP_RECIPIENT (an X25519 public key, "age1…"); only restore_drill (and a real
+# restore) needs the private key, read from NOVAMIND_BACKUP_IDENTITY_FILE, which the web hosts
+# never hold. NOVAMIND_PG_BIN_DIR: where pg_dump and pg_restore are (default: the server's major
+# version under /usr/lib/postgresql, else PATH).
+NOVAMIND_BACKUP_DIR = env.str("NOVAMIND_BACKUP_DIR", default="") or (None if PRODUCTION else "var/backups")
+if NOVAMIND_BACKUP_DIR:
+    NOVAMIND_BACKUP_DIR = str(BASE_DIR / NOVAMIND_BACKUP_DIR)
+NOVAMIND_BACKUP_RECIPIENT = env.str("NOVAMIND_BACKUP_RECIPIENT", default="").strip()
+NOVAMIND_BACKUP_IDENTITY_FILE = env.str("NOVAMIND_BACKUP_IDENTITY_FILE", default="").strip()
+NOVAMIND_PG_BIN_DIR = env.str("NOVAMIND_PG_BIN_DIR", default="").strip()
+
 # --- Logging --------------------------------------------------------------------------------
 # Request bodies and model values are never logged; 500s are logged with the path only.
 LOGGING = {
@@ -324,3 +352,6 @@ NOVAMIND_PLAN_REVIEW_DAYS = env.int("NOVAMIND_PLAN_REVIEW_DAYS", default=90)
 # A risk answer (PHQ-9 item 9 above 0) not reviewed by the patient's care team within this many
 # hours is overdue: `risk_alerts --overdue` lists it, for cron (assessments.domain).
 NOVAMIND_RISK_REVIEW_HOURS = env.int("NOVAMIND_RISK_REVIEW_HOURS", default=24)
+# The system URI of the clinic's MRNs in FHIR (Patient.identifier.system): the export writes it,
+# the import matches on it (fhir.mapping holds the default).
+NOVAMIND_FHIR_IDENTIFIER_SYSTEM = env.str("NOVAMIND_FHIR_IDENTIFIER_SYSTEM", default="urn:novamind:mrn")

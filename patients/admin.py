@@ -29,6 +29,19 @@ def register_patient_inline(inline_class):
     return inline_class
 
 
+_upper_actions: list = []
+
+
+def register_patient_action(action):
+    """Offer `action` in the patient list: an action of an app above this one (the record export).
+
+    `action` is a function decorated with `admin.action(description=…, permissions=[…])`; it is
+    offered to a user who holds those permissions on patients, like the list's own actions.
+    """
+    _upper_actions.append(action)
+    return action
+
+
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%d.%m.%Y")
 BIRTH_YEAR = re.compile(r"(19|20)\d\d")  # the domain accepts no birth date before 1900
 
@@ -231,6 +244,16 @@ class PatientAdmin(AuditedAdmin):
         if self.get_queryset(request).filter(pk=pk).exists():
             return None
         return models.Patient.objects.filter(pk=pk).only("id", "mrn").first()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if actions is None or "_popup" in request.GET:  # Django offers no actions in a popup
+            return actions
+        for action in _upper_actions:
+            permissions = getattr(action, "allowed_permissions", ())
+            if all(getattr(self, f"has_{name}_permission")(request) for name in permissions):
+                actions[action.__name__] = (action, action.__name__, action.short_description)
+        return actions
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is not None and self._outside_care(request, object_id) is not None:

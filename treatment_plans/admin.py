@@ -27,6 +27,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from clinical_notes import admin as notes_admin
 from clinical_notes import domain as notes_domain
 from clinical_notes import models as notes_models
 from diagnoses import codeset
@@ -951,6 +952,21 @@ def progress_notes(patient_id) -> list[tuple]:
         (row.pk, f"{row.date_of_service:%Y-%m-%d} progress note by {models.clinician_of(row.author).label}")
         for row in rows
     ]
+
+
+def progress_tool(request, note) -> dict | None:
+    """Offer "Record progress on the treatment plan" on a signed progress note's page to who may record it."""
+    if (
+        note.kind != notes_domain.NoteKind.PROGRESS_NOTE
+        or not note.is_signed
+        or not request.user.has_perm(services.RECORD_PROGRESS)
+    ):
+        return None
+    url = reverse("admin:treatment_plans_treatmentplan_progress_for_note", args=[note.id])
+    return {"url": url, "label": "Record progress on the treatment plan"}
+
+
+notes_admin.NOTE_TOOLS_OF_OTHER_APPS.append(progress_tool)
 
 
 class ProgressForm(forms.Form):

@@ -23,7 +23,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
 
-from clinical_notes import domain as notes_domain
+from novamind import domain as kernel
 from novamind.domain import (
     EARLIEST_DATE,
     REQUIRED,
@@ -348,7 +348,7 @@ class TreatmentPlan:
 
     def compute_hash(self) -> str:
         """Return the SHA-256 of the plan's canonical content: what is treated, how, by whom, signed when."""
-        return notes_domain._canonical_hash(
+        return kernel.canonical_hash(
             {
                 "scheme": HASH_SCHEME,
                 "plan_id": str(self.id),
@@ -384,7 +384,7 @@ class TreatmentPlan:
                     for intervention in self.interventions
                 ],
                 "signed_by": self.signed_by.id if self.signed_by else None,
-                "signed_at": notes_domain._utc_iso(self.signed_at) if self.signed_at else None,
+                "signed_at": kernel.utc_iso(self.signed_at) if self.signed_at else None,
                 "review_due": self.review_due.isoformat() if self.review_due else None,
             }
         )

@@ -15,15 +15,14 @@ their goal on the same form, before any goal is saved.
 """
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from diagnoses import codeset
 from novamind import encryption
-from novamind.domain import RuleViolation
-from novamind.models import AnonymousWriteError, DomainValidatedModel
+from novamind.domain import RuleViolation, choice_or
+from novamind.models import AnonymousWriteError, DomainValidatedModel, profile_of, staff_label
 from treatment_plans import domain
 
 USER = settings.AUTH_USER_MODEL
@@ -37,27 +36,14 @@ def clinician_of(user) -> domain.Clinician | None:
     """Return `user` as the plan rules see them: identity, name and whether their profile says clinician."""
     if user is None:
         return None
-    try:
-        profile = user.staff_profile
-    except ObjectDoesNotExist:
-        profile = None
-    name = user.get_full_name() or user.get_username()
-    if profile is not None and profile.credentials:
-        name = f"{name}, {profile.credentials}"
+    profile = profile_of(user)
     return domain.Clinician(
         id=user.pk,
         username=user.get_username(),
-        name=name,
+        name=staff_label(user, profile),
         is_clinician=bool(profile and profile.is_clinician),
         is_active=user.is_active,
     )
-
-
-def _enum(kind, value):
-    try:
-        return kind(value) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 class TreatmentPlan(DomainValidatedModel):
@@ -238,7 +224,7 @@ class TreatmentPlan(DomainValidatedModel):
         if self.agreed_on is not None or self.agreement_method:
             agreement = domain.Agreement(
                 agreed_on=self.agreed_on,
-                method=_enum(domain.AgreementMethod, self.agreement_method),
+                method=choice_or(domain.AgreementMethod, self.agreement_method),
                 note=self.agreement_note or "",
             )
         return domain.TreatmentPlan(
@@ -248,7 +234,7 @@ class TreatmentPlan(DomainValidatedModel):
             diagnoses=parts.diagnoses,
             goals=parts.goals,
             interventions=parts.interventions,
-            status=_enum(domain.PlanStatus, self.status) or domain.PlanStatus.DRAFT,
+            status=choice_or(domain.PlanStatus, self.status) or domain.PlanStatus.DRAFT,
             version_number=self.version_number,
             replaces_id=self.replaces_id,
             replaced_by_id=parts.replaced_by_id,
@@ -258,7 +244,7 @@ class TreatmentPlan(DomainValidatedModel):
             content_hash=self.content_hash,
             agreement=agreement,
             discontinued_on=self.discontinued_on,
-            discontinue_reason=_enum(domain.DiscontinueReason, self.discontinue_reason),
+            discontinue_reason=choice_or(domain.DiscontinueReason, self.discontinue_reason),
             discontinue_note=self.discontinue_note or "",
             audit=self.audit_info() if with_audit and not self._state.adding else None,
         )
@@ -434,7 +420,7 @@ class Objective(PlanPart):
         return domain.Objective(
             text=self.text or "",
             target_date=self.target_date,
-            status=_enum(domain.ObjectiveStatus, self.status) or domain.ObjectiveStatus.NOT_STARTED,
+            status=choice_or(domain.ObjectiveStatus, self.status) or domain.ObjectiveStatus.NOT_STARTED,
             number=self.number,
             id=None if self._state.adding else self.pk,
         )
@@ -548,8 +534,8 @@ class ObjectiveProgress(DomainValidatedModel):
             id=None if adding else self.pk,
             objective_id=self.objective_id,
             note_id=self.note_id,
-            status=_enum(domain.ObjectiveStatus, self.status),
-            rating=_enum(domain.ProgressRating, self.rating),
+            status=choice_or(domain.ObjectiveStatus, self.status),
+            rating=choice_or(domain.ProgressRating, self.rating),
             comment=self.comment or "",
             recorded_by=self.created_by.get_username() if not adding and self.created_by_id else "",
             recorded_at=None if adding else self.created_at,

@@ -1,4 +1,4 @@
-"""Export a patient's record for the patient's right of access (45 CFR 164.524), as JSON or HTML."""
+"""Export a patient's record for the patient's right of access (45 CFR 164.524), as JSON, HTML or a FHIR R4 Bundle."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,7 +16,8 @@ class Command(BaseCommand):
         "(the whole timeline) and allergies. Psychotherapy notes are never included; unsigned drafts are "
         "not part of the record yet and are left out (the copy says how many there are). "
         "--format json is a documented, versioned structure (schema novamind.patient_record); "
-        "--format html is a self-contained page for reading and printing (no scripts, nothing fetched). "
+        "--format html is a self-contained page for reading and printing (no scripts, nothing fetched); "
+        "--format fhir is one FHIR R4 (4.0.1) Bundle of type collection, for another system to read. "
         "The copy contains PHI: it goes to --output (a new file, mode 0600, written completely or not at all) "
         "or to standard output, and is recorded in the access log as a disclosure under --actor."
     )
@@ -31,8 +32,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             required=True,
-            choices=record_export.FORMATS,
-            help=f"json: machine-readable, schema_version {record_export.SCHEMA_VERSION}; html: a printable page.",
+            choices=record_export.formats(),
+            help=f"json: machine-readable, schema_version {record_export.SCHEMA_VERSION}; html: a printable page; "
+            "fhir: a FHIR R4 Bundle (when the fhir app is installed).",
         )
         parser.add_argument(
             "--output",

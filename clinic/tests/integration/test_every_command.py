@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
+import pathlib
 from collections.abc import Callable
 
 import pytest
@@ -35,6 +37,7 @@ PROJECT_APPS = {
     "assessments",
     "treatment_plans",
     "clinic",
+    "fhir",
 }
 SUPER = "superusers only (no role grants it)"
 ONE_PATIENT = "one patient's record: outside care is refused"
@@ -49,7 +52,7 @@ class Command:
     perms: tuple[str, ...] | str
     scope: str
     args: Callable  # (clinic, records, files) -> argument list, --actor excluded
-    inside: str | None = None  # "any": authorship decides inside care too (a colleague's draft)
+    inside: str | None = None  # "any": authorship (or configuration) decides for those allowed: no crash
     clinician_only: bool = False  # signs in the actor's name: needs a clinician's staff profile
     or_roles: tuple[str, ...] = ()  # roles that suffice instead of `perms`
 
@@ -138,6 +141,11 @@ COMMANDS: dict[str, Command] = {
         ("treatment_plans.view_treatmentplan",), LIST, lambda clinic, records, files: [], or_roles=(roles.AUDITOR,)
     ),
     "rotate_encryption_keys": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--verify-only"]),
+    # Backups read every table: a superuser's operations. Here (no backup key configured, SQLite, or
+    # no backup yet) the superuser's run may be refused for its configuration, never crash;
+    # clinic/tests/integration/test_backups.py runs them for real on PostgreSQL.
+    "backup_database": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--dir", files["backups"]], inside="any"),
+    "restore_drill": Command(SUPER, GLOBAL, lambda clinic, records, files: ["--dir", files["backups"]], inside="any"),
     # "Any active staff actor may run it: it gives nobody a role" (its docstring).
     "sync_roles": Command((), GLOBAL, lambda clinic, records, files: ["--check"]),
     # An integrity check of the stored scores: the responses' viewers (a care role checks only its patients').
@@ -147,7 +155,27 @@ COMMANDS: dict[str, Command] = {
     "import_patients": Command(
         ("patients.add_patient",), GLOBAL, lambda clinic, records, files: [files["csv"], "--dry-run"]
     ),
+    # An allergy for the patient named by MRN: the services' permission, and care for that patient.
+    "import_fhir_bundle": Command(
+        ("medications.add_allergy",),
+        ONE_PATIENT,
+        lambda clinic, records, files: [fhir_allergy_file(files, records), "--dry-run"],
+    ),
 }
+
+
+def fhir_allergy_file(files, records) -> str:
+    """Return a FHIR file of one allergy of the patient `records` names by MRN (written next to the others)."""
+    from fhir.export import identifier_system
+
+    path = pathlib.Path(files["text"]).with_name(f"allergy-{records.mrn}.json")
+    resource = {
+        "resourceType": "AllergyIntolerance",
+        "code": {"text": "Walkallergen"},
+        "patient": {"identifier": {"system": identifier_system(), "value": records.mrn}},
+    }
+    path.write_text(json.dumps(resource), encoding="utf-8")
+    return str(path)
 
 
 def actor_commands() -> dict[str, str]:
@@ -236,7 +264,9 @@ def test_every_actor_command_refuses_what_the_admin_refuses(tmp_path):
             "text": str(tmp_path / "text.txt"),
             "reason": str(tmp_path / "reason.txt"),
             "csv": str(tmp_path / "patients.csv"),
+            "backups": str(tmp_path / "backups"),
         }
+        (tmp_path / "backups").mkdir()
         mismatches, runs = [], 0
         for name, command in COMMANDS.items():
             patients = (walk.INSIDE, walk.OUTSIDE) if command.scope != GLOBAL else (walk.INSIDE,)

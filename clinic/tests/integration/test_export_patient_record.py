@@ -894,7 +894,7 @@ def test_help_explains_the_command():
         "unsigned drafts",
         "mode 0600",
         "--patient MRN",
-        "--format {json,html}",
+        "--format {json,html,fhir}",  # fhir: the writer the fhir app registers
         "--output PATH",
         "--actor USERNAME",
         "access log",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from clinical_notes import domain, models, services
 from clinical_notes.tests.factories import addressing, drafted, new_note, notes_as, signed
 from diagnoses import domain as diagnoses_domain
+from diagnoses import models as diagnoses_models
 from diagnoses import services as diagnoses_services
 from novamind.domain import RuleViolation
 from patients import domain as patients_domain
@@ -246,3 +247,22 @@ def test_a_psychotherapy_note_from_the_form_ignores_the_chosen_diagnosis(client,
     data = form_data(patient, kind="psychotherapy_note", diagnoses=[str(depression.id)])
     assert client.post(add_url(), data).status_code == 302
     assert models.ClinicalNote.objects.get().to_domain().diagnoses == ()
+
+
+def test_verify_notes_reports_a_diagnosis_code_that_no_longer_decrypts_and_checks_the_other_notes(
+    author, patient, depression, anxiety
+):
+    broken = signed(author, patient, diagnoses=[depression])
+    intact = signed(author, patient, diagnoses=[anxiety])
+    table = diagnoses_models.Diagnosis._meta.db_table
+    prep = diagnoses_models.Diagnosis._meta.pk.get_db_prep_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET code = %s WHERE id = %s",  # noqa: S608 - the model's table
+            ["not a fernet token", prep(depression.id, connection)],
+        )
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("verify_notes", "--actor", author.username, stdout=io.StringIO(), stderr=err)
+    assert str(broken.id) in err.getvalue() and "does not decrypt" in err.getvalue()
+    assert str(intact.id) not in err.getvalue()

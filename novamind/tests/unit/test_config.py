@@ -17,6 +17,7 @@ def make_env(monkeypatch, **values):
         "DATABASE_POOL_TIMEOUT",
         "DATABASE_POOL_MAX_LIFETIME",
         "DATABASE_CONNECT_TIMEOUT",
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
@@ -113,3 +114,31 @@ def test_pool_and_health_flags_in_the_url_are_dropped_instead_of_passed_as_strin
 def test_sqlite_needs_no_pool(monkeypatch, url):
     options = config.database_options(make_env(monkeypatch), environ.Env.db_url_config(url), production=False)
     assert options == {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False}
+
+
+def test_no_replica_url_means_no_replica(monkeypatch):
+    monkeypatch.delenv("DATABASE_REPLICA_URL", raising=False)
+    assert config.replica_database(make_env(monkeypatch), production=False) is None
+
+
+def test_the_replica_is_parsed_like_the_primary_and_is_never_created_by_the_test_runner(monkeypatch):
+    env = make_env(monkeypatch, DATABASE_REPLICA_URL="postgres://app@replica.example.org:5433/novamind")
+    replica = config.replica_database(env, production=True)
+    assert (replica["HOST"], replica["PORT"], replica["NAME"]) == ("replica.example.org", 5433, "novamind")
+    assert replica["OPTIONS"]["sslmode"] == "require"  # the primary's TLS rule, in production
+    assert replica["OPTIONS"]["pool"]["max_size"] == 15
+    # A test mirror of default: the runner points it at the test database's name and stops there.
+    assert replica["TEST"] == {"MIRROR": "default"}
+
+
+def test_the_replica_follows_the_configured_tls_mode(monkeypatch):
+    env = make_env(
+        monkeypatch, DATABASE_REPLICA_URL="postgres://app@127.0.0.1:5433/novamind", DATABASE_SSLMODE="disable"
+    )
+    assert config.replica_database(env, production=False)["OPTIONS"]["sslmode"] == "disable"
+
+
+def test_server_side_cursors_stay_on_unless_a_transaction_pooler_says_otherwise(monkeypatch):
+    assert config.database_options(make_env(monkeypatch), postgres(), False)["DISABLE_SERVER_SIDE_CURSORS"] is False
+    env = make_env(monkeypatch, DATABASE_DISABLE_SERVER_SIDE_CURSORS="true")
+    assert config.database_options(env, postgres(), False)["DISABLE_SERVER_SIDE_CURSORS"] is True

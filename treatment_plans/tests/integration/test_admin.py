@@ -324,6 +324,20 @@ def test_a_notes_progress_link_opens_the_progress_page_of_the_current_plan(clien
     assert response["Location"] == url("progress", plan.id) + f"?note={note.id}"
 
 
+def test_a_signed_progress_notes_page_links_to_recording_progress_and_no_other_note_does(client, clinician, patient):
+    def note_page(note):
+        return client.get(reverse("admin:clinical_notes_clinicalnote_change", args=[note.id])).content.decode()
+
+    link = "Record progress on the treatment plan"
+    signed = notes_factories.signed(clinician, patient)
+    intake = notes_factories.signed(clinician, patient, kind=notes_factories.domain.NoteKind.INTAKE_ASSESSMENT)
+    draft = notes_factories.drafted(clinician, patient)
+    client.force_login(clinician)
+    page = note_page(signed)
+    assert link in page and url("progress_for_note", signed.id) in page
+    assert link not in note_page(intake) and link not in note_page(draft)
+
+
 def test_a_plans_history_is_shown_and_never_reverted(client, clinician, patient):
     plan = factories.signed(clinician, patient)
     client.force_login(clinician)

@@ -165,7 +165,9 @@ def _sizes() -> dict[str, tuple[int, int, int]]:
     with connection.cursor() as cursor:
         for table in TABLES:
             cursor.execute(
-                f"SELECT count(*), pg_total_relation_size('{table}'), pg_indexes_size('{table}') FROM {table}"  # noqa: S608 - names from TABLES
+                # A partitioned table (the access log) has no storage of its own: its partitions do.
+                f"SELECT count(*), (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')), "  # noqa: S608 - names from TABLES
+                f"(SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree('{table}')) FROM {table}"
             )
             sizes[table] = cursor.fetchone()
     return sizes

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from novamind import chains
-from novamind.models import AccessLogEntry, AccessLogHead
+from novamind.models import AccessLogEntry, AccessLogHead, HistoryErasure
 
 GRANTED = "granted"
 REFUSED = "refused"
@@ -162,11 +162,29 @@ def compute_digest(entry: AccessLogEntry) -> str:
 Verification = chains.Verification
 
 
+def anchors() -> list[HistoryErasure]:
+    """Return the retention anchors of the log, oldest first: where dropped months ended (novamind.partitions)."""
+    return list(HistoryErasure.objects.filter(table=AccessLogEntry._meta.db_table).order_by("sequence"))
+
+
 def verify(batch_size: int = 2000) -> Verification:
-    """Walk the whole chain in order and report every entry that breaks it."""
+    """Walk the chain in order, from its start or its newest retention anchor, and report every entry that breaks it."""
+    from novamind.history_chain import erasure_mac
+
     problems: list[str] = []
     previous_digest, expected_sequence, checked = "", 1, 0
-    entries = AccessLogEntry.objects.order_by("sequence").iterator(chunk_size=batch_size)
+    for anchor in anchors():
+        if not hmac.compare_digest(anchor.mac, erasure_mac(anchor)):
+            problems.append(
+                f"the retention anchor at entry #{anchor.sequence} was not written by NovaMind (its MAC does not match)"
+            )
+        # Months up to the anchor were dropped under retention: the chain goes on from its digest.
+        previous_digest, expected_sequence = anchor.digest, anchor.sequence + 1
+    entries = (
+        AccessLogEntry.objects.filter(sequence__gte=expected_sequence)
+        .order_by("sequence")
+        .iterator(chunk_size=batch_size)
+    )
     for entry in entries:
         checked += 1
         if entry.sequence != expected_sequence:
@@ -205,9 +223,20 @@ def entry_problems(entry: AccessLogEntry) -> list[str]:
         return link_problems(entry, "")
     previous = AccessLogEntry.objects.filter(sequence=entry.sequence - 1).values_list("digest", flat=True).first()
     if previous is None:
+        # The entry before it may have been dropped with its month, leaving the anchor in its place.
+        previous = _anchor_digest(entry.sequence - 1)
+    if previous is None:
         # Its link cannot be checked; its own content can.
         return [f"entry #{entry.sequence - 1} is missing (deleted)", *link_problems(entry, entry.previous_digest)]
     return link_problems(entry, previous)
+
+
+def _anchor_digest(sequence: int) -> str | None:
+    return (
+        HistoryErasure.objects.filter(table=AccessLogEntry._meta.db_table, sequence=sequence)
+        .values_list("digest", flat=True)
+        .first()
+    )
 
 
 class AccessLogChain:
@@ -223,8 +252,19 @@ class AccessLogChain:
         return chains.ChainState(self.name, sequence, digest, AccessLogEntry.objects.count())
 
     def digest_at(self, sequence: int) -> str | None:
-        """Return the digest of entry #`sequence`, if it is there."""
-        return AccessLogEntry.objects.filter(sequence=sequence).values_list("digest", flat=True).first()
+        """Return the digest of entry #`sequence`, if it is there, or of the retention anchor standing in for it."""
+        digest = AccessLogEntry.objects.filter(sequence=sequence).values_list("digest", flat=True).first()
+        return digest if digest is not None else _anchor_digest(sequence)
+
+    def retired_through(self) -> int:
+        """Return the last sequence dropped under retention (0: none); no link up to it can be looked up."""
+        last = (
+            HistoryErasure.objects.filter(table=self.name)
+            .order_by("-sequence")
+            .values_list("sequence", flat=True)
+            .first()
+        )
+        return last or 0
 
     def verify(self) -> chains.Verification:
         """Walk the log (see `verify`)."""

@@ -27,6 +27,12 @@ class NovamindConfig(AppConfig):
         pre_create_historical_record.connect(history_chain.seal_instance, dispatch_uid=history_chain.SIGNAL_UID)
 
         post_migrate.connect(create_encryption_canary, sender=self)
+        # The access log's coming months get their partitions before the grants below cover them.
+        from novamind import partitions
+
+        post_migrate.connect(
+            partitions.ensure_after_migrate, sender=self, dispatch_uid="novamind_access_log_partitions"
+        )
         # Least privilege on PostgreSQL, re-applied by every migrate (it covers new history tables).
         post_migrate.connect(dbroles.apply_after_migrate, sender=self, dispatch_uid="novamind_database_roles")
 

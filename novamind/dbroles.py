@@ -85,7 +85,18 @@ def audit_tables() -> list[str]:
 def existing_audit_tables(connection) -> list[str]:
     """Return the audit tables that exist in `connection`'s database (a migration may be pending)."""
     existing = set(connection.introspection.table_names())
-    return [table for table in audit_tables() if table in existing]
+    tables = [table for table in audit_tables() if table in existing]
+    if connection.vendor != "postgresql" or not tables:
+        return tables
+    # A partition (the access log's months, novamind.partitions) is a table of its own: the
+    # TRUNCATE guard and the grants are per table, and TRUNCATE of one skips its parent's guard.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = ANY(ARRAY(SELECT to_regclass(name) FROM unnest(%s::text[]) AS name))",
+            [[_quote(table) for table in tables]],
+        )
+        return sorted(tables + [row[0] for row in cursor.fetchall()])
 
 
 def role_name(name: str, *, option: str) -> str:
@@ -321,7 +332,8 @@ def roles_sql(*, owner: str, app: str, database: str) -> list[str]:
         "FOR item IN SELECT c.relname, c.relkind FROM pg_class c "
         "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
         f"AND pg_get_userbyid(c.relowner) <> '{owner}' "
-        "AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i', 'e')) LOOP "
+        # A partition (the access log's months) depends on its parent, yet is owned on its own.
+        "AND (c.relispartition OR NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))) LOOP "
         "EXECUTE format('ALTER %s %I OWNER TO %I', "
         "CASE item.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' "
         f"ELSE 'TABLE' END, item.relname, '{owner}'); END LOOP; "

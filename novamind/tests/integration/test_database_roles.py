@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 
 from conftest import TEST_DATABASE_OWNER, make_staff
-from novamind import access, checks, dbroles
+from novamind import access, checks, dbroles, partitions
 from novamind.models import AccessLogHead, StaffProfile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_postgres")]
@@ -87,16 +87,19 @@ def test_every_audit_table_has_the_truncate_guard(db, on_postgres):
             [dbroles.TRUNCATE_GUARD],
         )
         guarded = {row[0] for row in cursor.fetchall()}
-    assert guarded == set(dbroles.audit_tables())
+    # The access log's monthly partitions are tables of their own, each guarded (novamind.partitions).
+    assert guarded == set(dbroles.existing_audit_tables(connection))
+    assert set(partitions.partition_tables(connection)) <= guarded
 
 
 def test_applying_the_roles_again_is_clean_and_keeps_one_guard_per_table(database_owner, settings):
     for _ in range(2):
         account = dbroles.apply(connection, app_role=settings.NOVAMIND_DATABASE_APP_ROLE or None)
-    assert f"TRUNCATE guarded on {len(dbroles.audit_tables())} audit tables" in account
+    tables = dbroles.existing_audit_tables(connection)
+    assert f"TRUNCATE guarded on {len(tables)} audit tables" in account
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = %s", [dbroles.TRUNCATE_GUARD])
-        assert cursor.fetchone()[0] == len(dbroles.audit_tables())
+        assert cursor.fetchone()[0] == len(tables)
 
 
 def test_the_grants_leave_the_application_role_select_and_insert_only_on_audit_tables(application_role):
@@ -105,7 +108,7 @@ def test_the_grants_leave_the_application_role_select_and_insert_only_on_audit_t
             "SELECT name, has_table_privilege(%s, name, 'SELECT'), has_table_privilege(%s, name, 'INSERT'), "
             "has_table_privilege(%s, name, 'UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') "
             "FROM unnest(%s::text[]) AS name",
-            [application_role, application_role, application_role, dbroles.audit_tables()],
+            [application_role, application_role, application_role, dbroles.existing_audit_tables(connection)],
         )
         rows = cursor.fetchall()
     assert rows and all(select and insert and not more for _, select, insert, more in rows)

@@ -126,6 +126,13 @@ class Placement:
         """Return a context manager for one control's reads: reporting reads, counted."""
         return _ControlReads(self)
 
+    def count_queries(self) -> None:
+        """Count, from now on, the queries each of the run's connections runs for a control."""
+        from django.db import connections
+
+        for alias in connections.databases:
+            connections[alias].execute_wrappers.append(self.count(alias))
+
 
 def _server(alias: str) -> str:
     return "the replica" if alias == REPLICA else "the primary"
@@ -201,7 +208,7 @@ def settle(placement: Placement, environ, *, timeout: float, out=print) -> None:
 
 
 def place(environ, *, timeout: float, out=print) -> Placement:
-    """Decide where the controls read, waiting for the replica to catch up; count their queries there.
+    """Decide where the controls read, waiting for the replica to catch up.
 
     Call once the data is written. With no replica configured, or one that cannot be reached
     (one warning), the controls read the primary and the replica is not used again this run.
@@ -239,6 +246,4 @@ def place(environ, *, timeout: float, out=print) -> Placement:
             placement = on_primary(f"the replica at {where} could not be reached")
         else:
             placement.address, placement.in_recovery = describe(REPLICA)
-    for alias in connections.databases:
-        connections[alias].execute_wrappers.append(placement.count(alias))
     return placement

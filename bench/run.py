@@ -265,6 +265,7 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     data.vacuum_analyze()
     out(f"  vacuum analyze: {time.perf_counter() - vacuum_started:,.1f} s")
     placement = replica.place(os.environ, timeout=arguments.replica_timeout, out=out)
+    placement.count_queries()
     out(f"bench: {placement.text()}")
 
     if schedule_copy:

@@ -8,6 +8,7 @@ A command that does not exist in this checkout gives a row marked "n/a", never a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import os
@@ -21,10 +22,10 @@ from cryptography.fernet import Fernet
 from django.apps import apps
 from django.conf import settings
 from django.core.management import get_commands
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from bench import report
-from novamind import encryption
+from novamind import db_router, encryption
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RSS_LIMIT_MB = 250
@@ -132,13 +133,13 @@ def count_encrypted_values() -> int:
     return total
 
 
-def sample_tokens(limit: int = 4000) -> list[str]:
+def sample_tokens(limit: int = 4000, *, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Return stored tokens from every encrypted table, up to `limit`, for the Fernet control."""
     quote = connection.ops.quote_name
     tables = encrypted_tables()
     share = max(1, limit // max(1, len(tables)))
     tokens: list[str] = []
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         for table, columns in tables:
             column = columns[0]
             cursor.execute(
@@ -305,8 +306,14 @@ def _encrypted_values(row: dict, fields) -> list[str]:
 ROTATE = "rotate_encryption_keys"
 
 
-def rotate_row(*, actor: str, rss_limit: float = RSS_LIMIT_MB, out=print) -> report.Row:
-    """Return the rotation row: values/s against Fernet decrypt + encrypt alone (≥ 50%), RSS ≤ 250 MB."""
+def rotate_row(
+    *, actor: str, rss_limit: float = RSS_LIMIT_MB, out=print, control_reads=contextlib.nullcontext
+) -> report.Row:
+    """Return the rotation row: values/s against Fernet decrypt + encrypt alone (≥ 50%), RSS ≤ 250 MB.
+
+    The control's tokens are read inside `control_reads()` (the replica, when the run has one);
+    the values the command must rotate are counted on the primary, which the command rotates.
+    """
     key, measure = "rotate.throughput", "rotate_encryption_keys over all live and history values: values/s"
     control_label = "Fernet decrypt (old key) + encrypt (new key), timed alone"
     target = report.at_least(0.5, rss_limit_mb=rss_limit)
@@ -316,7 +323,8 @@ def rotate_row(*, actor: str, rss_limit: float = RSS_LIMIT_MB, out=print) -> rep
     new_key = Fernet.generate_key().decode()
     values = count_encrypted_values()
     out(f"    {values:,} encrypted values in live and history tables")
-    tokens = [token.encode() for token in sample_tokens()]
+    with control_reads():
+        tokens = [token.encode() for token in sample_tokens(using=db_router.replica_alias())]
     old, new = Fernet(old_keys[0]), Fernet(new_key)
 
     def rotate_one(token):

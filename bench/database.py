@@ -109,17 +109,19 @@ def clone(url: str, source: str, target: str, environ, attempts: int = 20) -> No
 
 
 def use(name: str) -> None:
-    """Point Django's default connection at database `name` (same server, same options).
+    """Point Django's connections at database `name`: the primary's, and the replica's if the run has one.
 
-    The connection and its pool are closed first, so the next query connects to `name`. The
+    Each connection and its pool are closed first, so the next query connects to `name`. The
     measures switch between a control copy and the full database with this, between timed
-    calls, never inside one.
+    calls, never inside one. The replica streams every database of the primary's cluster, so
+    its alias follows: a reporting read of the copy reads the copy's replica.
     """
     from django.db import connections
 
-    wrapper = connections["default"]
-    wrapper.close()
-    # Django keeps one pool per alias at class level; a pool created for the old name must go.
-    if wrapper.alias in getattr(type(wrapper), "_connection_pools", {}):
-        wrapper.close_pool()
-    wrapper.settings_dict["NAME"] = name
+    for alias in connections.databases:
+        wrapper = connections[alias]
+        wrapper.close()
+        # Django keeps one pool per alias at class level; a pool created for the old name must go.
+        if wrapper.alias in getattr(type(wrapper), "_connection_pools", {}):
+            wrapper.close_pool()
+        wrapper.settings_dict["NAME"] = name

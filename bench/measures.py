@@ -8,6 +8,7 @@ hits both; the row compares medians. Query counts are taken with Django's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import random
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -96,18 +97,23 @@ class PageSample:
 
 
 def request(client: Client, url: str, sample: PageSample) -> None:
-    """Request `url` once, adding its time, query count and shape to `sample`."""
-    with CaptureQueriesContext(connection) as captured:
+    """Request `url` once, adding its time, query count and shape to `sample`.
+
+    The queries of every connection count: the dashboard's panels read the replica when the run has one.
+    """
+    with contextlib.ExitStack() as stack:
+        captured = [stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in connections.databases]
         started = time.perf_counter()
         response = client.get(url)
         elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} answered {response.status_code}, not 200.")
+    queries = [query for each in captured for query in each.captured_queries]
     sample.times.append(elapsed)
-    sample.query_counts.append(len(captured))
+    sample.query_counts.append(len(queries))
     sample.rows = listed_rows(response.content)
     sample.bytes = len(response.content)
-    sample.shapes = [query_shape(query["sql"]) for query in captured.captured_queries]
+    sample.shapes = [query_shape(query["sql"]) for query in queries]
 
 
 def listed_rows(content: bytes) -> int:
@@ -388,7 +394,9 @@ def _plain_phone(sample) -> Q:
     return Q(phone=blind_index.normalize_phone(e164))
 
 
-def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> list[report.Row]:
+def search_rows(
+    samples, *, patients: int, repeat: int, terms: int = 100, control_reads=contextlib.nullcontext
+) -> list[report.Row]:
     """Return one row per searched detail: the blind-index search against a plaintext index.
 
     The figure is the project's search (`patients.repository.search_query`, which the admin
@@ -398,6 +406,7 @@ def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> lis
     is not search: `repository.search`, which also decrypts them, is reported in the detail.
     The last row is prefix search: the first 3 letters of the last name and the birth year
     ("gar 1984"), against LIKE 'gar%' and the year's dates on the control's B-trees.
+    The control's reads run inside `control_reads()` (the replica, when the run has one).
     """
     chosen = samples[:terms]
     criteria = {
@@ -411,7 +420,7 @@ def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> lis
     }
     rows = []
     for criterion, (label, terms_of, plain_query) in criteria.items():
-        figure, control, detail = _compare_searches(chosen, terms_of, plain_query, repeat, label)
+        figure, control, detail = _compare_searches(chosen, terms_of, plain_query, repeat, label, control_reads)
         if criterion == "name":
             detail["repository_search_with_decryption_ms"] = _repository_search_ms(chosen, terms_of, repeat)
         rows.append(
@@ -426,7 +435,7 @@ def search_rows(samples, *, patients: int, repeat: int, terms: int = 100) -> lis
                 detail=detail,
             )
         )
-    figure, control, detail = _compare_searches(chosen, _prefix_terms, _plain_prefix, repeat, "prefix")
+    figure, control, detail = _compare_searches(chosen, _prefix_terms, _plain_prefix, repeat, "prefix", control_reads)
     detail["repository_search_with_decryption_ms"] = _repository_search_ms(chosen, _prefix_terms, repeat)
     rows.append(
         report.judged(
@@ -458,7 +467,9 @@ def _plain_prefix(sample) -> Q:
     )
 
 
-def _compare_searches(chosen, terms_of, plain_query, repeat: int, label: str) -> tuple[float, float, dict]:
+def _compare_searches(
+    chosen, terms_of, plain_query, repeat: int, label: str, control_reads
+) -> tuple[float, float, dict]:
     """Time the blind-index search and its plaintext control for each sample; return their medians and details."""
     figures, controls, matches = [], [], []
     for sample in chosen:
@@ -469,7 +480,8 @@ def _compare_searches(chosen, terms_of, plain_query, repeat: int, label: str) ->
             return list(patient_models.Patient.objects.filter(query).values_list("id", "mrn"))
 
         def control(sample=sample):
-            return list(PlainPatient.objects.filter(plain_query(sample)).values_list("id", "mrn"))
+            with control_reads():
+                return list(PlainPatient.objects.filter(plain_query(sample)).values_list("id", "mrn"))
 
         found, expected = set(figure()), set(control())
         if found != expected or sample.id not in {pk for pk, _ in found}:
@@ -494,16 +506,26 @@ def _repository_search_ms(samples, terms_of, repeat: int) -> float:
 # --- repository ---------------------------------------------------------------------------------
 
 
-def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int = 7) -> list[report.Row]:
-    """Return the repository rows: `get_by_id` and `list(100)` against the plain ORM query."""
+def repository_rows(
+    actor, patient_ids, *, patients: int, repeat: int, seed: int = 7, control_reads=contextlib.nullcontext
+) -> list[report.Row]:
+    """Return the repository rows: `get_by_id` and `list(100)` against the plain ORM query.
+
+    The plain queries, the control, run inside `control_reads()` (the replica, when the run has one).
+    """
     rng = random.Random(seed)
     repository = patient_repository.DjangoPatientRepository(actor=actor)
     # The same rows and the same data the domain objects carry (who created and changed them).
     plain = patient_models.Patient.objects.select_related("created_by", "updated_by")
     ids = rng.sample(patient_ids, min(50, len(patient_ids)))
     figures, controls = [], []
+
+    def get(pk):
+        with control_reads():
+            return plain.get(pk=pk)
+
     for patient_id in ids:
-        pair = paired(lambda pk=patient_id: repository.get_by_id(pk), lambda pk=patient_id: plain.get(pk=pk), repeat)
+        pair = paired(lambda pk=patient_id: repository.get_by_id(pk), lambda pk=patient_id: get(pk), repeat)
         figures.extend(pair[0])
         controls.extend(pair[1])
     rows = [
@@ -525,7 +547,8 @@ def repository_rows(actor, patient_ids, *, patients: int, repeat: int, seed: int
 
         def control(start=start):
             # The page a repository returns holds the total too: the ORM needs its count() as well.
-            return list(plain.order_by("mrn")[start : start + 100]), plain.count()
+            with control_reads():
+                return list(plain.order_by("mrn")[start : start + 100]), plain.count()
 
         pair = paired(lambda page=page: repository.list(page=page, page_size=100), control, repeat)
         figures.extend(pair[0])

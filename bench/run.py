@@ -9,9 +9,10 @@ migrates it, and then, printing its progress:
    10,000 appointments (a tenth of them at small scales) and copies the database again: the
    schedule control; then grows the appointments to 10 per patient, and writes 5 notes and
    2 medication orders per patient and an allergy for every fifth;
-3. measures the schedule and the changelist on the full database and on its control copy in
+3. with DATABASE_REPLICA_URL, waits until the replica has replayed the data (bench.replica);
+   measures the schedule and the changelist on the full database and on its control copy in
    turns (so a change in the shared machine's load hits both), then search, the patient page
-   and the repository, each interleaved with its control;
+   and the repository, each interleaved with its control, whose reads go to the replica;
    then, unless skipped, every admin page (the lists, history pages, patient and note pages,
    the dashboard) as a superuser and as a care-restricted clinician, against a clinic
    generated whole at the changelist control's size in a database of its own;
@@ -34,7 +35,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import database, report
+from bench import database, replica, report
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where the run collects the static files its pages name (var/ is never committed).
@@ -79,6 +80,12 @@ def parse_arguments(argv):
         "--keep-database", action="store_true", help="do not drop the database at the end (to inspect it)"
     )
     parser.add_argument("--seed", type=int, default=20260, help="seed of the generated data")
+    parser.add_argument(
+        "--replica-timeout",
+        type=float,
+        default=replica.REPLAY_TIMEOUT_S,
+        help="with DATABASE_REPLICA_URL: seconds to wait for the replica to replay the data (default 120)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.scale < 1000:
         parser.error("--scale must be at least 1000 (the changelist control is a tenth of it, at least 100 patients).")
@@ -109,6 +116,9 @@ def main(argv=None) -> int:
         return _run(arguments, server, name, copies)
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
+        return 2
+    except replica.ReplicaLagging as lagging:
+        print(f"bench: {lagging}", file=sys.stderr)
         return 2
     except Exception:  # noqa: BLE001 - print the trace, then still drop the database
         traceback.print_exc()
@@ -141,9 +151,11 @@ def _close_connections() -> None:
 
 def _setup(server: str, name: str) -> None:
     os.environ["DATABASE_URL"] = database.with_database(server, name)
-    # A replica streams the database DATABASE_URL named, not this throwaway one: every read
-    # the benchmark times is on the primary, so its ratios compare like with like.
-    os.environ.pop("DATABASE_REPLICA_URL", None)
+    # The replica streams the whole cluster, this throwaway database too: the controls' reads
+    # go to it there (bench.replica), once it has replayed the data.
+    replica_server = os.environ.pop("DATABASE_REPLICA_URL", "").strip()
+    if replica_server:
+        os.environ["DATABASE_REPLICA_URL"] = replica.replica_url(server, replica_server, name)
     os.environ["DEBUG"] = "false"
     # With DEBUG off the pages name static files by their hashed names, from collectstatic's
     # manifest, as production serves them: collected once here, outside the repository's tree.
@@ -252,6 +264,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     vacuum_started = time.perf_counter()
     data.vacuum_analyze()
     out(f"  vacuum analyze: {time.perf_counter() - vacuum_started:,.1f} s")
+    placement = replica.place(os.environ, timeout=arguments.replica_timeout, out=out)
+    placement.count_queries()
+    out(f"bench: {placement.text()}")
 
     if schedule_copy:
         days = clinic.control_days(control_appointments)[-3:]
@@ -272,7 +287,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         )
         out("  measured the changelist")
     if "search" not in skip:
-        rows += measures.search_rows(clinic.search_samples, patients=scale, repeat=repeat)
+        rows += measures.search_rows(
+            clinic.search_samples, patients=scale, repeat=repeat, control_reads=placement.reads
+        )
         out("  measured search")
     if "patient_page" not in skip:
         rows.append(
@@ -285,7 +302,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         )
         out("  measured the patient page")
     if "repository" not in skip:
-        rows += measures.repository_rows(clinic.admin, clinic.patient_ids, patients=scale, repeat=repeat)
+        rows += measures.repository_rows(
+            clinic.admin, clinic.patient_ids, patients=scale, repeat=repeat, control_reads=placement.reads
+        )
         out("  measured the repository")
     if "history_chain" not in skip:
         rows.append(measures.history_chain_row(clinic.admin, clinic.patient_ids, repeat=repeat))
@@ -293,6 +312,8 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
 
     if "pages" not in skip:
         pages_copy = _pages_control(server, f"{name}_pages_{control_patients}", control_patients, arguments, copies)
+        # The dashboard's panels are reporting reads: on the replica, in both clinics.
+        replica.settle(placement, os.environ, timeout=arguments.replica_timeout, out=out)
         samples = measures.pages_samples({"full": (name, clinic), "control": pages_copy}, repeat)
         database.use(name)
         rows += measures.pages_rows(
@@ -303,6 +324,9 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     from patients.models import Patient
 
     actor = clinic.admin.get_username()
+    if not set(COMMAND_GROUPS) <= skip:
+        # The export's reads are reporting reads, on the replica: it must hold what was written since.
+        replica.settle(placement, os.environ, timeout=arguments.replica_timeout, out=out)
     if "export" not in skip:
         out("  running export_patient_record …")
         mrns = dict(
@@ -318,7 +342,7 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         rows.append(commands.import_row(rows=scale, actor=actor, make_row=clinic.import_record))
     if "rotate" not in skip:
         out("  running rotate_encryption_keys …")
-        rows.append(commands.rotate_row(actor=actor, out=out))
+        rows.append(commands.rotate_row(actor=actor, out=out, control_reads=placement.reads))
 
     status, closing = report.summary(rows)
     result = {
@@ -337,6 +361,7 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
         },
         "generation": [{"phase": p.name, "rows": p.rows, "seconds": round(p.seconds, 2)} for p in clinic.phases],
         "rows": [row.as_json() for row in rows],
+        "controls": placement.as_json(),
         "summary": closing,
         "exit_status": status,
     }
@@ -344,6 +369,7 @@ def _run(arguments, server: str, name: str, copies: list[str]) -> int:
     out(report.table(rows))
     out("")
     out(closing)
+    out(f"bench: {placement.text()}")
     out(f"bench: {result['duration_s']:,.0f} s in all; report written to {arguments.json}")
     report.write_json(arguments.json, result)
     return status

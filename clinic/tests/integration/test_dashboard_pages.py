@@ -246,3 +246,17 @@ def test_every_panel_read_is_made_inside_the_reporting_block_and_the_board_is_re
     assert len(inside) >= len(PANEL_TABLES), "the panels' reads were not seen"
     outside = [sql for sql, reporting in ran if not reporting and any(table in sql for table in PANEL_TABLES)]
     assert outside == []
+
+
+def test_a_care_restricted_viewers_late_drafts_are_paged_by_the_author_waiting_longest(clinic, monkeypatch):
+    root, (dra, drb, drc) = clinic
+    monkeypatch.setattr(dashboard, "LATE_AUTHORS_SHOWN", 1)
+    (due,) = dashboard.measures_due(viewer=drb, today=timezone.localdate()).clinicians[0].patients
+    patient = patients_repository.DjangoPatientRepository(actor=root).get_by_id(due.patient_id)
+    assign_care(patient, dra, by=root)
+    older = drafted(dra, patient, days_ago=20)  # in drb's caseload, by dra, waiting longer than drb's own
+
+    pages = [dashboard.late_unsigned_notes(viewer=drb, page=page) for page in (1, 2, 9)]
+
+    assert [[author.author for author in read.authors] for read in pages] == [["dra, PhD"], ["drb, PhD"], ["drb, PhD"]]
+    assert [note.note_id for note in pages[0].authors[0].notes] == [older.id] and pages[0].author_total == 2

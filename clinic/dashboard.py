@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename, get_user_model
@@ -74,6 +75,97 @@ ASSESSMENTS_CATEGORY = "assessments"
 Status = appointments_domain.Status
 
 
+# --- a page of a panel --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Paged:
+    """One page of a panel's entries and where it stands among them all ("Clinicians 11–20 of 34").
+
+    Each paged panel names the tuple it pages in `entries`: its clinicians, authors or answers.
+    """
+
+    entries: ClassVar[str]
+    page: int = 1
+    pages: int = 1
+    per_page: int = 1
+
+    @property
+    def first_shown(self) -> int:
+        """Return the place, among them all, of this page's first entry (from 1; 0 on an empty page)."""
+        return (self.page - 1) * self.per_page + 1 if getattr(self, self.entries) else 0
+
+    @property
+    def last_shown(self) -> int:
+        """Return the place of this page's last entry."""
+        shown = len(getattr(self, self.entries))
+        return self.first_shown + shown - 1 if shown else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _People:
+    """One page of the people a panel lists its rows under (clinicians, authors), in the panel's order."""
+
+    labels: dict[int, str]  # {user id: "Dana Lee, MD"}, the page's people in order
+    total: int  # of every page
+    place: dict[str, int]  # the `Paged` fields of the panel: page, pages, per_page
+
+
+def _page_of_people(people, per_page: int, number: int) -> _People:
+    """Return page `number` of `people`, `per_page` a page (past the end: the last), in two queries at most.
+
+    `people` is either users in the order of their labels (`_by_label`: counted and paged in the
+    database, so a page reads its own users, not every clinician of the clinic) or a list of user
+    ids in the panel's own order (the page's labels are then read in one query).
+    """
+    paged = Paginator(people, per_page).get_page(number)
+    if isinstance(people, list):
+        ids = list(paged)
+        labels = _labels(_by_label(Q(pk__in=ids))) if ids else {}
+        labels = {pk: labels[pk] for pk in ids}
+    else:
+        labels = _labels(paged)
+    place = {"page": paged.number, "pages": paged.paginator.num_pages, "per_page": per_page}
+    return _People(labels=labels, total=paged.paginator.count, place=place)
+
+
+def _per_person(rows, people) -> dict[int, list[tuple]]:
+    """Return `rows` (tuples, a person's id first) as each person's list of the rest, for every one of `people`."""
+    grouped: dict[int, list[tuple]] = {pk: [] for pk in people}
+    for person, *rest in rows:
+        grouped[person].append(tuple(rest))
+    return grouped
+
+
+def _people_by_first_row(rows, *, by: str, order: str) -> list[int]:
+    """Return the ids of the people `rows` are under (the field `by`), the one whose first row by `order` comes first.
+
+    One query, grouped in the database: as many people as the rows name, not a row each.
+    """
+    firsts = rows.order_by().values(by).annotate(first=Min(order)).order_by("first", by)
+    return list(firsts.values_list(by, flat=True))
+
+
+def _first_per_person(rows, *, by: str, order: str, people: _People, limit: int, fields: tuple[str, ...]):
+    """Return the page's people's first `limit` `rows` each (by `order`, then pk) as `fields`, and how many each has.
+
+    Both in one query (window functions), so a page costs the same however many rows it lists.
+    """
+    ranked = (
+        rows.filter(**{f"{by}__in": list(people.labels)})
+        .annotate(
+            place=Window(RowNumber(), partition_by=F(by), order_by=(F(order), F("pk"))),
+            how_many=Window(Count("pk"), partition_by=F(by)),
+        )
+        .filter(place__lte=limit)
+        .order_by(order, "pk")
+        .values_list(by, "how_many", *fields)
+    )
+    firsts = _per_person(ranked, people.labels)
+    counts = {pk: found[0][0] if found else 0 for pk, found in firsts.items()}
+    return {pk: [row[1:] for row in found] for pk, found in firsts.items()}, counts
+
+
 # --- today's schedule ----------------------------------------------------------------------------
 
 
@@ -127,29 +219,18 @@ class ClinicianDay:
 
 
 @dataclasses.dataclass(frozen=True)
-class TodaySchedule:
+class TodaySchedule(Paged):
     """Every active clinician's day (those without appointments too) and any other clinician booked today."""
 
+    entries = "clinicians"
     day: dt.date
     clinicians: tuple[ClinicianDay, ...]  # this page's, in order of name
-    page: int = 1
-    pages: int = 1
     clinician_total: int = 0  # on every page
 
     @property
     def appointment_count(self) -> int:
         """Return how many appointments this page lists."""
         return sum(len(day.items) for day in self.clinicians)
-
-    @property
-    def first_shown(self) -> int:
-        """Return the place, among all the day's clinicians, of this page's first one (from 1)."""
-        return (self.page - 1) * SCHEDULE_CLINICIANS_SHOWN + 1 if self.clinicians else 0
-
-    @property
-    def last_shown(self) -> int:
-        """Return the place of this page's last clinician."""
-        return self.first_shown + len(self.clinicians) - 1 if self.clinicians else 0
 
 
 def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> TodaySchedule:
@@ -169,41 +250,36 @@ def todays_schedule(*, viewer, day: dt.date | None = None, page: int = 1) -> Tod
     clinicians = get_user_model().objects.filter(
         Q(pk__in=visible.order_by().values("clinician_id")) | Q(pk__in=bookable)
     )
-    # Counted and paged in the database, in the order of their labels: a page reads its own
-    # SCHEDULE_CLINICIANS_SHOWN users, not every clinician of the clinic.
-    paged = Paginator(_by_label(clinicians), SCHEDULE_CLINICIANS_SHOWN).get_page(page)
-    shown = _labels(paged)
+    people = _page_of_people(_by_label(clinicians), SCHEDULE_CLINICIANS_SHOWN, page)
     rows = (
-        visible.filter(clinician_id__in=list(shown))
+        visible.filter(clinician_id__in=list(people.labels))
         .order_by("start", "pk")
         .values_list(
-            "pk", "clinician_id", "start", "end", "kind", "status", "late_cancellation", "patient__mrn", "patient_id"
+            "clinician_id", "pk", "start", "end", "kind", "status", "late_cancellation", "patient__mrn", "patient_id"
         )
     )
-    items: dict[int, list[ScheduleItem]] = {}
-    for pk, clinician_id, starts, ends, kind, status, late, mrn, patient_id in rows:
-        items.setdefault(clinician_id, []).append(
-            ScheduleItem(
-                appointment_id=pk,
-                start=timezone.localtime(starts, zone),
-                end=timezone.localtime(ends, zone),
-                kind=appointments_domain.Kind(kind),
-                status=Status(status),
-                late_cancellation=late,
-                mrn=mrn,
-                patient_id=patient_id,
-            )
+    appointments = _per_person(rows, people.labels)
+    days = tuple(
+        ClinicianDay(
+            clinician_id=clinician_id,
+            clinician=label,
+            items=tuple(
+                ScheduleItem(
+                    appointment_id=pk,
+                    start=timezone.localtime(starts, zone),
+                    end=timezone.localtime(ends, zone),
+                    kind=appointments_domain.Kind(kind),
+                    status=Status(status),
+                    late_cancellation=late,
+                    mrn=mrn,
+                    patient_id=patient_id,
+                )
+                for pk, starts, ends, kind, status, late, mrn, patient_id in appointments[clinician_id]
+            ),
         )
-    days = [
-        ClinicianDay(clinician_id=pk, clinician=label, items=tuple(items.get(pk, ()))) for pk, label in shown.items()
-    ]
-    return TodaySchedule(
-        day=day,
-        clinicians=tuple(days),
-        page=paged.number,
-        pages=paged.paginator.num_pages,
-        clinician_total=paged.paginator.count,
+        for clinician_id, label in people.labels.items()
     )
+    return TodaySchedule(day=day, clinicians=days, clinician_total=people.total, **people.place)
 
 
 # --- unsigned notes -----------------------------------------------------------------------------
@@ -243,29 +319,18 @@ class AuthorLateNotes:
 
 
 @dataclasses.dataclass(frozen=True)
-class LateNotes:
+class LateNotes(Paged):
     """Unsigned notes whose date of service is more than `older_than_days` days past, per author."""
 
+    entries = "authors"
     older_than_days: int
     authors: tuple[AuthorLateNotes, ...]  # this page's, the author waiting longest first
-    page: int = 1
-    pages: int = 1
     author_total: int = 0  # on every page
 
     @property
     def note_count(self) -> int:
         """Return how many notes are listed."""
         return sum(len(author.notes) for author in self.authors)
-
-    @property
-    def first_shown(self) -> int:
-        """Return the place, among all authors with late drafts, of this page's first one (from 1)."""
-        return (self.page - 1) * LATE_AUTHORS_SHOWN + 1 if self.authors else 0
-
-    @property
-    def last_shown(self) -> int:
-        """Return the place of this page's last author."""
-        return self.first_shown + len(self.authors) - 1 if self.authors else 0
 
 
 def late_entry_cutoff(today: dt.date, late_entry_days: int) -> dt.date:
@@ -299,13 +364,7 @@ def late_unsigned_notes(
     if access_policy.is_restricted(viewer):
         # A care-restricted viewer's authors are those of their caseload's late drafts: grouped in
         # one query joined from the caseload's side, as many as the caseload holds.
-        ordered = (
-            visible.order_by()
-            .values("author_id")
-            .annotate(oldest=Min("date_of_service"))
-            .order_by("oldest", "author_id")
-        )
-        ordered = list(ordered.values_list("author_id", flat=True))
+        ordered = _people_by_first_row(visible, by="author_id", order="date_of_service")
     else:
         # Anyone else's are the staff, each probed on the drafts-by-author index for their oldest
         # late draft: the work follows the staff, not every late draft of the clinic.
@@ -317,45 +376,40 @@ def late_unsigned_notes(
             .order_by("oldest", "pk")
             .values_list("pk", flat=True)
         )
-    paged = Paginator(ordered, LATE_AUTHORS_SHOWN).get_page(page)
-    shown = list(paged)
-    labels = _labels(_by_label(Q(pk__in=shown))) if shown else {}
-    rows = (
-        visible.filter(author_id__in=shown)
-        # Each author's oldest few, and how many they have, in the same query.
-        .annotate(
-            place=Window(RowNumber(), partition_by=F("author_id"), order_by=(F("date_of_service"), F("pk"))),
-            waiting=Window(Count("pk"), partition_by=F("author_id")),
-        )
-        .filter(place__lte=LATE_NOTES_SHOWN)
-        .order_by("date_of_service", "pk")
-        .values_list("pk", "author_id", "date_of_service", "kind", "patient__mrn", "waiting", "patient_id")
+    people = _page_of_people(ordered, LATE_AUTHORS_SHOWN, page)
+    notes, waiting = _first_per_person(
+        visible,
+        by="author_id",
+        order="date_of_service",
+        people=people,
+        limit=LATE_NOTES_SHOWN,
+        fields=_LATE_NOTE_FIELDS,
     )
-    notes: dict[int, list[LateNote]] = {pk: [] for pk in shown}
-    waiting: dict[int, int] = {}
-    for pk, author_id, date_of_service, kind, mrn, count, patient_id in rows:
-        waiting[author_id] = count
-        notes[author_id].append(
-            LateNote(
-                note_id=pk,
-                mrn=mrn,
-                date_of_service=date_of_service,
-                kind=notes_domain.NoteKind(kind),
-                days_since_service=(today - date_of_service).days,
-                patient_id=patient_id,
-            )
+    authors = tuple(
+        AuthorLateNotes(
+            author_id=author_id,
+            author=label,
+            notes=tuple(_late_note(today, *row) for row in notes[author_id]),
+            waiting=waiting[author_id],
         )
-    authors_shown = tuple(
-        AuthorLateNotes(author_id=pk, author=labels[pk], notes=tuple(notes[pk]), waiting=waiting[pk])
-        for pk in shown
-        if notes[pk]  # a draft signed between the two queries
+        for author_id, label in people.labels.items()
+        if notes[author_id]  # a draft signed between the two queries
     )
-    return LateNotes(
-        older_than_days=days,
-        authors=authors_shown,
-        page=paged.number,
-        pages=paged.paginator.num_pages,
-        author_total=paged.paginator.count,
+    return LateNotes(older_than_days=days, authors=authors, author_total=people.total, **people.place)
+
+
+_LATE_NOTE_FIELDS = ("pk", "date_of_service", "kind", "patient__mrn", "patient_id")
+
+
+def _late_note(today: dt.date, pk, date_of_service: dt.date, kind: str, mrn: str, patient_id) -> LateNote:
+    """Return a draft's row (`_LATE_NOTE_FIELDS`) as a LateNote, its days since service counted to `today`."""
+    return LateNote(
+        note_id=pk,
+        mrn=mrn,
+        date_of_service=date_of_service,
+        kind=notes_domain.NoteKind(kind),
+        days_since_service=(today - date_of_service).days,
+        patient_id=patient_id,
     )
 
 
@@ -406,29 +460,18 @@ class ClinicianReviews:
 
 
 @dataclasses.dataclass(frozen=True)
-class PlanReviews:
+class PlanReviews(Paged):
     """Current plans due for review within `within_days` days or overdue, per clinician who signed them."""
 
+    entries = "clinicians"
     within_days: int
     clinicians: tuple[ClinicianReviews, ...]  # this page's, the clinician with the most overdue plan first
-    page: int = 1
-    pages: int = 1
     clinician_total: int = 0
 
     @property
     def plan_count(self) -> int:
         """Return how many plans are listed."""
         return sum(len(clinician.plans) for clinician in self.clinicians)
-
-    @property
-    def first_shown(self) -> int:
-        """Return the place, among all the clinicians with plans due, of this page's first one (from 1)."""
-        return (self.page - 1) * REVIEW_CLINICIANS_SHOWN + 1 if self.clinicians else 0
-
-    @property
-    def last_shown(self) -> int:
-        """Return the place of this page's last clinician."""
-        return self.first_shown + len(self.clinicians) - 1 if self.clinicians else 0
 
 
 def plans_due_for_review(
@@ -446,52 +489,33 @@ def plans_due_for_review(
         status=plans_models.SIGNED, review_due__lte=today + dt.timedelta(days=within_days)
     )
     visible = access_policy.restrict(due, viewer)
-    ordered = list(
-        visible.order_by()
-        .values("signed_by_id")
-        .annotate(first_due=Min("review_due"))
-        .order_by("first_due", "signed_by_id")
-        .values_list("signed_by_id", flat=True)
+    ordered = _people_by_first_row(visible, by="signed_by_id", order="review_due")
+    people = _page_of_people(ordered, REVIEW_CLINICIANS_SHOWN, page)
+    fields = ("pk", "review_due", "version_number", "patient__mrn", "patient_id")
+    plans, due = _first_per_person(
+        visible, by="signed_by_id", order="review_due", people=people, limit=REVIEW_PLANS_SHOWN, fields=fields
     )
-    paged = Paginator(ordered, REVIEW_CLINICIANS_SHOWN).get_page(page)
-    shown = list(paged)
-    labels = _labels(_by_label(Q(pk__in=shown))) if shown else {}
-    rows = (
-        visible.filter(signed_by_id__in=shown)
-        .annotate(
-            place=Window(RowNumber(), partition_by=F("signed_by_id"), order_by=(F("review_due"), F("pk"))),
-            due=Window(Count("pk"), partition_by=F("signed_by_id")),
-        )
-        .filter(place__lte=REVIEW_PLANS_SHOWN)
-        .order_by("review_due", "pk")
-        .values_list("pk", "signed_by_id", "review_due", "version_number", "patient__mrn", "patient_id", "due")
-    )
-    plans: dict[int, list[PlanDue]] = {pk: [] for pk in shown}
-    counts: dict[int, int] = {}
-    for pk, clinician_id, review_due, version, mrn, patient_id, count in rows:
-        counts[clinician_id] = count
-        plans[clinician_id].append(
-            PlanDue(
-                plan_id=pk,
-                mrn=mrn,
-                version_number=version,
-                review_due=review_due,
-                days_left=(review_due - today).days,
-                patient_id=patient_id,
-            )
-        )
     clinicians = tuple(
-        ClinicianReviews(clinician_id=pk, clinician=labels[pk], plans=tuple(plans[pk]), due=counts[pk])
-        for pk in shown
-        if plans[pk]  # a plan revised between the two queries
+        ClinicianReviews(
+            clinician_id=clinician_id,
+            clinician=label,
+            plans=tuple(
+                PlanDue(
+                    plan_id=pk,
+                    mrn=mrn,
+                    version_number=version,
+                    review_due=review_due,
+                    days_left=(review_due - today).days,
+                    patient_id=patient_id,
+                )
+                for pk, review_due, version, mrn, patient_id in plans[clinician_id]
+            ),
+            due=due[clinician_id],
+        )
+        for clinician_id, label in people.labels.items()
+        if plans[clinician_id]  # a plan revised between the two queries
     )
-    return PlanReviews(
-        within_days=within_days,
-        clinicians=clinicians,
-        page=paged.number,
-        pages=paged.paginator.num_pages,
-        clinician_total=paged.paginator.count,
-    )
+    return PlanReviews(within_days=within_days, clinicians=clinicians, clinician_total=people.total, **people.place)
 
 
 # --- twelve weeks -------------------------------------------------------------------------------
@@ -655,21 +679,12 @@ def my_drafts(*, user, today: dt.date) -> MyDrafts:
         access_policy.restrict(drafts, user)
         .annotate(total=Window(Count("pk")))
         .order_by("date_of_service", "pk")
-        .values_list("pk", "date_of_service", "kind", "patient__mrn", "total", "patient_id")[:MY_DRAFTS_SHOWN]
+        .values_list("total", *_LATE_NOTE_FIELDS)[:MY_DRAFTS_SHOWN]
     )
     notes, counts = [], [0]
-    for pk, date_of_service, kind, mrn, count, patient_id in rows:
+    for count, *row in rows:
         counts.append(count)
-        notes.append(
-            LateNote(
-                note_id=pk,
-                mrn=mrn,
-                date_of_service=date_of_service,
-                kind=notes_domain.NoteKind(kind),
-                days_since_service=(today - date_of_service).days,
-                patient_id=patient_id,
-            )
-        )
+        notes.append(_late_note(today, *row))
     return MyDrafts(notes=tuple(notes), total=counts[-1], late_entry_days=settings.NOVAMIND_LATE_ENTRY_DAYS)
 
 
@@ -751,24 +766,13 @@ class RiskAnswer:
 
 
 @dataclasses.dataclass(frozen=True)
-class RiskAnswers:
+class RiskAnswers(Paged):
     """The open risk answers of the viewer's patients (their care team), the longest waiting first, a page."""
 
+    entries = "answers"
     answers: tuple[RiskAnswer, ...]
     total: int
     review_hours: int
-    page: int = 1
-    pages: int = 1
-
-    @property
-    def first_shown(self) -> int:
-        """Return the place of this page's first answer among them all (from 1)."""
-        return (self.page - 1) * RISK_SHOWN + 1 if self.answers else 0
-
-    @property
-    def last_shown(self) -> int:
-        """Return the place of this page's last answer."""
-        return self.first_shown + len(self.answers) - 1 if self.answers else 0
 
 
 def risk_answers(*, user, now: dt.datetime, page: int = 1) -> RiskAnswers:
@@ -797,6 +801,7 @@ def risk_answers(*, user, now: dt.datetime, page: int = 1) -> RiskAnswers:
         review_hours=hours,
         page=paged.number,
         pages=paged.paginator.num_pages,
+        per_page=RISK_SHOWN,
     )
 
 
@@ -831,13 +836,12 @@ class ClinicianMeasures:
 
 
 @dataclasses.dataclass(frozen=True)
-class MeasuresDue:
+class MeasuresDue(Paged):
     """Measures due today or overdue, per clinician of the patients' care teams, a page of clinicians."""
 
+    entries = "clinicians"
     day: dt.date
     clinicians: tuple[ClinicianMeasures, ...]
-    page: int = 1
-    pages: int = 1
     clinician_total: int = 0
 
     @property
@@ -852,7 +856,7 @@ def measures_due(*, viewer, today: dt.date, page: int = 1) -> MeasuresDue:
     A care-restricted viewer gets their own caseload; a viewer who sees every patient gets every
     clinician with a caseload, DUE_CLINICIANS_SHOWN a page in order of name. Which measure is due
     follows the patient's current diagnoses (`assessments.domain.SCHEDULES`), whose codes are
-    encrypted: they are read for the page's caseloads and decided in Python. Six queries,
+    encrypted: they are read for the page's caseloads and decided in Python. Five queries,
     whatever the size of the caseloads (the page of clinicians and its count, their care
     assignments, the patients' current diagnoses, the dates of their last measures).
     """
@@ -863,17 +867,14 @@ def measures_due(*, viewer, today: dt.date, page: int = 1) -> MeasuresDue:
         clinicians = get_user_model().objects.filter(pk=viewer.pk)
     else:
         clinicians = get_user_model().objects.filter(pk__in=open_care.order_by().values("clinician_id"))
-    paged = Paginator(_by_label(clinicians), DUE_CLINICIANS_SHOWN).get_page(page)
-    shown = _labels(paged)
-    caseloads: dict[int, list[tuple[object, str]]] = {pk: [] for pk in shown}
-    rows = open_care.filter(clinician_id__in=list(shown)).values_list("clinician_id", "patient_id", "patient__mrn")
-    for clinician_id, patient_id, mrn in rows:
-        caseloads[clinician_id].append((patient_id, mrn))
+    people = _page_of_people(_by_label(clinicians), DUE_CLINICIANS_SHOWN, page)
+    rows = open_care.filter(clinician_id__in=list(people.labels))
+    caseloads = _per_person(rows.values_list("clinician_id", "patient_id", "patient__mrn"), people.labels)
     due = assessments_selectors.due_for_patients(
         {patient_id for caseload in caseloads.values() for patient_id, _ in caseload}, today=today
     )
     listed = []
-    for pk, label in shown.items():
+    for pk, label in people.labels.items():
         patients = sorted(
             (
                 DuePatient(patient_id=patient_id, mrn=mrn, measures=tuple(due[patient_id]))
@@ -887,13 +888,7 @@ def measures_due(*, viewer, today: dt.date, page: int = 1) -> MeasuresDue:
                 clinician_id=pk, clinician=label, patients=tuple(patients[:DUE_PATIENTS_SHOWN]), waiting=len(patients)
             )
         )
-    return MeasuresDue(
-        day=today,
-        clinicians=tuple(listed),
-        page=paged.number,
-        pages=paged.paginator.num_pages,
-        clinician_total=paged.paginator.count,
-    )
+    return MeasuresDue(day=today, clinicians=tuple(listed), clinician_total=people.total, **people.place)
 
 
 # --- the whole dashboard, for one viewer --------------------------------------------------------------
@@ -985,64 +980,50 @@ def for_user(user, *, request=None, now: dt.datetime | None = None) -> Dashboard
     return board
 
 
+# The panels that list patients: the board's field, the field of its people (None: a panel of the
+# viewer's own) and the field of each one's rows.
+_LISTINGS = (
+    ("schedule", "clinicians", "items"),
+    ("late_notes", "authors", "notes"),
+    ("plan_reviews", "clinicians", "plans"),
+    ("measures_due", "clinicians", "patients"),
+    ("my_day", None, "appointments"),
+    ("my_drafts", None, "notes"),
+    ("alerts", None, "alerts"),
+    ("risk_answers", None, "answers"),
+)
+
+
 def _named(board: Dashboard, user) -> Dashboard:
     """Return `board` with each listed patient's label: the name where `user` may see it, else the MRN.
 
     One batch for every panel (`patients.display.labels_for`, at most two queries), so naming
     the patients costs the same however many the panels list.
     """
-    items = []
-    if board.schedule:
-        items += [item for day in board.schedule.clinicians for item in day.items]
-    if board.late_notes:
-        items += [note for author in board.late_notes.authors for note in author.notes]
-    if board.plan_reviews:
-        items += [plan for clinician in board.plan_reviews.clinicians for plan in clinician.plans]
-    for panel, field in (
-        (board.my_day, "appointments"),
-        (board.my_drafts, "notes"),
-        (board.alerts, "alerts"),
-        (board.risk_answers, "answers"),
-    ):
-        items += list(getattr(panel, field)) if panel else []
-    if board.measures_due:
-        items += [patient for clinician in board.measures_due.clinicians for patient in clinician.patients]
+    listed = [(name, people, rows) for name, people, rows in _LISTINGS if getattr(board, name)]
+
+    def lists(name, people, rows):
+        panel = getattr(board, name)
+        return [getattr(panel, rows)] if people is None else [getattr(one, rows) for one in getattr(panel, people)]
+
+    items = [item for listing in listed for rows in lists(*listing) for item in rows]
     labels = display.labels_for(user, {item.patient_id for item in items if item.patient_id is not None})
     if not labels:
         return board
 
-    def label(item):
-        return dataclasses.replace(item, label=labels.get(item.patient_id))
-
-    def each(panel, field):
-        return dataclasses.replace(panel, **{field: tuple(label(item) for item in getattr(panel, field))})
+    def each(holder, rows):
+        named = tuple(dataclasses.replace(item, label=labels.get(item.patient_id)) for item in getattr(holder, rows))
+        return dataclasses.replace(holder, **{rows: named})
 
     changes = {}
-    if board.schedule:
-        changes["schedule"] = dataclasses.replace(
-            board.schedule, clinicians=tuple(each(day, "items") for day in board.schedule.clinicians)
-        )
-    if board.late_notes:
-        changes["late_notes"] = dataclasses.replace(
-            board.late_notes, authors=tuple(each(author, "notes") for author in board.late_notes.authors)
-        )
-    if board.plan_reviews:
-        changes["plan_reviews"] = dataclasses.replace(
-            board.plan_reviews, clinicians=tuple(each(one, "plans") for one in board.plan_reviews.clinicians)
-        )
-    for name, field in (
-        ("my_day", "appointments"),
-        ("my_drafts", "notes"),
-        ("alerts", "alerts"),
-        ("risk_answers", "answers"),
-    ):
-        if getattr(board, name):
-            changes[name] = each(getattr(board, name), field)
-    if board.measures_due:
-        changes["measures_due"] = dataclasses.replace(
-            board.measures_due,
-            clinicians=tuple(each(clinician, "patients") for clinician in board.measures_due.clinicians),
-        )
+    for name, people, rows in listed:
+        panel = getattr(board, name)
+        if people is None:
+            changes[name] = each(panel, rows)
+        else:
+            changes[name] = dataclasses.replace(
+                panel, **{people: tuple(each(one, rows) for one in getattr(panel, people))}
+            )
     return dataclasses.replace(board, **changes)
 
 

@@ -166,8 +166,10 @@ def _sizes() -> dict[str, tuple[int, int, int]]:
         for table in TABLES:
             cursor.execute(
                 # A partitioned table (the access log) has no storage of its own: its partitions do.
-                f"SELECT count(*), (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')), "  # noqa: S608 - names from TABLES
-                f"(SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree('{table}')) FROM {table}"
+                # pg_partition_tree lists nothing for a plain table.
+                f"SELECT count(*), coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')), "  # noqa: S608 - names from TABLES
+                f"pg_total_relation_size('{table}')), coalesce((SELECT sum(pg_indexes_size(relid)) "
+                f"FROM pg_partition_tree('{table}')), pg_indexes_size('{table}')) FROM {table}"
             )
             sizes[table] = cursor.fetchone()
     return sizes

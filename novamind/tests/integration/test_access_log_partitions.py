@@ -38,12 +38,13 @@ def partition_of(entry) -> str:
 
 
 @pytest.fixture
-def old_months(on_postgres):
+def old_months(on_postgres, settings):
     """Partitions for two months of 2019, as the log had them when those entries were written."""
     with owner_rights(), connection.cursor() as cursor:
         for month in OLD_MONTHS:
             partitions._create_month(cursor, month)
-        dbroles.apply(connection, app_role=None)
+        # What ensure_ahead does after creating a month: the guard, and the application role's grants.
+        dbroles.apply(connection, app_role=settings.NOVAMIND_DATABASE_APP_ROLE or None)
     return OLD_MONTHS
 
 

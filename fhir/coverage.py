@@ -139,6 +139,7 @@ IN_FHIR: dict[str, dict[str, Element]] = {
         ("discontinue_reason", "MedicationRequest.statusReason.coding.code"),
         ("discontinue_note", "MedicationRequest.statusReason.text"),
         ("replaces", "MedicationRequest.priorPrescription.reference"),
+        ("recorded_from", "MedicationRequest.reportedReference.display"),
     ),
     "medications.Allergy": _on(
         ("id", "AllergyIntolerance.id"),
@@ -185,4 +186,74 @@ IN_FHIR: dict[str, dict[str, Element]] = {
     ),
 }
 
-NOT_IN_FHIR: dict[str, dict[str, str]] = {}
+# Why a column the JSON copy shows is not in the Bundle. README.md ("FHIR R4 export") lists this
+# table word for word (a test compares them); what the JSON copy leaves out (blind indexes, audit
+# columns, the legal hold) the FHIR copy leaves out too, and is not repeated here.
+NO_ELEMENT = "R4 has no element for it short of a custom extension"
+SIGNATURE_WORKFLOW = "system data of the signature workflow; the Provenance entries carry who signed and when"
+SCHEDULING = "scheduling administration, which R4's Appointment has no element for"
+PRESCRIBING_SAFETY = "prescribing-safety workflow, not part of the order another system acts on"
+SCORING = "NovaMind's scoring workflow (how the total was reached)"
+VOIDING = (
+    "R4's QuestionnaireResponse has no element for when or why it was voided or corrected: its status says "
+    "entered-in-error"
+)
+RISK_ALERT = (
+    "a risk-answer alert is the care team's workflow about a response, not a clinical statement FHIR has a resource for"
+)
+PROGRESS = "R4's Goal has no element for progress on one target short of a custom extension"
+
+NOT_IN_FHIR: dict[str, dict[str, str]] = {
+    "diagnoses.Diagnosis": {
+        "is_primary": "FHIR ranks diagnoses on an Encounter, not on the problem list",
+    },
+    "appointments.Appointment": {
+        name: SCHEDULING for name in ("cancelled_by", "late_cancellation", "replaced_by", "series")
+    },
+    "clinical_notes.ClinicalNote": {
+        name: SIGNATURE_WORKFLOW
+        for name in ("content_hash", "late_entry", "cosign_requested_from", "cosign_requested_at")
+    },
+    "clinical_notes.Addendum": {"content_hash": SIGNATURE_WORKFLOW},
+    "medications.MedicationOrder": {
+        name: PRESCRIBING_SAFETY for name in ("schedule", "allergy_override_reason", "duplicate_override_reason")
+    },
+    "treatment_plans.TreatmentPlan": {
+        "content_hash": SIGNATURE_WORKFLOW,
+        **{name: NO_ELEMENT for name in ("agreed_on", "agreement_method", "agreement_note", "discontinue_note")},
+        "discontinue_reason": "R4's CarePlan has no status reason: the status shows its consequence (completed when "
+        "treatment was completed, entered-in-error, else revoked)",
+    },
+    "treatment_plans.Objective": {
+        "id": "internal key; a target is named by its goal's and its own number",
+        "status": PROGRESS,
+    },
+    "treatment_plans.Intervention": {
+        "number": "R4's activity has no number: the CarePlan lists the activities in this order",
+    },
+    "treatment_plans.ObjectiveProgress": {
+        name: PROGRESS for name in ("id", "note", "status", "rating", "comment", "created_by", "created_at")
+    },
+    "assessments.Response": {
+        "appointment": "the visit it was given at: R4's QuestionnaireResponse can name only an Encounter, which "
+        "the Bundle has for a completed visit alone",
+        "scoring_basis": SCORING,
+        **{name: VOIDING for name in ("voided_at", "void_reason", "correction_reason")},
+    },
+    "assessments.SafetyAlert": {
+        name: RISK_ALERT
+        for name in (
+            "id",
+            "response",
+            "raised_at",
+            "reason",
+            "status",
+            "reviewed_by",
+            "reviewed_at",
+            "action_taken",
+            "cleared_by",
+            "cleared_at",
+            "clear_reason",
+        )
+    },
+}

@@ -23,7 +23,7 @@ from django.utils import timezone
 from assessments import instruments
 from clinic import record_export
 from clinic.tests.integration.test_export_patient_record import with_plans
-from fhir import coverage, export, mapping
+from fhir import coverage, export, mapping, validation
 from medications import domain as medications_domain
 from medications import services as medications_services
 from medications.tests.builders import an_order
@@ -225,6 +225,7 @@ def _empty(value):
 @pytest.mark.django_db
 def test_every_column_in_fhir_is_found_with_the_charts_value_at_its_element(copies):
     document, bundle = copies
+    assert validation.bundle_problems(bundle) == []  # the full chart's Bundle is valid R4 too
     problems, unproven = [], []
     for label, columns in sorted(coverage.IN_FHIR.items()):
         record = record_export.COVERAGE[label]

@@ -394,6 +394,8 @@ def _order(b: _Builder, order: medications_domain.MedicationOrder) -> None:
                 "text": order.medication,
             },
             "subject": b.patient_ref,
+            # An order prescribed elsewhere is a reported record; `recorded_from` names its source.
+            "reportedReference": {"display": order.recorded_from} if order.recorded_from else None,
             "authoredOn": _day(order.written_on or order.start_date),
             "requester": b.practitioner(prescriber.user_id, prescriber.display_name) if prescriber else None,
             "note": [{"text": order.instructions}] if order.instructions else [],

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.django_db
 
 KINDS = ("Patient", "Condition", "AllergyIntolerance", "MedicationRequest")
 # What is not clinical content: identity and audit metadata. The MRN is the new record's; an order
-# imported from another record has no NovaMind prescriber (who prescribed it is in its
-# recorded_from, which the export does not write).
-NOT_CONTENT = {"id", "meta", "identifier", "requester"}
+# imported from another record has no NovaMind prescriber, and is a reported record: its
+# recorded_from (the source, and who prescribed it there) is written as `reportedReference`.
+NOT_CONTENT = {"id", "meta", "identifier", "requester", "reportedReference"}
 
 
 def clinical_content(bundle: dict) -> dict[str, list[str]]:
@@ -52,6 +52,15 @@ def clinical_content(bundle: dict) -> dict[str, list[str]]:
         if resource["resourceType"] in KINDS:
             found[resource["resourceType"]].append(strip_top(resource))
     return {kind: sorted(items) for kind, items in found.items()}
+
+
+def reported(bundle: dict) -> list[str]:
+    """Return the sources of the Bundle's orders recorded from elsewhere (`reportedReference`)."""
+    return [
+        entry["resource"]["reportedReference"]["display"]
+        for entry in bundle["entry"]
+        if "reportedReference" in entry["resource"]
+    ]
 
 
 def test_export_import_into_an_empty_database_and_export_again_keeps_the_clinical_content(request, tmp_path):
@@ -86,6 +95,11 @@ def test_export_import_into_an_empty_database_and_export_again_keeps_the_clinica
     }
     for kind in KINDS:
         assert after[kind] == before[kind], kind
+
+    # Prescribed here the first time; recorded from the first Bundle the second time, and said so.
+    assert reported(first) == []
+    assert len(reported(second)) == 3
+    assert all(source.startswith("FHIR MedicationRequest/") for source in reported(second))
     # The revision chain survived: the revised order names the one it replaced.
     orders = list(medications_models.MedicationOrder.objects.all())
     assert sum(1 for order in orders if order.replaces_id) == 1

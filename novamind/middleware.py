@@ -10,7 +10,10 @@
   not catch into the 403 page (novamind.error_views), instead of a 500.
 - `SessionTimeoutMiddleware` signs a user out after NOVAMIND_SESSION_IDLE_MINUTES without a
   request, or NOVAMIND_SESSION_ABSOLUTE_HOURS after they signed in, and sends them to the login
-  page with a message saying which.
+  page with a message saying which. It notes a request's time in the session only when the
+  time noted is older than `last_seen_resolution()` (30 s at most), so a page does not write
+  the session, and commit, on every request; the idle clock can then only end a session up to
+  that much early, never late.
 - `BadInputMiddleware` answers 400 (the styled page), with a sentence saying what was wrong, to
   input no page can use: a NUL byte in the query string (PostgreSQL refuses such strings), and,
   on any admin page, selected records or related-record ids that are not ids of that model
@@ -49,6 +52,8 @@ LAST_SEEN_AT = "novamind_last_seen_at"
 # Set once this session's user is known not to have to change their password (one query a session).
 PASSWORD_CHECKED = "novamind_password_checked"
 PASSWORD_CHANGE_VIEWS = ("password-change", "admin:password_change", "admin:password_change_done", "admin:logout")
+# "Last seen" is written when the time noted is at least this old (or a tenth of the idle limit).
+LAST_SEEN_RESOLUTION_SECONDS = 30.0
 IDLE = "idle"
 ABSOLUTE = "absolute"
 LONGEST_SEARCH = 200  # characters of an admin search
@@ -162,6 +167,15 @@ def session_limits() -> tuple[dt.timedelta, dt.timedelta]:
     )
 
 
+def last_seen_resolution(idle: dt.timedelta) -> float:
+    """Return how stale, in seconds, the noted time of the last request may get before it is noted again.
+
+    At most LAST_SEEN_RESOLUTION_SECONDS, and a tenth of the idle limit: a one-minute limit must
+    not sign out someone who clicks every 20 seconds.
+    """
+    return min(LAST_SEEN_RESOLUTION_SECONDS, idle.total_seconds() / 10)
+
+
 class SessionTimeoutMiddleware:
     """Sign a user out after the idle or absolute limit; otherwise note this request's time."""
 
@@ -180,8 +194,14 @@ class SessionTimeoutMiddleware:
                 )
                 if reason is not None:
                     return self.sign_out(request, reason, idle, absolute)
-            session[SIGNED_IN_AT] = signed_in_at if signed_in_at is not None else now
-            session[LAST_SEEN_AT] = now
+            # Each assignment marks the session modified, which costs an UPDATE and a commit at
+            # the end of the request: assign only what changes. The noted time lags the real
+            # last request by less than the resolution, so idleness is measured from no later
+            # than the real last request: a session ends on time or that much early, never late.
+            if signed_in_at is None:
+                session[SIGNED_IN_AT] = now
+            if last_seen_at is None or now - last_seen_at >= last_seen_resolution(idle):
+                session[LAST_SEEN_AT] = now
         response = self.get_response(request)
         # A sign-in during this request (the login view) starts both clocks.
         user = getattr(request, "user", None)

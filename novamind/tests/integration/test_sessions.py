@@ -123,3 +123,52 @@ def test_session_expiry_rule(elapsed, since_last, expected):
         )
         == expected
     )
+
+
+def _session_writes(client) -> int:
+    """Return how many statements one request sends to the session table to write it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PAGE).status_code == 200
+    return sum(
+        1 for query in queries if "django_session" in query["sql"] and not query["sql"].lstrip().startswith("SELECT")
+    )
+
+
+def test_a_request_soon_after_the_last_does_not_write_the_session(staff_client, clock):
+    # Noting "last seen" on every request was a write, and a commit, on every page; the idle
+    # clock only needs it when it has moved on by more than the resolution.
+    assert staff_client.get(PAGE).status_code == 200
+    clock.advance(seconds=2)
+    assert _session_writes(staff_client) == 0
+    clock.advance(seconds=middleware.LAST_SEEN_RESOLUTION_SECONDS)
+    assert _session_writes(staff_client) == 1
+    assert staff_client.session[middleware.LAST_SEEN_AT] == clock.now.timestamp()
+
+
+def test_idle_is_never_later_than_the_limit_after_the_last_request(staff_client, clock):
+    assert staff_client.get(PAGE).status_code == 200
+    seen = clock.now
+    clock.advance(seconds=middleware.LAST_SEEN_RESOLUTION_SECONDS - 1)
+    assert staff_client.get(PAGE).status_code == 200  # not noted: the session keeps the earlier time
+    clock.now = seen + dt.timedelta(minutes=15)
+    assert staff_client.get(PAGE).status_code == 302  # 15 minutes after the noted request, not later
+    assert not signed_in(staff_client)
+
+
+@override_settings(NOVAMIND_SESSION_IDLE_MINUTES=1)
+def test_steady_activity_keeps_a_short_idle_limit_alive(staff_client, clock):
+    # With a one-minute idle limit the resolution shrinks to a tenth of it: a request every
+    # 5 seconds for 5 minutes is never taken for a minute's idleness.
+    assert staff_client.get(PAGE).status_code == 200
+    for _ in range(60):
+        clock.advance(seconds=5)
+        assert staff_client.get(PAGE).status_code == 200
+    assert signed_in(staff_client)
+
+
+@pytest.mark.parametrize("idle, expected", [(dt.timedelta(minutes=15), 30.0), (dt.timedelta(minutes=1), 6.0)])
+def test_last_seen_resolution_is_at_most_30_seconds_and_a_tenth_of_the_idle_limit(idle, expected):
+    assert middleware.last_seen_resolution(idle) == expected

@@ -566,6 +566,7 @@ class ReadOnlyListingInline(admin.TabularInline):
     """Rows shown on another record's page (the patient's): listed there, changed on their own pages."""
 
     formset = ListingFormSet
+    template = "admin/edit_inline/listing.html"
     extra = 0
     max_num = 0
     can_delete = False

@@ -465,6 +465,23 @@ def test_the_appointment_listings_add_no_error_to_a_patient_form_posted_without_
     )
 
 
+def test_the_patient_pages_listings_add_no_form_inputs_per_row(staff_client, repo, visit, patient):
+    """A listing takes no input (novamind.admin.ListingFormSet): its rows carry no hidden fields.
+
+    Each row's hidden id and patient inputs were rendered through the form renderer's templates,
+    two per row on every listing: on a patient with a long history the largest part of the page's
+    rendering, for inputs the form never read.
+    """
+    page = reverse("admin:patients_patient_change", args=[patient.id])
+    services.appointment_book(actor=repo.actor, appointment=visit(start=local(2)))
+    one_row = staff_client.get(page).content.decode()
+    for day in (3, 4, 5):
+        services.appointment_book(actor=repo.actor, appointment=visit(start=local(day)))
+    four_rows = staff_client.get(page).content.decode()
+    assert four_rows.count("/change/") > one_row.count("/change/")  # the rows are listed
+    assert four_rows.count('type="hidden"') == one_row.count('type="hidden"')
+
+
 # --- series --------------------------------------------------------------------------------------
 
 

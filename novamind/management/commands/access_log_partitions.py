@@ -35,6 +35,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, drop_through=None, actor=None, dry_run=False, **options):
+        if drop_through is not None:
+            if not actor:
+                raise CommandError("--drop-through needs --actor: the superuser in whose name the months are dropped.")
+            actor = active_staff(actor, superuser=True)
         if not partitions.is_partitioned():
             raise CommandError(
                 "The access log is one table here (SQLite, or PostgreSQL before migration novamind.0006): "
@@ -50,10 +54,7 @@ class Command(BaseCommand):
             self.stdout.write(partitions.describe_ensured(ensured))
         self._list()
 
-    def _drop(self, month, actor, dry_run):
-        if not actor:
-            raise CommandError("--drop-through needs --actor: the superuser in whose name the months are dropped.")
-        user = active_staff(actor, superuser=True)
+    def _drop(self, month, user, dry_run):
         try:
             dropped = partitions.drop_through(month, actor=user, dry_run=dry_run)
         except (partitions.PartitionError, dbroles.OwnerRightsRequired) as error:

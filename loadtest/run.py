@@ -55,9 +55,6 @@ def parse_arguments(argv):
     )
     parser.add_argument("--users", default="1,10,30", help="Concurrent users of each stage (default 1,10,30).")
     parser.add_argument("--workers", default="1,2", help="gunicorn worker counts to compare (default 1,2).")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="Threads per worker (NOVAMIND_WEB_THREADS; gunicorn_conf's default)."
-    )
     parser.add_argument("--duration", type=int, default=60, help="Seconds each stage runs (default 60).")
     parser.add_argument("--think", default="0.2,0.8", help="Seconds a user waits between tasks, min,max.")
     parser.add_argument("--patients", type=int, default=300, help="Demo patients (default 300).")
@@ -157,12 +154,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(environment: dict[str, str], workers: int, log: Path, threads: int | None = None):
+def gunicorn(environment: dict[str, str], workers: int, log: Path):
     """Serve as `make serve` does, with `workers` workers; yield the base URL once /readyz says ready."""
     port = free_port()
     environment = {**environment, "NOVAMIND_WEB_WORKERS": str(workers), "NOVAMIND_WEB_BIND": f"127.0.0.1:{port}"}
-    if threads is not None:
-        environment["NOVAMIND_WEB_THREADS"] = str(threads)
     command = [sys.executable, "-m", "gunicorn", "-c", "python:novamind.gunicorn_conf", "novamind.wsgi"]
     with log.open("a", encoding="utf-8") as output:
         server = subprocess.Popen(command, cwd=BASE_DIR, env=environment, stdout=output, stderr=subprocess.STDOUT)
@@ -278,7 +273,7 @@ def main(argv=None) -> int:
             )
             stages = []
             for workers in arguments.workers:
-                with gunicorn(environment, workers, directory / "gunicorn.log", arguments.threads) as base:
+                with gunicorn(environment, workers, directory / "gunicorn.log") as base:
                     for users in arguments.users:
                         before = count_bookings(url)
                         rows, failures, exceptions = locust(

@@ -18,9 +18,6 @@ bind = env.list("NOVAMIND_WEB_BIND", default=["127.0.0.1:8000"])
 # Synchronous workers, one request each at a time: about one per core is what the CPU-bound admin
 # (Fernet, templates) can use; the database pool of each (DATABASE_POOL_MAX_SIZE) must fit the server.
 workers = env.int("NOVAMIND_WEB_WORKERS", default=2)
-# More than one thread makes each worker a gthread worker: a light page then need not wait in
-# the socket's queue behind a heavy one that another thread of the same worker is serving.
-threads = env.int("NOVAMIND_WEB_THREADS", default=1)
 # A request still running after this long is killed and its worker replaced (a stuck query, a loop).
 timeout = env.int("NOVAMIND_WEB_TIMEOUT", default=60)
 graceful_timeout = 30

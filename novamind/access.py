@@ -162,9 +162,14 @@ def compute_digest(entry: AccessLogEntry) -> str:
 Verification = chains.Verification
 
 
+def _anchors():
+    """Return the log's retention anchors: where months dropped under retention ended (novamind.partitions)."""
+    return HistoryErasure.objects.filter(table=AccessLogEntry._meta.db_table)
+
+
 def anchors() -> list[HistoryErasure]:
-    """Return the retention anchors of the log, oldest first: where dropped months ended (novamind.partitions)."""
-    return list(HistoryErasure.objects.filter(table=AccessLogEntry._meta.db_table).order_by("sequence"))
+    """Return the retention anchors of the log, oldest first."""
+    return list(_anchors().order_by("sequence"))
 
 
 def verify(batch_size: int = 2000) -> Verification:
@@ -232,11 +237,7 @@ def entry_problems(entry: AccessLogEntry) -> list[str]:
 
 
 def _anchor_digest(sequence: int) -> str | None:
-    return (
-        HistoryErasure.objects.filter(table=AccessLogEntry._meta.db_table, sequence=sequence)
-        .values_list("digest", flat=True)
-        .first()
-    )
+    return _anchors().filter(sequence=sequence).values_list("digest", flat=True).first()
 
 
 class AccessLogChain:
@@ -258,13 +259,7 @@ class AccessLogChain:
 
     def retired_through(self) -> int:
         """Return the last sequence dropped under retention (0: none); no link up to it can be looked up."""
-        last = (
-            HistoryErasure.objects.filter(table=self.name)
-            .order_by("-sequence")
-            .values_list("sequence", flat=True)
-            .first()
-        )
-        return last or 0
+        return _anchors().order_by("-sequence").values_list("sequence", flat=True).first() or 0
 
     def verify(self) -> chains.Verification:
         """Walk the log (see `verify`)."""

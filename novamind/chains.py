@@ -48,6 +48,9 @@ class Chain(Protocol):
     def digest_at(self, sequence: int) -> str | None:
         """Return the digest of the link at `sequence`, or None if there is no such link."""
 
+    def retired_through(self) -> int:
+        """Return the last sequence removed under retention with no link left to look up (0: none)."""
+
     def verify(self) -> Verification:
         """Walk the whole chain in order and report every link that breaks it."""
 

@@ -155,12 +155,11 @@ def compare(checkpoint: Checkpoint, now: dict[str, chains.ChainState], digests: 
             continue
         if witnessed.sequence == 0:
             continue  # an empty chain witnesses no link
-        if hasattr(chain, "retired_through"):
-            retired = (witnessed.name, "retired through")
-            if retired not in digests:
-                digests[retired] = chain.retired_through()
-            if witnessed.sequence < digests[retired]:
-                continue  # dropped under retention; the anchor at its end is checked by the chain's verify
+        retired = (witnessed.name, "retired through")
+        if retired not in digests:
+            digests[retired] = chain.retired_through()
+        if witnessed.sequence < digests[retired]:
+            continue  # dropped under retention; the anchor at its end is checked by the chain's verify
         key = (witnessed.name, witnessed.sequence)
         if key not in digests:
             digests[key] = chain.digest_at(witnessed.sequence)

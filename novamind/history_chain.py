@@ -218,6 +218,10 @@ class HistoryChain:
         count = self._rows().filter(history_sequence__isnull=False).count() + self._receipts().count()
         return chains.ChainState(self.name, sequence, digest, count)
 
+    def retired_through(self) -> int:
+        """Return 0: an erased row leaves a receipt per link, so every link can still be looked up."""
+        return 0
+
     def digest_at(self, sequence: int) -> str | None:
         """Return the digest of link #`sequence`: its row's, or its erasure receipt's."""
         digest = self._rows().filter(history_sequence=sequence).values_list("history_digest", flat=True).first()

@@ -33,6 +33,9 @@ from django.db import connection as default_connection
 from django.db import transaction
 from django.utils import timezone
 
+from novamind import access, dbroles, history_chain
+from novamind.models import AccessLogHead, HistoryErasure
+
 TABLE = "novamind_accesslogentry"
 DEFAULT_PARTITION = f"{TABLE}_default"
 # How many months after the current one have their partition ready (migrate and the command).
@@ -152,8 +155,6 @@ def ensure_ahead(connection=default_connection, *, months: int = MONTHS_AHEAD, n
     result = Ensured(created=[], blocked={})
     if not is_partitioned(connection):
         return result
-    from novamind import dbroles
-
     existing = {p.month for p in partitions(connection) if p.month}
     current = first_of_month(now or timezone.now())
     if all(add_months(current, offset) in existing for offset in range(months + 1)):
@@ -185,8 +186,6 @@ def ensure_after_migrate(sender, using, verbosity=1, stdout=None, **kwargs):
     connection = connections[using]
     if not is_partitioned(connection):
         return
-    from novamind import dbroles
-
     try:
         ensured = ensure_ahead(connection)
     except dbroles.OwnerRightsRequired:
@@ -338,9 +337,6 @@ def drop_through(month: dt.date, *, actor, connection=default_connection, now=No
     month holds an entry that comes before the last dropped one in the chain (clocks out of
     step): what stays must be the chain's unbroken continuation of the anchor.
     """
-    from novamind import access, dbroles, history_chain
-    from novamind.models import AccessLogHead, HistoryErasure
-
     if not is_partitioned(connection):
         raise PartitionError(
             "The access log is not partitioned here (SQLite, or PostgreSQL before migration novamind.0006): "

@@ -8,6 +8,10 @@ from novamind import dbroles, partitions
 from novamind.commands import active_staff
 
 
+def _when(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
 def _month(value: str) -> dt.date:
     try:
         return dt.datetime.strptime(value, "%Y-%m").date()
@@ -68,13 +72,9 @@ class Command(BaseCommand):
             f"{'partition':<10} {'first #':>12} {'last #':>12} {'oldest entry (UTC)':<20} {'newest entry (UTC)':<20} {'size':>10}"
         )
         for row in partitions.report():
-
-            def when(moment):
-                return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
             self.stdout.write(
-                f"{row.partition.label:<10} {row.first or '-':>12} {row.last or '-':>12} {when(row.oldest):<20} "
-                f"{when(row.newest):<20} {row.bytes / 1e6:>8.2f} MB"
+                f"{row.partition.label:<10} {row.first or '-':>12} {row.last or '-':>12} {_when(row.oldest):<20} "
+                f"{_when(row.newest):<20} {row.bytes / 1e6:>8.2f} MB"
             )
         stray = partitions.default_partition_rows()
         if stray:

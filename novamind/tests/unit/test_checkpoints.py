@@ -27,6 +27,9 @@ class FakeChain:
     def digest_at(self, sequence):
         return self.digests.get(sequence)
 
+    def retired_through(self):
+        return 0
+
     def verify(self):
         return chains.Verification(checked=len(self.digests), problems=[])
 
